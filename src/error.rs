@@ -1,0 +1,50 @@
+//! The crate's error: a message a user can act on, and the SQLite error
+//! behind it when there is one.
+use std::fmt;
+
+/// An error from installing, uninstalling or rendering a pack.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad input: an unknown pack or parameter, a missing table, and so on.
+    Invalid(String),
+    /// SQLite refused a statement; `context` says what was being done.
+    Sqlite { context: String, source: rusqlite::Error },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid(message.into())
+    }
+
+    /// Wraps a SQLite error with what was being done when it happened.
+    pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
+        let context = context.into();
+        move |source| Error::Sqlite { context, source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid(message) => f.write_str(message),
+            Error::Sqlite { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Invalid(_) => None,
+            Error::Sqlite { source, .. } => Some(source),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(source: rusqlite::Error) -> Self {
+        Error::Sqlite { context: "SQLite error".into(), source }
+    }
+}

@@ -1,0 +1,151 @@
+//! The one place with `unsafe`: the extension's entry points, the connection
+//! handed to SQL functions, and the table-valued function adapter.
+//!
+//! Every path SQLite calls into catches panics, so a bug in the extension
+//! becomes an SQLite error, never an abort of the host process.
+#![allow(unsafe_code)]
+
+mod table;
+
+pub(crate) use table::{register_tables, RowSource};
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use rusqlite::functions::Context;
+use rusqlite::Connection;
+
+/// Runs `body` with the connection a SQL function was called on.
+pub(crate) fn with_connection<T>(
+    ctx: &Context<'_>,
+    body: impl FnOnce(&Connection) -> T,
+) -> rusqlite::Result<T> {
+    // SAFETY: the reference is used only during this call, on the thread
+    // SQLite called the function on, and is not sent anywhere else.
+    let conn = unsafe { ctx.get_connection() }?;
+    Ok(body(&conn))
+}
+
+/// Catches a panic in code SQLite called, turning it into an error message.
+pub(crate) fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        format!("sqlite-triggers: internal error in {what}: {detail}")
+    })
+}
+
+#[cfg(feature = "loadable")]
+mod entry {
+    use std::os::raw::{c_char, c_int};
+
+    use rusqlite::{ffi, Connection};
+
+    use super::catch;
+    use crate::{version_text, MIN_SQLITE_VERSION};
+
+    /// The entry point SQLite looks for when `.load` names no entry point.
+    ///
+    /// # Safety
+    /// Called by SQLite's extension loader with valid pointers.
+    #[no_mangle]
+    pub unsafe extern "C" fn sqlite3_extension_init(
+        db: *mut ffi::sqlite3,
+        pz_err_msg: *mut *mut c_char,
+        p_api: *mut ffi::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: SQLite passes the pointers it documents for entry points.
+        unsafe { init(db, pz_err_msg, p_api) }
+    }
+
+    /// The entry point SQLite derives from the file name `libsqlite_triggers`.
+    ///
+    /// # Safety
+    /// Called by SQLite's extension loader with valid pointers.
+    #[no_mangle]
+    pub unsafe extern "C" fn sqlite3_sqlitetriggers_init(
+        db: *mut ffi::sqlite3,
+        pz_err_msg: *mut *mut c_char,
+        p_api: *mut ffi::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: as above.
+        unsafe { init(db, pz_err_msg, p_api) }
+    }
+
+    /// Checks the host's SQLite version before anything else, so an old host
+    /// gets a readable error instead of calls into API slots it lacks.
+    unsafe fn init(
+        db: *mut ffi::sqlite3,
+        pz_err_msg: *mut *mut c_char,
+        p_api: *mut ffi::sqlite3_api_routines,
+    ) -> c_int {
+        if p_api.is_null() || db.is_null() {
+            return ffi::SQLITE_ERROR;
+        }
+        // SAFETY: p_api points to the host's API table, which is valid for
+        // the whole call; libversion_number has been in it since 3.3.
+        let running = match unsafe { (*p_api).libversion_number } {
+            // SAFETY: a function pointer from the host's API table.
+            Some(f) => unsafe { f() },
+            None => 0,
+        };
+        if running < MIN_SQLITE_VERSION.1 {
+            let message = format!(
+                "sqlite-triggers {} needs SQLite {} or newer, but this host runs SQLite {}",
+                crate::VERSION,
+                MIN_SQLITE_VERSION.0,
+                version_text(running)
+            );
+            // SAFETY: as above; the message is handed to SQLite, which frees it.
+            unsafe { set_error(p_api, pz_err_msg, &message) };
+            return ffi::SQLITE_ERROR;
+        }
+        let loaded = catch("loading the extension", || {
+            // SAFETY: db and p_api come from SQLite's loader; the version
+            // check above makes every API slot we call present.
+            unsafe { Connection::extension_init2(db, pz_err_msg, p_api, register) }
+        });
+        match loaded {
+            Ok(rc) => rc,
+            Err(message) => {
+                // SAFETY: as above.
+                unsafe { set_error(p_api, pz_err_msg, &message) };
+                ffi::SQLITE_ERROR
+            }
+        }
+    }
+
+    fn register(conn: Connection) -> rusqlite::Result<bool> {
+        crate::register(&conn).map_err(|e| rusqlite::Error::ModuleError(e.to_string()))?;
+        Ok(false)
+    }
+
+    /// Hands `message` to SQLite as the load error, in memory from the
+    /// host's allocator as the loader requires.
+    unsafe fn set_error(
+        p_api: *mut ffi::sqlite3_api_routines,
+        pz_err_msg: *mut *mut c_char,
+        message: &str,
+    ) {
+        if pz_err_msg.is_null() {
+            return;
+        }
+        // SAFETY: p_api is the host's API table; malloc is in every version.
+        let Some(malloc) = (unsafe { (*p_api).malloc }) else { return };
+        let bytes = message.replace('\0', " ");
+        let len = bytes.len();
+        // SAFETY: malloc returns len + 1 writable bytes or NULL; we write
+        // exactly len bytes and a terminating NUL.
+        unsafe {
+            let out = malloc((len + 1) as c_int).cast::<u8>();
+            if out.is_null() {
+                return;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, len);
+            *out.add(len) = 0;
+            *pz_err_msg = out.cast::<c_char>();
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Read-only, eponymous table-valued functions (`SELECT * FROM trigger_packs`)
+//! built from a safe [`RowSource`]: the rows are computed when a scan starts.
+#![allow(unsafe_code)]
+
+use std::borrow::Cow;
+use std::ffi::{c_int, CStr};
+use std::marker::PhantomData;
+
+use rusqlite::types::Value;
+use rusqlite::vtab::{
+    Context, Filters, IndexInfo, Module, VTab, VTabConfig, VTabConnection, VTabCursor,
+};
+use rusqlite::{ffi, Connection, Error};
+
+use super::catch;
+
+/// A table-valued function: a name, a `CREATE TABLE` declaring its columns,
+/// and the rows of one scan.
+pub(crate) trait RowSource: 'static {
+    const NAME: &'static CStr;
+    /// `CREATE TABLE x(...)` with the visible columns.
+    const SCHEMA: &'static CStr;
+    fn rows(conn: &Connection) -> crate::Result<Vec<Vec<Value>>>;
+}
+
+/// Registers every table-valued function of the extension on `conn`.
+pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
+    create::<crate::packs::PacksTable>(conn)
+}
+
+fn create<S: RowSource>(conn: &Connection) -> crate::Result<()> {
+    // Loading the extension twice on one connection must not fail: SQLite
+    // refuses to register a module name twice on some versions.
+    let exists: bool = conn
+        .query_row("SELECT count(*) FROM pragma_module_list WHERE name = ?1", [S::NAME.to_str().unwrap_or_default()], |r| r.get(0))
+        .unwrap_or(false);
+    if exists {
+        return Ok(());
+    }
+    conn.create_module(S::NAME, module::<S>(), None)
+        .map_err(crate::Error::sqlite(format!("registering {}", S::NAME.to_string_lossy())))
+}
+
+fn module<S: RowSource>() -> &'static Module<'static, ListTab<S>> {
+    // One module per row source, leaked once per process: SQLite keeps a
+    // pointer to it for as long as any connection has it registered.
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static MODULES: Mutex<Option<HashMap<TypeId, usize>>> = Mutex::new(None);
+    let mut guard = MODULES.lock().unwrap_or_else(|e| e.into_inner());
+    let addr = *guard.get_or_insert_with(HashMap::new).entry(TypeId::of::<S>()).or_insert_with(|| {
+        let leaked: &'static Module<'static, ListTab<S>> =
+            Box::leak(Box::new(Module::<'static, ListTab<S>>::eponymous_only_module()));
+        leaked as *const _ as usize
+    });
+    // SAFETY: the address was produced above from a leaked Box of exactly
+    // this type (keyed by TypeId), so it is valid for 'static.
+    unsafe { &*(addr as *const Module<'static, ListTab<S>>) }
+}
+
+#[repr(C)]
+struct ListTab<S> {
+    /// Must come first: SQLite sees this struct as a `sqlite3_vtab`.
+    base: ffi::sqlite3_vtab,
+    db: *mut ffi::sqlite3,
+    source: PhantomData<S>,
+}
+
+// SAFETY: ListTab is repr(C) with sqlite3_vtab first, as rusqlite requires.
+unsafe impl<'vtab, S: RowSource> VTab<'vtab> for ListTab<S> {
+    type Aux = ();
+    type Cursor = ListCursor<'vtab, S>;
+
+    fn connect(
+        db: &mut VTabConnection,
+        _aux: Option<&()>,
+        _module_name: &[u8],
+        _database_name: &[u8],
+        _table_name: &[u8],
+        _args: &[&[u8]],
+    ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
+        // Listing rows has no side effects, so views and triggers of an
+        // untrusted schema may read it.
+        db.config(VTabConfig::Innocuous)?;
+        // SAFETY: the handle is only used while SQLite runs a scan of this
+        // table on this connection, which outlives the table object.
+        let handle = unsafe { db.handle() };
+        Ok((
+            Cow::Borrowed(S::SCHEMA),
+            ListTab { base: ffi::sqlite3_vtab::default(), db: handle, source: PhantomData },
+        ))
+    }
+
+    fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
+        info.set_estimated_cost(1000.0);
+        Ok(true)
+    }
+
+    fn open(&'vtab mut self) -> rusqlite::Result<ListCursor<'vtab, S>> {
+        Ok(ListCursor {
+            base: ffi::sqlite3_vtab_cursor::default(),
+            db: self.db,
+            rows: Vec::new(),
+            at: 0,
+            table: PhantomData,
+        })
+    }
+}
+
+#[repr(C)]
+struct ListCursor<'vtab, S> {
+    /// Must come first: SQLite sees this struct as a `sqlite3_vtab_cursor`.
+    base: ffi::sqlite3_vtab_cursor,
+    db: *mut ffi::sqlite3,
+    rows: Vec<Vec<Value>>,
+    at: usize,
+    table: PhantomData<&'vtab ListTab<S>>,
+}
+
+// SAFETY: ListCursor is repr(C) with sqlite3_vtab_cursor first.
+unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
+    fn filter(&mut self, _idx: c_int, _idx_str: Option<&str>, _args: &Filters<'_>) -> rusqlite::Result<()> {
+        let db = self.db;
+        let rows = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
+            // SAFETY: db is the connection running this scan; the borrowed
+            // Connection does not close it when dropped.
+            let conn = unsafe { Connection::from_handle(db) }?;
+            S::rows(&conn).map_err(|e| Error::ModuleError(e.to_string()))
+        })
+        .map_err(Error::ModuleError)??;
+        self.rows = rows;
+        self.at = 0;
+        Ok(())
+    }
+
+    fn next(&mut self) -> rusqlite::Result<()> {
+        self.at += 1;
+        Ok(())
+    }
+
+    fn eof(&self) -> bool {
+        self.at >= self.rows.len()
+    }
+
+    fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
+        let value = usize::try_from(i).ok().and_then(|i| self.rows.get(self.at)?.get(i));
+        ctx.set_result(value.unwrap_or(&Value::Null))
+    }
+
+    fn rowid(&self) -> rusqlite::Result<i64> {
+        Ok(self.at as i64 + 1)
+    }
+}

@@ -1,0 +1,53 @@
+//! sqlite-triggers: installable trigger packs for SQLite, as a loadable
+//! extension (`.load ./target/release/libsqlite_triggers`) and a Rust library.
+//!
+//! SQL functions (see [`functions`] for their flags):
+//!
+//! | function | what it does |
+//! |---|---|
+//! | `trigger_version()` | the crate version |
+//! | `trigger_debug()` | version, minimum and running SQLite, build profile |
+//! | `trigger_install(pack [, params_json])` | installs a pack, all or nothing |
+//! | `trigger_uninstall(pack)` | removes exactly what the pack installed |
+//! | `trigger_pack_sql(pack [, params_json])` | the SQL an install would run |
+//! | `trigger_packs` | table-valued: every pack, and whether it is installed |
+//!
+//! Rust programs that link their own SQLite turn off the default `loadable`
+//! feature and call [`register`] on a [`rusqlite::Connection`].
+#![deny(unsafe_code)]
+
+mod error;
+mod ffi;
+pub mod functions;
+pub mod packs;
+pub mod sql;
+
+pub use error::{Error, Result};
+
+/// The crate version, as `trigger_version()` returns it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The oldest SQLite this extension supports, as `(text, number)`.
+///
+/// 3.38.0 is the first release whose JSON functions are always built in, and
+/// packs may use them in plain-SQL trigger bodies; it also has every function
+/// flag the extension relies on (`SQLITE_DIRECTONLY`, `SQLITE_INNOCUOUS`).
+pub const MIN_SQLITE_VERSION: (&str, i32) = ("3.38.0", 3_038_000);
+
+/// Registers every SQL function and table-valued function of the extension on
+/// `conn`. The loadable extension calls this from its entry point.
+pub fn register(conn: &rusqlite::Connection) -> Result<()> {
+    functions::register(conn)?;
+    ffi::register_tables(conn)?;
+    Ok(())
+}
+
+/// Formats an SQLite version number (3040001) as text ("3.40.1").
+pub fn version_text(number: i32) -> String {
+    format!("{}.{}.{}", number / 1_000_000, number / 1_000 % 1_000, number % 1_000)
+}
+
+/// The running SQLite version as text.
+pub fn sqlite_version() -> String {
+    version_text(rusqlite::version_number())
+}

@@ -1,0 +1,432 @@
+//! Trigger packs: named, versioned, parameterised trigger SQL.
+//!
+//! SQL functions of this module:
+//! - `trigger_install(pack [, params_json])`
+//! - `trigger_uninstall(pack)`
+//! - `trigger_pack_sql(pack [, params_json])`
+//! - `trigger_packs` (table-valued)
+//!
+//! Each pack is one template under `sql/packs/`, embedded at build time. The
+//! SQL a pack installs is plain SQL: it keeps working on connections that
+//! never loaded the extension, and [`pack_sql`] renders exactly what
+//! [`install`] runs, including the row it records in [`INSTALLS_TABLE`].
+pub mod template;
+
+use std::sync::OnceLock;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::sql::{quote_ident, quote_text, shorten};
+use crate::{Error, Result};
+use template::{ObjectKind, Params, Template};
+
+include!(concat!(env!("OUT_DIR"), "/pack_templates.rs"));
+
+/// The table that records which packs are installed, with their version and
+/// parameters. It is created by the first install and dropped by the last
+/// uninstall, so a database without packs carries nothing of ours.
+pub const INSTALLS_TABLE: &str = "trigger_pack_installs";
+
+/// Every pack, parsed once from the embedded templates.
+pub fn catalog() -> &'static [Template] {
+    static CATALOG: OnceLock<Vec<Template>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        TEMPLATES
+            .iter()
+            .map(|(file, text)| {
+                // The crate's tests parse every template, so this cannot fail
+                // in a released build.
+                Template::parse(&format!("sql/packs/{file}.sql"), text)
+                    .unwrap_or_else(|e| panic!("invalid pack template: {e}"))
+            })
+            .collect()
+    })
+}
+
+/// Looks a pack up by name.
+pub fn find(name: &str) -> Result<&'static Template> {
+    catalog().iter().find(|t| t.name == name).ok_or_else(|| {
+        Error::invalid(format!(
+            "unknown pack {} (packs: {})",
+            shorten(name),
+            catalog().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// The SQL that installing `pack` with these parameters runs: the pack's
+/// triggers and indexes, then the install record. Every statement is
+/// idempotent (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run
+/// again without harm.
+pub fn pack_sql(pack: &str, params_json: Option<&str>) -> Result<String> {
+    let t = find(pack)?;
+    render(t, &t.resolve(params_json)?)
+}
+
+fn render(t: &Template, params: &Params) -> Result<String> {
+    let body = t.render_body(params)?;
+    // The bare `--` line that ends a template's header is not part of the SQL.
+    let body = body.strip_prefix("--\n").unwrap_or(&body);
+    let mut sql = format!("-- {} {} (sqlite-triggers pack)\n{body}", t.name, t.version);
+    if !sql.ends_with('\n') {
+        sql.push('\n');
+    }
+    sql.push_str(&format!(
+        "CREATE TABLE IF NOT EXISTS {INSTALLS_TABLE} (\n  \
+           pack TEXT PRIMARY KEY,\n  \
+           version TEXT NOT NULL,\n  \
+           params TEXT NOT NULL,\n  \
+           installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n\
+         );\n\
+         INSERT INTO {INSTALLS_TABLE} (pack, version, params)\n  \
+           SELECT {name}, {version}, {params}\n  \
+           WHERE NOT EXISTS (SELECT 1 FROM {INSTALLS_TABLE} WHERE pack = {name});\n",
+        name = quote_text(&t.name)?,
+        version = quote_text(&t.version)?,
+        params = quote_text(&params.to_json())?,
+    ));
+    Ok(sql)
+}
+
+/// An installed pack, as recorded in [`INSTALLS_TABLE`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Installed {
+    pub version: String,
+    pub params: String,
+}
+
+/// The install record of `pack` in the main database, if any.
+pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
+    if !table_exists(conn, INSTALLS_TABLE)? {
+        return Ok(None);
+    }
+    conn.query_row(
+        &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
+        [pack],
+        |r| Ok(Installed { version: r.get(0)?, params: r.get(1)? }),
+    )
+    .optional()
+    .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
+}
+
+/// Installs `pack` into the main database in one savepoint: either every
+/// object and the install record are created, or nothing is. Installing the
+/// same pack with the same parameters again changes nothing; with other
+/// parameters it is an error. Returns a one-line summary.
+pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
+    let t = find(pack)?;
+    let params = t.resolve(params_json)?;
+    if let Some(found) = installed(conn, &t.name)? {
+        if found.version == t.version && same_params(&found.params, &params) {
+            return Ok(format!(
+                "{} {} is already installed with these parameters; nothing changed",
+                t.name, t.version
+            ));
+        }
+        return Err(Error::invalid(format!(
+            "pack {} {} is already installed with parameters {}; \
+             run trigger_uninstall('{}') first to install it with other parameters",
+            t.name, found.version, found.params, t.name
+        )));
+    }
+    check_requirements(conn, t, &params)?;
+    check_names_free(conn, t, &params)?;
+    let sql = render(t, &params)?;
+    in_savepoint(conn, "trigger_install", || {
+        conn.execute_batch(&sql)
+            .map_err(Error::sqlite(format!("installing pack {}", t.name)))
+    })?;
+    Ok(format!("installed {} {}: {}", t.name, t.version, describe_objects(t, &params)))
+}
+
+/// Removes exactly the objects `pack` installed, and its install record, in
+/// one savepoint. Objects the user already dropped are skipped; an object
+/// of the same name that is not the pack's (another type, another table) is
+/// left alone and the uninstall fails, so nothing of the user's is dropped.
+pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
+    let t = find(pack)?;
+    let found = installed(conn, &t.name)?.ok_or_else(|| {
+        Error::invalid(format!("pack {} is not installed in this database", t.name))
+    })?;
+    // The objects follow from the recorded parameters, not from a list kept
+    // in the table, so an edited record cannot name other objects.
+    let params = t.resolve(Some(&found.params)).map_err(|e| {
+        Error::invalid(format!("the install record of pack {} is damaged: {e}", t.name))
+    })?;
+    let mut dropped = Vec::new();
+    in_savepoint(conn, "trigger_uninstall", || {
+        for o in &t.objects {
+            let name = params.text(&o.name_param);
+            let table = params.text(&o.table_param);
+            let Some((kind, on)) = schema_entry(conn, name)? else { continue };
+            if kind != o.kind.name() || !on.eq_ignore_ascii_case(table) {
+                return Err(Error::invalid(format!(
+                    "{} {} on {} is not the one pack {} installed; drop or rename it yourself",
+                    kind, shorten(name), shorten(&on), t.name
+                )));
+            }
+            conn.execute_batch(&format!("DROP {} main.{}", kind.to_uppercase(), quote_ident(name)?))
+                .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
+            dropped.push(format!("{kind} {name}"));
+        }
+        conn.execute(&format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"), [&t.name])
+            .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
+        let left: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM main.{INSTALLS_TABLE}"), [], |r| r.get(0))
+            .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+        if left == 0 {
+            conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
+                .map_err(Error::sqlite(format!("dropping {INSTALLS_TABLE}")))?;
+        }
+        Ok(())
+    })?;
+    let what = if dropped.is_empty() { "nothing left to drop".to_string() } else { dropped.join(", ") };
+    Ok(format!("uninstalled {} {}: {}", t.name, found.version, what))
+}
+
+/// One row of `trigger_packs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackRow {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub params: String,
+    pub installed: bool,
+    pub installed_version: Option<String>,
+    pub installed_params: Option<String>,
+}
+
+/// Every pack, with its install state in the main database of `conn`.
+pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
+    catalog()
+        .iter()
+        .map(|t| {
+            let found = installed(conn, &t.name)?;
+            Ok(PackRow {
+                name: t.name.clone(),
+                version: t.version.clone(),
+                description: t.description.clone(),
+                params: t.defaults_json(),
+                installed: found.is_some(),
+                installed_version: found.as_ref().map(|f| f.version.clone()),
+                installed_params: found.map(|f| f.params),
+            })
+        })
+        .collect()
+}
+
+/// The `trigger_packs` table-valued function.
+pub(crate) struct PacksTable;
+
+impl crate::ffi::RowSource for PacksTable {
+    const NAME: &'static std::ffi::CStr = c"trigger_packs";
+    const SCHEMA: &'static std::ffi::CStr = c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
+        params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT)";
+
+    fn rows(conn: &Connection) -> Result<Vec<Vec<rusqlite::types::Value>>> {
+        use rusqlite::types::Value;
+        Ok(list(conn)?
+            .into_iter()
+            .map(|p| {
+                vec![
+                    Value::Text(p.name),
+                    Value::Text(p.version),
+                    Value::Text(p.description),
+                    Value::Text(p.params),
+                    Value::Integer(p.installed.into()),
+                    p.installed_version.map_or(Value::Null, Value::Text),
+                    p.installed_params.map_or(Value::Null, Value::Text),
+                ]
+            })
+            .collect())
+    }
+}
+
+fn same_params(recorded: &str, params: &Params) -> bool {
+    serde_json::from_str::<serde_json::Value>(recorded).ok()
+        == serde_json::from_str::<serde_json::Value>(&params.to_json()).ok()
+}
+
+fn describe_objects(t: &Template, params: &Params) -> String {
+    t.objects
+        .iter()
+        .map(|o| {
+            format!("{} {} on {}", o.kind.name(), params.text(&o.name_param), params.text(&o.table_param))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `body` inside a savepoint, so a failure undoes everything it did,
+/// whether or not the caller is in a transaction. A savepoint (not BEGIN)
+/// also works when the function is called from inside a statement.
+fn in_savepoint<T>(conn: &Connection, name: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch(&format!("SAVEPOINT {name}"))
+        .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
+    match body() {
+        Ok(value) => {
+            conn.execute_batch(&format!("RELEASE {name}"))
+                .map_err(Error::sqlite(format!("committing {name}")))
+                .inspect_err(|_| rollback(conn, name))?;
+            Ok(value)
+        }
+        Err(e) => {
+            rollback(conn, name);
+            Err(e)
+        }
+    }
+}
+
+fn rollback(conn: &Connection, name: &str) {
+    // If this fails too the connection's transaction is already gone (SQLite
+    // rolled it back itself), which leaves nothing of ours behind either.
+    let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+}
+
+fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
+    Ok(schema_entry(conn, table)?.is_some_and(|(kind, _)| kind == "table"))
+}
+
+/// The `(type, tbl_name)` of a main-schema object, matched as SQLite matches
+/// names (ASCII case-insensitively).
+fn schema_entry(conn: &Connection, name: &str) -> Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT type, tbl_name FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE \
+         ORDER BY type = 'table' DESC LIMIT 1",
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(Error::sqlite("reading the schema"))
+}
+
+/// Fails, naming the parameter, when a table or column the pack needs is
+/// missing from the main database.
+fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    for r in &t.requires {
+        let table = params.text(&r.table_param);
+        match schema_entry(conn, table)? {
+            Some((kind, _)) if kind == "table" => {}
+            Some((kind, _)) => {
+                return Err(Error::invalid(format!(
+                    "pack {} needs a table {} (parameter {}), but {} is a {kind}",
+                    t.name, shorten(table), r.table_param, shorten(table)
+                )))
+            }
+            None => {
+                return Err(Error::invalid(format!(
+                    "pack {} needs table {} (parameter {}), which does not exist in the main database",
+                    t.name, shorten(table), r.table_param
+                )))
+            }
+        }
+        let columns: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT name FROM pragma_table_xinfo(?1, 'main')")
+                .map_err(Error::sqlite("reading table columns"))?;
+            let rows = stmt
+                .query_map([table], |r| r.get(0))
+                .map_err(Error::sqlite("reading table columns"))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(Error::sqlite("reading table columns"))?
+        };
+        for c in &r.column_params {
+            let column = params.text(c);
+            let present = columns.iter().any(|x| x.eq_ignore_ascii_case(column))
+                || (["rowid", "oid", "_rowid_"].iter().any(|x| x.eq_ignore_ascii_case(column))
+                    && has_rowid(conn, table)?);
+            if !present {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter {}) in table {}, which has no such column",
+                    t.name, shorten(column), c, shorten(table)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_rowid(conn: &Connection, table: &str) -> Result<bool> {
+    let sql = format!("SELECT rowid FROM main.{} LIMIT 0", quote_ident(table)?);
+    Ok(conn.prepare(&sql).is_ok())
+}
+
+/// Fails when a trigger or index the pack would create already exists, so
+/// an install never adopts (and a later uninstall never drops) a user's object.
+fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    for o in &t.objects {
+        let name = params.text(&o.name_param);
+        if let Some((kind, on)) = schema_entry(conn, name)? {
+            let clash = match o.kind {
+                ObjectKind::Trigger => kind == "trigger",
+                ObjectKind::Index => kind != "trigger",
+            };
+            if clash {
+                return Err(Error::invalid(format!(
+                    "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
+                     pass another name in params_json",
+                    t.name, o.kind.name(), shorten(name), o.name_param, shorten(name), shorten(&on)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_renders_with_defaults() {
+        assert_eq!(
+            catalog().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["default_album", "task_state"]
+        );
+        for t in catalog() {
+            let sql = pack_sql(&t.name, None).unwrap();
+            assert!(sql.contains("CREATE TRIGGER IF NOT EXISTS"), "{sql}");
+            assert!(!sql.contains("{{"), "{sql}");
+        }
+    }
+
+    #[test]
+    fn task_state_renders_the_seed_trigger() {
+        let sql = pack_sql("task_state", None).unwrap();
+        assert!(sql.contains(
+            "CREATE TRIGGER IF NOT EXISTS \"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
+             UPDATE \"task\" SET \"state\" = 2 WHERE (\"obs_id\" = old.\"id\") and (new.\"state\" = 2);\n  END;"
+        ), "{sql}");
+        assert!(sql.contains("CREATE INDEX IF NOT EXISTS \"update_task_state_idx\" ON \"task\"(\"obs_id\");"));
+    }
+
+    #[test]
+    fn unknown_pack_lists_the_packs() {
+        let e = pack_sql("nope", None).unwrap_err().to_string();
+        assert_eq!(e, "unknown pack \"nope\" (packs: default_album, task_state)");
+    }
+
+    /// The shipped `sql/<pack>.sql` files are the packs rendered with their
+    /// defaults. `SQLITE_TRIGGERS_BLESS=1 cargo test` rewrites them.
+    #[test]
+    fn shipped_sql_files_match_the_templates() {
+        for t in catalog() {
+            let expected = rendered_file(&t.name);
+            let path = format!("{}/sql/{}.sql", env!("CARGO_MANIFEST_DIR"), t.name);
+            if std::env::var_os("SQLITE_TRIGGERS_BLESS").is_some() {
+                std::fs::write(&path, &expected).unwrap();
+            }
+            let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(shipped, expected, "{path} is stale: run SQLITE_TRIGGERS_BLESS=1 cargo test");
+        }
+    }
+
+    fn rendered_file(pack: &str) -> String {
+        format!(
+            "-- Pack {pack} with its default parameters, generated from sql/packs/{pack}.sql.\n\
+             -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/{pack}.sql\n\
+             -- and creates what SELECT trigger_install('{pack}') creates.\n\
+             BEGIN;\n{}COMMIT;\n",
+            pack_sql(pack, None).unwrap()
+        )
+    }
+}

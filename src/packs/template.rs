@@ -1,0 +1,419 @@
+//! Pack templates: the `sql/packs/<pack>.sql` files.
+//!
+//! A template starts with header lines that describe the pack, followed by
+//! the SQL body with `{{param}}` placeholders:
+//!
+//! ```text
+//! -- pack: task_state
+//! -- version: 1.0.0
+//! -- description: one line
+//! -- param: NAME | ident|text|value | DEFAULT (JSON) | what it is
+//! -- requires: TABLE_PARAM | COLUMN_PARAM ...
+//! -- object: trigger|index | NAME_PARAM | TABLE_PARAM
+//! ```
+//!
+//! A default may name other parameters as `{other}` (e.g. `"{trigger_name}_idx"`).
+//! `ident` values render as quoted identifiers, `text` as string literals and
+//! `value` as numbers or string literals, so no value can change the SQL's shape.
+use serde_json::{Map, Value};
+
+use crate::sql::{json_kind, literal, quote_ident, quote_text, shorten};
+use crate::{Error, Result};
+
+/// How a parameter's value is written into the SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A table, column, trigger or index name: a double-quoted identifier.
+    Ident,
+    /// A string literal.
+    Text,
+    /// A number, or a string literal.
+    Value,
+}
+
+impl ParamKind {
+    fn parse(word: &str) -> Option<Self> {
+        match word {
+            "ident" => Some(Self::Ident),
+            "text" => Some(Self::Text),
+            "value" => Some(Self::Value),
+            _ => None,
+        }
+    }
+
+    /// The kind's name, as templates and error messages spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ident => "ident",
+            Self::Text => "text",
+            Self::Value => "value",
+        }
+    }
+}
+
+/// One parameter of a pack.
+#[derive(Debug, Clone)]
+pub struct ParamDef {
+    pub name: String,
+    pub kind: ParamKind,
+    pub default: Value,
+    pub doc: String,
+}
+
+/// The kind of schema object a pack creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Trigger,
+    Index,
+}
+
+impl ObjectKind {
+    /// The `type` column value in `sqlite_schema`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trigger => "trigger",
+            Self::Index => "index",
+        }
+    }
+}
+
+/// A schema object the pack creates: its kind, the parameter holding its
+/// name and the parameter holding the table it is attached to.
+#[derive(Debug, Clone)]
+pub struct ObjectDef {
+    pub kind: ObjectKind,
+    pub name_param: String,
+    pub table_param: String,
+}
+
+/// A table the pack needs, with the columns it needs (parameter names).
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub table_param: String,
+    pub column_params: Vec<String>,
+}
+
+/// A parsed pack template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub params: Vec<ParamDef>,
+    pub requires: Vec<Requirement>,
+    pub objects: Vec<ObjectDef>,
+    pub body: String,
+}
+
+/// A pack's parameters after defaults and user values are merged, in the
+/// order the template declares them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params(Vec<(String, Value)>);
+
+impl Params {
+    /// The value of a parameter; every declared parameter has one.
+    pub fn get(&self, name: &str) -> &Value {
+        &self.0.iter().find(|(n, _)| n == name).expect("declared parameter").1
+    }
+
+    /// The value of a parameter as text (identifiers and text are strings).
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).as_str().unwrap_or_default()
+    }
+
+    /// The canonical JSON form (keys sorted) stored in the install record.
+    pub fn to_json(&self) -> String {
+        let map: Map<String, Value> = self.0.iter().cloned().collect();
+        Value::Object(map).to_string()
+    }
+}
+
+impl Template {
+    /// Parses a template's text; `file` names it in error messages.
+    pub fn parse(file: &str, text: &str) -> Result<Template> {
+        let bad = |line: usize, what: &str| Error::invalid(format!("{file}:{line}: {what}"));
+        let (mut name, mut version, mut description) = (None, None, None);
+        let (mut params, mut requires, mut objects) = (Vec::new(), Vec::new(), Vec::new());
+        let mut body_start = text.len();
+        let mut offset = 0;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let n = i + 1;
+            let Some((key, rest)) = line
+                .trim_end()
+                .strip_prefix("-- ")
+                .and_then(|l| l.split_once(": "))
+                .filter(|(k, _)| !k.contains(' '))
+            else {
+                body_start = offset;
+                break;
+            };
+            offset += line.len();
+            let fields: Vec<&str> = rest.split('|').map(str::trim).collect();
+            match (key, fields.as_slice()) {
+                ("pack", [v]) => name = Some(v.to_string()),
+                ("version", [v]) => version = Some(v.to_string()),
+                ("description", _) => description = Some(rest.trim().to_string()),
+                ("param", [pname, kind, default, doc]) => {
+                    let kind = ParamKind::parse(kind)
+                        .ok_or_else(|| bad(n, &format!("unknown parameter kind {kind:?}")))?;
+                    let default: Value = serde_json::from_str(default)
+                        .map_err(|e| bad(n, &format!("default of {pname} is not JSON: {e}")))?;
+                    params.push(ParamDef {
+                        name: pname.to_string(),
+                        kind,
+                        default,
+                        doc: doc.to_string(),
+                    });
+                }
+                ("requires", [table, columns]) => requires.push(Requirement {
+                    table_param: table.to_string(),
+                    column_params: columns.split_whitespace().map(String::from).collect(),
+                }),
+                ("object", [kind, pname, table]) => objects.push(ObjectDef {
+                    kind: match *kind {
+                        "trigger" => ObjectKind::Trigger,
+                        "index" => ObjectKind::Index,
+                        other => return Err(bad(n, &format!("unknown object kind {other:?}"))),
+                    },
+                    name_param: pname.to_string(),
+                    table_param: table.to_string(),
+                }),
+                _ => return Err(bad(n, &format!("cannot read header line {:?}", line.trim_end()))),
+            }
+        }
+        let template = Template {
+            name: name.ok_or_else(|| bad(1, "missing '-- pack:' line"))?,
+            version: version.ok_or_else(|| bad(1, "missing '-- version:' line"))?,
+            description: description.unwrap_or_default(),
+            params,
+            requires,
+            objects,
+            body: text[body_start..].to_string(),
+        };
+        template.check(file)?;
+        Ok(template)
+    }
+
+    /// Checks that every parameter the header and body name is declared, so
+    /// a template mistake shows up in the crate's own tests.
+    fn check(&self, file: &str) -> Result<()> {
+        let declared = |p: &str| self.params.iter().any(|d| d.name == p);
+        let mut named: Vec<&str> = Vec::new();
+        for r in &self.requires {
+            named.push(&r.table_param);
+            named.extend(r.column_params.iter().map(String::as_str));
+        }
+        for o in &self.objects {
+            named.push(&o.name_param);
+            named.push(&o.table_param);
+        }
+        let mut rest = self.body.as_str();
+        while let Some(start) = rest.find("{{") {
+            let end = rest[start..]
+                .find("}}")
+                .ok_or_else(|| Error::invalid(format!("{file}: unclosed {{{{ in the body")))?;
+            named.push(&rest[start + 2..start + end]);
+            rest = &rest[start + end + 2..];
+        }
+        match named.into_iter().find(|p| !declared(p)) {
+            Some(p) => Err(Error::invalid(format!("{file}: parameter {p:?} is used but not declared"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Merges the user's JSON object of parameters over the defaults and
+    /// checks every value. `None` (or SQL NULL) means all defaults.
+    pub fn resolve(&self, user_json: Option<&str>) -> Result<Params> {
+        let user: Map<String, Value> = match user_json {
+            None => Map::new(),
+            Some(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => map,
+                Ok(other) => {
+                    return Err(Error::invalid(format!(
+                        "params_json must be a JSON object, got {}",
+                        json_kind(&other)
+                    )))
+                }
+                Err(e) => {
+                    return Err(Error::invalid(format!(
+                        "params_json is not valid JSON ({e}): {}",
+                        shorten(text)
+                    )))
+                }
+            },
+        };
+        if let Some(unknown) = user.keys().find(|k| !self.params.iter().any(|p| &p.name == *k)) {
+            return Err(Error::invalid(format!(
+                "unknown parameter {} for pack {} (parameters: {})",
+                shorten(unknown),
+                self.name,
+                self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        // User values first, so that derived defaults like "{trigger_name}_idx"
+        // follow a renamed trigger.
+        let given = |p: &ParamDef| user.get(&p.name).cloned();
+        let mut values: Vec<(String, Value)> = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let value = match given(p) {
+                Some(v) => v,
+                None => match &p.default {
+                    Value::String(s) if s.contains('{') => {
+                        Value::String(self.derive(s, &user)?)
+                    }
+                    other => other.clone(),
+                },
+            };
+            self.check_value(p, &value)?;
+            values.push((p.name.clone(), value));
+        }
+        Ok(Params(values))
+    }
+
+    /// Fills `{param}` references in a derived default.
+    fn derive(&self, pattern: &str, user: &Map<String, Value>) -> Result<String> {
+        let mut out = pattern.to_string();
+        for p in &self.params {
+            let key = format!("{{{}}}", p.name);
+            if out.contains(&key) {
+                let v = user.get(&p.name).unwrap_or(&p.default);
+                let s = v.as_str().ok_or_else(|| {
+                    Error::invalid(format!("parameter {} must be a string", p.name))
+                })?;
+                out = out.replace(&key, s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_value(&self, p: &ParamDef, value: &Value) -> Result<()> {
+        let wrong = |what: String| {
+            Error::invalid(format!("parameter {} of pack {}: {what}", p.name, self.name))
+        };
+        match p.kind {
+            ParamKind::Ident => {
+                let s = value.as_str().ok_or_else(|| {
+                    wrong(format!("expected a name (a JSON string), got {}", json_kind(value)))
+                })?;
+                quote_ident(s).map_err(|e| wrong(e.to_string()))?;
+            }
+            ParamKind::Text => {
+                let s = value.as_str().ok_or_else(|| {
+                    wrong(format!("expected a JSON string, got {}", json_kind(value)))
+                })?;
+                quote_text(s).map_err(|e| wrong(e.to_string()))?;
+            }
+            ParamKind::Value => {
+                literal(value).map_err(|e| wrong(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The body with every placeholder replaced by its quoted value.
+    pub fn render_body(&self, params: &Params) -> Result<String> {
+        let mut out = String::with_capacity(self.body.len() + 256);
+        let mut rest = self.body.as_str();
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find("}}").expect("checked at parse");
+            let name = &rest[start + 2..end];
+            let def = self.params.iter().find(|p| p.name == name).expect("checked at parse");
+            out.push_str(&self.render_value(def, params.get(name))?);
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn render_value(&self, def: &ParamDef, value: &Value) -> Result<String> {
+        match def.kind {
+            ParamKind::Ident => quote_ident(value.as_str().unwrap_or_default()),
+            ParamKind::Text => quote_text(value.as_str().unwrap_or_default()),
+            ParamKind::Value => literal(value),
+        }
+    }
+
+    /// The defaults as a JSON object (keys sorted), for `trigger_packs`.
+    pub fn defaults_json(&self) -> String {
+        self.resolve(None).expect("defaults are valid").to_json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "-- pack: demo\n-- version: 1.2.3\n-- description: a demo pack\n\
+        -- param: tbl | ident | \"t\" | the table\n\
+        -- param: val | value | 2 | a value\n\
+        -- param: label | text | \"it's\" | a label\n\
+        -- param: trigger_name | ident | \"demo\" | the trigger\n\
+        -- param: index_name | ident | \"{trigger_name}_idx\" | the index\n\
+        -- requires: tbl | val_col_is_not_here\n";
+
+    fn demo() -> Template {
+        let text = T.replace("-- requires: tbl | val_col_is_not_here\n", "-- requires: tbl | \n")
+            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER {{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT {{val}}, {{label}}; END;\n";
+        Template::parse("demo.sql", &text).unwrap()
+    }
+
+    #[test]
+    fn parses_header_and_body() {
+        let t = demo();
+        assert_eq!((t.name.as_str(), t.version.as_str()), ("demo", "1.2.3"));
+        assert_eq!(t.params.len(), 5);
+        assert!(t.body.starts_with("--\nCREATE TRIGGER"));
+    }
+
+    #[test]
+    fn undeclared_parameters_are_template_errors() {
+        let err = Template::parse("x.sql", T).unwrap_err().to_string();
+        assert!(err.contains("\"val_col_is_not_here\" is used but not declared"), "{err}");
+        let text = "-- pack: x\n-- version: 1\n\nSELECT {{nope}};";
+        assert!(Template::parse("x.sql", text).unwrap_err().to_string().contains("nope"));
+    }
+
+    #[test]
+    fn renders_defaults_quoted() {
+        let t = demo();
+        let sql = t.render_body(&t.resolve(None).unwrap()).unwrap();
+        assert!(sql.contains("CREATE TRIGGER \"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"), "{sql}");
+    }
+
+    #[test]
+    fn user_values_override_and_derived_defaults_follow() {
+        let t = demo();
+        let p = t.resolve(Some(r#"{"trigger_name":"x\"y","val":"a'b"}"#)).unwrap();
+        assert_eq!(p.text("index_name"), "x\"y_idx");
+        let sql = t.render_body(&p).unwrap();
+        assert!(sql.contains("CREATE TRIGGER \"x\"\"y\""), "{sql}");
+        assert!(sql.contains("SELECT 'a''b'"), "{sql}");
+    }
+
+    #[test]
+    fn bad_params_are_refused_with_the_parameter_named() {
+        let t = demo();
+        let e = |j: &str| t.resolve(Some(j)).unwrap_err().to_string();
+        assert!(e("{").contains("not valid JSON"));
+        assert!(e("[1]").contains("must be a JSON object, got an array"));
+        assert!(e(r#"{"nope":1}"#).contains("unknown parameter \"nope\" for pack demo"));
+        assert!(e(r#"{"tbl":1}"#).contains("parameter tbl of pack demo: expected a name"));
+        assert!(e(r#"{"tbl":""}"#).contains("parameter tbl of pack demo: an identifier cannot be empty"));
+        assert!(e(r#"{"val":null}"#).contains("parameter val of pack demo: expected a number or a string, got null"));
+        assert!(e(r#"{"label":3}"#).contains("parameter label of pack demo: expected a JSON string"));
+        assert!(e(r#"{"tbl":"a\u0000b"}"#).contains("NUL"));
+    }
+
+    #[test]
+    fn params_json_is_canonical() {
+        let t = demo();
+        let a = t.resolve(Some(r#"{"val":2,"tbl":"t"}"#)).unwrap();
+        let b = t.resolve(None).unwrap();
+        assert_eq!(a.to_json(), b.to_json());
+        assert_eq!(
+            b.to_json(),
+            r#"{"index_name":"demo_idx","label":"it's","tbl":"t","trigger_name":"demo","val":2}"#
+        );
+    }
+}
