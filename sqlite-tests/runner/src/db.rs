@@ -9,11 +9,23 @@ use std::sync::{Arc, Mutex};
 use rusqlite::ffi;
 use sqllogictest::{DBOutput, DefaultColumnType, DB};
 
-/// Column types the next `query` record expects (its `query ITR` letters).
-/// The runner fills it in right before handing a record to the crate's
-/// `Runner`; the DB reads it, since the crate only passes the SQL text.
-/// Empty for statements: every column is then formatted as text.
-pub type ExpectedTypes = Arc<Mutex<Vec<DefaultColumnType>>>;
+/// What the DB must know about the record about to run, beyond its SQL
+/// (which is all the crate passes on). The runner fills it in right before
+/// handing each record to the crate's `Runner`.
+#[derive(Debug, Clone, Default)]
+pub struct RecordInfo {
+    /// The column letters of a `query` record (`query ITR`); empty for
+    /// statements, whose columns are then formatted as text.
+    pub types: Vec<DefaultColumnType>,
+    /// SQLite's reference driver stops reading a query's rows at the first
+    /// step that does not return a row, and reports no error for a step
+    /// that fails (only a prepare error fails a query). Set for `query`
+    /// records of SQLite's own `.test` files, whose expected results rely
+    /// on it (e.g. `SELECT sum(x)` overflowing gives an empty result).
+    pub step_error_ends_result: bool,
+}
+
+pub type SharedRecordInfo = Arc<Mutex<RecordInfo>>;
 
 /// An SQL error; displays as SQLite's own error message, so a script can
 /// say `statement error no such table: t1`.
@@ -43,13 +55,13 @@ pub fn sqlite_version() -> String {
 pub struct OpenParams {
     pub db_path: PathBuf,
     pub extension: Option<PathBuf>,
-    pub expected_types: ExpectedTypes,
+    pub record_info: SharedRecordInfo,
 }
 
 /// One SQLite connection to a test file's database.
 pub struct SqliteDb {
     conn: rusqlite::Connection,
-    expected_types: ExpectedTypes,
+    record_info: SharedRecordInfo,
 }
 
 impl SqliteDb {
@@ -76,7 +88,7 @@ impl SqliteDb {
         }
         Ok(SqliteDb {
             conn,
-            expected_types: p.expected_types.clone(),
+            record_info: p.record_info.clone(),
         })
     }
 }
@@ -86,14 +98,14 @@ impl DB for SqliteDb {
     type ColumnType = DefaultColumnType;
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
-        let types = self
-            .expected_types
+        let info = self
+            .record_info
             .lock()
             .map(|t| t.clone())
             .unwrap_or_default();
         // SAFETY: the handle stays valid while `self.conn` lives, and we use
         // it on this thread only.
-        unsafe { execute(self.conn.handle(), sql, &types) }
+        unsafe { execute(self.conn.handle(), sql, &info) }
     }
 
     fn engine_name(&self) -> &str {
@@ -107,8 +119,9 @@ impl DB for SqliteDb {
 unsafe fn execute(
     db: *mut ffi::sqlite3,
     sql: &str,
-    types: &[DefaultColumnType],
+    info: &RecordInfo,
 ) -> Result<DBOutput<DefaultColumnType>, SqlError> {
+    let types = &info.types;
     let csql = CString::new(sql).map_err(|_| SqlError("SQL text contains a NUL byte".into()))?;
     let mut tail: *const c_char = csql.as_ptr();
     let mut result: Option<(Vec<DefaultColumnType>, Vec<Vec<String>>)> = None;
@@ -146,6 +159,13 @@ unsafe fn execute(
                     }
                 }
                 ffi::SQLITE_DONE => break,
+                _ if info.step_error_ends_result => {
+                    ffi::sqlite3_finalize(stmt);
+                    return Ok(DBOutput::Rows {
+                        types: col_types,
+                        rows,
+                    });
+                }
                 _ => {
                     let msg = errmsg(db);
                     ffi::sqlite3_finalize(stmt);
