@@ -1,0 +1,76 @@
+"""The extension in the machine's sqlite3 shell (Debian 12: SQLite 3.40.1)."""
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import EXT, ROOT, SEED_SCHEMA
+
+SQLITE3 = shutil.which("sqlite3")
+pytestmark = pytest.mark.skipif(SQLITE3 is None, reason="no sqlite3 shell on PATH")
+
+
+def shell(script, db=":memory:", cwd=ROOT, bail=True):
+    args = [SQLITE3] + (["-bail"] if bail else []) + [db]
+    return subprocess.run(args, input=script, text=True, capture_output=True, cwd=cwd, timeout=60)
+
+
+def test_load_by_bare_path_without_entry_point():
+    run = shell(f".load {EXT}\nSELECT trigger_version();\nSELECT count(*) FROM trigger_packs;\n")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["0.1.0", "2"]
+
+
+def test_load_by_relative_path_as_the_readme_shows():
+    run = shell(".load ./target/release/libsqlite_triggers\nSELECT trigger_version();\n")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "0.1.0"
+
+
+def test_seed_story_script_runs_end_to_end():
+    run = shell((ROOT / "examples" / "seed_story.sql").read_text())
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "installed task_state 1.0.0: index update_task_state_idx on task, trigger update_task_state on obs" in out
+    assert "installed default_album 1.0.0: index user_default_album_idx on album, trigger user_default_album on user" in out
+    for user in ("alice", "bob", "carol"):
+        assert any(line.split()[:4] == [user, "default", "album", "1"] for line in out.splitlines()), out
+    tasks = [line.split() for line in out.splitlines() if line[:1].isdigit() and len(line.split()) == 4]
+    assert tasks == [["1", "Comet", "calibrate", "2"], ["2", "Comet", "expose", "2"], ["3", "nebula", "calibrate", "0"]]
+    assert "uninstalled default_album 1.0.0" in out
+    tail = out.split("only the user's tables remain")[1]
+    assert [l.split() for l in tail.splitlines() if l.startswith("table")] == [
+        ["table", "album"], ["table", "obs"], ["table", "task"], ["table", "user"]]
+
+
+def test_shipped_sql_file_works_without_the_extension(tmp_path):
+    db = str(tmp_path / "plain.db")
+    script = SEED_SCHEMA + f"""
+.read {ROOT}/sql/task_state.sql
+.read {ROOT}/sql/default_album.sql
+.read {ROOT}/sql/default_album.sql
+INSERT INTO user (id, name) VALUES (1, 'alice');
+INSERT INTO obs (id, name) VALUES (1, 'o');
+INSERT INTO task (obs_id, name) VALUES (1, 't');
+UPDATE obs SET state = 2;
+SELECT user_id || ':' || album_name FROM album;
+SELECT 'task ' || state FROM task;
+SELECT pack FROM trigger_pack_installs ORDER BY pack;
+"""
+    run = shell(script, db)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["1:default album", "task 2", "default_album", "task_state"]
+
+
+def test_errors_reach_the_shell_as_sqlite_errors():
+    run = shell(f".load {EXT}\n" + SEED_SCHEMA + "SELECT trigger_install('nope');\n", bail=False)
+    assert 'trigger_install(): unknown pack "nope" (packs: default_album, task_state)' in run.stderr
+    run = shell(f".load {EXT}\nSELECT trigger_install('task_state');\n", bail=False)
+    assert ("trigger_install(): pack task_state needs table \"obs\" (parameter obs_table), "
+            "which does not exist in the main database") in run.stderr
+
+
+def test_loading_a_missing_file_is_an_error_not_a_crash():
+    run = shell(f".load {EXT}-missing\nSELECT 1+1;\n", bail=False)
+    assert "Error" in run.stderr
+    assert run.stdout.strip() == "2"
