@@ -61,6 +61,16 @@ pub fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// Shows a schema name in a one-line summary: plain when it is a simple
+/// name, quoted and escaped (so it stays on one line) otherwise.
+pub fn display_name(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
 /// Shows user text in an error message: quoted, and cut short when long.
 pub fn shorten(text: &str) -> String {
     const MAX: usize = 60;
@@ -98,6 +108,13 @@ mod tests {
         assert_eq!(literal(&json!("x'y")).unwrap(), "'x''y'");
         assert!(literal(&json!(null)).unwrap_err().to_string().contains("null"));
         assert!(literal(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn display_names_stay_on_one_line() {
+        assert_eq!(display_name("task_1"), "task_1");
+        assert_eq!(display_name("my \"odd\" table"), "\"my \\\"odd\\\" table\"");
+        assert_eq!(display_name("a\nb"), "\"a\\nb\"");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::sql::{quote_ident, quote_text, shorten};
+use crate::sql::{display_name, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
 use template::{ObjectKind, Params, Template};
 
@@ -167,7 +167,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
             }
             conn.execute_batch(&format!("DROP {} main.{}", kind.to_uppercase(), quote_ident(name)?))
                 .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
-            dropped.push(format!("{kind} {name}"));
+            dropped.push(format!("{kind} {}", display_name(name)));
         }
         conn.execute(&format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"), [&t.name])
             .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
@@ -251,7 +251,8 @@ fn describe_objects(t: &Template, params: &Params) -> String {
     t.objects
         .iter()
         .map(|o| {
-            format!("{} {} on {}", o.kind.name(), params.text(&o.name_param), params.text(&o.table_param))
+            let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
+            format!("{} {} on {}", o.kind.name(), display_name(name), display_name(table))
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -225,3 +225,16 @@ def test_keyword_and_odd_table_names(seed):
         (6, "it's; DROP TABLE obs; --"),
     ]
     assert scalar(seed, "SELECT count(*) FROM sqlite_master WHERE name = 'obs'") == 1
+
+
+def plan(conn, sql):
+    return " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_the_packs_indexes_serve_the_trigger_lookups(seed):
+    seed.execute("SELECT trigger_install('task_state')")
+    seed.execute("SELECT trigger_install('default_album')")
+    assert "SEARCH task USING INDEX update_task_state_idx (obs_id=?)" in plan(
+        seed, "UPDATE task SET state = 2 WHERE obs_id = 1")
+    assert "SEARCH album USING COVERING INDEX user_default_album_idx (user_id=? AND album_name=?)" in plan(
+        seed, "SELECT 1 FROM album WHERE user_id = 1 AND album_name = 'default album'")
