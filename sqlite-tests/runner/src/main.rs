@@ -24,7 +24,8 @@
 //!   always there). Engine names match case-insensitively.
 //! - `--jobs N`: run N files at once (default 1); output keeps file order.
 //!
-//! Output: one line per file, `ok   PATH (R records ran, S skipped)`,
+//! Output: first `sqlite-version: 3.53.2 (bundled); extension: PATH|none`,
+//! then one line per file, `ok   PATH (R records ran, S skipped)`,
 //! `skip PATH (...)` for a file that halted before running anything, or
 //! `FAIL PATH` followed by the failure, indented. A file stops at its first
 //! failure; other files go on. Then exactly two summary lines:
@@ -54,8 +55,11 @@
 //!
 //! - Values are formatted by the letter of `query` for their column, as in
 //!   SQLite's own driver: `I` is `sqlite3_column_int64` (a real is
-//!   truncated, non-numeric text is 0), `R` is SQLite's `%.3f` of
-//!   `sqlite3_column_double`, `T` (and any other letter, and columns beyond
+//!   truncated, non-numeric text is 0), `R` is `%.3f` of
+//!   `sqlite3_column_double` exactly as SQLite 3.53's printf renders it
+//!   (done by the runner, so both builds agree: SQLite 3.40's printf
+//!   truncates past 16 digits where 3.53 rounds, and SQLite's corpus
+//!   expects the rounding), `T` (and any other letter, and columns beyond
 //!   the letters) the text; NULL is `NULL`, an empty string `(empty)`, and
 //!   control characters (below 0x20, and 0x7f) print as `@`. (SQLite's
 //!   driver also turns every non-ASCII byte into `@`; we keep UTF-8 text.)
@@ -95,7 +99,8 @@ use std::sync::mpsc;
 
 use run::{FileReport, Options};
 
-const USAGE: &str = "usage: slt-runner [--extension PATH_TO_SO] [--label NAME]... [--jobs N] PATH...
+const USAGE: &str =
+    "usage: slt-runner [--extension PATH_TO_SO] [--label NAME]... [--jobs N] PATH...
        slt-runner --version | --sqlite-version | --help";
 
 struct Args {
@@ -151,7 +156,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> 
                 let v = value("--jobs")?;
                 args.jobs = match v.parse::<usize>() {
                     Ok(n) if n >= 1 => n,
-                    _ => return Err(format!("--jobs needs a whole number of at least 1, not {v:?}")),
+                    _ => {
+                        return Err(format!(
+                            "--jobs needs a whole number of at least 1, not {v:?}"
+                        ))
+                    }
                 };
             }
             _ => return Err(format!("unknown option {arg:?}")),
@@ -164,8 +173,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> 
 }
 
 fn is_script(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e == "slt" || e == "test")
+    path.extension().is_some_and(|e| e == "slt" || e == "test")
 }
 
 /// Collects the script files below `dir`, recursively.
@@ -173,7 +181,8 @@ fn walk(dir: &Path, top: bool, out: &mut Vec<PathBuf>) -> Result<(), String> {
     if !top && dir.join(".slt-skip").exists() {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
         let path = entry.path();
@@ -221,6 +230,10 @@ fn print_report(r: &FileReport) {
         for line in failure.lines() {
             println!("    {line}");
         }
+        println!(
+            "    ({} records ran, {} skipped, {} not reached after the failure)",
+            r.ran, r.skipped, r.not_reached
+        );
     } else if r.is_skipped() {
         println!(
             "skip {} (halted at line {}; {} records skipped)",
@@ -229,7 +242,10 @@ fn print_report(r: &FileReport) {
             r.skipped
         );
     } else {
-        println!("ok   {} ({} records ran, {} skipped)", r.path, r.ran, r.skipped);
+        println!(
+            "ok   {} ({} records ran, {} skipped)",
+            r.path, r.ran, r.skipped
+        );
     }
 }
 

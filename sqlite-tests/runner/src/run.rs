@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sqllogictest::{
-    default_validator, Control, Normalizer, QueryExpect, Record, RecordOutput,
-    ResultMode, Runner, TestError, TestErrorKind,
+    default_validator, Control, Normalizer, QueryExpect, Record, RecordOutput, ResultMode, Runner,
+    TestError, TestErrorKind,
 };
 
 use crate::db::{OpenParams, RecordInfo, SqlError, SqliteDb};
@@ -73,7 +73,10 @@ fn validator(normalizer: Normalizer, actual: &[Vec<String>], expected: &[String]
 fn is_executable(r: &Rec) -> bool {
     matches!(
         r,
-        Record::Statement { .. } | Record::Query { .. } | Record::System { .. } | Record::Let { .. }
+        Record::Statement { .. }
+            | Record::Query { .. }
+            | Record::System { .. }
+            | Record::Let { .. }
     )
 }
 
@@ -133,13 +136,16 @@ pub fn run_file(path: &Path, opts: &Options) -> FileReport {
     }
     runner.set_var("__DATABASE__".into(), params.db_path.display().to_string());
     if let Some(ext) = &opts.extension {
-        runner.set_var("SQLITE_TRIGGERS_EXTENSION".into(), ext.display().to_string());
+        runner.set_var(
+            "SQLITE_TRIGGERS_EXTENSION".into(),
+            ext.display().to_string(),
+        );
     }
     runner.with_hash_threshold(if sqlite_style { 8 } else { 0 });
     runner.with_validator(validator);
 
     let mut valuewise = sqlite_style; // layout used to print a mismatch
-    let mut label_results: HashMap<String, (u32, Vec<String>)> = HashMap::new();
+    let mut label_results: HashMap<String, (String, Vec<String>)> = HashMap::new();
     let total = records.iter().filter(|r| is_executable(r)).count();
     let mut seen = 0;
 
@@ -162,7 +168,7 @@ pub fn run_file(path: &Path, opts: &Options) -> FileReport {
         }
         seen += 1;
 
-        let (info, label, line) = match &record {
+        let (info, label, loc) = match &record {
             Record::Query {
                 expected: QueryExpect::Results { types, label, .. },
                 loc,
@@ -172,9 +178,9 @@ pub fn run_file(path: &Path, opts: &Options) -> FileReport {
                     types: types.clone(),
                     step_error_ends_result: sqlite_style,
                 };
-                (info, label.clone(), loc.line())
+                (info, label.clone(), loc.to_string())
             }
-            _ => (RecordInfo::default(), None, 0),
+            _ => (RecordInfo::default(), None, String::new()),
         };
         if let Ok(mut shared) = record_info.lock() {
             *shared = info;
@@ -185,7 +191,7 @@ pub fn run_file(path: &Path, opts: &Options) -> FileReport {
             Ok(RecordOutput::Nothing) => report.skipped += 1,
             Ok(_) => {
                 report.ran += 1;
-                if let Some(msg) = check_label(&mut label_results, label, line) {
+                if let Some(msg) = check_label(&mut label_results, label, &loc) {
                     report.failure = Some(msg);
                     report.not_reached = total - seen;
                     break;
@@ -207,22 +213,26 @@ pub fn run_file(path: &Path, opts: &Options) -> FileReport {
 /// SQLite's reference runner requires queries with the same label to give
 /// the same result; the crate ignores labels, so this checks it.
 fn check_label(
-    seen: &mut HashMap<String, (u32, Vec<String>)>,
+    seen: &mut HashMap<String, (String, Vec<String>)>,
     label: Option<String>,
-    line: u32,
+    loc: &str,
 ) -> Option<String> {
     let label = label?;
-    let actual: Vec<String> = LAST_ACTUAL.with(|c| c.borrow().clone())?.into_iter().flatten().collect();
+    let actual: Vec<String> = LAST_ACTUAL
+        .with(|c| c.borrow().clone())?
+        .into_iter()
+        .flatten()
+        .collect();
     match seen.get(&label) {
-        Some((first_line, first)) if *first != actual => Some(format!(
-            "line {line}: query result differs from that of line {first_line}, \
-             which has the same label {label:?}\nfirst:\n{}\nthis one:\n{}",
+        Some((first_loc, first)) if *first != actual => Some(format!(
+            "{loc}: query result differs from that of {first_loc}, \
+             which has the same label {label:?}\n[first]\n{}\n[this one]\n{}",
             listing(first.iter().map(String::as_str)),
             listing(actual.iter().map(String::as_str)),
         )),
         Some(_) => None,
         None => {
-            seen.insert(label, (line, actual));
+            seen.insert(label, (loc.to_string(), actual));
             None
         }
     }

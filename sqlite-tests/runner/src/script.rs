@@ -22,11 +22,9 @@ fn load_at_depth(path: &Path, labels: &[String], depth: usize) -> Result<Vec<Rec
     let text = String::from_utf8(bytes)
         .map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))?;
     let text = preprocess(&text, labels);
-    let records = sqllogictest::parse_with_name::<DefaultColumnType>(
-        &text,
-        path.display().to_string(),
-    )
-    .map_err(|e| e.to_string())?;
+    let records =
+        sqllogictest::parse_with_name::<DefaultColumnType>(&text, path.display().to_string())
+            .map_err(|e| e.to_string())?;
 
     let mut out = Vec::with_capacity(records.len());
     for record in records {
@@ -35,7 +33,9 @@ fn load_at_depth(path: &Path, labels: &[String], depth: usize) -> Result<Vec<Rec
             continue;
         };
         if depth >= MAX_INCLUDE_DEPTH {
-            return Err(format!("{loc}: include nested more than {MAX_INCLUDE_DEPTH} deep"));
+            return Err(format!(
+                "{loc}: include nested more than {MAX_INCLUDE_DEPTH} deep"
+            ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let pattern = base.join(filename).display().to_string();
@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn conditions_are_normalised() {
-        let out = preprocess("skipif MySQL  # not there\r\nstatement ok\r\nSELECT 1\r\n", &labels());
+        let out = preprocess(
+            "skipif MySQL  # not there\r\nstatement ok\r\nSELECT 1\r\n",
+            &labels(),
+        );
         assert_eq!(out, "skipif mysql\nstatement ok\nSELECT 1\n");
     }
 
@@ -157,7 +160,10 @@ mod tests {
     fn halt_for_other_engines_is_dropped() {
         let out = preprocess("onlyif mssql\nhalt\n\nskipif sqlite\nhalt\n", &labels());
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines.iter().all(|l| l.is_empty() || l.starts_with('#')), "{out}");
+        assert!(
+            lines.iter().all(|l| l.is_empty() || l.starts_with('#')),
+            "{out}"
+        );
     }
 
     #[test]
