@@ -36,10 +36,26 @@ pub const MIN_SQLITE_VERSION: (&str, i32) = ("3.38.0", 3_038_000);
 
 /// Registers every SQL function and table-valued function of the extension on
 /// `conn`. The loadable extension calls this from its entry point.
+///
+/// Registering again on the same connection (loading the extension twice)
+/// changes nothing: SQLite refuses to replace a function while a statement
+/// runs, which is exactly the case for `SELECT load_extension(...)`.
 pub fn register(conn: &rusqlite::Connection) -> Result<()> {
+    if already_registered(conn) {
+        return Ok(());
+    }
     functions::register(conn)?;
     ffi::register_tables(conn)?;
     Ok(())
+}
+
+fn already_registered(conn: &rusqlite::Connection) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_function_list WHERE name = 'trigger_version'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n > 0)
 }
 
 /// Formats an SQLite version number (3040001) as text ("3.40.1").
