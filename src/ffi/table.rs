@@ -46,9 +46,8 @@ fn module<S: RowSource>() -> &'static Module<'static, ListTab<S>> {
     // pointer to it for as long as any connection has it registered.
     use std::any::TypeId;
     use std::collections::HashMap;
-    use std::sync::Mutex;
-    static MODULES: Mutex<Option<HashMap<TypeId, usize>>> = Mutex::new(None);
-    let mut guard = MODULES.lock().unwrap_or_else(|e| e.into_inner());
+    static MODULES: parking_lot::Mutex<Option<HashMap<TypeId, usize>>> = parking_lot::Mutex::new(None);
+    let mut guard = MODULES.lock();
     let addr = *guard.get_or_insert_with(HashMap::new).entry(TypeId::of::<S>()).or_insert_with(|| {
         let leaked: &'static Module<'static, ListTab<S>> =
             Box::leak(Box::new(Module::<'static, ListTab<S>>::eponymous_only_module()));
