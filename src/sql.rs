@@ -73,12 +73,16 @@ pub fn display_name(name: &str) -> String {
 
 /// Shows user text in an error message: quoted, and cut short when long.
 pub fn shorten(text: &str) -> String {
-    const MAX: usize = 60;
-    let mut shown: String = text.chars().take(MAX).collect();
+    format!("{:?}", shorten_to(text, 60))
+}
+
+/// Cuts text to at most `max` characters, marking the cut with `…`.
+pub fn shorten_to(text: &str, max: usize) -> String {
+    let mut shown: String = text.chars().take(max).collect();
     if shown.len() < text.len() {
         shown.push('…');
     }
-    format!("{:?}", shown)
+    shown
 }
 
 #[cfg(test)]

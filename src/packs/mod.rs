@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::sql::{display_name, quote_ident, quote_text, shorten};
+use crate::sql::{display_name, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectKind, Params, Template};
 
@@ -126,7 +126,7 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
         return Err(Error::invalid(format!(
             "pack {} {} is already installed with parameters {}; \
              run trigger_uninstall('{}') first to install it with other parameters",
-            t.name, found.version, found.params, t.name
+            t.name, found.version, shorten_to(&found.params, 400), t.name
         )));
     }
     check_requirements(conn, t, &params)?;
@@ -158,7 +158,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
         for o in &t.objects {
             let name = params.text(&o.name_param);
             let table = params.text(&o.table_param);
-            let Some((kind, on)) = schema_entry(conn, name)? else { continue };
+            let Some((kind, on)) = schema_entry(conn, Namespace::of(o.kind), name)? else { continue };
             if kind != o.kind.name() || !on.eq_ignore_ascii_case(table) {
                 return Err(Error::invalid(format!(
                     "{} {} on {} is not the one pack {} installed; drop or rename it yourself",
@@ -285,15 +285,38 @@ fn rollback(conn: &Connection, name: &str) {
 }
 
 fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
-    Ok(schema_entry(conn, table)?.is_some_and(|(kind, _)| kind == "table"))
+    Ok(schema_entry(conn, Namespace::Relations, table)?.is_some_and(|(kind, _)| kind == "table"))
 }
 
-/// The `(type, tbl_name)` of a main-schema object, matched as SQLite matches
-/// names (ASCII case-insensitively).
-fn schema_entry(conn: &Connection, name: &str) -> Result<Option<(String, String)>> {
+/// SQLite keeps trigger names apart from the names of tables, views and
+/// indexes, which share one namespace: a trigger may be named like its table.
+#[derive(Clone, Copy)]
+enum Namespace {
+    Triggers,
+    Relations,
+}
+
+impl Namespace {
+    fn of(kind: ObjectKind) -> Self {
+        match kind {
+            ObjectKind::Trigger => Namespace::Triggers,
+            ObjectKind::Index => Namespace::Relations,
+        }
+    }
+}
+
+/// The `(type, tbl_name)` of a main-schema object in one namespace, matched
+/// as SQLite matches names (ASCII case-insensitively).
+fn schema_entry(conn: &Connection, ns: Namespace, name: &str) -> Result<Option<(String, String)>> {
+    let types = match ns {
+        Namespace::Triggers => "('trigger')",
+        Namespace::Relations => "('table', 'view', 'index')",
+    };
     conn.query_row(
-        "SELECT type, tbl_name FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE \
-         ORDER BY type = 'table' DESC LIMIT 1",
+        &format!(
+            "SELECT type, tbl_name FROM main.sqlite_master \
+             WHERE type IN {types} AND name = ?1 COLLATE NOCASE LIMIT 1"
+        ),
         [name],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
@@ -306,7 +329,7 @@ fn schema_entry(conn: &Connection, name: &str) -> Result<Option<(String, String)
 fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     for r in &t.requires {
         let table = params.text(&r.table_param);
-        match schema_entry(conn, table)? {
+        match schema_entry(conn, Namespace::Relations, table)? {
             Some((kind, _)) if kind == "table" => {}
             Some((kind, _)) => {
                 return Err(Error::invalid(format!(
@@ -356,18 +379,12 @@ fn has_rowid(conn: &Connection, table: &str) -> Result<bool> {
 fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     for o in &t.objects {
         let name = params.text(&o.name_param);
-        if let Some((kind, on)) = schema_entry(conn, name)? {
-            let clash = match o.kind {
-                ObjectKind::Trigger => kind == "trigger",
-                ObjectKind::Index => kind != "trigger",
-            };
-            if clash {
-                return Err(Error::invalid(format!(
-                    "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
-                     pass another name in params_json",
-                    t.name, o.kind.name(), shorten(name), o.name_param, shorten(name), shorten(&on)
-                )));
-            }
+        if let Some((kind, on)) = schema_entry(conn, Namespace::of(o.kind), name)? {
+            return Err(Error::invalid(format!(
+                "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
+                 pass another name in params_json",
+                t.name, o.kind.name(), shorten(name), o.name_param, shorten(name), shorten(&on)
+            )));
         }
     }
     Ok(())

@@ -238,3 +238,22 @@ def test_the_packs_indexes_serve_the_trigger_lookups(seed):
         seed, "UPDATE task SET state = 2 WHERE obs_id = 1")
     assert "SEARCH album USING COVERING INDEX user_default_album_idx (user_id=? AND album_name=?)" in plan(
         seed, "SELECT 1 FROM album WHERE user_id = 1 AND album_name = 'default album'")
+
+
+HOSTILE = ["x" * 10000, "a]b", "a`b", "a'b", 'a"b', "a;b--", "a/*b", "ü名前", "a\nb", "[", "end;", "); DROP TABLE album; --"]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=lambda n: repr(n[:12]))
+def test_hostile_names_and_values_are_quoted_never_run(name):
+    conn = connect()
+    table = "t" * 10000
+    conn.execute(f'CREATE TABLE "{table}" (id INTEGER PRIMARY KEY)')
+    conn.execute("CREATE TABLE album (user_id, album_name)")
+    params = {"user_table": table, "trigger_name": name, "index_name": name + "_i", "album_name": name}
+    summary = scalar(conn, "SELECT trigger_install('default_album', ?)", json.dumps(params))
+    assert summary.startswith("installed default_album 1.0.0") and "\n" not in summary
+    conn.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
+    assert conn.execute("SELECT user_id, album_name FROM album").fetchall() == [(1, name)]
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?", name) == 1
+    assert scalar(conn, "SELECT trigger_uninstall('default_album')").startswith("uninstalled default_album")
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master ORDER BY name")] == ["album", table]
