@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::sql::{display_name, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
-use template::{ObjectKind, Params, Template};
+use template::{ObjectDef, ObjectKind, Params, Template};
 
 include!(concat!(env!("OUT_DIR"), "/pack_templates.rs"));
 
@@ -111,32 +111,68 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 
 /// Installs `pack` into the main database in one savepoint: either every
 /// object and the install record are created, or nothing is. Installing the
-/// same pack with the same parameters again changes nothing; with other
-/// parameters it is an error. Returns a one-line summary.
+/// same pack with the same parameters again changes nothing but recreating
+/// objects of the pack dropped by hand; with other parameters it is an
+/// error. Returns a one-line summary.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
     let params = t.resolve(params_json)?;
     if let Some(found) = installed(conn, &t.name)? {
-        if found.version == t.version && same_params(&found.params, &params) {
+        if found.version != t.version || !same_params(&found.params, &params) {
+            return Err(Error::invalid(format!(
+                "pack {} {} is already installed with parameters {}; \
+                 run trigger_uninstall('{}') first to install it with other parameters",
+                t.name, found.version, shorten_to(&found.params, 400), t.name
+            )));
+        }
+        // Same pack, same parameters: recreate what was dropped by hand.
+        let mut missing = Vec::new();
+        for o in &t.objects {
+            if !pack_object_present(conn, t, o, &params)? {
+                missing.push(o);
+            }
+        }
+        if missing.is_empty() {
             return Ok(format!(
                 "{} {} is already installed with these parameters; nothing changed",
                 t.name, t.version
             ));
         }
-        return Err(Error::invalid(format!(
-            "pack {} {} is already installed with parameters {}; \
-             run trigger_uninstall('{}') first to install it with other parameters",
-            t.name, found.version, shorten_to(&found.params, 400), t.name
-        )));
+        check_requirements(conn, t, &params)?;
+        run_install_sql(conn, t, &params)?;
+        let what: Vec<String> = missing
+            .iter()
+            .map(|o| format!("{} {}", o.kind.name(), display_name(params.text(&o.name_param))))
+            .collect();
+        return Ok(format!("repaired {} {}: recreated {}", t.name, t.version, what.join(", ")));
     }
     check_requirements(conn, t, &params)?;
     check_names_free(conn, t, &params)?;
-    let sql = render(t, &params)?;
+    run_install_sql(conn, t, &params)?;
+    Ok(format!("installed {} {}: {}", t.name, t.version, describe_objects(t, &params)))
+}
+
+fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    let sql = render(t, params)?;
     in_savepoint(conn, "trigger_install", || {
         conn.execute_batch(&sql)
             .map_err(Error::sqlite(format!("installing pack {}", t.name)))
-    })?;
-    Ok(format!("installed {} {}: {}", t.name, t.version, describe_objects(t, &params)))
+    })
+}
+
+/// Whether one of a pack's objects is in the schema. A same-named object
+/// that is not the pack's (another type, another table) is an error, so
+/// nothing of the user's is ever taken for the pack's.
+fn pack_object_present(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> Result<bool> {
+    let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
+    match schema_entry(conn, Namespace::of(o.kind), name)? {
+        None => Ok(false),
+        Some((kind, on)) if kind == o.kind.name() && on.eq_ignore_ascii_case(table) => Ok(true),
+        Some((kind, on)) => Err(Error::invalid(format!(
+            "{kind} {} on {} is not the one pack {} installed; drop or rename it yourself",
+            shorten(name), shorten(&on), t.name
+        ))),
+    }
 }
 
 /// Removes exactly the objects `pack` installed, and its install record, in
@@ -156,15 +192,10 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let mut dropped = Vec::new();
     in_savepoint(conn, "trigger_uninstall", || {
         for o in &t.objects {
-            let name = params.text(&o.name_param);
-            let table = params.text(&o.table_param);
-            let Some((kind, on)) = schema_entry(conn, Namespace::of(o.kind), name)? else { continue };
-            if kind != o.kind.name() || !on.eq_ignore_ascii_case(table) {
-                return Err(Error::invalid(format!(
-                    "{} {} on {} is not the one pack {} installed; drop or rename it yourself",
-                    kind, shorten(name), shorten(&on), t.name
-                )));
+            if !pack_object_present(conn, t, o, &params)? {
+                continue;
             }
+            let (kind, name) = (o.kind.name(), params.text(&o.name_param));
             conn.execute_batch(&format!("DROP {} main.{}", kind.to_uppercase(), quote_ident(name)?))
                 .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
             dropped.push(format!("{kind} {}", display_name(name)));
