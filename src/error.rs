@@ -8,7 +8,10 @@ pub enum Error {
     /// Bad input: an unknown pack or parameter, a missing table, and so on.
     Invalid(String),
     /// SQLite refused a statement; `context` says what was being done.
-    Sqlite { context: String, source: rusqlite::Error },
+    Sqlite {
+        context: String,
+        source: rusqlite::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,6 +48,9 @@ impl std::error::Error for Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(source: rusqlite::Error) -> Self {
-        Error::Sqlite { context: "SQLite error".into(), source }
+        Error::Sqlite {
+            context: "SQLite error".into(),
+            source,
+        }
     }
 }

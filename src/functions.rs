@@ -58,7 +58,10 @@ pub const FUNCTIONS: &[SqlFunction] = &[
         args: 1..=2,
         flags: PURE,
         body: |a| {
-            let sql = packs::pack_sql(&a.text(0, "pack")?, a.opt_text(1, "params_json")?.as_deref());
+            let sql = packs::pack_sql(
+                &a.text(0, "pack")?,
+                a.opt_text(1, "params_json")?.as_deref(),
+            );
             sql.map(Value::Text).map_err(|e| e.to_string())
         },
     },
@@ -96,14 +99,21 @@ pub fn register(conn: &Connection) -> crate::Result<()> {
 
 impl SqlFunction {
     fn call(&'static self, ctx: &Context<'_>) -> rusqlite::Result<Value> {
-        let args = Args { ctx, function: self };
+        let args = Args {
+            ctx,
+            function: self,
+        };
         let result = if self.args.contains(&ctx.len()) {
             (self.body)(&args)
         } else {
             Err(format!(
                 "takes {} ({}), got {}",
                 count(&self.args),
-                if self.signature.is_empty() { "no arguments" } else { self.signature },
+                if self.signature.is_empty() {
+                    "no arguments"
+                } else {
+                    self.signature
+                },
                 count_args(ctx.len())
             ))
         };
@@ -118,7 +128,12 @@ fn count(range: &RangeInclusive<usize>) -> String {
     if range.start() == range.end() {
         format!("{} {}", range.start(), plural(*range.start()))
     } else {
-        format!("{} or {} {}", range.start(), range.end(), plural(*range.end()))
+        format!(
+            "{} or {} {}",
+            range.start(),
+            range.end(),
+            plural(*range.end())
+        )
     }
 }
 
@@ -167,7 +182,10 @@ impl Args<'_, '_> {
         match ffi::with_connection(self.ctx, body) {
             Ok(Ok(text)) => Ok(Value::Text(text)),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(format!("{} cannot reach its connection: {e}", self.function.name)),
+            Err(e) => Err(format!(
+                "{} cannot reach its connection: {e}",
+                self.function.name
+            )),
         }
     }
 }
@@ -188,6 +206,10 @@ fn debug_text() -> String {
         crate::VERSION,
         crate::MIN_SQLITE_VERSION.0,
         crate::sqlite_version(),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     )
 }

@@ -60,7 +60,12 @@ fn already_registered(conn: &rusqlite::Connection) -> bool {
 
 /// Formats an SQLite version number (3040001) as text ("3.40.1").
 pub fn version_text(number: i32) -> String {
-    format!("{}.{}.{}", number / 1_000_000, number / 1_000 % 1_000, number % 1_000)
+    format!(
+        "{}.{}.{}",
+        number / 1_000_000,
+        number / 1_000 % 1_000,
+        number % 1_000
+    )
 }
 
 /// The running SQLite version as text.

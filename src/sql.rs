@@ -92,8 +92,14 @@ mod tests {
     #[test]
     fn identifiers_are_double_quoted_with_quotes_doubled() {
         assert_eq!(quote_ident("user").unwrap(), "\"user\"");
-        assert_eq!(quote_ident("my \"odd\" table").unwrap(), "\"my \"\"odd\"\" table\"");
-        assert_eq!(quote_ident("a;DROP TABLE x;--").unwrap(), "\"a;DROP TABLE x;--\"");
+        assert_eq!(
+            quote_ident("my \"odd\" table").unwrap(),
+            "\"my \"\"odd\"\" table\""
+        );
+        assert_eq!(
+            quote_ident("a;DROP TABLE x;--").unwrap(),
+            "\"a;DROP TABLE x;--\""
+        );
         assert!(quote_ident("").is_err());
         assert!(quote_ident("a\0b").unwrap_err().to_string().contains("NUL"));
     }
@@ -110,7 +116,10 @@ mod tests {
         assert_eq!(literal(&json!(2)).unwrap(), "2");
         assert_eq!(literal(&json!(-1.5)).unwrap(), "-1.5");
         assert_eq!(literal(&json!("x'y")).unwrap(), "'x''y'");
-        assert!(literal(&json!(null)).unwrap_err().to_string().contains("null"));
+        assert!(literal(&json!(null))
+            .unwrap_err()
+            .to_string()
+            .contains("null"));
         assert!(literal(&json!([1])).is_err());
     }
 

@@ -7,16 +7,21 @@ use rusqlite::Connection;
 fn seed() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     sqlite_triggers::register(&conn).unwrap();
-    conn.execute_batch(include_str!("../examples/seed_schema.sql")).unwrap();
+    conn.execute_batch(include_str!("../examples/seed_schema.sql"))
+        .unwrap();
     conn
 }
 
 #[test]
 fn register_adds_the_sql_functions_to_a_rust_connection() {
     let conn = seed();
-    let version: String = conn.query_row("SELECT trigger_version()", [], |r| r.get(0)).unwrap();
+    let version: String = conn
+        .query_row("SELECT trigger_version()", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
-    let packs: i64 = conn.query_row("SELECT count(*) FROM trigger_packs", [], |r| r.get(0)).unwrap();
+    let packs: i64 = conn
+        .query_row("SELECT count(*) FROM trigger_packs", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(packs, 2);
     // Registering twice is harmless.
     sqlite_triggers::register(&conn).unwrap();
@@ -26,7 +31,10 @@ fn register_adds_the_sql_functions_to_a_rust_connection() {
 fn the_seed_story_through_the_rust_api() {
     let conn = seed();
     let summary = sqlite_triggers::packs::install(&conn, "default_album", None).unwrap();
-    assert!(summary.starts_with("installed default_album 1.0.0"), "{summary}");
+    assert!(
+        summary.starts_with("installed default_album 1.0.0"),
+        "{summary}"
+    );
     sqlite_triggers::packs::install(&conn, "task_state", Some(r#"{"set_state": 7}"#)).unwrap();
     conn.execute_batch(
         "INSERT INTO user (id, name) VALUES (1, 'alice');
@@ -35,16 +43,24 @@ fn the_seed_story_through_the_rust_api() {
          UPDATE obs SET state = 2;",
     )
     .unwrap();
-    let album: String = conn.query_row("SELECT album_name FROM album", [], |r| r.get(0)).unwrap();
+    let album: String = conn
+        .query_row("SELECT album_name FROM album", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(album, "default album");
-    let state: i64 = conn.query_row("SELECT state FROM task", [], |r| r.get(0)).unwrap();
+    let state: i64 = conn
+        .query_row("SELECT state FROM task", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(state, 7);
     let listed = sqlite_triggers::packs::list(&conn).unwrap();
     assert!(listed.iter().all(|p| p.installed));
     sqlite_triggers::packs::uninstall(&conn, "task_state").unwrap();
     sqlite_triggers::packs::uninstall(&conn, "default_album").unwrap();
     let left: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'index')", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'index')",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(left, 0);
 }
@@ -54,9 +70,19 @@ fn errors_are_typed_and_readable() {
     let conn = seed();
     let err = sqlite_triggers::packs::install(&conn, "task_state", Some("{")).unwrap_err();
     assert!(matches!(err, sqlite_triggers::Error::Invalid(_)));
-    assert!(err.to_string().starts_with("params_json is not valid JSON"), "{err}");
-    let err = sqlite_triggers::packs::install(&conn, "task_state", Some(r#"{"trigger_name": "sqlite_x"}"#))
-        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("params_json is not valid JSON"),
+        "{err}"
+    );
+    let err = sqlite_triggers::packs::install(
+        &conn,
+        "task_state",
+        Some(r#"{"trigger_name": "sqlite_x"}"#),
+    )
+    .unwrap_err();
     assert!(matches!(err, sqlite_triggers::Error::Sqlite { .. }));
-    assert!(err.to_string().contains("reserved for internal use"), "{err}");
+    assert!(
+        err.to_string().contains("reserved for internal use"),
+        "{err}"
+    );
 }

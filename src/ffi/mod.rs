@@ -133,7 +133,9 @@ mod entry {
             return;
         }
         // SAFETY: p_api is the host's API table; malloc is in every version.
-        let Some(malloc) = (unsafe { (*p_api).malloc }) else { return };
+        let Some(malloc) = (unsafe { (*p_api).malloc }) else {
+            return;
+        };
         let bytes = message.replace('\0', " ");
         let len = bytes.len();
         // SAFETY: malloc returns len + 1 writable bytes or NULL; we write

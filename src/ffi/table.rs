@@ -32,13 +32,20 @@ fn create<S: RowSource>(conn: &Connection) -> crate::Result<()> {
     // Loading the extension twice on one connection must not fail: SQLite
     // refuses to register a module name twice on some versions.
     let exists: bool = conn
-        .query_row("SELECT count(*) FROM pragma_module_list WHERE name = ?1", [S::NAME.to_str().unwrap_or_default()], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM pragma_module_list WHERE name = ?1",
+            [S::NAME.to_str().unwrap_or_default()],
+            |r| r.get(0),
+        )
         .unwrap_or(false);
     if exists {
         return Ok(());
     }
     conn.create_module(S::NAME, module::<S>(), None)
-        .map_err(crate::Error::sqlite(format!("registering {}", S::NAME.to_string_lossy())))
+        .map_err(crate::Error::sqlite(format!(
+            "registering {}",
+            S::NAME.to_string_lossy()
+        )))
 }
 
 fn module<S: RowSource>() -> &'static Module<'static, ListTab<S>> {
@@ -46,13 +53,18 @@ fn module<S: RowSource>() -> &'static Module<'static, ListTab<S>> {
     // pointer to it for as long as any connection has it registered.
     use std::any::TypeId;
     use std::collections::HashMap;
-    static MODULES: parking_lot::Mutex<Option<HashMap<TypeId, usize>>> = parking_lot::Mutex::new(None);
+    static MODULES: parking_lot::Mutex<Option<HashMap<TypeId, usize>>> =
+        parking_lot::Mutex::new(None);
     let mut guard = MODULES.lock();
-    let addr = *guard.get_or_insert_with(HashMap::new).entry(TypeId::of::<S>()).or_insert_with(|| {
-        let leaked: &'static Module<'static, ListTab<S>> =
-            Box::leak(Box::new(Module::<'static, ListTab<S>>::eponymous_only_module()));
-        leaked as *const _ as usize
-    });
+    let addr = *guard
+        .get_or_insert_with(HashMap::new)
+        .entry(TypeId::of::<S>())
+        .or_insert_with(|| {
+            let leaked: &'static Module<'static, ListTab<S>> = Box::leak(Box::new(
+                Module::<'static, ListTab<S>>::eponymous_only_module(),
+            ));
+            leaked as *const _ as usize
+        });
     // SAFETY: the address was produced above from a leaked Box of exactly
     // this type (keyed by TypeId), so it is valid for 'static.
     unsafe { &*(addr as *const Module<'static, ListTab<S>>) }
@@ -87,7 +99,11 @@ unsafe impl<'vtab, S: RowSource> VTab<'vtab> for ListTab<S> {
         let handle = unsafe { db.handle() };
         Ok((
             Cow::Borrowed(S::SCHEMA),
-            ListTab { base: ffi::sqlite3_vtab::default(), db: handle, source: PhantomData },
+            ListTab {
+                base: ffi::sqlite3_vtab::default(),
+                db: handle,
+                source: PhantomData,
+            },
         ))
     }
 
@@ -119,7 +135,12 @@ struct ListCursor<'vtab, S> {
 
 // SAFETY: ListCursor is repr(C) with sqlite3_vtab_cursor first.
 unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
-    fn filter(&mut self, _idx: c_int, _idx_str: Option<&str>, _args: &Filters<'_>) -> rusqlite::Result<()> {
+    fn filter(
+        &mut self,
+        _idx: c_int,
+        _idx_str: Option<&str>,
+        _args: &Filters<'_>,
+    ) -> rusqlite::Result<()> {
         let db = self.db;
         let rows = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
             // SAFETY: db is the connection running this scan; the borrowed
@@ -143,7 +164,9 @@ unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
     }
 
     fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        let value = usize::try_from(i).ok().and_then(|i| self.rows.get(self.at)?.get(i));
+        let value = usize::try_from(i)
+            .ok()
+            .and_then(|i| self.rows.get(self.at)?.get(i));
         ctx.set_result(value.unwrap_or(&Value::Null))
     }
 

@@ -49,7 +49,11 @@ pub fn find(name: &str) -> Result<&'static Template> {
         Error::invalid(format!(
             "unknown pack {} (packs: {})",
             shorten(name),
-            catalog().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+            catalog()
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })
 }
@@ -103,7 +107,12 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     conn.query_row(
         &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
         [pack],
-        |r| Ok(Installed { version: r.get(0)?, params: r.get(1)? }),
+        |r| {
+            Ok(Installed {
+                version: r.get(0)?,
+                params: r.get(1)?,
+            })
+        },
     )
     .optional()
     .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
@@ -122,7 +131,10 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
             return Err(Error::invalid(format!(
                 "pack {} {} is already installed with parameters {}; \
                  run trigger_uninstall('{}') first to install it with other parameters",
-                t.name, found.version, shorten_to(&found.params, 400), t.name
+                t.name,
+                found.version,
+                shorten_to(&found.params, 400),
+                t.name
             )));
         }
         // Same pack, same parameters: recreate what was dropped by hand.
@@ -142,14 +154,30 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
         run_install_sql(conn, t, &params)?;
         let what: Vec<String> = missing
             .iter()
-            .map(|o| format!("{} {}", o.kind.name(), display_name(params.text(&o.name_param))))
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.kind.name(),
+                    display_name(params.text(&o.name_param))
+                )
+            })
             .collect();
-        return Ok(format!("repaired {} {}: recreated {}", t.name, t.version, what.join(", ")));
+        return Ok(format!(
+            "repaired {} {}: recreated {}",
+            t.name,
+            t.version,
+            what.join(", ")
+        ));
     }
     check_requirements(conn, t, &params)?;
     check_names_free(conn, t, &params)?;
     run_install_sql(conn, t, &params)?;
-    Ok(format!("installed {} {}: {}", t.name, t.version, describe_objects(t, &params)))
+    Ok(format!(
+        "installed {} {}: {}",
+        t.name,
+        t.version,
+        describe_objects(t, &params)
+    ))
 }
 
 fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
@@ -163,14 +191,21 @@ fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<(
 /// Whether one of a pack's objects is in the schema. A same-named object
 /// that is not the pack's (another type, another table) is an error, so
 /// nothing of the user's is ever taken for the pack's.
-fn pack_object_present(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> Result<bool> {
+fn pack_object_present(
+    conn: &Connection,
+    t: &Template,
+    o: &ObjectDef,
+    params: &Params,
+) -> Result<bool> {
     let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
     match schema_entry(conn, Namespace::of(o.kind), name)? {
         None => Ok(false),
         Some((kind, on)) if kind == o.kind.name() && on.eq_ignore_ascii_case(table) => Ok(true),
         Some((kind, on)) => Err(Error::invalid(format!(
             "{kind} {} on {} is not the one pack {} installed; drop or rename it yourself",
-            shorten(name), shorten(&on), t.name
+            shorten(name),
+            shorten(&on),
+            t.name
         ))),
     }
 }
@@ -187,7 +222,10 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     // The objects follow from the recorded parameters, not from a list kept
     // in the table, so an edited record cannot name other objects.
     let params = t.resolve(Some(&found.params)).map_err(|e| {
-        Error::invalid(format!("the install record of pack {} is damaged: {e}", t.name))
+        Error::invalid(format!(
+            "the install record of pack {} is damaged: {e}",
+            t.name
+        ))
     })?;
     let mut dropped = Vec::new();
     in_savepoint(conn, "trigger_uninstall", || {
@@ -196,14 +234,25 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
                 continue;
             }
             let (kind, name) = (o.kind.name(), params.text(&o.name_param));
-            conn.execute_batch(&format!("DROP {} main.{}", kind.to_uppercase(), quote_ident(name)?))
-                .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
+            conn.execute_batch(&format!(
+                "DROP {} main.{}",
+                kind.to_uppercase(),
+                quote_ident(name)?
+            ))
+            .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
             dropped.push(format!("{kind} {}", display_name(name)));
         }
-        conn.execute(&format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"), [&t.name])
-            .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
+        conn.execute(
+            &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
+            [&t.name],
+        )
+        .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
         let left: i64 = conn
-            .query_row(&format!("SELECT count(*) FROM main.{INSTALLS_TABLE}"), [], |r| r.get(0))
+            .query_row(
+                &format!("SELECT count(*) FROM main.{INSTALLS_TABLE}"),
+                [],
+                |r| r.get(0),
+            )
             .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
         if left == 0 {
             conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
@@ -211,8 +260,15 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
         }
         Ok(())
     })?;
-    let what = if dropped.is_empty() { "nothing left to drop".to_string() } else { dropped.join(", ") };
-    Ok(format!("uninstalled {} {}: {}", t.name, found.version, what))
+    let what = if dropped.is_empty() {
+        "nothing left to drop".to_string()
+    } else {
+        dropped.join(", ")
+    };
+    Ok(format!(
+        "uninstalled {} {}: {}",
+        t.name, found.version, what
+    ))
 }
 
 /// One row of `trigger_packs`.
@@ -251,7 +307,8 @@ pub(crate) struct PacksTable;
 
 impl crate::ffi::RowSource for PacksTable {
     const NAME: &'static std::ffi::CStr = c"trigger_packs";
-    const SCHEMA: &'static std::ffi::CStr = c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
+    const SCHEMA: &'static std::ffi::CStr =
+        c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
         params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT)";
 
     fn rows(conn: &Connection) -> Result<Vec<Vec<rusqlite::types::Value>>> {
@@ -283,7 +340,12 @@ fn describe_objects(t: &Template, params: &Params) -> String {
         .iter()
         .map(|o| {
             let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
-            format!("{} {} on {}", o.kind.name(), display_name(name), display_name(table))
+            format!(
+                "{} {} on {}",
+                o.kind.name(),
+                display_name(name),
+                display_name(table)
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -365,14 +427,19 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
             Some((kind, _)) => {
                 return Err(Error::invalid(format!(
                     "pack {} needs a table {} (parameter {}), but {} is a {kind}",
-                    t.name, shorten(table), r.table_param, shorten(table)
+                    t.name,
+                    shorten(table),
+                    r.table_param,
+                    shorten(table)
                 )))
             }
             None => {
                 return Err(Error::invalid(format!(
-                    "pack {} needs table {} (parameter {}), which does not exist in the main database",
-                    t.name, shorten(table), r.table_param
-                )))
+                "pack {} needs table {} (parameter {}), which does not exist in the main database",
+                t.name,
+                shorten(table),
+                r.table_param
+            )))
             }
         }
         let columns: Vec<String> = {
@@ -382,17 +449,23 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
             let rows = stmt
                 .query_map([table], |r| r.get(0))
                 .map_err(Error::sqlite("reading table columns"))?;
-            rows.collect::<rusqlite::Result<_>>().map_err(Error::sqlite("reading table columns"))?
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(Error::sqlite("reading table columns"))?
         };
         for c in &r.column_params {
             let column = params.text(c);
             let present = columns.iter().any(|x| x.eq_ignore_ascii_case(column))
-                || (["rowid", "oid", "_rowid_"].iter().any(|x| x.eq_ignore_ascii_case(column))
+                || (["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(column))
                     && has_rowid(conn, table)?);
             if !present {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter {}) in table {}, which has no such column",
-                    t.name, shorten(column), c, shorten(table)
+                    t.name,
+                    shorten(column),
+                    c,
+                    shorten(table)
                 )));
             }
         }
@@ -414,7 +487,12 @@ fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<
             return Err(Error::invalid(format!(
                 "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
                  pass another name in params_json",
-                t.name, o.kind.name(), shorten(name), o.name_param, shorten(name), shorten(&on)
+                t.name,
+                o.kind.name(),
+                shorten(name),
+                o.name_param,
+                shorten(name),
+                shorten(&on)
             )));
         }
     }
@@ -428,7 +506,10 @@ mod tests {
     #[test]
     fn every_template_parses_and_renders_with_defaults() {
         assert_eq!(
-            catalog().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            catalog()
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>(),
             ["default_album", "task_state"]
         );
         for t in catalog() {
@@ -445,13 +526,18 @@ mod tests {
             "CREATE TRIGGER IF NOT EXISTS \"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
              UPDATE \"task\" SET \"state\" = 2 WHERE (\"obs_id\" = old.\"id\") and (new.\"state\" = 2);\n  END;"
         ), "{sql}");
-        assert!(sql.contains("CREATE INDEX IF NOT EXISTS \"update_task_state_idx\" ON \"task\"(\"obs_id\");"));
+        assert!(sql.contains(
+            "CREATE INDEX IF NOT EXISTS \"update_task_state_idx\" ON \"task\"(\"obs_id\");"
+        ));
     }
 
     #[test]
     fn unknown_pack_lists_the_packs() {
         let e = pack_sql("nope", None).unwrap_err().to_string();
-        assert_eq!(e, "unknown pack \"nope\" (packs: default_album, task_state)");
+        assert_eq!(
+            e,
+            "unknown pack \"nope\" (packs: default_album, task_state)"
+        );
     }
 
     /// The shipped `sql/<pack>.sql` files are the packs rendered with their
@@ -465,7 +551,10 @@ mod tests {
                 std::fs::write(&path, &expected).unwrap();
             }
             let shipped = std::fs::read_to_string(&path).unwrap_or_default();
-            assert_eq!(shipped, expected, "{path} is stale: run SQLITE_TRIGGERS_BLESS=1 cargo test");
+            assert_eq!(
+                shipped, expected,
+                "{path} is stale: run SQLITE_TRIGGERS_BLESS=1 cargo test"
+            );
         }
     }
 

@@ -113,7 +113,12 @@ pub struct Params(Vec<(String, Value)>);
 impl Params {
     /// The value of a parameter; every declared parameter has one.
     pub fn get(&self, name: &str) -> &Value {
-        &self.0.iter().find(|(n, _)| n == name).expect("declared parameter").1
+        &self
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("declared parameter")
+            .1
     }
 
     /// The value of a parameter as text (identifiers and text are strings).
@@ -178,7 +183,12 @@ impl Template {
                     name_param: pname.to_string(),
                     table_param: table.to_string(),
                 }),
-                _ => return Err(bad(n, &format!("cannot read header line {:?}", line.trim_end()))),
+                _ => {
+                    return Err(bad(
+                        n,
+                        &format!("cannot read header line {:?}", line.trim_end()),
+                    ))
+                }
             }
         }
         let template = Template {
@@ -216,7 +226,9 @@ impl Template {
             rest = &rest[start + end + 2..];
         }
         match named.into_iter().find(|p| !declared(p)) {
-            Some(p) => Err(Error::invalid(format!("{file}: parameter {p:?} is used but not declared"))),
+            Some(p) => Err(Error::invalid(format!(
+                "{file}: parameter {p:?} is used but not declared"
+            ))),
             None => Ok(()),
         }
     }
@@ -242,12 +254,19 @@ impl Template {
                 }
             },
         };
-        if let Some(unknown) = user.keys().find(|k| !self.params.iter().any(|p| &p.name == *k)) {
+        if let Some(unknown) = user
+            .keys()
+            .find(|k| !self.params.iter().any(|p| &p.name == *k))
+        {
             return Err(Error::invalid(format!(
                 "unknown parameter {} for pack {} (parameters: {})",
                 shorten(unknown),
                 self.name,
-                self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                self.params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         // User values first, so that derived defaults like "{trigger_name}_idx"
@@ -258,9 +277,7 @@ impl Template {
             let value = match given(p) {
                 Some(v) => v,
                 None => match &p.default {
-                    Value::String(s) if s.contains('{') => {
-                        Value::String(self.derive(s, &user)?)
-                    }
+                    Value::String(s) if s.contains('{') => Value::String(self.derive(s, &user)?),
                     other => other.clone(),
                 },
             };
@@ -288,12 +305,18 @@ impl Template {
 
     fn check_value(&self, p: &ParamDef, value: &Value) -> Result<()> {
         let wrong = |what: String| {
-            Error::invalid(format!("parameter {} of pack {}: {what}", p.name, self.name))
+            Error::invalid(format!(
+                "parameter {} of pack {}: {what}",
+                p.name, self.name
+            ))
         };
         match p.kind {
             ParamKind::Ident => {
                 let s = value.as_str().ok_or_else(|| {
-                    wrong(format!("expected a name (a JSON string), got {}", json_kind(value)))
+                    wrong(format!(
+                        "expected a name (a JSON string), got {}",
+                        json_kind(value)
+                    ))
                 })?;
                 quote_ident(s).map_err(|e| wrong(e.to_string()))?;
             }
@@ -318,7 +341,11 @@ impl Template {
             out.push_str(&rest[..start]);
             let end = start + rest[start..].find("}}").expect("checked at parse");
             let name = &rest[start + 2..end];
-            let def = self.params.iter().find(|p| p.name == name).expect("checked at parse");
+            let def = self
+                .params
+                .iter()
+                .find(|p| p.name == name)
+                .expect("checked at parse");
             out.push_str(&self.render_value(def, params.get(name))?);
             rest = &rest[end + 2..];
         }
@@ -369,22 +396,35 @@ mod tests {
     #[test]
     fn undeclared_parameters_are_template_errors() {
         let err = Template::parse("x.sql", T).unwrap_err().to_string();
-        assert!(err.contains("\"val_col_is_not_here\" is used but not declared"), "{err}");
+        assert!(
+            err.contains("\"val_col_is_not_here\" is used but not declared"),
+            "{err}"
+        );
         let text = "-- pack: x\n-- version: 1\n\nSELECT {{nope}};";
-        assert!(Template::parse("x.sql", text).unwrap_err().to_string().contains("nope"));
+        assert!(Template::parse("x.sql", text)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
     }
 
     #[test]
     fn renders_defaults_quoted() {
         let t = demo();
         let sql = t.render_body(&t.resolve(None).unwrap()).unwrap();
-        assert!(sql.contains("CREATE TRIGGER \"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"), "{sql}");
+        assert!(
+            sql.contains(
+                "CREATE TRIGGER \"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"
+            ),
+            "{sql}"
+        );
     }
 
     #[test]
     fn user_values_override_and_derived_defaults_follow() {
         let t = demo();
-        let p = t.resolve(Some(r#"{"trigger_name":"x\"y","val":"a'b"}"#)).unwrap();
+        let p = t
+            .resolve(Some(r#"{"trigger_name":"x\"y","val":"a'b"}"#))
+            .unwrap();
         assert_eq!(p.text("index_name"), "x\"y_idx");
         let sql = t.render_body(&p).unwrap();
         assert!(sql.contains("CREATE TRIGGER \"x\"\"y\""), "{sql}");
@@ -399,9 +439,13 @@ mod tests {
         assert!(e("[1]").contains("must be a JSON object, got an array"));
         assert!(e(r#"{"nope":1}"#).contains("unknown parameter \"nope\" for pack demo"));
         assert!(e(r#"{"tbl":1}"#).contains("parameter tbl of pack demo: expected a name"));
-        assert!(e(r#"{"tbl":""}"#).contains("parameter tbl of pack demo: an identifier cannot be empty"));
-        assert!(e(r#"{"val":null}"#).contains("parameter val of pack demo: expected a number or a string, got null"));
-        assert!(e(r#"{"label":3}"#).contains("parameter label of pack demo: expected a JSON string"));
+        assert!(e(r#"{"tbl":""}"#)
+            .contains("parameter tbl of pack demo: an identifier cannot be empty"));
+        assert!(e(r#"{"val":null}"#)
+            .contains("parameter val of pack demo: expected a number or a string, got null"));
+        assert!(
+            e(r#"{"label":3}"#).contains("parameter label of pack demo: expected a JSON string")
+        );
         assert!(e(r#"{"tbl":"a\u0000b"}"#).contains("NUL"));
     }
 

@@ -68,7 +68,11 @@ unsafe fn exec(db: *mut ffi::sqlite3, sql: &str) -> Result<Vec<Option<String>>, 
         // SAFETY: `out` is the Vec passed below; values has n entries.
         unsafe {
             let rows = &mut *out.cast::<Vec<Option<String>>>();
-            let first = if n > 0 && !values.is_null() { text(*values) } else { None };
+            let first = if n > 0 && !values.is_null() {
+                text(*values)
+            } else {
+                None
+            };
             rows.push(first);
         }
         0
@@ -122,7 +126,9 @@ fn run(path: &str) -> Vec<String> {
         )
     };
     if rc != ffi::SQLITE_OK || db.is_null() {
-        failures.push(format!("sqlite3_open_v2(\":memory:\") failed with code {rc}"));
+        failures.push(format!(
+            "sqlite3_open_v2(\":memory:\") failed with code {rc}"
+        ));
         if !db.is_null() {
             // SAFETY: db came from sqlite3_open_v2.
             unsafe { ffi::sqlite3_close(db) };
@@ -145,7 +151,9 @@ fn check_load(db: *mut ffi::sqlite3, path: &str, host_version: &str, failures: &
     // SAFETY: db is open.
     let rc = unsafe { ffi::sqlite3_enable_load_extension(db, 1) };
     if rc != ffi::SQLITE_OK {
-        failures.push(format!("sqlite3_enable_load_extension failed with code {rc}"));
+        failures.push(format!(
+            "sqlite3_enable_load_extension failed with code {rc}"
+        ));
         return;
     }
     let c_path = match CString::new(path) {
@@ -164,11 +172,15 @@ fn check_load(db: *mut ffi::sqlite3, path: &str, host_version: &str, failures: &
     println!("load error: {}", msg.as_deref().unwrap_or("(none)"));
 
     if rc == ffi::SQLITE_OK {
-        failures.push(format!("the extension loaded on SQLite {host_version}; it should have refused"));
+        failures.push(format!(
+            "the extension loaded on SQLite {host_version}; it should have refused"
+        ));
         return;
     }
     let Some(msg) = msg else {
-        failures.push(format!("the load failed (code {rc}) but SQLite returned no message"));
+        failures.push(format!(
+            "the load failed (code {rc}) but SQLite returned no message"
+        ));
         return;
     };
     for (what, needle) in [
