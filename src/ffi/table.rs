@@ -28,19 +28,9 @@ pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
     create::<crate::packs::PacksTable>(conn)
 }
 
+/// Loading twice never gets here: [`crate::register`] returns early on a
+/// connection that already has the extension.
 fn create<S: RowSource>(conn: &Connection) -> crate::Result<()> {
-    // Loading the extension twice on one connection must not fail: SQLite
-    // refuses to register a module name twice on some versions.
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_module_list WHERE name = ?1",
-            [S::NAME.to_str().unwrap_or_default()],
-            |r| r.get(0),
-        )
-        .unwrap_or(false);
-    if exists {
-        return Ok(());
-    }
     conn.create_module(S::NAME, module::<S>(), None)
         .map_err(crate::Error::sqlite(format!(
             "registering {}",

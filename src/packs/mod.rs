@@ -152,16 +152,7 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
         }
         check_requirements(conn, t, &params)?;
         run_install_sql(conn, t, &params)?;
-        let what: Vec<String> = missing
-            .iter()
-            .map(|o| {
-                format!(
-                    "{} {}",
-                    o.kind.name(),
-                    display_name(params.text(&o.name_param))
-                )
-            })
-            .collect();
+        let what: Vec<String> = missing.iter().map(|o| object_label(o, &params)).collect();
         return Ok(format!(
             "repaired {} {}: recreated {}",
             t.name,
@@ -240,7 +231,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
                 quote_ident(name)?
             ))
             .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
-            dropped.push(format!("{kind} {}", display_name(name)));
+            dropped.push(object_label(o, &params));
         }
         conn.execute(
             &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
@@ -335,17 +326,21 @@ fn same_params(recorded: &str, params: &Params) -> bool {
         == serde_json::from_str::<serde_json::Value>(&params.to_json()).ok()
 }
 
+/// "trigger name": how summaries name one of a pack's objects.
+fn object_label(o: &ObjectDef, params: &Params) -> String {
+    format!(
+        "{} {}",
+        o.kind.name(),
+        display_name(params.text(&o.name_param))
+    )
+}
+
 fn describe_objects(t: &Template, params: &Params) -> String {
     t.objects
         .iter()
         .map(|o| {
-            let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
-            format!(
-                "{} {} on {}",
-                o.kind.name(),
-                display_name(name),
-                display_name(table)
-            )
+            let table = display_name(params.text(&o.table_param));
+            format!("{} on {table}", object_label(o, params))
         })
         .collect::<Vec<_>>()
         .join(", ")
