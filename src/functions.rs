@@ -18,6 +18,9 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
+use std::sync::Arc;
+
+use crate::session::Session;
 use crate::{ffi, packs};
 
 /// One SQL function: its name, arguments, flags and body.
@@ -27,17 +30,20 @@ pub struct SqlFunction {
     pub signature: &'static str,
     pub args: RangeInclusive<usize>,
     pub flags: FunctionFlags,
-    body: fn(&Args<'_, '_>) -> Result<Value, String>,
+    pub(crate) body: fn(&Args<'_, '_>) -> Result<Value, String>,
 }
 
-const PURE: FunctionFlags = FunctionFlags::SQLITE_UTF8
+pub(crate) const PURE: FunctionFlags = FunctionFlags::SQLITE_UTF8
     .union(FunctionFlags::SQLITE_DETERMINISTIC)
     .union(FunctionFlags::SQLITE_INNOCUOUS);
-const INNOCUOUS: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_INNOCUOUS);
-const ADMIN: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_DIRECTONLY);
+pub(crate) const INNOCUOUS: FunctionFlags =
+    FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_INNOCUOUS);
+pub(crate) const ADMIN: FunctionFlags =
+    FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_DIRECTONLY);
 
-/// Every scalar function of the extension.
-pub const FUNCTIONS: &[SqlFunction] = &[
+/// The core functions: versions and packs. Each feature module has its own
+/// table; [`all`] lists them together.
+pub const CORE: &[SqlFunction] = &[
     SqlFunction {
         name: "trigger_version",
         signature: "",
@@ -87,21 +93,36 @@ pub const FUNCTIONS: &[SqlFunction] = &[
     },
 ];
 
-/// Registers every function in [`FUNCTIONS`] on `conn`, stopping at the
-/// first one SQLite refuses.
-pub fn register(conn: &Connection) -> crate::Result<()> {
-    for f in FUNCTIONS {
-        conn.create_scalar_function(f.name, -1, f.flags, move |ctx| f.call(ctx))
+/// One table per feature module.
+const TABLES: &[&[SqlFunction]] = &[
+    CORE,
+    crate::listeners::FUNCTIONS,
+    crate::feed::FUNCTIONS,
+    crate::outbox::FUNCTIONS,
+];
+
+/// Every scalar function of the extension.
+pub fn all() -> impl Iterator<Item = &'static SqlFunction> {
+    TABLES.iter().flat_map(|table| table.iter())
+}
+
+/// Registers every function on `conn`, stopping at the first one SQLite
+/// refuses. Each function gets the connection's [`Session`].
+pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> crate::Result<()> {
+    for f in all() {
+        let session = Arc::clone(session);
+        conn.create_scalar_function(f.name, -1, f.flags, move |ctx| f.call(ctx, &session))
             .map_err(crate::Error::sqlite(format!("registering {}()", f.name)))?;
     }
     Ok(())
 }
 
 impl SqlFunction {
-    fn call(&'static self, ctx: &Context<'_>) -> rusqlite::Result<Value> {
+    fn call(&'static self, ctx: &Context<'_>, session: &Arc<Session>) -> rusqlite::Result<Value> {
         let args = Args {
             ctx,
             function: self,
+            session,
         };
         let result = if self.args.contains(&ctx.len()) {
             (self.body)(&args)
@@ -143,20 +164,86 @@ fn count_args(n: usize) -> String {
 
 /// A function's arguments, with checked accessors that name the argument
 /// in their errors.
-struct Args<'a, 'ctx> {
+pub(crate) struct Args<'a, 'ctx> {
     ctx: &'a Context<'ctx>,
     function: &'static SqlFunction,
+    /// The state of the connection the function was called on.
+    pub(crate) session: &'a Arc<Session>,
 }
 
 impl Args<'_, '_> {
+    /// How many arguments the call has.
+    pub(crate) fn len(&self) -> usize {
+        self.ctx.len()
+    }
+
+    /// The raw value of argument `i` (NULL when absent).
+    pub(crate) fn value(&self, i: usize) -> Value {
+        if i >= self.ctx.len() {
+            return Value::Null;
+        }
+        match self.ctx.get_raw(i) {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Integer(n),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+
+    /// A required integer argument (text is not converted).
+    pub(crate) fn int(&self, i: usize, name: &str) -> Result<i64, String> {
+        self.opt_int(i, name)?
+            .ok_or_else(|| format!("argument {} ({name}) must be an integer, got NULL", i + 1))
+    }
+
+    /// An optional integer argument: absent or NULL is `None`.
+    pub(crate) fn opt_int(&self, i: usize, name: &str) -> Result<Option<i64>, String> {
+        if i >= self.ctx.len() {
+            return Ok(None);
+        }
+        match self.ctx.get_raw(i) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            other => Err(format!(
+                "argument {} ({name}) must be an integer, got {}",
+                i + 1,
+                type_name(other)
+            )),
+        }
+    }
+
+    /// An optional JSON object argument (options): absent or NULL is empty.
+    pub(crate) fn options(
+        &self,
+        i: usize,
+        name: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let Some(text) = self.opt_text(i, name)? else {
+            return Ok(serde_json::Map::new());
+        };
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(other) => Err(format!(
+                "argument {} ({name}) must be a JSON object, got {}",
+                i + 1,
+                crate::sql::json_kind(&other)
+            )),
+            Err(e) => Err(format!(
+                "argument {} ({name}) is not valid JSON: {e}",
+                i + 1
+            )),
+        }
+    }
+
     /// A required text argument.
-    fn text(&self, i: usize, name: &str) -> Result<String, String> {
+    pub(crate) fn text(&self, i: usize, name: &str) -> Result<String, String> {
         self.opt_text(i, name)?
             .ok_or_else(|| format!("argument {} ({name}) must be text, got NULL", i + 1))
     }
 
     /// An optional text argument: absent or NULL is `None`.
-    fn opt_text(&self, i: usize, name: &str) -> Result<Option<String>, String> {
+    pub(crate) fn opt_text(&self, i: usize, name: &str) -> Result<Option<String>, String> {
         if i >= self.ctx.len() {
             return Ok(None);
         }
@@ -175,12 +262,12 @@ impl Args<'_, '_> {
 
     /// Runs `body` on the calling connection; its error or its text result
     /// becomes the function's.
-    fn with_connection(
+    pub(crate) fn with_connection<T: Into<Value>>(
         &self,
-        body: impl FnOnce(&Connection) -> crate::Result<String>,
+        body: impl FnOnce(&Connection) -> crate::Result<T>,
     ) -> Result<Value, String> {
         match ffi::with_connection(self.ctx, body) {
-            Ok(Ok(text)) => Ok(Value::Text(text)),
+            Ok(Ok(value)) => Ok(value.into()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!(
                 "{} cannot reach its connection: {e}",

@@ -17,9 +17,14 @@
 #![deny(unsafe_code)]
 
 mod error;
+mod feed;
 mod ffi;
 pub mod functions;
+mod listeners;
+mod notify;
+mod outbox;
 pub mod packs;
+mod session;
 pub mod sql;
 
 pub use error::{Error, Result};
@@ -44,7 +49,8 @@ pub fn register(conn: &rusqlite::Connection) -> Result<()> {
     if already_registered(conn) {
         return Ok(());
     }
-    functions::register(conn)?;
+    let session = std::sync::Arc::new(session::Session::new(conn));
+    functions::register(conn, &session)?;
     ffi::register_tables(conn)?;
     Ok(())
 }

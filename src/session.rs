@@ -1,0 +1,17 @@
+//! Per-connection state, created when the extension is registered on a
+//! connection and shared by its SQL functions.
+use rusqlite::Connection;
+
+/// The extension's state for one connection.
+pub(crate) struct Session {
+    /// The connection's main database file, if it has one.
+    pub(crate) file_key: Option<String>,
+}
+
+impl Session {
+    pub(crate) fn new(conn: &Connection) -> Session {
+        Session {
+            file_key: crate::notify::file_key(conn),
+        }
+    }
+}
