@@ -99,6 +99,7 @@ const TABLES: &[&[SqlFunction]] = &[
     crate::listeners::FUNCTIONS,
     crate::feed::FUNCTIONS,
     crate::outbox::FUNCTIONS,
+    crate::api::FUNCTIONS,
 ];
 
 /// Every scalar function of the extension.

@@ -16,6 +16,7 @@
 //! feature and call [`register`] on a [`rusqlite::Connection`].
 #![deny(unsafe_code)]
 
+mod api;
 mod error;
 mod feed;
 mod ffi;
@@ -27,6 +28,9 @@ pub mod packs;
 mod session;
 pub mod sql;
 
+pub use api::{
+    on_change, register_handler, remove_handler, remove_listener, Change, ListenerId, Op,
+};
 pub use error::{Error, Result};
 
 /// The crate version, as `trigger_version()` returns it.
@@ -49,7 +53,8 @@ pub fn register(conn: &rusqlite::Connection) -> Result<()> {
     if already_registered(conn) {
         return Ok(());
     }
-    let session = std::sync::Arc::new(session::Session::new(conn));
+    let session = session::Session::new(conn);
+    ffi::register_txn_table(conn, &session)?;
     functions::register(conn, &session)?;
     ffi::register_tables(conn)?;
     Ok(())

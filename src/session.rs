@@ -1,23 +1,348 @@
 //! Per-connection state, created when the extension is registered on a
-//! connection and shared by its SQL functions.
+//! connection and freed when the connection closes (SQLite owns one
+//! reference through the `trigger_txn` module, see [`crate::ffi`]).
+//!
+//! It collects the row changes SQLite's update hook reports, keeps the
+//! savepoint marks `trigger_txn` reports, and when a transaction commits
+//! hands exactly what committed to the change feed and to Rust listeners.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use rusqlite::Connection;
+
+/// What happened to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Op {
+    /// The name used in SQL (`trigger_changes.op`) and options.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// One committed row change, as the update hook reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub op: Op,
+    /// The schema: `main`, `temp` or an attached database's name.
+    pub db: Arc<str>,
+    pub table: Arc<str>,
+    pub rowid: i64,
+}
+
+/// A Rust closure attached to a table, called after each commit with the
+/// changes that committed.
+pub(crate) type Callback = Arc<Mutex<dyn FnMut(&[Change]) + Send>>;
+
+pub(crate) struct ApiListener {
+    pub(crate) id: u64,
+    /// Lower-case table name (SQLite compares names without case).
+    pub(crate) table: String,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) callback: Callback,
+}
+
+/// A Rust function that trigger bodies call with `trigger_call(name, ...)`.
+pub(crate) type Handler =
+    Arc<dyn Fn(&[rusqlite::types::Value]) -> Result<rusqlite::types::Value, String> + Send + Sync>;
+
+/// What this connection watches and the transaction in progress.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Tables watched with `trigger_watch`, lower-case, in `main`.
+    pub(crate) sql_tables: HashSet<String>,
+    /// `trigger_watch('*')`: every table of every schema.
+    pub(crate) sql_all: bool,
+    pub(crate) api: Vec<ApiListener>,
+    pub(crate) next_listener: u64,
+    /// Whether our hooks are set on the connection.
+    pub(crate) hooks_on: bool,
+    /// Lower-case names of the tables that have guard triggers.
+    pub(crate) guarded: HashSet<String>,
+    /// Whether the outbox has its guard trigger on this connection.
+    pub(crate) outbox_guarded: bool,
+    txn: Txn,
+    /// The last table the update hook asked about, and the answer.
+    cache: Option<Lookup>,
+}
+
+#[derive(Default)]
+struct Txn {
+    pending: Vec<Change>,
+    /// `marks[level]`: how many changes were pending when savepoint `level`
+    /// (statement savepoints included) began.
+    marks: Vec<usize>,
+    /// Whether `trigger_txn` is part of this transaction, so that its
+    /// `xCommit`, not the commit hook, publishes.
+    joined: bool,
+}
+
+struct Lookup {
+    db: Vec<u8>,
+    table: Vec<u8>,
+    names: Option<(Arc<str>, Arc<str>)>,
+}
 
 /// The extension's state for one connection.
 pub(crate) struct Session {
     /// The connection's main database file, if it has one.
     pub(crate) file_key: Option<String>,
+    /// Which process-wide change feed this connection publishes to: the
+    /// file's, or its own for an in-memory database.
+    pub(crate) feed_key: String,
+    pub(crate) state: Mutex<State>,
+    pub(crate) handlers: Mutex<HashMap<String, Handler>>,
 }
 
 impl Session {
-    /// Makes every later commit on `conn` wake the waiters of its file
-    /// (`trigger_wait`). Called by the functions that write outbox events.
-    pub(crate) fn notify_commits(&self, _conn: &Connection) -> crate::Result<()> {
+    pub(crate) fn new(conn: &Connection) -> Arc<Session> {
+        let file_key = crate::notify::file_key(conn);
+        let handle = crate::ffi::handle_key(conn);
+        let feed_key = match &file_key {
+            Some(path) => format!("file:{path}"),
+            None => format!("connection:{handle:x}:{}", next_id()),
+        };
+        let session = Arc::new(Session {
+            file_key,
+            feed_key,
+            state: Mutex::new(State::default()),
+            handlers: Mutex::new(HashMap::new()),
+        });
+        sessions().lock().insert(handle, Arc::downgrade(&session));
+        session
+    }
+
+    /// The session of a connection the extension is registered on.
+    pub(crate) fn of(conn: &Connection) -> Option<Arc<Session>> {
+        sessions()
+            .lock()
+            .get(&crate::ffi::handle_key(conn))
+            .and_then(Weak::upgrade)
+    }
+
+    /// Makes every later commit of outbox events on `conn` wake the waiters
+    /// of its file (`trigger_wait`): a TEMP trigger puts `trigger_txn` into
+    /// each transaction that writes the outbox, and its `xCommit` signals.
+    pub(crate) fn notify_commits(&self, conn: &Connection) -> crate::Result<()> {
+        if self.state.lock().outbox_guarded {
+            return Ok(());
+        }
+        crate::feed::guard_outbox(conn)?;
+        self.state.lock().outbox_guarded = true;
         Ok(())
     }
 
-    pub(crate) fn new(conn: &Connection) -> Session {
-        Session {
-            file_key: crate::notify::file_key(conn),
+    /// Whether `trigger_txn` is already part of the open transaction.
+    pub(crate) fn joined(&self) -> bool {
+        self.state.lock().txn.joined
+    }
+
+    /// The update hook: records the change if anything watches its table.
+    pub(crate) fn on_update(&self, op: Op, db: &[u8], table: &[u8], rowid: i64) {
+        let mut state = self.state.lock();
+        let hit = matches!(&state.cache, Some(c) if c.db == db && c.table == table);
+        if !hit {
+            let names = state.wants(db, table).then(|| {
+                (
+                    Arc::from(String::from_utf8_lossy(db).as_ref()),
+                    Arc::from(String::from_utf8_lossy(table).as_ref()),
+                )
+            });
+            state.cache = Some(Lookup {
+                db: db.to_vec(),
+                table: table.to_vec(),
+                names,
+            });
+        }
+        let Some((db, table)) = state.cache.as_ref().and_then(|c| c.names.clone()) else {
+            return;
+        };
+        state.txn.pending.push(Change {
+            op,
+            db,
+            table,
+            rowid,
+        });
+    }
+
+    /// The commit hook runs before the commit is final. A transaction that
+    /// `trigger_txn` joined is published from its `xCommit`, after the
+    /// commit; one that changed only unguarded tables (see the feed's
+    /// limits) is published here.
+    pub(crate) fn on_commit_hook(&self) {
+        let mut state = self.state.lock();
+        if state.txn.joined {
+            return;
+        }
+        let changes = std::mem::take(&mut state.txn.pending);
+        state.txn.marks.clear();
+        drop(state);
+        self.publish(changes);
+    }
+
+    pub(crate) fn on_rollback_hook(&self) {
+        self.state.lock().txn = Txn::default();
+    }
+
+    pub(crate) fn txn_begin(&self) {
+        self.state.lock().txn.joined = true;
+    }
+
+    pub(crate) fn savepoint(&self, level: i32) {
+        let mut state = self.state.lock();
+        let txn = &mut state.txn;
+        let level = usize::try_from(level).unwrap_or(0);
+        let len = txn.pending.len();
+        // Savepoints opened before `trigger_txn` joined get the position at
+        // which it joined: nothing watched changed before that.
+        txn.marks.resize(level, len);
+        txn.marks.push(len);
+    }
+
+    pub(crate) fn release(&self, level: i32) {
+        let mut state = self.state.lock();
+        state
+            .txn
+            .marks
+            .truncate(usize::try_from(level).unwrap_or(0));
+    }
+
+    /// `level` is -1 for `ROLLBACK TO` the savepoint that began the
+    /// transaction (a `SAVEPOINT` outside `BEGIN`): everything is undone.
+    pub(crate) fn rollback_to(&self, level: i32) {
+        let mut state = self.state.lock();
+        let txn = &mut state.txn;
+        let Ok(level) = usize::try_from(level) else {
+            txn.pending.clear();
+            txn.marks.clear();
+            return;
+        };
+        if let Some(&mark) = txn.marks.get(level) {
+            txn.pending.truncate(mark);
+            // The savepoint itself stays open after ROLLBACK TO.
+            txn.marks.truncate(level + 1);
         }
     }
+
+    /// `trigger_txn`'s `xCommit`: the commit has succeeded.
+    pub(crate) fn txn_commit(&self) {
+        let changes = {
+            let mut state = self.state.lock();
+            let txn = std::mem::take(&mut state.txn);
+            txn.pending
+        };
+        self.publish(changes);
+        if let Some(key) = &self.file_key {
+            crate::notify::signal(key).notify();
+        }
+    }
+
+    pub(crate) fn txn_rollback(&self) {
+        self.state.lock().txn = Txn::default();
+    }
+
+    /// Hands committed changes to the feed and to Rust listeners. Runs
+    /// without holding the state lock, so a listener may use this crate.
+    fn publish(&self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let (feed, calls) = {
+            let state = self.state.lock();
+            let feed: Vec<&Change> = changes
+                .iter()
+                .filter(|c| state.sql_wants(&c.db, &c.table))
+                .collect();
+            let feed: Vec<Change> = feed.into_iter().cloned().collect();
+            let calls: Vec<(Callback, Vec<Change>)> = state
+                .api
+                .iter()
+                .filter_map(|l| {
+                    let batch: Vec<Change> = changes
+                        .iter()
+                        .filter(|c| {
+                            &*c.db == "main"
+                                && c.table.eq_ignore_ascii_case(&l.table)
+                                && l.ops.contains(&c.op)
+                        })
+                        .cloned()
+                        .collect();
+                    (!batch.is_empty()).then(|| (Arc::clone(&l.callback), batch))
+                })
+                .collect();
+            (feed, calls)
+        };
+        crate::feed::publish(&self.feed_key, &feed);
+        for (callback, batch) in calls {
+            (callback.lock())(&batch);
+        }
+    }
+}
+
+impl State {
+    /// Whether the update hook should record changes to `db.table`.
+    fn wants(&self, db: &[u8], table: &[u8]) -> bool {
+        let (Ok(db), Ok(table)) = (std::str::from_utf8(db), std::str::from_utf8(table)) else {
+            return self.sql_all;
+        };
+        self.sql_wants(db, table)
+            || (db == "main" && self.api.iter().any(|l| l.table.eq_ignore_ascii_case(table)))
+    }
+
+    /// Whether the change feed takes changes to `db.table`.
+    fn sql_wants(&self, db: &str, table: &str) -> bool {
+        self.sql_all || (db == "main" && self.sql_tables.contains(&table.to_ascii_lowercase()))
+    }
+
+    /// Forgets the cached answer of [`State::wants`] after what is watched
+    /// changed.
+    pub(crate) fn interest_changed(&mut self) {
+        self.cache = None;
+    }
+
+    /// Whether anything on this connection needs the hooks.
+    pub(crate) fn needs_hooks(&self) -> bool {
+        self.sql_all || !self.sql_tables.is_empty() || !self.api.is_empty()
+    }
+
+    /// Lower-case names of the `main` tables that need guard triggers, or
+    /// `None` for every table (`trigger_watch('*')`).
+    pub(crate) fn tables_to_guard(&self) -> Option<HashSet<String>> {
+        if self.sql_all {
+            return None;
+        }
+        let mut tables = self.sql_tables.clone();
+        tables.extend(self.api.iter().map(|l| l.table.clone()));
+        Some(tables)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        sessions().lock().retain(|_, weak| weak.strong_count() > 0);
+        crate::feed::forget_connection_feed(&self.feed_key);
+    }
+}
+
+/// Sessions by connection handle, for the Rust API, which gets a
+/// `rusqlite::Connection` and needs its session.
+fn sessions() -> &'static Mutex<HashMap<usize, Weak<Session>>> {
+    static SESSIONS: std::sync::OnceLock<Mutex<HashMap<usize, Weak<Session>>>> =
+        std::sync::OnceLock::new();
+    SESSIONS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

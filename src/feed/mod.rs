@@ -1,4 +1,436 @@
-//! SQL functions: (none yet).
-use crate::functions::SqlFunction;
+//! The change feed: row changes reported by SQLite's update hook, kept in
+//! memory per database file once they have committed.
+//!
+//! SQL functions:
+//!
+//! | function | flags | what it does |
+//! |---|---|---|
+//! | `trigger_watch(table)` | direct-only | starts capturing `table` (`'*'`: every table); returns the feed's last `seq` |
+//! | `trigger_unwatch(table)` | direct-only | stops; with `'*'`, stops everything |
+//! | `trigger_feed_capacity([n])` | direct-only | how many changes the feed keeps (sets it with `n`) |
+//! | `trigger_txn_joined()` | innocuous | used by the feed's TEMP triggers: whether `trigger_txn` is in the transaction |
+//! | `trigger_changes` | table-valued | `seq, op, db, table_name, rowid, txn` of committed changes |
+//!
+//! How nothing rolled back gets in: the update hook records changes into the
+//! connection's pending transaction. A TEMP trigger on each watched table
+//! writes one row into `trigger_txn` the first time a transaction touches
+//! the table (before the row changes), which makes SQLite report savepoint
+//! begins, releases and rollbacks (statement rollbacks included) and the
+//! final commit to the [`Session`]; only after the commit has succeeded do
+//! the pending changes reach the feed.
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CStr;
+use std::sync::Arc;
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[];
+use parking_lot::Mutex;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::session::{Change, Session};
+use crate::sql::{display_name, quote_ident};
+use crate::{Error, Result};
+
+/// How many changes a feed keeps unless `trigger_feed_capacity` says
+/// otherwise: about 10 MB of memory, seconds of heavy writing.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+pub(crate) const FUNCTIONS: &[SqlFunction] = &[
+    SqlFunction {
+        name: "trigger_watch",
+        signature: "table",
+        args: 1..=1,
+        flags: ADMIN,
+        body: |a| {
+            let table = a.text(0, "table")?;
+            a.with_connection(|conn| watch(conn, a.session, &table))
+        },
+    },
+    SqlFunction {
+        name: "trigger_unwatch",
+        signature: "table",
+        args: 1..=1,
+        flags: ADMIN,
+        body: |a| {
+            let table = a.text(0, "table")?;
+            a.with_connection(|conn| unwatch(conn, a.session, &table))
+        },
+    },
+    SqlFunction {
+        name: "trigger_feed_capacity",
+        signature: "[n]",
+        args: 0..=1,
+        flags: ADMIN,
+        body: |a| {
+            let n = a.opt_int(0, "n")?;
+            capacity(&a.session.feed_key, n).map(|n| Value::Integer(n as i64))
+        },
+    },
+    SqlFunction {
+        name: "trigger_txn_joined",
+        signature: "",
+        args: 0..=0,
+        flags: INNOCUOUS,
+        body: |a| Ok(Value::Integer(a.session.joined() as i64)),
+    },
+];
+
+/// One process-wide feed: the committed changes of one database file.
+struct Feed {
+    capacity: usize,
+    rows: VecDeque<Row>,
+    /// The `seq` the next change gets.
+    next_seq: i64,
+    next_txn: i64,
+    /// How many changes were dropped because nobody read them in time.
+    dropped: i64,
+}
+
+#[derive(Clone)]
+struct Row {
+    seq: i64,
+    txn: i64,
+    change: Change,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed {
+            capacity: DEFAULT_CAPACITY,
+            rows: VecDeque::new(),
+            next_seq: 1,
+            next_txn: 1,
+            dropped: 0,
+        }
+    }
+}
+
+fn feeds() -> &'static Mutex<HashMap<String, Arc<Mutex<Feed>>>> {
+    static FEEDS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Mutex<Feed>>>>> =
+        std::sync::OnceLock::new();
+    FEEDS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn feed(key: &str) -> Arc<Mutex<Feed>> {
+    Arc::clone(feeds().lock().entry(key.to_string()).or_default())
+}
+
+/// Appends one committed transaction's changes to the feed `key`.
+pub(crate) fn publish(key: &str, changes: &[Change]) {
+    if changes.is_empty() {
+        return;
+    }
+    let feed = feed(key);
+    let mut feed = feed.lock();
+    let txn = feed.next_txn;
+    feed.next_txn += 1;
+    for change in changes {
+        let seq = feed.next_seq;
+        feed.next_seq += 1;
+        feed.rows.push_back(Row {
+            seq,
+            txn,
+            change: change.clone(),
+        });
+    }
+    let excess = feed.rows.len().saturating_sub(feed.capacity);
+    feed.rows.drain(..excess);
+    feed.dropped += excess as i64;
+}
+
+/// An in-memory database's feed dies with its connection.
+pub(crate) fn forget_connection_feed(key: &str) {
+    if key.starts_with("connection:") {
+        feeds().lock().remove(key);
+    }
+}
+
+fn capacity(key: &str, n: Option<i64>) -> std::result::Result<usize, String> {
+    let feed = feed(key);
+    let mut feed = feed.lock();
+    if let Some(n) = n {
+        feed.capacity = usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=100_000_000).contains(n))
+            .ok_or_else(|| format!("argument 1 (n) must be between 1 and 100000000, got {n}"))?;
+        let excess = feed.rows.len().saturating_sub(feed.capacity);
+        feed.rows.drain(..excess);
+        feed.dropped += excess as i64;
+    }
+    Ok(feed.capacity)
+}
+
+fn last_seq(key: &str) -> i64 {
+    feed(key).lock().next_seq - 1
+}
+
+/// `trigger_changes`: the committed changes, oldest first. When changes
+/// were dropped, a row with `op = 'dropped'` comes first: its `seq` is the
+/// last dropped change's and its `rowid` says how many were dropped, so a
+/// reader asking for `seq > n` sees it exactly when it missed something.
+pub(crate) struct ChangesTable;
+
+impl crate::ffi::RowSource for ChangesTable {
+    const NAME: &'static CStr = c"trigger_changes";
+    const SCHEMA: &'static CStr =
+        c"CREATE TABLE x(seq INTEGER, op TEXT, db TEXT, table_name TEXT, rowid_ INTEGER, txn INTEGER)";
+    const SEQ_COLUMN: Option<i32> = Some(0);
+
+    fn rows(conn: &Connection, after: Option<i64>) -> Result<Vec<Vec<Value>>> {
+        let session = Session::of(conn)
+            .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
+        let feed = feed(&session.feed_key);
+        let feed = feed.lock();
+        let after = after.unwrap_or(i64::MIN);
+        let mut rows = Vec::new();
+        if feed.dropped > 0 {
+            let last_dropped = feed.rows.front().map_or(feed.next_seq, |r| r.seq) - 1;
+            if last_dropped > after {
+                rows.push(vec![
+                    Value::Integer(last_dropped),
+                    Value::Text("dropped".into()),
+                    Value::Null,
+                    Value::Null,
+                    Value::Integer(feed.dropped),
+                    Value::Null,
+                ]);
+            }
+        }
+        let start = feed.rows.partition_point(|r| r.seq <= after);
+        rows.extend(feed.rows.range(start..).map(|r| {
+            vec![
+                Value::Integer(r.seq),
+                Value::Text(r.change.op.name().into()),
+                Value::Text(r.change.db.to_string()),
+                Value::Text(r.change.table.to_string()),
+                Value::Integer(r.change.rowid),
+                Value::Integer(r.txn),
+            ]
+        }));
+        Ok(rows)
+    }
+}
+
+/// `trigger_watch(table)`.
+fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> {
+    if table == "*" {
+        change_interest(conn, session, |s| s.sql_all = true)?;
+    } else {
+        let name = watchable_table(conn, table)?;
+        change_interest(conn, session, |s| {
+            s.sql_tables.insert(name.to_ascii_lowercase());
+        })?;
+    }
+    Ok(last_seq(&session.feed_key))
+}
+
+/// `trigger_unwatch(table)`.
+fn unwatch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<String> {
+    if table == "*" {
+        change_interest(conn, session, |s| {
+            s.sql_all = false;
+            s.sql_tables.clear();
+        })?;
+        return Ok("stopped watching every table".into());
+    }
+    let key = table.to_ascii_lowercase();
+    if !session.state.lock().sql_tables.contains(&key) {
+        return Err(Error::invalid(format!(
+            "table {} is not watched on this connection",
+            display_name(table)
+        )));
+    }
+    change_interest(conn, session, |s| {
+        s.sql_tables.remove(&key);
+    })?;
+    Ok(format!("stopped watching {}", display_name(table)))
+}
+
+/// The canonical name of a `main` table the update hook can see.
+pub(crate) fn watchable_table(conn: &Connection, table: &str) -> Result<String> {
+    let entry: Option<(String, String, Option<String>)> = conn
+        .query_row(
+            "SELECT type, name, sql FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE \
+             AND type IN ('table', 'view')",
+            [table],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(Error::sqlite("looking up the table"))?;
+    let Some((kind, name, sql)) = entry else {
+        return Err(Error::invalid(format!(
+            "no such table: main.{}",
+            display_name(table)
+        )));
+    };
+    if kind == "view" {
+        return Err(Error::invalid(format!(
+            "{} is a view; only tables have row changes",
+            display_name(&name)
+        )));
+    }
+    let sql = sql.unwrap_or_default().to_ascii_uppercase();
+    if sql.starts_with("CREATE VIRTUAL TABLE") {
+        return Err(Error::invalid(format!(
+            "{} is a virtual table; the update hook does not see its changes",
+            display_name(&name)
+        )));
+    }
+    if is_without_rowid(conn, &name)? {
+        return Err(Error::invalid(format!(
+            "{} is a WITHOUT ROWID table, whose changes SQLite's update hook does not report; \
+             use trigger_capture({}) for it",
+            display_name(&name),
+            crate::sql::quote_text(&name)?
+        )));
+    }
+    Ok(name)
+}
+
+fn is_without_rowid(conn: &Connection, table: &str) -> Result<bool> {
+    // A WITHOUT ROWID table has no rowid column to select.
+    let probe = format!("SELECT rowid FROM main.{} LIMIT 0", quote_ident(table)?);
+    match conn.prepare(&probe) {
+        Ok(_) => Ok(false),
+        Err(_) => Ok(true),
+    }
+}
+
+/// Changes what this connection watches, then brings hooks and guard
+/// triggers in line: hooks on while anything is watched, guards on exactly
+/// the tables watched. If that fails, what was watched before is restored.
+pub(crate) fn change_interest(
+    conn: &Connection,
+    session: &Arc<Session>,
+    change: impl FnOnce(&mut crate::session::State),
+) -> Result<()> {
+    let (before_tables, before_all, hooks_on) = {
+        let s = session.state.lock();
+        (s.sql_tables.clone(), s.sql_all, s.hooks_on)
+    };
+    {
+        let mut s = session.state.lock();
+        change(&mut s);
+        s.interest_changed();
+    }
+    let result = sync_hooks_and_guards(conn, session, hooks_on);
+    if result.is_err() {
+        let mut s = session.state.lock();
+        s.sql_tables = before_tables;
+        s.sql_all = before_all;
+        s.interest_changed();
+    }
+    result
+}
+
+fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bool) -> Result<()> {
+    let (needs_hooks, wanted) = {
+        let s = session.state.lock();
+        (s.needs_hooks(), s.tables_to_guard())
+    };
+    if needs_hooks && !hooks_on {
+        crate::ffi::install_hooks(conn, session).map_err(|hook| {
+            Error::invalid(format!(
+                "the host application had set its own {} on this connection; SQLite keeps one \
+                 {} per connection and cannot share it, so the change feed cannot run here \
+                 (the host's hook was cleared when it was found: set it again, or use \
+                 trigger_capture, which needs no hooks)",
+                hook.name(),
+                hook.name()
+            ))
+        })?;
+        session.state.lock().hooks_on = true;
+    }
+    let wanted = match wanted {
+        Some(tables) => tables,
+        None => all_rowid_tables(conn)?,
+    };
+    let wanted: std::collections::HashSet<String> = if needs_hooks {
+        wanted
+    } else {
+        Default::default()
+    };
+    let guarded = session.state.lock().guarded.clone();
+    for table in wanted.difference(&guarded) {
+        create_guard(conn, table)?;
+        session.state.lock().guarded.insert(table.clone());
+    }
+    for table in guarded.difference(&wanted) {
+        drop_guard(conn, table)?;
+        session.state.lock().guarded.remove(table);
+    }
+    if !needs_hooks && hooks_on {
+        session.state.lock().hooks_on = false;
+        // A hook the host set after ours is cleared too; nothing better can
+        // be done, since SQLite cannot hand its callback back.
+        let _ = crate::ffi::remove_hooks(conn, session);
+    }
+    Ok(())
+}
+
+fn all_rowid_tables(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let names: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM main.sqlite_schema WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%'",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(Error::sqlite("listing tables"))?;
+    let mut tables = std::collections::HashSet::new();
+    for name in names {
+        if !is_without_rowid(conn, &name)? {
+            tables.insert(name.to_ascii_lowercase());
+        }
+    }
+    Ok(tables)
+}
+
+fn guard_name(table: &str, op: &str) -> String {
+    format!("trigger_feed_{table}_{op}")
+}
+
+/// The TEMP triggers that put `trigger_txn` into every transaction that
+/// changes `table`, before the first change.
+fn create_guard(conn: &Connection, table: &str) -> Result<()> {
+    let mut sql = String::new();
+    for op in ["insert", "update", "delete"] {
+        sql.push_str(&format!(
+            "CREATE TEMP TRIGGER IF NOT EXISTS {} BEFORE {} ON main.{} \
+             WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END;\n",
+            quote_ident(&guard_name(table, op))?,
+            op.to_ascii_uppercase(),
+            quote_ident(table)?,
+        ));
+    }
+    conn.execute_batch(&sql).map_err(Error::sqlite(format!(
+        "creating the feed's TEMP triggers on {}",
+        display_name(table)
+    )))
+}
+
+fn drop_guard(conn: &Connection, table: &str) -> Result<()> {
+    let mut sql = String::new();
+    for op in ["insert", "update", "delete"] {
+        sql.push_str(&format!(
+            "DROP TRIGGER IF EXISTS temp.{};\n",
+            quote_ident(&guard_name(table, op))?
+        ));
+    }
+    conn.execute_batch(&sql).map_err(Error::sqlite(format!(
+        "dropping the feed's TEMP triggers on {}",
+        display_name(table)
+    )))
+}
+
+/// The TEMP trigger that puts `trigger_txn` into every transaction that
+/// writes the outbox, so its commit wakes `trigger_wait`.
+pub(crate) fn guard_outbox(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER IF NOT EXISTS trigger_outbox_notify BEFORE INSERT ON main.trigger_outbox \
+         WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('outbox'); END;",
+    )
+    .map_err(Error::sqlite("creating the outbox's TEMP trigger"))
+}

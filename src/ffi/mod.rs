@@ -5,9 +5,13 @@
 //! becomes an SQLite error, never an abort of the host process.
 #![allow(unsafe_code)]
 
+mod hooks;
 mod table;
+mod txn;
 
+pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use table::{register_tables, RowSource};
+pub(crate) use txn::register as register_txn_table;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -23,6 +27,12 @@ pub(crate) fn with_connection<T>(
     // SQLite called the function on, and is not sent anywhere else.
     let conn = unsafe { ctx.get_connection() }?;
     Ok(body(&conn))
+}
+
+/// A number that identifies `conn`'s database handle while it is open.
+pub(crate) fn handle_key(conn: &Connection) -> usize {
+    // SAFETY: the pointer is only turned into a number, never dereferenced.
+    unsafe { conn.handle() as usize }
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.

@@ -8,11 +8,16 @@ use std::marker::PhantomData;
 
 use rusqlite::types::Value;
 use rusqlite::vtab::{
-    Context, Filters, IndexInfo, Module, VTab, VTabConfig, VTabConnection, VTabCursor,
+    Context, Filters, IndexConstraintOp, IndexInfo, Module, VTab, VTabConfig, VTabConnection,
+    VTabCursor,
 };
 use rusqlite::{ffi, Connection, Error};
 
 use super::catch;
+
+/// `idx_num` values: a scan bounded by `seq > n` or `seq >= n`.
+const BOUND_GT: c_int = 1;
+const BOUND_GE: c_int = 2;
 
 /// A table-valued function: a name, a `CREATE TABLE` declaring its columns,
 /// and the rows of one scan.
@@ -20,12 +25,20 @@ pub(crate) trait RowSource: 'static {
     const NAME: &'static CStr;
     /// `CREATE TABLE x(...)` with the visible columns.
     const SCHEMA: &'static CStr;
-    fn rows(conn: &Connection) -> crate::Result<Vec<Vec<Value>>>;
+    /// An increasing integer column (`seq`): scans with `col > n` or
+    /// `col >= n` pass `n` to [`RowSource::rows`] as the lower bound, so a
+    /// reader polling for new rows does not copy the old ones. SQLite still
+    /// checks the constraint itself.
+    const SEQ_COLUMN: Option<i32> = None;
+    /// The rows, all of them or those with the sequence column greater
+    /// than `after`.
+    fn rows(conn: &Connection, after: Option<i64>) -> crate::Result<Vec<Vec<Value>>>;
 }
 
 /// Registers every table-valued function of the extension on `conn`.
 pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
-    create::<crate::packs::PacksTable>(conn)
+    create::<crate::packs::PacksTable>(conn)?;
+    create::<crate::feed::ChangesTable>(conn)
 }
 
 /// Loading twice never gets here: [`crate::register`] returns early on a
@@ -99,6 +112,29 @@ unsafe impl<'vtab, S: RowSource> VTab<'vtab> for ListTab<S> {
 
     fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
         info.set_estimated_cost(1000.0);
+        let Some(seq) = S::SEQ_COLUMN else {
+            return Ok(true);
+        };
+        let mut bound = None;
+        for (i, constraint) in info.constraints().enumerate() {
+            let op = constraint.operator();
+            if constraint.is_usable()
+                && constraint.column() == seq
+                && (op == IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_GT
+                    || op == IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_GE)
+            {
+                let exclusive = op == IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_GT;
+                bound = Some((i, if exclusive { BOUND_GT } else { BOUND_GE }));
+                break;
+            }
+        }
+        if let Some((i, kind)) = bound {
+            let mut usage = info.constraint_usage(i);
+            usage.set_argv_index(1);
+            usage.set_omit(false);
+            info.set_idx_num(kind);
+            info.set_estimated_cost(10.0);
+        }
         Ok(true)
     }
 
@@ -127,16 +163,26 @@ struct ListCursor<'vtab, S> {
 unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
     fn filter(
         &mut self,
-        _idx: c_int,
+        idx: c_int,
         _idx_str: Option<&str>,
-        _args: &Filters<'_>,
+        args: &Filters<'_>,
     ) -> rusqlite::Result<()> {
         let db = self.db;
+        let after = match idx {
+            BOUND_GT | BOUND_GE => match args.get::<Option<i64>>(0) {
+                Ok(Some(n)) if idx == BOUND_GT => Some(n),
+                Ok(Some(n)) => Some(n.saturating_sub(1)),
+                // A bound that is not an integer (NULL, a real, text) is
+                // left to SQLite's own check on every row.
+                _ => None,
+            },
+            _ => None,
+        };
         let rows = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
             // SAFETY: db is the connection running this scan; the borrowed
             // Connection does not close it when dropped.
             let conn = unsafe { Connection::from_handle(db) }?;
-            S::rows(&conn).map_err(|e| Error::ModuleError(e.to_string()))
+            S::rows(&conn, after).map_err(|e| Error::ModuleError(e.to_string()))
         })
         .map_err(Error::ModuleError)??;
         self.rows = rows;

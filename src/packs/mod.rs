@@ -302,7 +302,7 @@ impl crate::ffi::RowSource for PacksTable {
         c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
         params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT)";
 
-    fn rows(conn: &Connection) -> Result<Vec<Vec<rusqlite::types::Value>>> {
+    fn rows(conn: &Connection, _after: Option<i64>) -> Result<Vec<Vec<rusqlite::types::Value>>> {
         use rusqlite::types::Value;
         Ok(list(conn)?
             .into_iter()

@@ -1,0 +1,157 @@
+//! SQLite's update, commit and rollback hooks, registered through the raw
+//! API because rusqlite's safe ones refuse the connection an extension
+//! receives. Each hook's argument is the connection's [`Session`], which
+//! lives as long as the connection (see [`super::txn`]).
+//!
+//! A connection has one hook of each kind. SQLite has no call that reads a
+//! hook without replacing it, only one that returns the previous hook's
+//! argument: [`install`] uses that to notice a hook the host set, and then
+//! takes its own hooks off again and reports the conflict.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use rusqlite::{ffi, Connection};
+
+use super::catch;
+use crate::session::{Op, Session};
+
+/// Which hook was found set by someone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    Update,
+    Commit,
+    Rollback,
+}
+
+impl Hook {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Hook::Update => "update hook",
+            Hook::Commit => "commit hook",
+            Hook::Rollback => "rollback hook",
+        }
+    }
+}
+
+/// Sets the three hooks on `conn` with `session` as their argument. If one
+/// of them was already set by the host, every hook this call set is taken
+/// off again and the host's hook is named in the error.
+pub(crate) fn install(conn: &Connection, session: &Session) -> Result<(), Hook> {
+    let arg = session as *const Session as *mut c_void;
+    // SAFETY: the handle belongs to a live connection on this thread; the
+    // argument points to the Session, which SQLite's module destructor frees
+    // only when the connection closes, after which no hook runs.
+    let db = unsafe { conn.handle() };
+    let foreign = |previous: *mut c_void| !previous.is_null() && previous != arg;
+    // SAFETY: db is valid (above); the callbacks match SQLite's signatures.
+    let previous = unsafe { ffi::sqlite3_update_hook(db, Some(on_update), arg) };
+    if foreign(previous) {
+        // SAFETY: as above; clears the hook this call set.
+        unsafe { ffi::sqlite3_update_hook(db, None, std::ptr::null_mut()) };
+        return Err(Hook::Update);
+    }
+    // SAFETY: as above.
+    let previous = unsafe { ffi::sqlite3_commit_hook(db, Some(on_commit), arg) };
+    if foreign(previous) {
+        // SAFETY: as above; clears the hooks this call set.
+        unsafe {
+            ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut());
+            ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
+        }
+        return Err(Hook::Commit);
+    }
+    // SAFETY: as above.
+    let previous = unsafe { ffi::sqlite3_rollback_hook(db, Some(on_rollback), arg) };
+    if foreign(previous) {
+        // SAFETY: as above; clears the hooks this call set.
+        unsafe {
+            ffi::sqlite3_rollback_hook(db, None, std::ptr::null_mut());
+            ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut());
+            ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
+        }
+        return Err(Hook::Rollback);
+    }
+    Ok(())
+}
+
+/// Takes the three hooks off `conn`. A hook that is no longer ours (the
+/// host replaced it after [`install`]) is put back as it was found... which
+/// SQLite cannot do for the callback, so such a hook is reported instead and
+/// left untouched where possible: only hooks still carrying our argument are
+/// cleared.
+pub(crate) fn remove(conn: &Connection, session: &Session) -> Result<(), Hook> {
+    let arg = session as *const Session as *mut c_void;
+    // SAFETY: as in install.
+    let db = unsafe { conn.handle() };
+    let mut replaced = None;
+    // SAFETY: db is valid; clearing a hook is always allowed. If what we
+    // cleared was not ours, the host replaced our hook after we set it; we
+    // cannot restore its callback, so we report it.
+    unsafe {
+        if ffi::sqlite3_update_hook(db, None, std::ptr::null_mut()) != arg {
+            replaced.get_or_insert(Hook::Update);
+        }
+        if ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut()) != arg {
+            replaced.get_or_insert(Hook::Commit);
+        }
+        if ffi::sqlite3_rollback_hook(db, None, std::ptr::null_mut()) != arg {
+            replaced.get_or_insert(Hook::Rollback);
+        }
+    }
+    replaced.map_or(Ok(()), Err)
+}
+
+/// # Safety
+/// Called by SQLite with the argument given to `sqlite3_update_hook`.
+unsafe extern "C" fn on_update(
+    arg: *mut c_void,
+    op: c_int,
+    db: *const c_char,
+    table: *const c_char,
+    rowid: ffi::sqlite3_int64,
+) {
+    let op = match op {
+        ffi::SQLITE_INSERT => Op::Insert,
+        ffi::SQLITE_UPDATE => Op::Update,
+        ffi::SQLITE_DELETE => Op::Delete,
+        _ => return,
+    };
+    // A panic cannot be reported from an update hook; catching it keeps the
+    // host alive and the change is simply not recorded.
+    let _ = catch("the update hook", || {
+        // SAFETY: arg is the Session set in install, alive while the
+        // connection is; db and table are NUL-terminated strings SQLite owns
+        // for the duration of the call.
+        let (session, db, table) = unsafe {
+            (
+                &*(arg as *const Session),
+                CStr::from_ptr(db),
+                CStr::from_ptr(table),
+            )
+        };
+        session.on_update(op, db.to_bytes(), table.to_bytes(), rowid);
+    });
+}
+
+/// # Safety
+/// Called by SQLite with the argument given to `sqlite3_commit_hook`.
+unsafe extern "C" fn on_commit(arg: *mut c_void) -> c_int {
+    let _ = catch("the commit hook", || {
+        // SAFETY: as in on_update.
+        let session = unsafe { &*(arg as *const Session) };
+        session.on_commit_hook();
+    });
+    // Zero lets the commit go ahead; the feed never vetoes a commit.
+    0
+}
+
+/// # Safety
+/// Called by SQLite with the argument given to `sqlite3_rollback_hook`.
+unsafe extern "C" fn on_rollback(arg: *mut c_void) {
+    let _ = catch("the rollback hook", || {
+        // SAFETY: as in on_update.
+        let session = unsafe { &*(arg as *const Session) };
+        session.on_rollback_hook();
+    });
+}
