@@ -10,7 +10,12 @@
 //! the system library). The loadable extension has `trigger_call` too, but
 //! only a Rust program can put handlers behind it.
 //!
-//! ```
+//! The examples run as doctests with `cargo test --no-default-features
+//! --features bundled --doc` (the default `loadable` build has no SQLite of
+//! its own to run them on).
+//!
+#![cfg_attr(feature = "loadable", doc = "```ignore")]
+#![cfg_attr(not(feature = "loadable"), doc = "```")]
 //! use std::sync::{Arc, Mutex};
 //! use rusqlite::Connection;
 //! use sqlite_triggers::{on_change, Op};
@@ -140,7 +145,8 @@ pub fn remove_listener(conn: &Connection, id: ListenerId) -> Result<()> {
 /// SQL error and aborts the statement. Registering a name again replaces
 /// the handler.
 ///
-/// ```
+#[cfg_attr(feature = "loadable", doc = "```ignore")]
+#[cfg_attr(not(feature = "loadable"), doc = "```")]
 /// use rusqlite::{types::Value, Connection};
 ///
 /// let conn = Connection::open_in_memory()?;

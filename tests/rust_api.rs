@@ -86,3 +86,203 @@ fn errors_are_typed_and_readable() {
         "{err}"
     );
 }
+
+mod listeners {
+    use std::sync::{Arc, Mutex};
+
+    use rusqlite::types::Value;
+    use rusqlite::Connection;
+    use sqlite_triggers::{on_change, remove_listener, Change, Op};
+
+    type Log = Arc<Mutex<Vec<(String, Vec<(Op, i64)>)>>>;
+
+    /// A closure that records each batch it gets under `label`.
+    fn recorder(log: &Log, label: &str) -> impl FnMut(&[Change]) + Send + 'static {
+        let (log, label) = (Arc::clone(log), label.to_string());
+        move |batch| {
+            let batch = batch.iter().map(|c| (c.op, c.rowid)).collect();
+            log.lock().unwrap().push((label.clone(), batch));
+        }
+    }
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE user(id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE other(x);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn several_closures_per_table_get_each_committed_batch_once() {
+        let conn = db();
+        let log = Log::default();
+        on_change(&conn, "user", &[Op::Insert], recorder(&log, "inserts")).unwrap();
+        on_change(
+            &conn,
+            "USER",
+            &[Op::Update, Op::Delete],
+            recorder(&log, "others"),
+        )
+        .unwrap();
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO user VALUES (1, 'a');
+             INSERT INTO other VALUES (1);
+             UPDATE user SET name = 'b' WHERE id = 1;
+             INSERT INTO user VALUES (2, 'c');
+             DELETE FROM user WHERE id = 1;
+             COMMIT;",
+        )
+        .unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![
+                (
+                    "inserts".to_string(),
+                    vec![(Op::Insert, 1), (Op::Insert, 2)]
+                ),
+                ("others".to_string(), vec![(Op::Update, 1), (Op::Delete, 1)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn rolled_back_work_never_reaches_a_closure() {
+        let conn = db();
+        conn.execute_batch("CREATE UNIQUE INDEX user_name ON user(name)")
+            .unwrap();
+        let log = Log::default();
+        on_change(
+            &conn,
+            "user",
+            &[Op::Insert, Op::Update, Op::Delete],
+            recorder(&log, "all"),
+        )
+        .unwrap();
+        conn.execute_batch("BEGIN; INSERT INTO user VALUES (1, 'a'); ROLLBACK;")
+            .unwrap();
+        conn.execute_batch(
+            "SAVEPOINT outer_sp; INSERT INTO user VALUES (2, 'b'); ROLLBACK TO outer_sp; RELEASE outer_sp;",
+        )
+        .unwrap();
+        conn.execute_batch("BEGIN; INSERT INTO user VALUES (3, 'c')")
+            .unwrap();
+        // A statement that fails halfway inside the transaction.
+        let failed = conn.execute("INSERT INTO user VALUES (4, 'd'), (5, 'c')", []);
+        assert!(failed.is_err());
+        conn.execute_batch(
+            "SAVEPOINT s; UPDATE user SET name = 'x'; ROLLBACK TO s; RELEASE s; COMMIT;",
+        )
+        .unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![("all".to_string(), vec![(Op::Insert, 3)])]
+        );
+    }
+
+    #[test]
+    fn removing_the_last_listener_takes_the_hooks_off() {
+        let conn = db();
+        let log = Log::default();
+        let id = on_change(&conn, "user", &[Op::Insert], recorder(&log, "a")).unwrap();
+        let temp = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM temp.sqlite_master", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(temp(&conn), 3); // the guard triggers
+        remove_listener(&conn, id).unwrap();
+        assert_eq!(temp(&conn), 0);
+        conn.execute("INSERT INTO user VALUES (1, 'a')", [])
+            .unwrap();
+        assert!(log.lock().unwrap().is_empty());
+        let again = remove_listener(&conn, id).unwrap_err();
+        assert!(again.to_string().starts_with("no listener"), "{again}");
+        // Now the host may use its own update hook.
+        conn.update_hook(Some(
+            |_: rusqlite::hooks::Action, _: &str, _: &str, _: i64| {},
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_host_hook_is_reported_not_silently_replaced() {
+        let conn = db();
+        conn.commit_hook(Some(|| false)).unwrap();
+        let err = on_change(&conn, "user", &[Op::Insert], |_| {}).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the host application had set its own commit hook"),
+            "{err}"
+        );
+        // Nothing half-done: no guard triggers stay behind.
+        let temp: i64 = conn
+            .query_row("SELECT count(*) FROM temp.sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(temp, 0);
+    }
+
+    #[test]
+    fn bad_tables_are_refused() {
+        let conn = db();
+        conn.execute_batch("CREATE TABLE wr(k PRIMARY KEY) WITHOUT ROWID")
+            .unwrap();
+        let err = on_change(&conn, "missing", &[Op::Insert], |_| {}).unwrap_err();
+        assert_eq!(err.to_string(), "no such table: main.missing");
+        let err = on_change(&conn, "wr", &[Op::Insert], |_| {}).unwrap_err();
+        assert!(err.to_string().contains("WITHOUT ROWID"), "{err}");
+        let err = on_change(&conn, "user", &[], |_| {}).unwrap_err();
+        assert_eq!(err.to_string(), "on_change needs at least one Op");
+    }
+
+    #[test]
+    fn handlers_run_inside_the_transaction_and_roll_back_with_it() {
+        let conn = db();
+        conn.execute_batch("CREATE TABLE note(user_id, text)")
+            .unwrap();
+        let calls = Arc::new(Mutex::new(0));
+        let counted = Arc::clone(&calls);
+        sqlite_triggers::register_handler(&conn, "greet", move |args: &[Value]| {
+            *counted.lock().unwrap() += 1;
+            match args {
+                [Value::Integer(id), Value::Text(name)] => {
+                    Ok(Value::Text(format!("hi {name} #{id}")))
+                }
+                other => Err(format!("unexpected arguments {other:?}")),
+            }
+        })
+        .unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER user_greet AFTER INSERT ON user BEGIN
+               INSERT INTO note VALUES (NEW.id, trigger_call('greet', NEW.id, NEW.name));
+             END;
+             INSERT INTO user VALUES (1, 'ada');
+             BEGIN; INSERT INTO user VALUES (2, 'bob'); ROLLBACK;",
+        )
+        .unwrap();
+        let notes: Vec<String> = conn
+            .prepare("SELECT text FROM note")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(notes, vec!["hi ada #1"]);
+        assert_eq!(*calls.lock().unwrap(), 2);
+        // An error from the handler aborts the statement that fired it.
+        let err = conn
+            .execute("INSERT INTO user VALUES (3, NULL)", [])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("trigger_call(): handler greet: unexpected arguments"),
+            "{err}"
+        );
+        sqlite_triggers::remove_handler(&conn, "greet").unwrap();
+        let err = conn
+            .execute("INSERT INTO user VALUES (4, 'x')", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("no handler named greet"), "{err}");
+    }
+}

@@ -15,6 +15,11 @@ EXPECTED_FUNCTIONS = {
     ("trigger_pack_sql", "s", "utf8", -1, DETERMINISTIC | INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_watch", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_unwatch", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_feed_capacity", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_txn_joined", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_call", "s", "utf8", -1, INNOCUOUS),
 }
 
 
@@ -33,7 +38,7 @@ def test_loading_adds_exactly_these_functions_and_one_table_function():
     conn.load_extension(EXT)
     assert functions(conn) - before_f == EXPECTED_FUNCTIONS
     assert before_f - functions(conn) == set()
-    assert modules(conn) - before_m == {"trigger_packs"}
+    assert modules(conn) - before_m == {"trigger_packs", "trigger_changes", "trigger_txn"}
 
 
 def test_loading_twice_on_one_connection_is_harmless():
