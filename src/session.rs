@@ -72,13 +72,45 @@ pub(crate) struct State {
     /// Whether the outbox has its guard trigger on this connection.
     pub(crate) outbox_guarded: bool,
     txn: Txn,
-    /// The last table the update hook asked about, and the answer.
+    /// Every table the update hook reported and someone wanted.
+    names: Vec<Name>,
+    /// The update hook's answers (an index into `names`, or not wanted) by
+    /// schema and table, and the last one, which most rows hit.
+    known: HashMap<(Box<[u8]>, Box<[u8]>), Option<u32>>,
     cache: Option<Lookup>,
+}
+
+/// A change recorded by the update hook, 16 bytes: the table is an index
+/// into [`State::names`], so a million-row transaction stays small.
+#[derive(Clone, Copy)]
+pub(crate) struct Pending {
+    pub(crate) rowid: i64,
+    pub(crate) name: u32,
+    pub(crate) op: Op,
+}
+
+/// A table the update hook reported, by schema and name.
+#[derive(Clone)]
+pub(crate) struct Name {
+    pub(crate) db: Arc<str>,
+    pub(crate) table: Arc<str>,
+}
+
+impl Pending {
+    pub(crate) fn change(&self, names: &[Name]) -> Change {
+        let name = &names[self.name as usize];
+        Change {
+            op: self.op,
+            db: Arc::clone(&name.db),
+            table: Arc::clone(&name.table),
+            rowid: self.rowid,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Txn {
-    pending: Vec<Change>,
+    pending: Vec<Pending>,
     /// `marks[level]`: how many changes were pending when savepoint `level`
     /// (statement savepoints included) began.
     marks: Vec<usize>,
@@ -88,9 +120,9 @@ struct Txn {
 }
 
 struct Lookup {
-    db: Vec<u8>,
-    table: Vec<u8>,
-    names: Option<(Arc<str>, Arc<str>)>,
+    db: Box<[u8]>,
+    table: Box<[u8]>,
+    name: Option<u32>,
 }
 
 /// The extension's state for one connection.
@@ -148,31 +180,17 @@ impl Session {
     }
 
     /// The update hook: records the change if anything watches its table.
+    /// It runs for every row written, so the common case (the same table as
+    /// the last row) costs a comparison and a push.
     pub(crate) fn on_update(&self, op: Op, db: &[u8], table: &[u8], rowid: i64) {
         let mut state = self.state.lock();
-        let hit = matches!(&state.cache, Some(c) if c.db == db && c.table == table);
-        if !hit {
-            let names = state.wants(db, table).then(|| {
-                (
-                    Arc::from(String::from_utf8_lossy(db).as_ref()),
-                    Arc::from(String::from_utf8_lossy(table).as_ref()),
-                )
-            });
-            state.cache = Some(Lookup {
-                db: db.to_vec(),
-                table: table.to_vec(),
-                names,
-            });
-        }
-        let Some((db, table)) = state.cache.as_ref().and_then(|c| c.names.clone()) else {
-            return;
+        let name = match &state.cache {
+            Some(c) if *c.db == *db && *c.table == *table => c.name,
+            _ => state.look_up(db, table),
         };
-        state.txn.pending.push(Change {
-            op,
-            db,
-            table,
-            rowid,
-        });
+        if let Some(name) = name {
+            state.txn.pending.push(Pending { rowid, name, op });
+        }
     }
 
     /// The commit hook runs before the commit is final. A transaction that
@@ -253,36 +271,45 @@ impl Session {
 
     /// Hands committed changes to the feed and to Rust listeners. Runs
     /// without holding the state lock, so a listener may use this crate.
-    fn publish(&self, changes: Vec<Change>) {
-        if changes.is_empty() {
+    fn publish(&self, pending: Vec<Pending>) {
+        if pending.is_empty() {
             return;
         }
-        let (feed, calls) = {
+        let (names, feed, calls) = {
             let state = self.state.lock();
-            let feed: Vec<&Change> = changes
+            let to_feed: Vec<bool> = state
+                .names
                 .iter()
-                .filter(|c| state.sql_wants(&c.db, &c.table))
+                .map(|n| state.sql_wants(&n.db, &n.table))
                 .collect();
-            let feed: Vec<Change> = feed.into_iter().cloned().collect();
+            // `None`: everything goes to the feed, no copy needed.
+            let feed: Option<Vec<Pending>> = (!to_feed.iter().all(|&f| f)).then(|| {
+                pending
+                    .iter()
+                    .filter(|p| to_feed[p.name as usize])
+                    .copied()
+                    .collect()
+            });
             let calls: Vec<(Callback, Vec<Change>)> = state
                 .api
                 .iter()
                 .filter_map(|l| {
-                    let batch: Vec<Change> = changes
+                    let batch: Vec<Change> = pending
                         .iter()
-                        .filter(|c| {
-                            &*c.db == "main"
-                                && c.table.eq_ignore_ascii_case(&l.table)
-                                && l.ops.contains(&c.op)
+                        .filter(|p| {
+                            let name = &state.names[p.name as usize];
+                            &*name.db == "main"
+                                && name.table.eq_ignore_ascii_case(&l.table)
+                                && l.ops.contains(&p.op)
                         })
-                        .cloned()
+                        .map(|p| p.change(&state.names))
                         .collect();
                     (!batch.is_empty()).then(|| (Arc::clone(&l.callback), batch))
                 })
                 .collect();
-            (feed, calls)
+            (state.names.clone(), feed, calls)
         };
-        crate::feed::publish(&self.feed_key, &feed);
+        crate::feed::publish(&self.feed_key, feed.as_deref().unwrap_or(&pending), &names);
         for (callback, batch) in calls {
             (callback.lock())(&batch);
         }
@@ -290,6 +317,42 @@ impl Session {
 }
 
 impl State {
+    /// Finds (and caches) whether changes to `db.table` are wanted, and
+    /// under which name index.
+    fn look_up(&mut self, db: &[u8], table: &[u8]) -> Option<u32> {
+        let key = (Box::<[u8]>::from(db), Box::<[u8]>::from(table));
+        let name = match self.known.get(&key) {
+            Some(name) => *name,
+            None => {
+                let name = self.wants(db, table).then(|| {
+                    let name = Name {
+                        db: Arc::from(String::from_utf8_lossy(db).as_ref()),
+                        table: Arc::from(String::from_utf8_lossy(table).as_ref()),
+                    };
+                    match self
+                        .names
+                        .iter()
+                        .position(|n| n.db == name.db && n.table == name.table)
+                    {
+                        Some(i) => i as u32,
+                        None => {
+                            self.names.push(name);
+                            (self.names.len() - 1) as u32
+                        }
+                    }
+                });
+                self.known.insert(key.clone(), name);
+                name
+            }
+        };
+        self.cache = Some(Lookup {
+            db: key.0,
+            table: key.1,
+            name,
+        });
+        name
+    }
+
     /// Whether the update hook should record changes to `db.table`.
     fn wants(&self, db: &[u8], table: &[u8]) -> bool {
         let (Ok(db), Ok(table)) = (std::str::from_utf8(db), std::str::from_utf8(table)) else {
@@ -308,6 +371,7 @@ impl State {
     /// changed.
     pub(crate) fn interest_changed(&mut self) {
         self.cache = None;
+        self.known.clear();
     }
 
     /// Whether anything on this connection needs the hooks.

@@ -27,7 +27,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
-use crate::session::{Change, Session};
+use crate::session::{Change, Name, Pending, Session};
 use crate::sql::{display_name, quote_ident};
 use crate::{Error, Result};
 
@@ -115,8 +115,9 @@ fn feed(key: &str) -> Arc<Mutex<Feed>> {
     Arc::clone(feeds().lock().entry(key.to_string()).or_default())
 }
 
-/// Appends one committed transaction's changes to the feed `key`.
-pub(crate) fn publish(key: &str, changes: &[Change]) {
+/// Appends one committed transaction's changes to the feed `key`. Only the
+/// last `capacity` of them are kept; the others count as dropped.
+pub(crate) fn publish(key: &str, changes: &[Pending], names: &[Name]) {
     if changes.is_empty() {
         return;
     }
@@ -124,13 +125,16 @@ pub(crate) fn publish(key: &str, changes: &[Change]) {
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
-    for change in changes {
+    let skip = changes.len().saturating_sub(feed.capacity);
+    feed.next_seq += skip as i64;
+    feed.dropped += skip as i64;
+    for change in &changes[skip..] {
         let seq = feed.next_seq;
         feed.next_seq += 1;
         feed.rows.push_back(Row {
             seq,
             txn,
-            change: change.clone(),
+            change: change.change(names),
         });
     }
     let excess = feed.rows.len().saturating_sub(feed.capacity);
