@@ -308,6 +308,12 @@ pub(crate) fn change_interest(
     session: &Arc<Session>,
     change: impl FnOnce(&mut crate::session::State),
 ) -> Result<()> {
+    if !conn.is_autocommit() {
+        return Err(Error::invalid(
+            "cannot change what is watched inside a transaction: a rollback would undo the \
+             TEMP triggers that guard watched tables; call it outside BEGIN ... COMMIT",
+        ));
+    }
     let (before_tables, before_all, hooks_on) = {
         let s = session.state.lock();
         (s.sql_tables.clone(), s.sql_all, s.hooks_on)
@@ -355,7 +361,9 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
         Default::default()
     };
     let guarded = session.state.lock().guarded.clone();
-    for table in wanted.difference(&guarded) {
+    // Every wanted table, not only new ones: a table dropped and created
+    // again lost its TEMP triggers with it.
+    for table in &wanted {
         create_guard(conn, table)?;
         session.state.lock().guarded.insert(table.clone());
     }
