@@ -24,7 +24,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::functions::{SqlFunction, ADMIN};
 use crate::packs::in_savepoint;
-use crate::sql::{json_kind, quote_ident, shorten};
+use crate::sql::{json_kind, quote_ident, shorten, shorten_to};
 use crate::{Error, Result};
 
 pub(crate) const FUNCTIONS: &[SqlFunction] = &[
@@ -422,7 +422,8 @@ fn option_error(key: &str, why: impl std::fmt::Display) -> Error {
     Error::invalid(format!("argument 4 (options_json): option {key} {why}"))
 }
 
-/// A text option: absent or JSON null is `None`; an empty text is refused.
+/// A text option, as given: absent or JSON null is `None`; blank text is
+/// refused.
 fn text_option(options: &Map<String, Json>, key: &str) -> Result<Option<String>> {
     match options.get(key) {
         None | Some(Json::Null) => Ok(None),
@@ -430,7 +431,7 @@ fn text_option(options: &Map<String, Json>, key: &str) -> Result<Option<String>>
         Some(Json::String(s)) if s.contains('\0') => {
             Err(option_error(key, "contains a NUL character"))
         }
-        Some(Json::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(option_error(
             key,
             format!("must be a string, got {}", json_kind(other)),
@@ -632,12 +633,49 @@ fn listen(
     let columns = columns_of(conn, &table)?;
     let def = Definition {
         columns: columns_option(options, event_def, &table, &columns)?,
-        when: text_option(options, "when")?,
+        when: text_option(options, "when")?.map(|w| w.trim().to_string()),
         action: action.to_string(),
         table,
         event: event_def,
     };
-    let name = match text_option(options, "name")? {
+    let name = listener_name(conn, options, &def)?;
+    let fire = firing_sql(&def, &columns)?;
+    // A statement that cannot fire the listener's table before the listener
+    // exists (another trigger on it is broken) would be blamed on the
+    // listener below.
+    conn.prepare(&fire).map(drop).map_err(|e| {
+        Error::invalid(format!(
+            "argument 1 (table): {} does not compile even before the listener is added ({}); \
+             fix the table's other triggers first",
+            shorten_to(&fire, 200),
+            sqlite_message(e)
+        ))
+    })?;
+    let text = trigger_text(&name, &def, &def.action)?;
+    in_savepoint(conn, "trigger_listen", || {
+        if def.when.is_some() {
+            // The condition alone first, with a body that cannot fail, so an
+            // error is put down to the right argument.
+            let probe = trigger_text(&name, &def, "SELECT 1;")?;
+            create_checked(conn, &name, &probe, &fire)
+                .map_err(|r| refused(r, "argument 4 (options_json): option when"))?;
+            conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&name)?))
+                .map_err(Error::sqlite("dropping the probe trigger"))?;
+        }
+        create_checked(conn, &name, &text, &fire).map_err(|r| refused(r, "argument 3 (action_sql)"))
+    })?;
+    Ok(name)
+}
+
+/// The listener's name: the `name` option, which must be free, or the
+/// generated one. Taking a generated name that is already a listener with
+/// this very definition is reported as such.
+fn listener_name(
+    conn: &Connection,
+    options: &Map<String, Json>,
+    def: &Definition,
+) -> Result<String> {
+    match text_option(options, "name")? {
         Some(name) => {
             quote_ident(&name).map_err(|e| option_error("name", e))?;
             if reserved(&name) {
@@ -655,16 +693,17 @@ fn listen(
                     ),
                 ));
             }
-            name
+            Ok(name)
         }
         None => {
-            let name = generated_name(&def);
+            let name = generated_name(def);
             if let Some((kind, found)) = schema_object(conn, &name)? {
                 let same =
-                    kind == "trigger" && listener_definition(conn, &found)?.as_ref() == Some(&def);
+                    kind == "trigger" && listener_definition(conn, &found)?.as_ref() == Some(def);
                 return Err(Error::invalid(if same {
                     format!(
-                        "this listener already exists as {}; pass a name in options_json for a second one",
+                        "this listener already exists as {}; \
+                         pass a name in options_json for a second one",
                         shorten(&found)
                     )
                 } else {
@@ -674,42 +713,13 @@ fn listen(
                     )
                 }));
             }
-            name
+            Ok(name)
         }
-    };
-    let fire = firing_sql(&def, &columns)?;
-    // A statement that cannot fire the listener's table before the listener
-    // exists (another trigger on it is broken) would be blamed on the
-    // listener below.
-    conn.prepare(&fire).map(drop).map_err(|e| {
-        Error::invalid(format!(
-            "argument 1 (table): {} does not compile even before the listener is added ({}); \
-             fix the table's other triggers first",
-            fire,
-            sqlite_message(e)
-        ))
-    })?;
-    let text = trigger_text(&name, &def, &def.action)?;
-    in_savepoint(conn, "trigger_listen", || {
-        if def.when.is_some() {
-            // The condition alone first, with a body that cannot fail, so an
-            // error is put down to the right argument.
-            let probe = trigger_text(&name, &def, "SELECT 1;")?;
-            create_checked(conn, &name, &probe, &fire).map_err(|r| refused(r, "option when"))?;
-            conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&name)?))
-                .map_err(Error::sqlite("dropping the probe trigger"))?;
-        }
-        create_checked(conn, &name, &text, &fire).map_err(|r| refused(r, "argument 3 (action_sql)"))
-    })?;
-    Ok(name)
+    }
 }
 
+/// The error for a refused trigger; `what` names the argument at fault.
 fn refused(refusal: Refusal, what: &str) -> Error {
-    let what = if what.starts_with("option") {
-        format!("argument 4 (options_json): {what}")
-    } else {
-        what.to_string()
-    };
     Error::invalid(match refusal {
         Refusal::EndsEarly => {
             format!("{what} ends the trigger early: the text after its END would not be part of it")
