@@ -15,6 +15,8 @@ EXPECTED_FUNCTIONS = {
     ("trigger_pack_sql", "s", "utf8", -1, DETERMINISTIC | INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_listen", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_unlisten", "s", "utf8", -1, DIRECTONLY),
 }
 
 
@@ -26,14 +28,14 @@ def modules(conn):
     return {r[0] for r in conn.execute("SELECT name FROM pragma_module_list")}
 
 
-def test_loading_adds_exactly_these_functions_and_one_table_function():
+def test_loading_adds_exactly_these_functions_and_table_functions():
     conn = connect(load=False)
     before_f, before_m = functions(conn), modules(conn)
     conn.enable_load_extension(True)
     conn.load_extension(EXT)
     assert functions(conn) - before_f == EXPECTED_FUNCTIONS
     assert before_f - functions(conn) == set()
-    assert modules(conn) - before_m == {"trigger_packs"}
+    assert modules(conn) - before_m == {"trigger_packs", "trigger_listeners"}
 
 
 def test_loading_twice_on_one_connection_is_harmless():
