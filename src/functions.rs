@@ -7,6 +7,8 @@
 //! | `trigger_pack_sql(pack [, params_json])` | deterministic, innocuous | renders text, touches no table |
 //! | `trigger_install(pack [, params_json])` | direct-only | changes the schema |
 //! | `trigger_uninstall(pack)` | direct-only | changes the schema |
+//! | `trigger_listen(table, event, action_sql [, options_json])` | direct-only | changes the schema |
+//! | `trigger_unlisten(name)` | direct-only | changes the schema |
 //!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.

@@ -1,5 +1,6 @@
-//! sqlite-triggers: installable trigger packs for SQLite, as a loadable
-//! extension (`.load ./target/release/libsqlite_triggers`) and a Rust library.
+//! sqlite-triggers: installable trigger packs and listeners for SQLite, as a
+//! loadable extension (`.load ./target/release/libsqlite_triggers`) and a
+//! Rust library.
 //!
 //! SQL functions (see [`functions`] for their flags):
 //!
@@ -11,6 +12,9 @@
 //! | `trigger_uninstall(pack)` | removes exactly what the pack installed |
 //! | `trigger_pack_sql(pack [, params_json])` | the SQL an install would run |
 //! | `trigger_packs` | table-valued: every pack, and whether it is installed |
+//! | `trigger_listen(table, event, action_sql [, options_json])` | a listener: a self-describing, plain-SQL trigger |
+//! | `trigger_unlisten(name)` | drops a listener, and nothing else |
+//! | `trigger_listeners` | table-valued: every listener in main |
 //!
 //! Rust programs that link their own SQLite turn off the default `loadable`
 //! feature and call [`register`] on a [`rusqlite::Connection`].

@@ -286,3 +286,39 @@ mod listeners {
         assert!(err.to_string().contains("no handler named greet"), "{err}");
     }
 }
+
+#[test]
+fn listeners_work_on_a_rust_connection() {
+    let conn = seed();
+    let name: String = conn
+        .query_row(
+            "SELECT trigger_listen('user', 'after_insert', \
+             'INSERT INTO album (user_id, album_name) VALUES (NEW.id, ''first'')')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(name.starts_with("listen_user_after_insert_"), "{name}");
+    conn.execute("INSERT INTO user (id, name) VALUES (3, 'c')", [])
+        .unwrap();
+    let album: (i64, String) = conn
+        .query_row("SELECT user_id, album_name FROM album", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(album, (3, "first".to_string()));
+    let listed: String = conn
+        .query_row("SELECT name FROM trigger_listeners", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(listed, name);
+    let err = conn
+        .query_row("SELECT trigger_unlisten('user')", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("trigger_unlisten(): argument 1 (name): \"user\" is a table, not a listener"),
+        "{err}"
+    );
+}

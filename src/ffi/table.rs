@@ -38,7 +38,8 @@ pub(crate) trait RowSource: 'static {
 /// Registers every table-valued function of the extension on `conn`.
 pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
     create::<crate::packs::PacksTable>(conn)?;
-    create::<crate::feed::ChangesTable>(conn)
+    create::<crate::feed::ChangesTable>(conn)?;
+    create::<crate::listeners::ListenersTable>(conn)
 }
 
 /// Loading twice never gets here: [`crate::register`] returns early on a

@@ -349,7 +349,11 @@ fn describe_objects(t: &Template, params: &Params) -> String {
 /// Runs `body` inside a savepoint, so a failure undoes everything it did,
 /// whether or not the caller is in a transaction. A savepoint (not BEGIN)
 /// also works when the function is called from inside a statement.
-fn in_savepoint<T>(conn: &Connection, name: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn in_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     conn.execute_batch(&format!("SAVEPOINT {name}"))
         .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
     match body() {

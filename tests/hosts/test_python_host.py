@@ -20,6 +20,8 @@ EXPECTED_FUNCTIONS = {
     ("trigger_feed_capacity", "s", "utf8", -1, DIRECTONLY),
     ("trigger_txn_joined", "s", "utf8", -1, INNOCUOUS),
     ("trigger_call", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_listen", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_unlisten", "s", "utf8", -1, DIRECTONLY),
 }
 
 
@@ -31,14 +33,14 @@ def modules(conn):
     return {r[0] for r in conn.execute("SELECT name FROM pragma_module_list")}
 
 
-def test_loading_adds_exactly_these_functions_and_one_table_function():
+def test_loading_adds_exactly_these_functions_and_table_functions():
     conn = connect(load=False)
     before_f, before_m = functions(conn), modules(conn)
     conn.enable_load_extension(True)
     conn.load_extension(EXT)
     assert functions(conn) - before_f == EXPECTED_FUNCTIONS
     assert before_f - functions(conn) == set()
-    assert modules(conn) - before_m == {"trigger_packs", "trigger_changes", "trigger_txn"}
+    assert modules(conn) - before_m == {"trigger_packs", "trigger_listeners", "trigger_changes", "trigger_txn"}
 
 
 def test_loading_twice_on_one_connection_is_harmless():
