@@ -349,7 +349,11 @@ fn describe_objects(t: &Template, params: &Params) -> String {
 /// Runs `body` inside a savepoint, so a failure undoes everything it did,
 /// whether or not the caller is in a transaction. A savepoint (not BEGIN)
 /// also works when the function is called from inside a statement.
-fn in_savepoint<T>(conn: &Connection, name: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn in_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     conn.execute_batch(&format!("SAVEPOINT {name}"))
         .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
     match body() {
@@ -379,7 +383,7 @@ fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
 /// SQLite keeps trigger names apart from the names of tables, views and
 /// indexes, which share one namespace: a trigger may be named like its table.
 #[derive(Clone, Copy)]
-enum Namespace {
+pub(crate) enum Namespace {
     Triggers,
     Relations,
 }
@@ -395,7 +399,11 @@ impl Namespace {
 
 /// The `(type, tbl_name)` of a main-schema object in one namespace, matched
 /// as SQLite matches names (ASCII case-insensitively).
-fn schema_entry(conn: &Connection, ns: Namespace, name: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn schema_entry(
+    conn: &Connection,
+    ns: Namespace,
+    name: &str,
+) -> Result<Option<(String, String)>> {
     let types = match ns {
         Namespace::Triggers => "('trigger')",
         Namespace::Relations => "('table', 'view', 'index')",
