@@ -15,6 +15,14 @@ EXPECTED_FUNCTIONS = {
     ("trigger_pack_sql", "s", "utf8", -1, DETERMINISTIC | INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_emit", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_cursor", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_outbox_init", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_capture", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_uncapture", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_ack", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_prune", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_wait", "s", "utf8", -1, DIRECTONLY),
 }
 
 
