@@ -18,8 +18,10 @@
 //! The tables, [`OUTBOX_TABLE`] and [`CONSUMERS_TABLE`], are created on first
 //! use by the functions that write ([`ensure_tables`]); the readers
 //! (`trigger_cursor`, `trigger_wait`) treat a missing table as empty.
-//! Sequence numbers come from `AUTOINCREMENT`, so they are never reused, not
-//! even after pruning or deleting every event; and because SQLite has one
+//! Sequence numbers come from `AUTOINCREMENT`, so once committed they are
+//! never reused, not even after pruning or deleting every event (a rolled
+//! back event's seq was never visible and is given out again); and because
+//! SQLite has one
 //! writer at a time, events become visible in sequence order, so a consumer
 //! that reads `seq > position` never skips one.
 mod capture;
