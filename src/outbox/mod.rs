@@ -21,9 +21,8 @@
 //! Sequence numbers come from `AUTOINCREMENT`, so once committed they are
 //! never reused, not even after pruning or deleting every event (a rolled
 //! back event's seq was never visible and is given out again); and because
-//! SQLite has one
-//! writer at a time, events become visible in sequence order, so a consumer
-//! that reads `seq > position` never skips one.
+//! SQLite has one writer at a time, events become visible in sequence order,
+//! so a consumer that reads `seq > position` never skips one.
 mod capture;
 mod wait;
 
