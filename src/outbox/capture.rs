@@ -205,14 +205,9 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     })
 }
 
-/// A capture trigger found in the schema.
-struct Existing {
-    name: String,
-}
-
-/// The capture triggers on `table`, recognised by their marker comment
-/// right after the trigger's name.
-fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<Existing>> {
+/// The names of the capture triggers on `table`, recognised by their marker
+/// comment right after the trigger's name.
+fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<String>> {
     let mut stmt = conn
         .prepare(
             "SELECT name, sql FROM main.sqlite_master \
@@ -228,7 +223,7 @@ fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<Existing>> {
     for row in rows {
         let (name, sql) = row.map_err(Error::sqlite("reading the schema"))?;
         if sql.is_some_and(|sql| marker_of(&name, &sql).is_some()) {
-            found.push(Existing { name });
+            found.push(name);
         }
     }
     Ok(found)
@@ -281,7 +276,7 @@ pub(super) fn capture(
     for op in &options.events {
         let name = trigger_name(&t.name, *op);
         if let Some((_, on)) = schema_entry(conn, Namespace::Triggers, &name)? {
-            if !existing.iter().any(|e| e.name.eq_ignore_ascii_case(&name)) {
+            if !existing.iter().any(|e| e.eq_ignore_ascii_case(&name)) {
                 return Err(Error::invalid(format!(
                     "trigger {} on {} already exists and is not a capture trigger of {}; \
                      drop or rename it first",
@@ -297,13 +292,7 @@ pub(super) fn capture(
         statements.push(trigger_sql(&t, *op, &channel)?);
     }
     in_savepoint(conn, "trigger_capture", || {
-        for e in &existing {
-            conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&e.name)?))
-                .map_err(Error::sqlite(format!(
-                    "dropping trigger {}",
-                    shorten(&e.name)
-                )))?;
-        }
+        drop_triggers(conn, &existing)?;
         ensure_tables(conn)?;
         for sql in &statements {
             conn.execute_batch(sql)
@@ -358,17 +347,8 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
             shorten(&name)
         )));
     }
-    in_savepoint(conn, "trigger_uncapture", || {
-        for e in &existing {
-            conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&e.name)?))
-                .map_err(Error::sqlite(format!(
-                    "dropping trigger {}",
-                    shorten(&e.name)
-                )))?;
-        }
-        Ok(())
-    })?;
-    let names: Vec<String> = existing.iter().map(|e| display_name(&e.name)).collect();
+    in_savepoint(conn, "trigger_uncapture", || drop_triggers(conn, &existing))?;
+    let names: Vec<String> = existing.iter().map(|e| display_name(e)).collect();
     Ok(format!(
         "uncaptured {}: dropped {} {}",
         display_name(&name),
@@ -379,6 +359,14 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
         },
         names.join(", ")
     ))
+}
+
+fn drop_triggers(conn: &Connection, names: &[String]) -> Result<()> {
+    for name in names {
+        conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(name)?))
+            .map_err(Error::sqlite(format!("dropping trigger {}", shorten(name))))?;
+    }
+    Ok(())
 }
 
 /// The `CREATE TRIGGER` statement for one kind of change.

@@ -129,7 +129,7 @@ def test_a_waiter_never_blocks_writers(tmp_path, journal_mode):
     waiter = Waiter(db, 0, 20000, "never")
     # A writer with a small busy timeout commits many times while the
     # waiter waits (and keeps checking the file).
-    writer = sqlite3.connect(db, isolation_level=None, timeout=0.05)
+    writer = sqlite3.connect(db, isolation_level=None, timeout=0.1)
     for i in range(100):
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("INSERT INTO orders (item) VALUES (?)", (f"item {i}",))
