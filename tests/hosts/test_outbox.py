@@ -259,3 +259,31 @@ def test_emit_works_in_triggers_with_trusted_schema_off_but_admin_functions_do_n
                 conn.execute(sql)
     assert scalar(conn, "SELECT count(*) FROM u") == 0
     assert scalar(conn, "SELECT count(*) FROM trigger_outbox_consumers") == 0
+
+
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+@pytest.mark.parametrize("auto_vacuum", ["none", "full"])
+def test_the_first_emit_creates_the_outbox_from_inside_a_running_statement(tmp_path, journal_mode, auto_vacuum):
+    # Creating a table while a statement runs (here a multi-row insert whose
+    # trigger emits, reading another table) must neither fail nor disturb
+    # that statement, also when auto_vacuum has to move pages for the new table.
+    db = str(tmp_path / "first.db")
+    conn = connect(db)
+    conn.execute(f"PRAGMA auto_vacuum = {auto_vacuum}")
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.executescript(
+        """
+        CREATE TABLE source (id INTEGER PRIMARY KEY, body TEXT);
+        CREATE INDEX source_body ON source (body);
+        CREATE TABLE copy (id INTEGER PRIMARY KEY, body TEXT, seq INTEGER);
+        CREATE TRIGGER copy_emit AFTER INSERT ON copy BEGIN
+          UPDATE copy SET seq = trigger_emit('copy', new.id) WHERE id = new.id;
+        END;
+        """
+    )
+    conn.executemany("INSERT INTO source (body) VALUES (?)", [("x" * 300 + str(i),) for i in range(500)])
+    conn.execute("INSERT INTO copy (id, body) SELECT id, body FROM source ORDER BY body")
+    assert scalar(conn, "SELECT count(*) FROM copy WHERE seq IS NOT NULL") == 500
+    assert scalar(conn, "SELECT count(*) FROM trigger_outbox") == 500
+    assert scalar(conn, "SELECT count(*) FROM copy c JOIN trigger_outbox o ON o.seq = c.seq AND o.payload = c.id") == 500
+    assert scalar(conn, "PRAGMA integrity_check") == "ok"
