@@ -10,6 +10,9 @@
 //! | `trigger_listen(table, event, action_sql [, options_json])` | direct-only | changes the schema |
 //! | `trigger_unlisten(name)` | direct-only | changes the schema |
 //!
+//! The outbox functions, and why they have their flags, are listed in
+//! `outbox`.
+//!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.
 //! Every function checks its argument count and types itself and names the

@@ -15,6 +15,13 @@
 //! | `trigger_listen(table, event, action_sql [, options_json])` | a listener: a self-describing, plain-SQL trigger |
 //! | `trigger_unlisten(name)` | drops a listener, and nothing else |
 //! | `trigger_listeners` | table-valued: every listener in main |
+//! | `trigger_emit(channel, payload)` | appends an event to the outbox |
+//! | `trigger_capture(table [, options_json])` | records a table's changes into the outbox |
+//! | `trigger_uncapture(table)` | stops recording them |
+//! | `trigger_outbox_init()` | creates the outbox tables |
+//! | `trigger_ack(consumer, seq)` / `trigger_cursor(consumer)` | a consumer's durable position |
+//! | `trigger_prune()` | deletes events every consumer has processed |
+//! | `trigger_wait(after_seq, timeout_ms [, channel])` | blocks until an event is committed |
 //!
 //! Rust programs that link their own SQLite turn off the default `loadable`
 //! feature and call [`register`] on a [`rusqlite::Connection`].

@@ -162,10 +162,27 @@ impl Session {
             .and_then(Weak::upgrade)
     }
 
-    /// Makes every later commit of outbox events on `conn` wake the waiters
-    /// of its file (`trigger_wait`): a TEMP trigger puts `trigger_txn` into
-    /// each transaction that writes the outbox, and its `xCommit` signals.
+    /// Makes the commit of the open transaction wake the waiters of this
+    /// file (`trigger_wait`): puts `trigger_txn` into the transaction, whose
+    /// `xCommit` signals after the commit. `trigger_emit` calls this after
+    /// each write; it is one flag check once the transaction has joined.
     pub(crate) fn notify_commits(&self, conn: &Connection) -> crate::Result<()> {
+        if self.joined() {
+            return Ok(());
+        }
+        conn.execute("INSERT INTO trigger_txn VALUES ('outbox')", [])
+            .map(|_| ())
+            .map_err(crate::Error::sqlite(
+                "marking the transaction for trigger_wait",
+            ))
+    }
+
+    /// Makes every later transaction on `conn` that writes the outbox (the
+    /// plain-SQL capture triggers included) wake the waiters of its file,
+    /// with a TEMP trigger on `trigger_outbox`. Creating a TEMP trigger
+    /// inside a running trigger aborts the outer statement, so only
+    /// direct-only functions (`trigger_capture`) call this.
+    pub(crate) fn notify_outbox_writes(&self, conn: &Connection) -> crate::Result<()> {
         if self.state.lock().outbox_guarded {
             return Ok(());
         }

@@ -322,3 +322,45 @@ fn listeners_work_on_a_rust_connection() {
         "{err}"
     );
 }
+
+#[test]
+fn the_outbox_through_sql_on_a_rust_connection() {
+    let dir = std::env::temp_dir().join(format!("sqlite-triggers-outbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.db");
+    let _ = std::fs::remove_file(&path);
+    let conn = Connection::open(&path).unwrap();
+    sqlite_triggers::register(&conn).unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)")
+        .unwrap();
+    conn.query_row("SELECT trigger_capture('t')", [], |r| r.get::<_, String>(0))
+        .unwrap();
+    conn.execute("INSERT INTO t (x) VALUES ('a')", []).unwrap();
+    // A second connection commits while the first waits for it.
+    let writer = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let other = Connection::open(path).unwrap();
+            other.execute("INSERT INTO t (x) VALUES ('b')", []).unwrap();
+        }
+    });
+    let seq: Option<i64> = conn
+        .query_row("SELECT trigger_wait(1, 10000)", [], |r| r.get(0))
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(seq, Some(2));
+    let payload: String = conn
+        .query_row(
+            "SELECT payload FROM trigger_outbox WHERE seq = 2",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        payload,
+        r#"{"op":"insert","key":2,"old":null,"new":{"id":2,"x":"b"}}"#
+    );
+    drop(conn);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

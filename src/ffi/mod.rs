@@ -35,6 +35,16 @@ pub(crate) fn handle_key(conn: &Connection) -> usize {
     unsafe { conn.handle() as usize }
 }
 
+/// The highest transaction state `conn` holds on any of its databases
+/// (`sqlite3_txn_state(db, NULL)`): `SQLITE_TXN_NONE`, `SQLITE_TXN_READ`
+/// or `SQLITE_TXN_WRITE`. rusqlite only offers this with its
+/// `modern_sqlite` feature, which would swap the extension's API bindings.
+pub(crate) fn transaction_state(conn: &Connection) -> i32 {
+    // SAFETY: the handle is valid while `conn` is; a NULL schema name asks
+    // for the highest state over all schemas, which sqlite3_txn_state allows.
+    unsafe { rusqlite::ffi::sqlite3_txn_state(conn.handle(), std::ptr::null()) }
+}
+
 /// Catches a panic in code SQLite called, turning it into an error message.
 pub(crate) fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(body)).map_err(|panic| {

@@ -1,4 +1,289 @@
-//! SQL functions: (none yet).
-use crate::functions::SqlFunction;
+//! The durable outbox: events written in the same transaction as the change
+//! that caused them, into an ordinary table of the main database, so they
+//! survive crashes and restarts and other processes can read them.
+//!
+//! SQL functions of this module:
+//!
+//! | function | flags | why |
+//! |---|---|---|
+//! | `trigger_emit(channel, payload)` | innocuous | made for trigger bodies: it only appends a row to the outbox, inside the caller's transaction |
+//! | `trigger_cursor(consumer)` | innocuous | reads one row, changes nothing |
+//! | `trigger_outbox_init()` | direct-only | creates tables |
+//! | `trigger_capture(table [, options_json])` | direct-only | changes the schema (creates triggers) |
+//! | `trigger_uncapture(table)` | direct-only | changes the schema (drops triggers) |
+//! | `trigger_ack(consumer, seq)` | direct-only | moves a consumer's durable position, which decides what pruning deletes |
+//! | `trigger_prune()` | direct-only | deletes events |
+//! | `trigger_wait(after_seq, timeout_ms [, channel])` | direct-only | blocks its connection; from a trigger or view it would stall every writer |
+//!
+//! The tables, [`OUTBOX_TABLE`] and [`CONSUMERS_TABLE`], are created on first
+//! use by the functions that write ([`ensure_tables`]); the readers
+//! (`trigger_cursor`, `trigger_wait`) treat a missing table as empty.
+//! Sequence numbers come from `AUTOINCREMENT`, so once committed they are
+//! never reused, not even after pruning or deleting every event (a rolled
+//! back event's seq was never visible and is given out again); and because
+//! SQLite has one writer at a time, events become visible in sequence order,
+//! so a consumer that reads `seq > position` never skips one.
+mod capture;
+mod wait;
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[];
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::{Error, Result};
+
+/// The events: `seq`, `channel`, `payload`, `created_at`.
+pub(crate) const OUTBOX_TABLE: &str = "trigger_outbox";
+/// The consumers' positions: `consumer`, `seq`, `updated_at`.
+pub(crate) const CONSUMERS_TABLE: &str = "trigger_outbox_consumers";
+
+/// A UTC timestamp with milliseconds, as the tables' column defaults, so rows
+/// written by plain SQL (capture triggers) get one too.
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+pub(crate) const FUNCTIONS: &[SqlFunction] = &[
+    SqlFunction {
+        name: "trigger_emit",
+        signature: "channel, payload",
+        args: 2..=2,
+        flags: INNOCUOUS,
+        body: |a| {
+            let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
+            let payload = a.value(1);
+            a.with_connection(|conn| {
+                let seq = emit(conn, &channel, &payload)?;
+                a.session.notify_commits(conn)?;
+                Ok(seq)
+            })
+        },
+    },
+    SqlFunction {
+        name: "trigger_cursor",
+        signature: "consumer",
+        args: 1..=1,
+        flags: INNOCUOUS,
+        body: |a| {
+            let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
+            a.with_connection(|conn| cursor(conn, &consumer))
+        },
+    },
+    SqlFunction {
+        name: "trigger_outbox_init",
+        signature: "",
+        args: 0..=0,
+        flags: ADMIN,
+        body: |a| {
+            a.with_connection(|conn| {
+                ensure_tables(conn)?;
+                Ok(format!(
+                    "outbox ready: tables {OUTBOX_TABLE}, {CONSUMERS_TABLE}"
+                ))
+            })
+        },
+    },
+    SqlFunction {
+        name: "trigger_capture",
+        signature: "table [, options_json]",
+        args: 1..=2,
+        flags: ADMIN,
+        body: |a| {
+            let table = a.text(0, "table")?;
+            let options = a.options(1, "options_json")?;
+            a.with_connection(|conn| {
+                let summary = capture::capture(conn, &table, &options)?;
+                a.session.notify_outbox_writes(conn)?;
+                Ok(summary)
+            })
+        },
+    },
+    SqlFunction {
+        name: "trigger_uncapture",
+        signature: "table",
+        args: 1..=1,
+        flags: ADMIN,
+        body: |a| {
+            let table = a.text(0, "table")?;
+            a.with_connection(|conn| capture::uncapture(conn, &table))
+        },
+    },
+    SqlFunction {
+        name: "trigger_ack",
+        signature: "consumer, seq",
+        args: 2..=2,
+        flags: ADMIN,
+        body: |a| {
+            let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
+            let seq = a.int(1, "seq")?;
+            if seq < 0 {
+                return Err(format!("argument 2 (seq) must be 0 or more, got {seq}"));
+            }
+            a.with_connection(|conn| ack(conn, &consumer, seq))
+        },
+    },
+    SqlFunction {
+        name: "trigger_prune",
+        signature: "",
+        args: 0..=0,
+        flags: ADMIN,
+        body: |a| a.with_connection(prune),
+    },
+    SqlFunction {
+        name: "trigger_wait",
+        signature: "after_seq, timeout_ms [, channel]",
+        args: 2..=3,
+        flags: ADMIN,
+        body: |a| {
+            let after = a.int(0, "after_seq")?;
+            let timeout_ms = wait::timeout(a.int(1, "timeout_ms")?)?;
+            let channel = match a.opt_text(2, "channel")? {
+                Some(channel) => Some(non_empty(channel, 3, "channel")?),
+                None => None,
+            };
+            let key = a.session.file_key.clone();
+            a.with_connection(|conn| {
+                let seq = wait::wait(conn, key.as_deref(), after, timeout_ms, channel.as_deref())?;
+                Ok(seq.map_or(Value::Null, Value::Integer))
+            })
+        },
+    },
+];
+
+/// Refuses an empty text argument: no event or consumer can be named "".
+fn non_empty(text: String, position: usize, name: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err(format!("argument {position} ({name}) must not be empty"))
+    } else {
+        Ok(text)
+    }
+}
+
+/// Creates the outbox and consumers tables if they do not exist yet. Safe to
+/// call from inside a running statement, a trigger body included: SQLite
+/// lets a statement run on while another one changes the schema.
+pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS main.{OUTBOX_TABLE} (\n  \
+           seq INTEGER PRIMARY KEY AUTOINCREMENT,\n  \
+           channel TEXT NOT NULL,\n  \
+           payload,\n  \
+           created_at TEXT NOT NULL DEFAULT ({NOW})\n\
+         );\n\
+         CREATE TABLE IF NOT EXISTS main.{CONSUMERS_TABLE} (\n  \
+           consumer TEXT PRIMARY KEY,\n  \
+           seq INTEGER NOT NULL,\n  \
+           updated_at TEXT NOT NULL DEFAULT ({NOW})\n\
+         );"
+    ))
+    .map_err(Error::sqlite("creating the outbox tables"))
+}
+
+/// Whether `e` says that a table is missing: the readers treat a missing
+/// outbox as an empty one, and emit creates it then.
+pub(crate) fn is_missing_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(message))
+        if message.starts_with("no such table"))
+}
+
+/// Appends an event to the outbox in the caller's transaction and returns
+/// its seq. The payload is stored exactly as given (text stays text).
+pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<i64> {
+    // RETURNING gives the seq of this very insert; last_insert_rowid() would
+    // too, but SQLite restores it when a trigger ends, which is easy to trip on.
+    let insert = || -> rusqlite::Result<i64> {
+        let mut stmt = conn.prepare(&format!(
+            "INSERT INTO main.{OUTBOX_TABLE} (channel, payload) VALUES (?1, ?2) RETURNING seq"
+        ))?;
+        let mut rows = stmt.query(params![channel, payload])?;
+        let seq = match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => return Err(rusqlite::Error::QueryReturnedNoRows),
+        };
+        while rows.next()?.is_some() {}
+        Ok(seq)
+    };
+    let context = format!("writing to {OUTBOX_TABLE}");
+    match insert() {
+        Err(e) if is_missing_table(&e) => {
+            ensure_tables(conn)?;
+            insert().map_err(Error::sqlite(context))
+        }
+        other => other.map_err(Error::sqlite(context)),
+    }
+}
+
+/// The position stored for `consumer`; 0 for one that never acknowledged.
+pub(crate) fn cursor(conn: &Connection, consumer: &str) -> Result<i64> {
+    let found = conn
+        .query_row(
+            &format!("SELECT seq FROM main.{CONSUMERS_TABLE} WHERE consumer = ?1"),
+            [consumer],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional();
+    match found {
+        Ok(seq) => Ok(seq.unwrap_or(0)),
+        Err(e) if is_missing_table(&e) => Ok(0),
+        Err(e) => Err(Error::sqlite(format!("reading {CONSUMERS_TABLE}"))(e)),
+    }
+}
+
+/// The largest seq ever issued (0 before the first event): the high-water
+/// mark AUTOINCREMENT keeps in `sqlite_sequence`, which pruning never lowers.
+fn largest_issued(conn: &Connection) -> Result<i64> {
+    let found = conn
+        .query_row(
+            "SELECT seq FROM main.sqlite_sequence WHERE name = ?1",
+            [OUTBOX_TABLE],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional();
+    match found {
+        Ok(seq) => Ok(seq.unwrap_or(0)),
+        Err(e) if is_missing_table(&e) => Ok(0),
+        Err(e) => Err(Error::sqlite("reading sqlite_sequence")(e)),
+    }
+}
+
+/// Stores that `consumer` has processed every event up to `seq`. A position
+/// never moves backwards (the larger one is kept), so a late or repeated
+/// acknowledgement is harmless. Returns the stored position.
+pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
+    let issued = largest_issued(conn)?;
+    if seq > issued {
+        return Err(Error::invalid(format!(
+            "seq {seq} has not been issued yet (the largest seq issued is {issued})"
+        )));
+    }
+    crate::packs::in_savepoint(conn, "trigger_ack", || {
+        ensure_tables(conn)?;
+        conn.query_row(
+            &format!(
+                "INSERT INTO main.{CONSUMERS_TABLE} (consumer, seq) VALUES (?1, ?2) \
+                 ON CONFLICT (consumer) DO UPDATE \
+                 SET seq = max(seq, excluded.seq), updated_at = {NOW} \
+                 RETURNING seq"
+            ),
+            params![consumer, seq],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite(format!("writing to {CONSUMERS_TABLE}")))
+    })
+}
+
+/// Deletes the events every registered consumer has acknowledged; with no
+/// consumer registered nothing is deleted. Returns how many were deleted.
+pub(crate) fn prune(conn: &Connection) -> Result<i64> {
+    crate::packs::in_savepoint(conn, "trigger_prune", || {
+        ensure_tables(conn)?;
+        let deleted = conn
+            .execute(
+                &format!(
+                    "DELETE FROM main.{OUTBOX_TABLE} \
+                     WHERE seq <= (SELECT min(seq) FROM main.{CONSUMERS_TABLE})"
+                ),
+                [],
+            )
+            .map_err(Error::sqlite(format!("pruning {OUTBOX_TABLE}")))?;
+        Ok(deleted as i64)
+    })
+}

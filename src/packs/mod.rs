@@ -383,7 +383,7 @@ fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
 /// SQLite keeps trigger names apart from the names of tables, views and
 /// indexes, which share one namespace: a trigger may be named like its table.
 #[derive(Clone, Copy)]
-enum Namespace {
+pub(crate) enum Namespace {
     Triggers,
     Relations,
 }
@@ -399,7 +399,11 @@ impl Namespace {
 
 /// The `(type, tbl_name)` of a main-schema object in one namespace, matched
 /// as SQLite matches names (ASCII case-insensitively).
-fn schema_entry(conn: &Connection, ns: Namespace, name: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn schema_entry(
+    conn: &Connection,
+    ns: Namespace,
+    name: &str,
+) -> Result<Option<(String, String)>> {
     let types = match ns {
         Namespace::Triggers => "('trigger')",
         Namespace::Relations => "('table', 'view', 'index')",

@@ -22,6 +22,14 @@ EXPECTED_FUNCTIONS = {
     ("trigger_call", "s", "utf8", -1, INNOCUOUS),
     ("trigger_listen", "s", "utf8", -1, DIRECTONLY),
     ("trigger_unlisten", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_emit", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_cursor", "s", "utf8", -1, INNOCUOUS),
+    ("trigger_outbox_init", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_capture", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_uncapture", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_ack", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_prune", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_wait", "s", "utf8", -1, DIRECTONLY),
 }
 
 

@@ -1,0 +1,171 @@
+//! `trigger_wait(after_seq, timeout_ms [, channel])`: blocks until an event
+//! after `after_seq` has been committed, by this process or another one.
+//!
+//! Waiting must never keep a writer from committing, in rollback-journal and
+//! WAL mode alike. So the calling connection must hold no transaction at all
+//! (not even the read transaction of a statement that reads a table), and
+//! every check runs as one short read on a private read-only connection to
+//! the same file. Commits made through this process's connections wake the
+//! waiter through the file's [`crate::notify`] signal; commits by other
+//! processes are seen by polling `PRAGMA data_version` every few
+//! milliseconds.
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{is_missing_table, OUTBOX_TABLE};
+use crate::{Error, Result};
+
+/// The longest wait one call may ask for; callers loop for longer waits.
+/// A waiting call blocks its connection and cannot be interrupted.
+pub(crate) const MAX_TIMEOUT_MS: i64 = 3_600_000;
+
+/// How often other processes' commits are looked for.
+const POLL: Duration = Duration::from_millis(10);
+/// After an in-process signal that found nothing (the commit may not be
+/// visible yet), look again this often ...
+const FAST_POLL: Duration = Duration::from_millis(2);
+/// ... for this long.
+const AFTER_SIGNAL: Duration = Duration::from_millis(50);
+/// How long one check waits for a writer's lock before giving up until the
+/// next check.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Checks `timeout_ms`: 0 (look once) up to [`MAX_TIMEOUT_MS`].
+pub(super) fn timeout(timeout_ms: i64) -> Result<Duration, String> {
+    if timeout_ms < 0 {
+        return Err(format!(
+            "argument 2 (timeout_ms) must be 0 or more, got {timeout_ms}"
+        ));
+    }
+    if timeout_ms > MAX_TIMEOUT_MS {
+        return Err(format!(
+            "argument 2 (timeout_ms) must be at most {MAX_TIMEOUT_MS} (one hour), got {timeout_ms}; \
+             call it again in a loop to wait longer"
+        ));
+    }
+    Ok(Duration::from_millis(timeout_ms as u64))
+}
+
+/// Returns the seq of the first committed event with seq > `after` (on
+/// `channel`, if given), or `None` once `timeout` has passed.
+pub(super) fn wait(
+    conn: &Connection,
+    file_key: Option<&str>,
+    after: i64,
+    timeout: Duration,
+    channel: Option<&str>,
+) -> Result<Option<i64>> {
+    let call = "call it on its own, as SELECT trigger_wait(...), outside BEGIN ... COMMIT";
+    if !conn.is_autocommit() {
+        return Err(Error::invalid(format!(
+            "cannot wait inside a transaction: the transaction's locks would keep other \
+             connections from committing the events it waits for; {call}"
+        )));
+    }
+    if crate::ffi::transaction_state(conn) != rusqlite::ffi::SQLITE_TXN_NONE {
+        return Err(Error::invalid(format!(
+            "cannot wait while this connection holds a read transaction (the statement \
+             also reads a table, or another statement on the connection is still running), \
+             which could keep writers from committing; {call}"
+        )));
+    }
+    let path = file_key.ok_or_else(|| {
+        Error::invalid(
+            "needs a database file: no other connection can commit to an in-memory \
+             or temporary database",
+        )
+    })?;
+    let reader = open_reader(path)?;
+    let signal = crate::notify::signal(path);
+    let deadline = Instant::now() + timeout;
+    // Read before the first check, so a commit signalled during the check
+    // is not missed.
+    let mut generation = signal.generation();
+    let mut seen_version = None;
+    let mut fast_until = None;
+    loop {
+        if let Some(seq) = check(&reader, &mut seen_version, after, channel)? {
+            return Ok(Some(seq));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let interval = match fast_until {
+            Some(until) if now < until => FAST_POLL,
+            _ => POLL,
+        };
+        let woken = signal.wait_past(generation, deadline.min(now + interval));
+        if woken != generation {
+            generation = woken;
+            fast_until = Some(Instant::now() + AFTER_SIGNAL);
+        }
+    }
+}
+
+/// A private read-only connection to the database file, so each check is
+/// one short read transaction of its own.
+fn open_reader(path: &str) -> Result<Connection> {
+    let context = || format!("opening {} to wait on it", crate::sql::shorten(path));
+    let reader = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(Error::sqlite(context()))?;
+    reader
+        .busy_timeout(READ_BUSY_TIMEOUT)
+        .map_err(Error::sqlite(context()))?;
+    Ok(reader)
+}
+
+/// Looks for the event, but only when something was committed since the
+/// last look (`PRAGMA data_version` changed). A busy database counts as
+/// "not yet": the next check tries again.
+fn check(
+    reader: &Connection,
+    seen_version: &mut Option<i64>,
+    after: i64,
+    channel: Option<&str>,
+) -> Result<Option<i64>> {
+    let context = || format!("reading {OUTBOX_TABLE}");
+    let version = match reader.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
+        Ok(version) => version,
+        Err(e) if is_busy(&e) => return Ok(None),
+        Err(e) => return Err(Error::sqlite(context())(e)),
+    };
+    if *seen_version == Some(version) {
+        return Ok(None);
+    }
+    let found = reader
+        .prepare(&format!(
+            "SELECT seq FROM main.{OUTBOX_TABLE} \
+             WHERE seq > ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY seq LIMIT 1"
+        ))
+        .and_then(|mut stmt| {
+            let mut rows = stmt.query(rusqlite::params![after, channel])?;
+            match rows.next()? {
+                Some(row) => row.get::<_, i64>(0).map(Some),
+                None => Ok(None),
+            }
+        });
+    match found {
+        Ok(found) => {
+            *seen_version = Some(version);
+            Ok(found)
+        }
+        Err(e) if is_missing_table(&e) => {
+            *seen_version = Some(version);
+            Ok(None)
+        }
+        Err(e) if is_busy(&e) => Ok(None),
+        Err(e) => Err(Error::sqlite(context())(e)),
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
