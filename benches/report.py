@@ -12,8 +12,8 @@ Every statistic is computed here, for the Rust and the Python rows alike:
   one against round i of the other: they ran next to each other, so a slow
   minute of the machine cancels out), with their min–max; for latency rows,
   the ratio of the p50s;
-- target: met, MISSED, pending (the contender waits for a feature not in
-  this build) or failed.
+- target: met, MISSED, pending (the contender waits for a function not in
+  this build, and was skipped) or failed.
 """
 import argparse
 import csv
@@ -119,7 +119,7 @@ def summarise(bench):
             met = evaluate(c["target"], row)
             row["result"] = "" if met is None else ("met" if met else "MISSED")
         elif c["status"] == "skipped":
-            row["result"] = "pending" if c["target"] else "skipped"
+            row["result"] = "pending"
         else:
             row["result"] = "failed"
         out.append(row)
@@ -178,11 +178,14 @@ def print_markdown(rows, machine):
     )
     print("| # | work | contender | median (min–max) | ratio | target | result |")
     print("|---|---|---|---|---|---|---|")
+    shown = None
     for row in rows:
         timing = timing_text(row) if row["status"] == "ran" else row["status"]
+        first = row["id"] != shown
+        shown = row["id"]
         print(
-            f"| {row['id']} | {row['work']} | {row['contender']} | {timing} | "
-            f"{ratio_text(row)} | {row['target']} | {row['result']} |"
+            f"| {row['id'] if first else ''} | {row['work'] if first else ''} | {row['contender']} | "
+            f"{timing} | {ratio_text(row)} | {row['target']} | {row['result']} |"
         )
 
 
@@ -212,6 +215,7 @@ def main():
         "sqlalchemy": python.get("sqlalchemy"),
         "extension": rust.get("extension"),
         "extension_functions": rust.get("extension_functions"),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
     }
     benchmarks = sorted(
         (b for h in hosts for b in h["benchmarks"]), key=lambda b: (int(b["id"]), b["id"])
