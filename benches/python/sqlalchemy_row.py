@@ -1,0 +1,214 @@
+"""Benchmark 5: the seed's own approach in Python with SQLAlchemy, against the
+default_album pack.
+
+- baseline: ORM objects added to a Session; an `after_insert` listener on
+  User inserts each user's album with `connection.execute(text(...))`, as the
+  seed story did (a plain INSERT without the pack's NOT EXISTS guard, so the
+  baseline does less work than the pack);
+- pack: SQLAlchemy Core `insert(User)` with a list of rows, the extension
+  loaded in the engine's `connect` event and `trigger_install('default_album')`
+  run once; the trigger inserts the albums.
+
+Contenders run interleaved (A B A B ...) after a warm-up round, each run on a
+fresh database file with `synchronous=OFF` (as the Rust rows), timing only
+the work: building the rows and committing them. The measure is the
+process's CPU time, as in the Rust rows; wall-clock time is recorded beside
+it. Writes raw samples in the JSON shape `benches/report.py` reads.
+
+    python benches/python/sqlalchemy_row.py --extension PATH [--quick] [--out FILE]
+"""
+import argparse
+import json
+import pathlib
+import sqlite3
+import sys
+import tempfile
+import time
+
+import sqlalchemy
+from sqlalchemy import ForeignKey, create_engine, event, insert, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SEED_SCHEMA = (ROOT / "examples" / "seed_schema.sql").read_text()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+
+
+class Album(Base):
+    __tablename__ = "album"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    album_name: Mapped[str]
+
+
+def add_default_album(mapper, connection, target):
+    """The seed's listener: every user the ORM flushes gets its album."""
+    connection.execute(
+        text("INSERT INTO album (user_id, album_name) VALUES (:user_id, 'default album')"),
+        {"user_id": target.id},
+    )
+
+
+# Fires only for ORM flushes: the Core contender's insert(User) never runs
+# it, which is the gap the pack closes. The album count check below would
+# catch it firing there too.
+event.listen(User, "after_insert", add_default_album)
+
+
+def engine_for(path, extension=None):
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA synchronous=OFF")
+        if extension:
+            dbapi_conn.enable_load_extension(True)
+            dbapi_conn.load_extension(extension)
+            dbapi_conn.enable_load_extension(False)
+
+    return engine
+
+
+def fresh_database(tmp):
+    path = pathlib.Path(tmp) / "bench.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SEED_SCHEMA)
+    conn.close()
+    return path
+
+
+def timed(work):
+    cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+    work()
+    return (time.process_time_ns() - cpu) / 1e9, (time.perf_counter_ns() - wall) / 1e9
+
+
+def check_albums(engine, n):
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT count(*) FROM album WHERE album_name = 'default album'"
+        ).scalar()
+    if found != n:
+        raise RuntimeError(f"{found} default albums after inserting {n} users, expected {n}")
+
+
+def orm_listener(n, extension):
+    with tempfile.TemporaryDirectory(prefix="sqlite-triggers-bench-") as tmp:
+        engine = engine_for(fresh_database(tmp))
+        try:
+
+            def work():
+                with Session(engine) as session:
+                    session.add_all([User(name="user") for _ in range(n)])
+                    session.commit()
+
+            sample = timed(work)
+            check_albums(engine, n)
+            return sample
+        finally:
+            engine.dispose()
+
+
+def core_with_pack(n, extension):
+    with tempfile.TemporaryDirectory(prefix="sqlite-triggers-bench-") as tmp:
+        engine = engine_for(fresh_database(tmp), extension)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("SELECT trigger_install('default_album')")
+
+            def work():
+                with engine.begin() as conn:
+                    conn.execute(insert(User), [{"name": "user"} for _ in range(n)])
+
+            sample = timed(work)
+            check_albums(engine, n)
+            return sample
+        finally:
+            engine.dispose()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extension", required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    n, warmup, rounds = (1_000, 1, 3) if args.quick else (20_000, 1, 7)
+
+    contenders = [
+        {
+            "name": "ORM after_insert listener + text() (baseline)",
+            "run": orm_listener,
+            "target": None,
+        },
+        {
+            "name": "Core insert(User) + default_album pack",
+            "run": core_with_pack,
+            "target": {"kind": "speedup_at_least", "value": 15},
+        },
+    ]
+    print(f"\n== 5 SQLAlchemy {sqlalchemy.__version__}: ORM listener or pack ({n:,} users)")
+    samples = [[] for _ in contenders]
+    failed = [None for _ in contenders]
+    for rnd in range(warmup + rounds):
+        label = f"warm-up {rnd + 1}" if rnd < warmup else f"round {rnd + 1 - warmup}/{rounds}"
+        line = f"   {label}:"
+        for i, c in enumerate(contenders):
+            if failed[i]:
+                continue
+            try:
+                cpu, wall = c["run"](n, args.extension)
+            except Exception as e:  # reported as a failed contender
+                failed[i] = f"{type(e).__name__}: {e}"
+                print(f"   {c['name']}: FAILED: {failed[i]}")
+                continue
+            if rnd >= warmup:
+                samples[i].append((cpu, wall))
+            line += f"  [{i + 1}] {cpu * 1e3:.2f}ms"
+        print(line, flush=True)
+
+    record = {
+        "host": "python",
+        "mode": "quick" if args.quick else "full",
+        "sqlite": sqlite3.sqlite_version,
+        "sqlalchemy": sqlalchemy.__version__,
+        "benchmarks": [
+            {
+                "id": "5",
+                "title": "SQLAlchemy: the seed's ORM listener or the pack",
+                "work": f"{n:,} users in one transaction (SQLAlchemy {sqlalchemy.__version__})",
+                "kind": "time",
+                "measure": "process CPU time",
+                "warmup": warmup,
+                "rounds": rounds,
+                "contenders": [
+                    {
+                        "name": c["name"],
+                        "status": "failed" if failed[i] else "ran",
+                        "reason": failed[i],
+                        "ratio_to": contenders[0]["name"],
+                        "target": c["target"],
+                        "samples": [cpu for cpu, _ in samples[i]],
+                        "wall_samples": [wall for _, wall in samples[i]],
+                    }
+                    for i, c in enumerate(contenders)
+                ],
+            }
+        ],
+    }
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
+    return 1 if any(failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
