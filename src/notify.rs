@@ -1,9 +1,18 @@
-#![allow(dead_code)] // filled in by the listeners, feed and outbox modules
-//! Process-wide commit signals, one per database file: connections of this
-//! process that commit to a file wake every `trigger_wait` waiting on it.
+//! Process-wide commit signals, one per database file, that wake
+//! `trigger_wait`. Two things notify a file's signal:
+//!
+//! - the commit itself, in this process: `trigger_txn`'s `xCommit` runs
+//!   after every transaction that called `trigger_emit` (or that the change
+//!   feed follows) has committed;
+//! - on Linux, a watcher thread that inotify wakes when the file, its
+//!   `-wal` or its `-journal` is written: a commit by any process, plain-SQL
+//!   capture triggers and connections without the extension included. The
+//!   thread runs only while some `trigger_wait` waits on the file.
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
@@ -13,6 +22,10 @@ use rusqlite::Connection;
 pub(crate) struct Signal {
     generation: Mutex<u64>,
     changed: Condvar,
+    /// `trigger_wait` calls waiting on this file.
+    waiters: AtomicUsize,
+    /// Whether a watcher thread runs for this file.
+    watching: Mutex<bool>,
 }
 
 impl Signal {
@@ -21,7 +34,8 @@ impl Signal {
         *self.generation.lock()
     }
 
-    /// Wakes every waiter: a commit to the file has finished.
+    /// Wakes every waiter: a commit to the file has finished (or the file
+    /// was written, which a commit does).
     pub(crate) fn notify(&self) {
         *self.generation.lock() += 1;
         self.changed.notify_all();
@@ -54,6 +68,78 @@ pub(crate) fn signal(key: &str) -> Arc<Signal> {
             .entry(key.to_string())
             .or_default(),
     )
+}
+
+/// Registers a waiter on the file `path` for as long as the guard lives,
+/// starting the file's watcher thread if none runs. Without inotify (or if
+/// it fails) nothing starts, and waiters rely on their polling.
+pub(crate) fn wait_on(path: &str) -> WaitGuard {
+    let signal = signal(path);
+    signal.waiters.fetch_add(1, Ordering::SeqCst);
+    let mut watching = signal.watching.lock();
+    if !*watching {
+        if let Some(watch) = start_watch(path) {
+            *watching = true;
+            let (thread_signal, file) = (Arc::clone(&signal), file_name(path));
+            let spawned = std::thread::Builder::new()
+                .name("sqlite-triggers-wait".into())
+                .spawn(move || watch_loop(watch, file, thread_signal));
+            if spawned.is_err() {
+                *watching = false;
+            }
+        }
+    }
+    drop(watching);
+    WaitGuard { signal }
+}
+
+/// Ends a waiter's registration when it is dropped.
+pub(crate) struct WaitGuard {
+    signal: Arc<Signal>,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        self.signal.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn start_watch(path: &str) -> Option<crate::ffi::DirWatch> {
+    let dir = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())?;
+    crate::ffi::DirWatch::new(dir).ok()
+}
+
+fn file_name(path: &str) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(path)
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// Turns writes to the database file, `-wal` or `-journal` into
+/// notifications; ends when no waiter is left.
+fn watch_loop(watch: crate::ffi::DirWatch, file: Vec<u8>, signal: Arc<Signal>) {
+    loop {
+        let events = watch.wait(Duration::from_millis(200));
+        let ours = match &events {
+            Ok(names) => names.iter().any(|name| {
+                name.starts_with(&file)
+                    && matches!(&name[file.len()..], b"" | b"-wal" | b"-journal")
+            }),
+            Err(_) => false,
+        };
+        if ours {
+            signal.notify();
+        }
+        let mut watching = signal.watching.lock();
+        if events.is_err() || signal.waiters.load(Ordering::SeqCst) == 0 {
+            *watching = false;
+            return;
+        }
+    }
 }
 
 /// The file behind `conn`'s main database, or `None` for an in-memory or

@@ -69,8 +69,6 @@ pub(crate) struct State {
     pub(crate) hooks_on: bool,
     /// Lower-case names of the tables that have guard triggers.
     pub(crate) guarded: HashSet<String>,
-    /// Whether the outbox has its guard trigger on this connection.
-    pub(crate) outbox_guarded: bool,
     txn: Txn,
     /// Every table the update hook reported and someone wanted.
     names: Vec<Name>,
@@ -175,20 +173,6 @@ impl Session {
             .map_err(crate::Error::sqlite(
                 "marking the transaction for trigger_wait",
             ))
-    }
-
-    /// Makes every later transaction on `conn` that writes the outbox (the
-    /// plain-SQL capture triggers included) wake the waiters of its file,
-    /// with a TEMP trigger on `trigger_outbox`. Creating a TEMP trigger
-    /// inside a running trigger aborts the outer statement, so only
-    /// direct-only functions (`trigger_capture`) call this.
-    pub(crate) fn notify_outbox_writes(&self, conn: &Connection) -> crate::Result<()> {
-        if self.state.lock().outbox_guarded {
-            return Ok(());
-        }
-        crate::feed::guard_outbox(conn)?;
-        self.state.lock().outbox_guarded = true;
-        Ok(())
     }
 
     /// Whether `trigger_txn` is already part of the open transaction.

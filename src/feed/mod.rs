@@ -436,13 +436,3 @@ fn drop_guard(conn: &Connection, table: &str) -> Result<()> {
         display_name(table)
     )))
 }
-
-/// The TEMP trigger that puts `trigger_txn` into every transaction that
-/// writes the outbox, so its commit wakes `trigger_wait`.
-pub(crate) fn guard_outbox(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TEMP TRIGGER IF NOT EXISTS trigger_outbox_notify BEFORE INSERT ON main.trigger_outbox \
-         WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('outbox'); END;",
-    )
-    .map_err(Error::sqlite("creating the outbox's TEMP trigger"))
-}

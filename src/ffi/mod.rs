@@ -6,10 +6,12 @@
 #![allow(unsafe_code)]
 
 mod hooks;
+mod inotify;
 mod table;
 mod txn;
 
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
+pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_tables, RowSource};
 pub(crate) use txn::register as register_txn_table;
 

@@ -125,6 +125,21 @@ struct Table {
     columns: Vec<String>,
     /// The PRIMARY KEY columns in key order; empty for a table without one.
     key: Vec<String>,
+    /// The INTEGER PRIMARY KEY column that is the rowid, if there is one: its
+    /// values are always integers, so the triggers copy it as it is.
+    rowid_alias: Option<String>,
+}
+
+impl Table {
+    /// `row.column` as a JSON-safe value (see [`value_expr`]).
+    fn value(&self, row: &str, column: &str) -> Result<String> {
+        let expr = format!("{row}.{}", quote_ident(column)?);
+        Ok(if self.rowid_alias.as_deref() == Some(column) {
+            expr
+        } else {
+            value_expr(&expr)
+        })
+    }
 }
 
 /// Looks `name` up in the main database and refuses anything that cannot
@@ -173,35 +188,56 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     }
     let mut columns = Vec::new();
     let mut key = Vec::new();
+    let mut rowid_alias = None;
     {
         // hidden: 0 an ordinary column, 2 and 3 generated ones (readable in
         // triggers), 1 a hidden column of a virtual table (never here).
         let mut stmt = conn
             .prepare(
-                "SELECT name, pk FROM pragma_table_xinfo(?1, 'main') \
+                "SELECT name, pk, type FROM pragma_table_xinfo(?1, 'main') \
                  WHERE hidden IN (0, 2, 3) ORDER BY cid",
             )
             .map_err(Error::sqlite("reading table columns"))?;
         let rows = stmt
             .query_map([&canonical], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .map_err(Error::sqlite("reading table columns"))?;
         let mut keyed = Vec::new();
         for row in rows {
-            let (column, pk) = row.map_err(Error::sqlite("reading table columns"))?;
+            let (column, pk, declared) = row.map_err(Error::sqlite("reading table columns"))?;
             if pk > 0 {
-                keyed.push((pk, column.clone()));
+                keyed.push((pk, column.clone(), declared));
             }
             columns.push(column);
         }
         keyed.sort();
-        key.extend(keyed.into_iter().map(|(_, c)| c));
+        // The rowid is aliased by a lone PRIMARY KEY column declared exactly
+        // INTEGER whose table has no index behind its key (a WITHOUT ROWID
+        // table or an `INTEGER PRIMARY KEY DESC` column has one).
+        let key_index: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1, 'main') WHERE origin = 'pk')",
+                [&canonical],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("reading table indexes"))?;
+        if let [(_, column, declared)] = keyed.as_slice() {
+            if declared.eq_ignore_ascii_case("INTEGER") && !key_index {
+                rowid_alias = Some(column.clone());
+            }
+        }
+        key.extend(keyed.into_iter().map(|(_, c, _)| c));
     }
     Ok(Table {
         name: canonical,
         columns,
         key,
+        rowid_alias,
     })
 }
 
@@ -424,11 +460,11 @@ fn key_expr(t: &Table, row: &str) -> Result<String> {
                 })?;
             Ok(format!("{row}.{alias}"))
         }
-        [column] => Ok(value_expr(&format!("{row}.{}", quote_ident(column)?))),
+        [column] => t.value(row, column),
         columns => {
             let values = columns
                 .iter()
-                .map(|c| Ok(value_expr(&format!("{row}.{}", quote_ident(c)?))))
+                .map(|c| t.value(row, c))
                 .collect::<Result<Vec<_>>>()?;
             Ok(format!("json_array({})", values.join(", ")))
         }
@@ -440,12 +476,7 @@ fn object_expr(t: &Table, row: &str) -> Result<String> {
     let members = t
         .columns
         .iter()
-        .map(|c| {
-            Ok((
-                c.as_str(),
-                value_expr(&format!("{row}.{}", quote_ident(c)?)),
-            ))
-        })
+        .map(|c| Ok((c.as_str(), t.value(row, c)?)))
         .collect::<Result<Vec<_>>>()?;
     if members.len() <= MAX_OBJECT_MEMBERS {
         let args = members

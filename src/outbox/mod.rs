@@ -89,11 +89,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         body: |a| {
             let table = a.text(0, "table")?;
             let options = a.options(1, "options_json")?;
-            a.with_connection(|conn| {
-                let summary = capture::capture(conn, &table, &options)?;
-                a.session.notify_outbox_writes(conn)?;
-                Ok(summary)
-            })
+            a.with_connection(|conn| capture::capture(conn, &table, &options))
         },
     },
     SqlFunction {

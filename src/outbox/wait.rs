@@ -5,10 +5,10 @@
 //! WAL mode alike. So the calling connection must hold no transaction at all
 //! (not even the read transaction of a statement that reads a table), and
 //! every check runs as one short read on a private read-only connection to
-//! the same file. Commits made through this process's connections wake the
-//! waiter through the file's [`crate::notify`] signal; commits by other
-//! processes are seen by polling `PRAGMA data_version` every few
-//! milliseconds.
+//! the same file. Commits wake the waiter through the file's
+//! [`crate::notify`] signal: from the commit itself in this process, and
+//! from inotify for writes to the file by anyone; where inotify is missing,
+//! polling `PRAGMA data_version` every few milliseconds finds them.
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -22,9 +22,9 @@ pub(crate) const MAX_TIMEOUT_MS: i64 = 3_600_000;
 
 /// How often other processes' commits are looked for.
 const POLL: Duration = Duration::from_millis(10);
-/// After an in-process signal that found nothing (the commit may not be
-/// visible yet), look again this often ...
-const FAST_POLL: Duration = Duration::from_millis(2);
+/// After a signal that found nothing (a write the commit is not finished
+/// with yet), look again this often ...
+const FAST_POLL: Duration = Duration::from_millis(1);
 /// ... for this long.
 const AFTER_SIGNAL: Duration = Duration::from_millis(50);
 /// How long one check waits for a writer's lock before giving up until the
@@ -77,6 +77,7 @@ pub(super) fn wait(
         )
     })?;
     let reader = open_reader(path)?;
+    let _waiting = crate::notify::wait_on(path);
     let signal = crate::notify::signal(path);
     let deadline = Instant::now() + timeout;
     // Read before the first check, so a commit signalled during the check

@@ -1,0 +1,105 @@
+//! Linux inotify on a directory: tells `trigger_wait` that a database file
+//! (or its `-wal` / `-journal`) was written, by any process, without
+//! polling. Other systems get [`DirWatch::new`] returning `Unsupported`, and
+//! waiters fall back to polling.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::time::Duration;
+
+/// A directory watched for writes, creations and deletions of its files.
+pub(crate) struct DirWatch {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::OwnedFd,
+}
+
+#[cfg(target_os = "linux")]
+impl DirWatch {
+    pub(crate) fn new(dir: &std::path::Path) -> io::Result<DirWatch> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+        // SAFETY: plain syscall; a non-negative result is a new descriptor
+        // that OwnedFd closes exactly once.
+        let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: raw is a descriptor we own (above).
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mask = libc::IN_MODIFY
+            | libc::IN_CLOSE_WRITE
+            | libc::IN_CREATE
+            | libc::IN_DELETE
+            | libc::IN_MOVED_TO;
+        // SAFETY: fd is a live inotify descriptor and path a NUL-terminated
+        // string that outlives the call.
+        let wd = unsafe { libc::inotify_add_watch(raw, path.as_ptr(), mask) };
+        if wd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(DirWatch { fd })
+    }
+
+    /// Waits up to `timeout` for events; returns the names of the files
+    /// they were about (empty after a timeout).
+    pub(crate) fn wait(&self, timeout: Duration) -> io::Result<Vec<Vec<u8>>> {
+        use std::os::fd::AsRawFd;
+        let raw = self.fd.as_raw_fd();
+        let mut poll = libc::pollfd {
+            fd: raw,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, ms) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            };
+        }
+        let mut names = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reads at most buf.len() bytes into buf.
+            let n = unsafe { libc::read(raw, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break; // EAGAIN: no more events queued
+            }
+            let mut at = 0usize;
+            let header = std::mem::size_of::<libc::inotify_event>();
+            while at + header <= n as usize {
+                // SAFETY: the kernel wrote a whole inotify_event header at
+                // `at`; read_unaligned copes with the byte buffer's alignment.
+                let event: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf.as_ptr().add(at).cast()) };
+                let start = at + header;
+                let end = (start + event.len as usize).min(n as usize);
+                let name = &buf[start..end];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                names.push(name.to_vec());
+                at = end;
+            }
+        }
+        Ok(names)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl DirWatch {
+    pub(crate) fn new(_dir: &std::path::Path) -> io::Result<DirWatch> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no inotify here",
+        ))
+    }
+
+    pub(crate) fn wait(&self, _timeout: Duration) -> io::Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+}
