@@ -125,7 +125,9 @@ impl SqlFunction {
             session,
         };
         let result = if self.args.contains(&ctx.len()) {
-            (self.body)(&args)
+            // A panic would reach the user as a bare "unwinding panic";
+            // caught here, the message still names the function.
+            ffi::catch("this function", || (self.body)(&args)).and_then(|r| r)
         } else {
             Err(format!(
                 "takes {} ({}), got {}",
