@@ -47,7 +47,7 @@ def quote(name):
     return '"' + name.replace('"', '""') + '"'
 
 
-SEED_SCHEMA = (sqlhosts.ROOT / "examples" / "seed_schema.sql").read_text()
+SEED_SCHEMA = sqlhosts.SEED_SCHEMA
 HOSTILE_TABLE = 'odd "name"; DROP TABLE canary; --'
 HOSTILE_COLUMN = "col ]`' /*"
 SCRATCH_SCHEMA = SEED_SCHEMA + f"""

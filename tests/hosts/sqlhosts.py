@@ -6,6 +6,7 @@ Nothing here names the extension's functions: they are found by diffing
 pragma_function_list and pragma_module_list against a connection without the
 extension, so functions added later are covered without edits.
 """
+import importlib.util
 import os
 import pathlib
 import re
@@ -13,6 +14,9 @@ import sqlite3
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXT = os.environ.get("SQLITE_TRIGGERS_EXT", str(ROOT / "target" / "release" / "libsqlite_triggers"))
+SEED_SCHEMA = (ROOT / "examples" / "seed_schema.sql").read_text()
+# The hosts the tests run in: apsw when it is installed (scripts/setup does).
+HOSTS = ["sqlite3", "apsw"] if importlib.util.find_spec("apsw") else ["sqlite3"]
 
 # Names that must either work as identifiers (and behave) or be refused with a
 # clear error, and never run as SQL. Several carry a payload against the

@@ -43,11 +43,7 @@ def fuzz(host, mode, tmp_path):
     return stats
 
 
-HOSTS = ["sqlite3", pytest.param("apsw", marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("apsw") is None, reason="apsw is not installed"))]
-
-
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", sqlhosts.HOSTS)
 def test_every_function_with_random_arguments(host, tmp_path):
     stats = fuzz(host, "functions", tmp_path)
     scalars, tables = sqlhosts.extension_functions(sqlhosts.host(host))
@@ -67,7 +63,7 @@ def test_every_function_with_random_arguments(host, tmp_path):
     assert stats["scratch_databases"] >= CALLS // 400
 
 
-@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("host", sqlhosts.HOSTS)
 def test_pack_params_random_json(host, tmp_path):
     stats = fuzz(host, "params", tmp_path)
     assert stats["calls"] >= CALLS
