@@ -52,6 +52,8 @@ HOSTILE_NAMES = [
     ":name",
     "@x $y",
     "\\",
+    "x{index_name}",
+    "{{obs_table}}",
     "x" * 10_000,
 ]
 
