@@ -10,6 +10,10 @@
 //!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.
+//! SQLite does not stop them in CHECK constraints, generated columns or
+//! indexes of a schema read from a file, so a direct-only function also
+//! refuses to run unless a running statement's SQL names it
+//! ([`ffi::running_statement_names`]).
 //! Every function checks its argument count and types itself and names the
 //! bad argument in its error.
 use std::ops::RangeInclusive;
@@ -124,7 +128,16 @@ impl SqlFunction {
             function: self,
             session,
         };
-        let result = if self.args.contains(&ctx.len()) {
+        let result = if self.flags.contains(FunctionFlags::SQLITE_DIRECTONLY)
+            && !ffi::running_statement_names(ctx, self.name)
+        {
+            Err(format!(
+                "refused: this call comes from the database's schema (a CHECK \
+                 constraint, generated column, DEFAULT or index), not from SQL \
+                 you ran; call {}() yourself",
+                self.name
+            ))
+        } else if self.args.contains(&ctx.len()) {
             // A panic would reach the user as a bare "unwinding panic";
             // caught here, the message still names the function.
             ffi::catch("this function", || (self.body)(&args)).and_then(|r| r)
