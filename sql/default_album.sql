@@ -5,8 +5,8 @@ BEGIN;
 -- default_album 1.0.0 (sqlite-triggers pack)
 -- "Create if not exists": the guard looks the album up through the index, so
 -- loading many users stays linear.
-CREATE INDEX IF NOT EXISTS "user_default_album_idx" ON "album"("user_id", "album_name");
-CREATE TRIGGER IF NOT EXISTS "user_default_album" AFTER INSERT ON "user"
+CREATE INDEX IF NOT EXISTS main."user_default_album_idx" ON "album"("user_id", "album_name");
+CREATE TRIGGER IF NOT EXISTS main."user_default_album" AFTER INSERT ON "user"
   BEGIN
     INSERT INTO "album"("user_id", "album_name")
       SELECT new."id", 'default album'
@@ -15,13 +15,13 @@ CREATE TRIGGER IF NOT EXISTS "user_default_album" AFTER INSERT ON "user"
         WHERE "user_id" = new."id" AND "album_name" = 'default album'
       );
   END;
-CREATE TABLE IF NOT EXISTS trigger_pack_installs (
+CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   pack TEXT PRIMARY KEY,
   version TEXT NOT NULL,
   params TEXT NOT NULL,
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
-INSERT INTO trigger_pack_installs (pack, version, params)
+INSERT INTO main.trigger_pack_installs (pack, version, params)
   SELECT 'default_album', '1.0.0', '{"album_name":"default album","album_name_column":"album_name","album_table":"album","album_user_fk":"user_id","index_name":"user_default_album_idx","trigger_name":"user_default_album","user_key":"id","user_table":"user"}'
-  WHERE NOT EXISTS (SELECT 1 FROM trigger_pack_installs WHERE pack = 'default_album');
+  WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'default_album');
 COMMIT;

@@ -15,6 +15,10 @@
 //!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.
+//! SQLite does not stop them in CHECK constraints, generated columns or
+//! indexes of a schema read from a file, so a direct-only function also
+//! refuses to run unless a running statement's SQL names it
+//! ([`ffi::running_statement_names`]).
 //! Every function checks its argument count and types itself and names the
 //! bad argument in its error.
 use std::ops::RangeInclusive;
@@ -130,8 +134,19 @@ impl SqlFunction {
             function: self,
             session,
         };
-        let result = if self.args.contains(&ctx.len()) {
-            (self.body)(&args)
+        let result = if self.flags.contains(FunctionFlags::SQLITE_DIRECTONLY)
+            && !ffi::running_statement_names(ctx, self.name)
+        {
+            Err(format!(
+                "refused: this call comes from the database's schema (a CHECK \
+                 constraint, generated column, DEFAULT or index), not from SQL \
+                 you ran; call {}() yourself",
+                self.name
+            ))
+        } else if self.args.contains(&ctx.len()) {
+            // A panic would reach the user as a bare "unwinding panic";
+            // caught here, the message still names the function.
+            ffi::catch("this function", || (self.body)(&args)).and_then(|r| r)
         } else {
             Err(format!(
                 "takes {} ({}), got {}",
@@ -155,8 +170,13 @@ fn count(range: &RangeInclusive<usize>) -> String {
     if range.start() == range.end() {
         format!("{} {}", range.start(), plural(*range.start()))
     } else {
+        let word = if range.end() - range.start() == 1 {
+            "or"
+        } else {
+            "to"
+        };
         format!(
-            "{} or {} {}",
+            "{} {word} {} {}",
             range.start(),
             range.end(),
             plural(*range.end())

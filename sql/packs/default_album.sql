@@ -16,8 +16,8 @@
 --
 -- "Create if not exists": the guard looks the album up through the index, so
 -- loading many users stays linear.
-CREATE INDEX IF NOT EXISTS {{index_name}} ON {{album_table}}({{album_user_fk}}, {{album_name_column}});
-CREATE TRIGGER IF NOT EXISTS {{trigger_name}} AFTER INSERT ON {{user_table}}
+CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{album_table}}({{album_user_fk}}, {{album_name_column}});
+CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{user_table}}
   BEGIN
     INSERT INTO {{album_table}}({{album_user_fk}}, {{album_name_column}})
       SELECT new.{{user_key}}, {{album_name}}

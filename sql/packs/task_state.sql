@@ -18,8 +18,8 @@
 --
 -- The seed trigger, parameterised. The index keeps one obs update from
 -- scanning every task.
-CREATE INDEX IF NOT EXISTS {{index_name}} ON {{task_table}}({{task_obs_fk}});
-CREATE TRIGGER IF NOT EXISTS {{trigger_name}} UPDATE OF {{obs_state}} ON {{obs_table}}
+CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{task_table}}({{task_obs_fk}});
+CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} UPDATE OF {{obs_state}} ON {{obs_table}}
   BEGIN
     UPDATE {{task_table}} SET {{task_state}} = {{set_state}} WHERE ({{task_obs_fk}} = old.{{obs_key}}) and (new.{{obs_state}} = {{when_state}});
   END;

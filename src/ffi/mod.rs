@@ -15,10 +15,11 @@ pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_tables, RowSource};
 pub(crate) use txn::register as register_txn_table;
 
+use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusqlite::functions::Context;
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 
 /// Runs `body` with the connection a SQL function was called on.
 pub(crate) fn with_connection<T>(
@@ -45,6 +46,52 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
     // SAFETY: the handle is valid while `conn` is; a NULL schema name asks
     // for the highest state over all schemas, which sqlite3_txn_state allows.
     unsafe { rusqlite::ffi::sqlite3_txn_state(conn.handle(), std::ptr::null()) }
+}
+
+/// Whether `name` appears, ASCII case-insensitively, in the SQL text of a
+/// statement that is running on the connection the function was called on.
+///
+/// A call written in SQL the user runs always does: the text names the
+/// function. A call that a database file hides in a CHECK constraint, a
+/// generated column, a DEFAULT or an index does not: it runs inside an
+/// INSERT, UPDATE, DELETE or SELECT that never names it, and SQLite lets
+/// such calls through even for direct-only functions. A statement prepared
+/// with the legacy `sqlite3_prepare()` keeps no text; it counts as naming
+/// the function, so such hosts keep working (with SQLite's protection only).
+pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
+    // SAFETY: as in with_connection; the reference does not outlive this call.
+    let Ok(conn) = (unsafe { ctx.get_connection() }) else {
+        return false;
+    };
+    // SAFETY: the handle of the connection running this function, used only
+    // during the call, while SQLite holds its mutex for us.
+    let db = unsafe { conn.handle() };
+    let wanted = name.as_bytes();
+    // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
+    // cannot change during the call (the connection's mutex is held); a
+    // NULL start means the first statement.
+    let mut stmt = unsafe { ffi::sqlite3_next_stmt(db, std::ptr::null_mut()) };
+    while !stmt.is_null() {
+        // SAFETY: stmt comes from sqlite3_next_stmt on this connection.
+        if unsafe { ffi::sqlite3_stmt_busy(stmt) } != 0 {
+            // SAFETY: as above; the text lives as long as the statement.
+            let sql = unsafe { ffi::sqlite3_sql(stmt) };
+            if sql.is_null() {
+                return true;
+            }
+            // SAFETY: sqlite3_sql returns a NUL-terminated UTF-8 string.
+            let text = unsafe { CStr::from_ptr(sql) }.to_bytes();
+            if text
+                .windows(wanted.len())
+                .any(|w| w.eq_ignore_ascii_case(wanted))
+            {
+                return true;
+            }
+        }
+        // SAFETY: as above.
+        stmt = unsafe { ffi::sqlite3_next_stmt(db, stmt) };
+    }
+    false
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.

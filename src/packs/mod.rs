@@ -76,15 +76,15 @@ fn render(t: &Template, params: &Params) -> Result<String> {
         sql.push('\n');
     }
     sql.push_str(&format!(
-        "CREATE TABLE IF NOT EXISTS {INSTALLS_TABLE} (\n  \
+        "CREATE TABLE IF NOT EXISTS main.{INSTALLS_TABLE} (\n  \
            pack TEXT PRIMARY KEY,\n  \
            version TEXT NOT NULL,\n  \
            params TEXT NOT NULL,\n  \
            installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n\
          );\n\
-         INSERT INTO {INSTALLS_TABLE} (pack, version, params)\n  \
+         INSERT INTO main.{INSTALLS_TABLE} (pack, version, params)\n  \
            SELECT {name}, {version}, {params}\n  \
-           WHERE NOT EXISTS (SELECT 1 FROM {INSTALLS_TABLE} WHERE pack = {name});\n",
+           WHERE NOT EXISTS (SELECT 1 FROM main.{INSTALLS_TABLE} WHERE pack = {name});\n",
         name = quote_text(&t.name)?,
         version = quote_text(&t.version)?,
         params = quote_text(&params.to_json())?,
@@ -526,11 +526,11 @@ mod tests {
     fn task_state_renders_the_seed_trigger() {
         let sql = pack_sql("task_state", None).unwrap();
         assert!(sql.contains(
-            "CREATE TRIGGER IF NOT EXISTS \"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
+            "CREATE TRIGGER IF NOT EXISTS main.\"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
              UPDATE \"task\" SET \"state\" = 2 WHERE (\"obs_id\" = old.\"id\") and (new.\"state\" = 2);\n  END;"
         ), "{sql}");
         assert!(sql.contains(
-            "CREATE INDEX IF NOT EXISTS \"update_task_state_idx\" ON \"task\"(\"obs_id\");"
+            "CREATE INDEX IF NOT EXISTS main.\"update_task_state_idx\" ON \"task\"(\"obs_id\");"
         ));
     }
 

@@ -287,19 +287,34 @@ impl Template {
         Ok(Params(values))
     }
 
-    /// Fills `{param}` references in a derived default.
+    /// Fills `{param}` references in a derived default, in one pass over the
+    /// pattern: a value that itself contains `{param}` is copied as it is,
+    /// so a trigger named `x{index_name}` gets the index `x{index_name}_idx`.
     fn derive(&self, pattern: &str, user: &Map<String, Value>) -> Result<String> {
-        let mut out = pattern.to_string();
-        for p in &self.params {
-            let key = format!("{{{}}}", p.name);
-            if out.contains(&key) {
-                let v = user.get(&p.name).unwrap_or(&p.default);
-                let s = v.as_str().ok_or_else(|| {
-                    Error::invalid(format!("parameter {} must be a string", p.name))
-                })?;
-                out = out.replace(&key, s);
+        let mut out = String::with_capacity(pattern.len() + 32);
+        let mut rest = pattern;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let param = after
+                .find('}')
+                .and_then(|end| Some((self.params.iter().find(|p| p.name == after[..end])?, end)));
+            match param {
+                Some((p, end)) => {
+                    let v = user.get(&p.name).unwrap_or(&p.default);
+                    let s = v.as_str().ok_or_else(|| {
+                        Error::invalid(format!("parameter {} must be a string", p.name))
+                    })?;
+                    out.push_str(s);
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
             }
         }
+        out.push_str(rest);
         Ok(out)
     }
 
@@ -429,6 +444,16 @@ mod tests {
         let sql = t.render_body(&p).unwrap();
         assert!(sql.contains("CREATE TRIGGER \"x\"\"y\""), "{sql}");
         assert!(sql.contains("SELECT 'a''b'"), "{sql}");
+    }
+
+    #[test]
+    fn derived_defaults_do_not_expand_user_values_again() {
+        let t = demo();
+        for name in ["x{index_name}", "{trigger_name}", "{{tbl}}", "{", "}{"] {
+            let json = serde_json::json!({ "trigger_name": name }).to_string();
+            let p = t.resolve(Some(&json)).unwrap();
+            assert_eq!(p.text("index_name"), format!("{name}_idx"));
+        }
     }
 
     #[test]

@@ -19,3 +19,12 @@ def test_exports_both_entry_points_and_no_sqlite_code():
 def test_links_no_sqlite_library():
     out = subprocess.run(["ldd", EXT + ".so"], capture_output=True, text=True, check=True).stdout
     assert "sqlite" not in out
+
+
+@pytest.mark.skipif(shutil.which("readelf") is None, reason="no readelf")
+def test_is_never_unloaded():
+    # SQLite unloads an extension's library with the last connection that
+    # loaded it; the library's process-wide state (parsed packs, modules)
+    # would leak on every open/load/close cycle (tests/hosts/memory).
+    out = subprocess.run(["readelf", "-d", EXT + ".so"], capture_output=True, text=True, check=True).stdout
+    assert "NODELETE" in out

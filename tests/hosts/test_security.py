@@ -1,0 +1,374 @@
+"""No way in: a database file cannot make the administrative functions run,
+and no name or value given to a function runs as SQL. In Python's sqlite3
+(SQLite 3.40.1) and apsw (the newest SQLite).
+
+The functions are found from the loaded extension (pragma_function_list and
+its flags), so functions added later are held to the same rules.
+"""
+import json
+import re
+
+import pytest
+
+import sqlhosts
+from sqlhosts import HOSTILE_NAMES, REFUSED_NAMES, SEED_SCHEMA, schema
+
+DIRECTONLY, INNOCUOUS = 0x80000, 0x200000
+# Functions that change the schema or install behaviour: the issue names
+# install, uninstall, listen and capture; watch creates triggers too.
+ADMIN_WORDS = ("install", "listen", "capture", "watch")
+# What a broken quote would look like in SQLite's own errors.
+SQL_SYNTAX_ERRORS = ("syntax error", "unrecognized token", "incomplete input", "near \"")
+
+
+@pytest.fixture(params=sqlhosts.HOSTS)
+def h(request):
+    return sqlhosts.host(request.param)
+
+
+def one(h, conn, sql, *args):
+    return h.rows(conn, sql, args)[0][0]
+
+
+def flags(h):
+    conn = h.connect()
+    scalars, _ = sqlhosts.extension_functions(h)
+    out = {}
+    for name, f in h.rows(conn, "SELECT name, flags FROM pragma_function_list"):
+        if name in scalars:
+            out[name] = out.get(name, 0) | f
+    conn.close()
+    return out
+
+
+def call_text(h, conn, function):
+    """A call of `function` that SQLite accepts; its arguments are the first
+    pack, the table user, or 'x', by argument name."""
+    sig = sqlhosts.signature(h, conn, function)
+    names = sig[2][: sig[0]] if sig else []
+    args = ["'default_album'" if "pack" in n else "'user'" if "table" in n else "'x'" for n in names]
+    return f"{function}({', '.join(args)})"
+
+
+# --- trusted_schema ---------------------------------------------------------
+
+
+# Where a database file can hide a function call, as (create, use): the
+# placeholder abs(0) becomes the call through writable_schema, which is how
+# an attacker writes what SQLite would refuse to create.
+CONTEXTS = {
+    "view": ("CREATE VIEW v{i} AS SELECT abs(0) AS r", "SELECT * FROM v{i}"),
+    "trigger": ("CREATE TABLE bait{i} (x); CREATE TRIGGER t{i} AFTER INSERT ON bait{i} "
+                "BEGIN INSERT INTO log VALUES (abs(0)); END", "INSERT INTO bait{i} VALUES (1)"),
+    "CHECK constraint": ("CREATE TABLE k{i} (x CHECK (typeof(abs(0)) != 'z'))", "INSERT INTO k{i} VALUES (1)"),
+    "DEFAULT": ("CREATE TABLE d{i} (x, y DEFAULT (abs(0)))", "INSERT INTO d{i} (x) VALUES (1)"),
+    "generated column (write)": ("CREATE TABLE g{i} (x, y AS (typeof(abs(0))))", "INSERT INTO g{i} (x) VALUES (1)"),
+    "generated column (read)": ("CREATE TABLE r{i} (x, y AS (typeof(abs(0)))); INSERT INTO r{i} (x) VALUES (1)",
+                                "SELECT y FROM r{i}"),
+    "expression index": ("CREATE TABLE e{i} (x); CREATE INDEX ei{i} ON e{i} (x + length(typeof(abs(0))))",
+                         "INSERT INTO e{i} VALUES (1)"),
+    "partial index": ("CREATE TABLE p{i} (x); CREATE INDEX pi{i} ON p{i} (x) WHERE typeof(abs(0)) != 'z'",
+                      "INSERT INTO p{i} VALUES (1)"),
+}
+
+
+OUTBOX_OBJECTS = {"trigger_outbox", "trigger_outbox_consumers", "sqlite_sequence",
+                  "sqlite_autoindex_trigger_outbox_consumers_1"}
+
+
+def without_outbox(objects):
+    return [o for o in objects if o[1] not in OUTBOX_OBJECTS]
+
+
+def attacker_database(h, path, calls):
+    """A database file whose schema calls each of `calls` in every context
+    of CONTEXTS. Returns {(call, context): statement that sets it off}."""
+    conn = h.connect(path, load=False)
+    h.script(conn, SEED_SCHEMA + "CREATE TABLE log (x);")
+    made = {}
+    for i, call in enumerate(calls):
+        for context, (create, use) in CONTEXTS.items():
+            h.script(conn, create.format(i=i))
+            made[(call, context)] = use.format(i=i)
+        h.script(conn, "PRAGMA writable_schema = ON")
+        h.rows(conn, "UPDATE sqlite_master SET sql = replace(sql, 'abs(0)', ?) WHERE sql LIKE '%abs(0)%'", (call,))
+        h.script(conn, "PRAGMA writable_schema = OFF")
+    conn.close()
+    return made
+
+
+@pytest.mark.parametrize("load_first", [True, False], ids=["loaded-then-schema-read", "schema-read-then-loaded"])
+@pytest.mark.parametrize("trusted", [0, 1], ids=["trusted_schema=OFF", "trusted_schema=ON"])
+def test_a_database_file_cannot_make_admin_functions_run(h, tmp_path, trusted, load_first):
+    function_flags = flags(h)
+    probe = h.connect()
+    calls = {f: call_text(h, probe, f) for f in function_flags}
+    db = str(tmp_path / "attacker.db")
+    made = attacker_database(h, db, list(calls.values()))
+    # SQLite resolves a schema's functions when it reads the schema, so
+    # whether the extension is loaded by then changes what SQLite does.
+    victim = h.connect(db, load=load_first)
+    h.rows(victim, f"PRAGMA trusted_schema = {trusted}")
+    before = schema(h, victim)
+    if not load_first:
+        h.load(victim)
+    outcomes = {}
+    for (call, context), use in made.items():
+        function = call.split("(")[0]
+        try:
+            h.rows(victim, use)
+            outcomes[(function, context)] = "no error"
+        except h.Error as e:
+            message = str(e)
+            if "unsafe use of" in message or message.startswith(f"{function}(): refused"):
+                outcomes[(function, context)] = "refused"
+            elif message.startswith(f"{function}(): "):
+                outcomes[(function, context)] = "ran"  # its body ran and failed
+            else:
+                outcomes[(function, context)] = f"other: {message}"
+    assert len(outcomes) == len(function_flags) * len(CONTEXTS)
+    # Nothing the admin functions do happened: no schema change, no pack.
+    # (trigger_emit is innocuous: a trigger body may call it, and its first
+    # call creates the outbox tables, which is all it may do.)
+    assert without_outbox(schema(h, victim)) == without_outbox(before)
+    assert one(h, victim, "SELECT count(*) FROM trigger_packs WHERE installed") == 0
+    for (function, context), outcome in outcomes.items():
+        if function_flags[function] & DIRECTONLY:
+            # Refused, or never called (SQLite may drop what it cannot resolve).
+            assert outcome in ("refused", "no error"), (function, context, outcome)
+        else:
+            assert outcome != "refused", (function, context, outcome)
+    # The direct-only ones were refused where SQLite does call them.
+    direct = [k for k in outcomes if function_flags[k[0]] & DIRECTONLY]
+    assert all(outcomes[k] == "refused" for k in direct if k[1] in ("view", "trigger", "DEFAULT"))
+    if load_first:
+        assert all(outcomes[k] == "refused" for k in direct), outcomes
+
+
+def test_admin_functions_are_direct_only_and_the_rest_innocuous(h):
+    for function, f in flags(h).items():
+        if any(word in function for word in ADMIN_WORDS):
+            assert f & DIRECTONLY, f"{function}() changes the schema: it must be direct-only"
+        else:
+            # The project's rule: every function is one or the other.
+            assert f & (DIRECTONLY | INNOCUOUS), f"{function}() is neither direct-only nor innocuous"
+
+
+def test_the_table_functions_work_in_views_of_an_untrusted_schema(h, tmp_path):
+    _, tables = sqlhosts.extension_functions(h)
+    db = str(tmp_path / "views.db")
+    maker = h.connect(db, load=False)
+    for t in tables:
+        h.rows(maker, f"CREATE VIEW view_{t} AS SELECT count(*) FROM {t}")
+    maker.close()
+    conn = h.connect(db)
+    h.rows(conn, "PRAGMA trusted_schema = OFF")
+    for t in tables:
+        assert one(h, conn, f"SELECT * FROM view_{t}") >= 0
+
+
+# --- hostile names and values in pack parameters ------------------------------
+
+
+def quote(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def resolved(h, pack, params):
+    """Every parameter's value after defaults, from the install record."""
+    conn = h.connect()
+    defaults = json.loads(one(h, conn, "SELECT params FROM trigger_packs WHERE name = ?", pack))
+    out = {**defaults, **params}
+    if "index_name" not in params:
+        out["index_name"] = out["trigger_name"] + "_idx"
+    return out
+
+
+def build_default_album(h, conn, p):
+    h.script(conn, f"CREATE TABLE {quote(p['user_table'])} ({quote(p['user_key'])} INTEGER PRIMARY KEY, name TEXT);"
+                   f"CREATE TABLE {quote(p['album_table'])} (id INTEGER PRIMARY KEY, "
+                   f"{quote(p['album_user_fk'])} INTEGER, {quote(p['album_name_column'])} TEXT)")
+
+
+def check_default_album(h, conn, p):
+    user, album = quote(p["user_table"]), quote(p["album_table"])
+    fk, name = quote(p["album_user_fk"]), quote(p["album_name_column"])
+    h.rows(conn, f"INSERT INTO {user} ({quote(p['user_key'])}) VALUES (7)")
+    h.rows(conn, f"INSERT INTO {user} ({quote(p['user_key'])}) VALUES (8)")
+    assert h.rows(conn, f"SELECT {fk}, {name} FROM {album} ORDER BY 1") == [(7, p["album_name"]), (8, p["album_name"])]
+    return {("index", p["index_name"], p["album_table"]), ("trigger", p["trigger_name"], p["user_table"])}
+
+
+def build_task_state(h, conn, p):
+    obs_cols = [quote(p["obs_key"]) + " INTEGER PRIMARY KEY", quote(p["obs_state"])]
+    if p["obs_key"] == p["obs_state"]:
+        obs_cols = obs_cols[:1]
+    task_cols = ["id INTEGER PRIMARY KEY", quote(p["task_obs_fk"]), quote(p["task_state"])]
+    if p["task_obs_fk"] == p["task_state"]:
+        task_cols = task_cols[:2]
+    tables = {p["obs_table"]: obs_cols, p["task_table"]: task_cols}
+    for table, cols in tables.items():
+        h.rows(conn, f"CREATE TABLE {quote(table)} ({', '.join(cols)})")
+
+
+def check_task_state(h, conn, p):
+    obs, task = quote(p["obs_table"]), quote(p["task_table"])
+    key, state = quote(p["obs_key"]), quote(p["obs_state"])
+    fk, tstate = quote(p["task_obs_fk"]), quote(p["task_state"])
+    h.rows(conn, f"INSERT INTO {obs} ({key}, {state}) VALUES (1, 0), (2, 0)")
+    h.rows(conn, f"INSERT INTO {task} (id, {fk}, {tstate}) VALUES (1, 1, 0), (2, 1, 0), (3, 2, 0)")
+    h.rows(conn, f"UPDATE {obs} SET {state} = ? WHERE {key} = 1", (p["when_state"],))
+    assert h.rows(conn, f"SELECT id, {tstate} FROM {task} ORDER BY id") == [
+        (1, p["set_state"]), (2, p["set_state"]), (3, 0)]
+    return {("index", p["index_name"], p["task_table"]), ("trigger", p["trigger_name"], p["obs_table"])}
+
+
+SCENARIOS = {
+    "default_album": (build_default_album, check_default_album),
+    "task_state": (build_task_state, check_task_state),
+}
+
+
+def pack_params(h):
+    conn = h.connect()
+    return {name: json.loads(params) for name, params in h.rows(conn, "SELECT name, params FROM trigger_packs")}
+
+
+def test_every_pack_and_parameter_is_covered(h):
+    # A new pack or parameter needs a scenario here, so it is held to the
+    # same hostile-name tests.
+    assert set(pack_params(h)) == set(SCENARIOS)
+
+
+def cases(h_name):
+    h = sqlhosts.host(h_name)
+    for pack, params in sorted(pack_params(h).items()):
+        for param in sorted(params):
+            yield pack, param
+
+
+ALL_CASES = sorted({c for name in sqlhosts.HOSTS for c in cases(name)})
+
+
+@pytest.mark.parametrize("pack,param", ALL_CASES, ids=[f"{p}.{q}" for p, q in ALL_CASES])
+def test_hostile_pack_parameter(h, pack, param):
+    build, check = SCENARIOS[pack]
+    for name in HOSTILE_NAMES + REFUSED_NAMES:
+        p = resolved(h, pack, {param: name})
+        conn = h.connect()
+        h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+        try:
+            build(h, conn, p)
+        except Exception as e:  # noqa: BLE001 - the hosts differ for NUL
+            # SQLite (or the host, for NUL) refuses the name for a table or
+            # column; the install must refuse it as well, on the usual schema.
+            assert name in REFUSED_NAMES, (name, e)
+            conn = h.connect()
+            h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+            build(h, conn, resolved(h, pack, {}))
+        before = schema(h, conn)
+        try:
+            summary = one(h, conn, "SELECT trigger_install(?, ?)", pack, json.dumps({param: name}))
+        except h.Error as e:
+            message = str(e)
+            assert name in REFUSED_NAMES, (param, name, message)
+            assert message.startswith("trigger_install(): ") and "\n" not in message and len(message) < 400, message
+            assert not any(s in message for s in SQL_SYNTAX_ERRORS) or "reserved" in message, message
+            assert schema(h, conn) == before
+            continue
+        where = (pack, param, name[:40])
+        assert summary.startswith(f"installed {pack} ") and "\n" not in summary, where
+        created = set(schema(h, conn)) - set(before)
+        objects = check(h, conn, p)
+        assert {(kind, n, t) for kind, n, t, _ in created if not n.startswith(("trigger_pack_installs", "sqlite_autoindex"))} == objects, where
+        assert {n for _, n, _, _ in created} - {o[1] for o in objects} == {
+            "trigger_pack_installs", "sqlite_autoindex_trigger_pack_installs_1"}, where
+        assert h.rows(conn, "SELECT x FROM canary") == [(1,)], where
+        assert json.loads(one(h, conn, "SELECT installed_params FROM trigger_packs WHERE name = ?", pack))[param] == name
+        assert one(h, conn, "SELECT trigger_uninstall(?)", pack).startswith(f"uninstalled {pack}"), where
+        assert schema(h, conn) == before, where
+        conn.close()
+
+
+def test_nul_in_names_is_refused_however_it_arrives(h):
+    conn = h.connect()
+    h.script(conn, SEED_SCHEMA)
+    before = schema(h, conn)
+    attempts = {
+        # a JSON escape: quote_ident refuses it
+        "SELECT trigger_install('default_album', ?)": (json.dumps({"trigger_name": "a\x00b"}),),
+        # a raw NUL inside the JSON text, made with char(0)
+        "SELECT trigger_install('default_album', '{\"trigger_name\": \"a' || char(0) || 'b\"}')": (),
+        # a NUL in the pack name
+        "SELECT trigger_install('default_album' || char(0))": (),
+        "SELECT trigger_install(?)": ("default_album\x00; DROP TABLE user",),
+    }
+    for sql, args in attempts.items():
+        with pytest.raises(h.Error) as e:
+            h.rows(conn, sql, args)
+        message = str(e.value)
+        assert message.startswith("trigger_install(): ") and "\x00" not in message, message
+        assert re.search(r"NUL character|control character|unknown pack", message), message
+    assert schema(h, conn) == before
+
+
+@pytest.mark.parametrize("function", ["trigger_install", "trigger_uninstall", "trigger_pack_sql"])
+def test_hostile_pack_names_give_short_one_line_errors(h, function):
+    conn = h.connect()
+    h.script(conn, SEED_SCHEMA + "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+    before = schema(h, conn)
+    for name in HOSTILE_NAMES + REFUSED_NAMES:
+        with pytest.raises(h.Error) as e:
+            h.rows(conn, f"SELECT {function}(?)", (name,))
+        message = str(e.value)
+        assert message.startswith(f"{function}(): unknown pack "), message
+        assert "\n" not in message and "\x00" not in message and len(message) < 300, message
+    assert schema(h, conn) == before and h.rows(conn, "SELECT x FROM canary") == [(1,)]
+
+
+# --- hostile table names for the functions that take one ----------------------
+
+TABLE_FUNCTIONS = ["trigger_listen", "trigger_watch", "trigger_capture"]
+UNDO = {"trigger_listen": "trigger_unlisten", "trigger_watch": "trigger_unwatch", "trigger_capture": "trigger_uncapture"}
+FILL = {"event": "after_insert", "action": "SELECT 1", "column": "v"}
+
+
+@pytest.mark.parametrize("function", TABLE_FUNCTIONS)
+def test_hostile_table_names(h, function, tmp_path):
+    scalars, _ = sqlhosts.extension_functions(h)
+    if function not in scalars:
+        pytest.skip(f"{function} is not in this build")
+    probe = h.connect()
+    low, _, names = sqlhosts.signature(h, probe, function)
+    for table in HOSTILE_NAMES:
+        conn = h.connect(str(tmp_path / f"t{HOSTILE_NAMES.index(table)}.db"))
+        h.script(conn, f"CREATE TABLE canary (x); INSERT INTO canary VALUES (1);"
+                       f"CREATE TABLE {quote(table)} (id INTEGER PRIMARY KEY, v TEXT)")
+        args = []
+        for n in names[:low]:
+            fill = table if "table" in n else next((v for k, v in FILL.items() if k in n), None)
+            assert fill is not None, f"{function}(): no value for argument {n}; add one to FILL"
+            args.append(fill)
+        before = {r[1] for r in schema(h, conn)}
+        call = f"SELECT {function}({', '.join('?' * len(args))})"
+        try:
+            result = h.rows(conn, call, args)[0][0]
+        except h.Error as e:
+            message = str(e)
+            assert message.startswith(f"{function}(): ") and "\n" not in message, message
+            assert not any(s in message for s in SQL_SYNTAX_ERRORS), message
+            continue
+        # The objects it made are about that table (or the extension's own).
+        for kind, name, on, _ in schema(h, conn):
+            if name not in before:
+                assert (on == table or name.startswith("trigger_") or kind == "index"
+                        or name == "sqlite_sequence"), (kind, name, on)
+        h.script(conn, f"INSERT INTO {quote(table)} (v) VALUES ('a'); UPDATE {quote(table)} SET v = 'b';"
+                       f"DELETE FROM {quote(table)}")
+        assert h.rows(conn, "SELECT x FROM canary") == [(1,)]
+        if UNDO[function] in scalars:
+            # A listener is removed by the name trigger_listen returned.
+            h.rows(conn, f"SELECT {UNDO[function]}(?)", (result if function == "trigger_listen" else table,))
+            assert not [r for r in schema(h, conn) if r[0] == "trigger" and r[2] == table]
+        assert h.rows(conn, "PRAGMA integrity_check") == [("ok",)]
+        conn.close()
