@@ -125,6 +125,20 @@ static void use(sqlite3 *db, int cycle) {
   fails(db, "SELECT trigger_install('default_album', '{\"user_table\": \"nope\"}')", "trigger_install(): ");
   fails(db, "SELECT * FROM trigger_packs('x')", "too many arguments on trigger_packs");
   ok(db, "SELECT trigger_uninstall('task_state'); SELECT trigger_uninstall('default_album')");
+  /* Listeners, the change feed and the outbox, their success paths too. */
+  ok(db, "SELECT trigger_listen('user', 'after_insert', 'SELECT 1', '{\"name\": \"l1\"}');"
+         "SELECT count(*) FROM trigger_listeners; SELECT trigger_unlisten('l1')");
+  ok(db, "SELECT trigger_watch('user'); SELECT trigger_watch('*');"
+         "BEGIN; INSERT INTO user (name) VALUES ('c'); SAVEPOINT s; INSERT INTO user (name) VALUES ('d');"
+         "ROLLBACK TO s; COMMIT; SELECT count(*) FROM trigger_changes WHERE seq > 0");
+  if (scalar(db, "SELECT count(*) FROM trigger_changes WHERE op = 'insert'") < 1) die(db, "trigger_changes");
+  ok(db, "SELECT trigger_capture('obs'); INSERT INTO obs (name) VALUES ('x');"
+         "SELECT trigger_emit('c', json_object('cycle', 1)); SELECT trigger_ack('c', 1);"
+         "SELECT trigger_prune(); SELECT trigger_cursor('c'); SELECT trigger_uncapture('obs')");
+  if (scalar(db, "SELECT count(*) FROM trigger_outbox") != 1) die(db, "trigger_outbox");
+  fails(db, "SELECT trigger_wait(0, 0)", "trigger_wait(): needs a database file");
+  /* Odd cycles close with the feed's hooks set and changes unread. */
+  if (cycle % 2 == 0) ok(db, "SELECT trigger_unwatch('*')");
   for (char **f = names; *f; f++) {
     snprintf(sql, sizeof sql, "SELECT %s(x'ff', x'ff', x'ff', x'ff', x'ff', x'ff', x'ff', x'ff', x'ff')", *f);
     fails(db, sql, *f);
