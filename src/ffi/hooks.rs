@@ -34,69 +34,62 @@ impl Hook {
     }
 }
 
+const HOOKS: [Hook; 3] = [Hook::Update, Hook::Commit, Hook::Rollback];
+
+/// Sets (`arg` non-null) or clears (`arg` null) one hook on `db`, returning
+/// the previous hook's argument.
+///
+/// # Safety
+/// `db` must be a live connection; a non-null `arg` must stay valid while
+/// the hook is set.
+unsafe fn set(db: *mut ffi::sqlite3, hook: Hook, arg: *mut c_void) -> *mut c_void {
+    let on = !arg.is_null();
+    // SAFETY: the caller's contract; the callbacks match SQLite's signatures.
+    unsafe {
+        match hook {
+            Hook::Update => ffi::sqlite3_update_hook(db, on.then_some(on_update as _), arg),
+            Hook::Commit => ffi::sqlite3_commit_hook(db, on.then_some(on_commit as _), arg),
+            Hook::Rollback => ffi::sqlite3_rollback_hook(db, on.then_some(on_rollback as _), arg),
+        }
+    }
+}
+
 /// Sets the three hooks on `conn` with `session` as their argument. If one
 /// of them was already set by the host, every hook this call set is taken
 /// off again and the host's hook is named in the error.
 pub(crate) fn install(conn: &Connection, session: &Session) -> Result<(), Hook> {
     let arg = session as *const Session as *mut c_void;
-    // SAFETY: the handle belongs to a live connection on this thread; the
-    // argument points to the Session, which SQLite's module destructor frees
-    // only when the connection closes, after which no hook runs.
+    // SAFETY: the handle belongs to a live connection on this thread.
     let db = unsafe { conn.handle() };
-    let foreign = |previous: *mut c_void| !previous.is_null() && previous != arg;
-    // SAFETY: db is valid (above); the callbacks match SQLite's signatures.
-    let previous = unsafe { ffi::sqlite3_update_hook(db, Some(on_update), arg) };
-    if foreign(previous) {
-        // SAFETY: as above; clears the hook this call set.
-        unsafe { ffi::sqlite3_update_hook(db, None, std::ptr::null_mut()) };
-        return Err(Hook::Update);
-    }
-    // SAFETY: as above.
-    let previous = unsafe { ffi::sqlite3_commit_hook(db, Some(on_commit), arg) };
-    if foreign(previous) {
-        // SAFETY: as above; clears the hooks this call set.
-        unsafe {
-            ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut());
-            ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
+    for (i, &hook) in HOOKS.iter().enumerate() {
+        // SAFETY: db is live; arg points to the Session, which SQLite's
+        // module destructor frees only when the connection closes, after
+        // which no hook runs.
+        let previous = unsafe { set(db, hook, arg) };
+        if !previous.is_null() && previous != arg {
+            for &undo in &HOOKS[..=i] {
+                // SAFETY: db is live; clearing a hook is always allowed.
+                unsafe { set(db, undo, std::ptr::null_mut()) };
+            }
+            return Err(hook);
         }
-        return Err(Hook::Commit);
-    }
-    // SAFETY: as above.
-    let previous = unsafe { ffi::sqlite3_rollback_hook(db, Some(on_rollback), arg) };
-    if foreign(previous) {
-        // SAFETY: as above; clears the hooks this call set.
-        unsafe {
-            ffi::sqlite3_rollback_hook(db, None, std::ptr::null_mut());
-            ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut());
-            ffi::sqlite3_update_hook(db, None, std::ptr::null_mut());
-        }
-        return Err(Hook::Rollback);
     }
     Ok(())
 }
 
-/// Takes the three hooks off `conn`. A hook that is no longer ours (the
-/// host replaced it after [`install`]) is put back as it was found... which
-/// SQLite cannot do for the callback, so such a hook is reported instead and
-/// left untouched where possible: only hooks still carrying our argument are
-/// cleared.
+/// Takes the three hooks off `conn`. If one of them no longer carried our
+/// argument, the host replaced our hook after [`install`]; clearing it
+/// cannot be avoided (SQLite has no way to read a hook without replacing
+/// it), so that hook is reported.
 pub(crate) fn remove(conn: &Connection, session: &Session) -> Result<(), Hook> {
     let arg = session as *const Session as *mut c_void;
     // SAFETY: as in install.
     let db = unsafe { conn.handle() };
     let mut replaced = None;
-    // SAFETY: db is valid; clearing a hook is always allowed. If what we
-    // cleared was not ours, the host replaced our hook after we set it; we
-    // cannot restore its callback, so we report it.
-    unsafe {
-        if ffi::sqlite3_update_hook(db, None, std::ptr::null_mut()) != arg {
-            replaced.get_or_insert(Hook::Update);
-        }
-        if ffi::sqlite3_commit_hook(db, None, std::ptr::null_mut()) != arg {
-            replaced.get_or_insert(Hook::Commit);
-        }
-        if ffi::sqlite3_rollback_hook(db, None, std::ptr::null_mut()) != arg {
-            replaced.get_or_insert(Hook::Rollback);
+    for hook in HOOKS {
+        // SAFETY: db is live; clearing a hook is always allowed.
+        if unsafe { set(db, hook, std::ptr::null_mut()) } != arg {
+            replaced.get_or_insert(hook);
         }
     }
     replaced.map_or(Ok(()), Err)
