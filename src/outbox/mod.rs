@@ -209,34 +209,35 @@ pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<
 
 /// The position stored for `consumer`; 0 for one that never acknowledged.
 pub(crate) fn cursor(conn: &Connection, consumer: &str) -> Result<i64> {
-    let found = conn
-        .query_row(
-            &format!("SELECT seq FROM main.{CONSUMERS_TABLE} WHERE consumer = ?1"),
-            [consumer],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional();
-    match found {
-        Ok(seq) => Ok(seq.unwrap_or(0)),
-        Err(e) if is_missing_table(&e) => Ok(0),
-        Err(e) => Err(Error::sqlite(format!("reading {CONSUMERS_TABLE}"))(e)),
-    }
+    int_or_zero(
+        conn,
+        &format!("SELECT seq FROM main.{CONSUMERS_TABLE} WHERE consumer = ?1"),
+        consumer,
+        CONSUMERS_TABLE,
+    )
 }
 
 /// The largest seq ever issued (0 before the first event): the high-water
 /// mark AUTOINCREMENT keeps in `sqlite_sequence`, which pruning never lowers.
 fn largest_issued(conn: &Connection) -> Result<i64> {
+    int_or_zero(
+        conn,
+        "SELECT seq FROM main.sqlite_sequence WHERE name = ?1",
+        OUTBOX_TABLE,
+        "sqlite_sequence",
+    )
+}
+
+/// One integer read with one parameter; 0 when there is no row or no table
+/// yet (the readers create nothing).
+fn int_or_zero(conn: &Connection, sql: &str, param: &str, table: &str) -> Result<i64> {
     let found = conn
-        .query_row(
-            "SELECT seq FROM main.sqlite_sequence WHERE name = ?1",
-            [OUTBOX_TABLE],
-            |r| r.get::<_, i64>(0),
-        )
+        .query_row(sql, [param], |r| r.get::<_, i64>(0))
         .optional();
     match found {
         Ok(seq) => Ok(seq.unwrap_or(0)),
         Err(e) if is_missing_table(&e) => Ok(0),
-        Err(e) => Err(Error::sqlite("reading sqlite_sequence")(e)),
+        Err(e) => Err(Error::sqlite(format!("reading {table}"))(e)),
     }
 }
 
