@@ -112,10 +112,9 @@ fn start_watch(path: &str) -> Option<crate::ffi::DirWatch> {
 }
 
 fn file_name(path: &str) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
     Path::new(path)
         .file_name()
-        .map(|n| n.as_bytes().to_vec())
+        .map(|n| n.to_string_lossy().as_bytes().to_vec())
         .unwrap_or_default()
 }
 

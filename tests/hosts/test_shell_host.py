@@ -89,3 +89,16 @@ def test_outbox_example_runs_as_the_readme_shows(tmp_path):
         "waited|timed out",
         "uncapture|uncaptured orders: dropped triggers orders_capture_delete, orders_capture_insert, orders_capture_update",
     ]
+
+
+def test_feed_example_runs_as_the_readme_shows():
+    run = shell((ROOT / "examples" / "feed.sql").read_text(), bail=False)
+    # The example's failing statement is the point: only committed rows show.
+    assert "UNIQUE constraint failed: t.a" in run.stderr
+    assert run.stdout.splitlines() == [
+        "last seq|0",
+        "change|1|insert|main|t|1|1",
+        "change|2|insert|main|t|2|2",
+        "rows|1,3",
+        "stopped watching t",
+    ]
