@@ -22,12 +22,11 @@
 //! Every function checks its argument count and types itself and names the
 //! bad argument in its error.
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
-
-use std::sync::Arc;
 
 use crate::session::Session;
 use crate::{ffi, packs};

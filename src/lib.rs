@@ -1,6 +1,6 @@
-//! sqlite-triggers: installable trigger packs and listeners for SQLite, as a
-//! loadable extension (`.load ./target/release/libsqlite_triggers`) and a
-//! Rust library.
+//! sqlite-triggers: installable trigger packs, listeners, a change feed and a
+//! durable outbox for SQLite, as a loadable extension
+//! (`.load ./target/release/libsqlite_triggers`) and a Rust library.
 //!
 //! SQL functions (see [`functions`] for their flags):
 //!
@@ -22,6 +22,17 @@
 //! | `trigger_ack(consumer, seq)` / `trigger_cursor(consumer)` | a consumer's durable position |
 //! | `trigger_prune()` | deletes events every consumer has processed |
 //! | `trigger_wait(after_seq, timeout_ms [, channel])` | blocks until an event is committed |
+//! | `trigger_watch(table)` / `trigger_unwatch(table)` | start and stop the change feed of a table |
+//! | `trigger_feed_capacity([n])` | how many changes the feed keeps |
+//! | `trigger_changes` | table-valued: the committed changes |
+//! | `trigger_txn_joined()`, `trigger_txn` | the feed's transaction marker |
+//! | `trigger_call(name [, arg, ...])` | runs a Rust handler (see [`register_handler`]) |
+//!
+//! Modules: `packs` (trigger packs), `listeners`, `feed` (the change feed),
+//! `outbox`, `session` (per-connection state and its transaction), `notify`
+//! (commit signals for `trigger_wait`), `api` (Rust closures and handlers),
+//! and `ffi`, the one place with `unsafe`: entry points, hooks, the
+//! `trigger_txn` virtual table, table-valued functions, inotify.
 //!
 //! Rust programs that link their own SQLite turn off the default `loadable`
 //! feature and call [`register`] on a [`rusqlite::Connection`].
