@@ -18,7 +18,7 @@
 //! SQLite does not stop them in CHECK constraints, generated columns or
 //! indexes of a schema read from a file, so a direct-only function also
 //! refuses to run unless a running statement's SQL names it
-//! ([`ffi::running_statement_names`]).
+//! (`ffi::running_statement_names`).
 //! Every function checks its argument count and types itself and names the
 //! bad argument in its error.
 use std::ops::RangeInclusive;
