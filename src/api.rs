@@ -109,7 +109,7 @@ where
     let session = session(conn)?;
     let name = crate::feed::watchable_table(conn, table)?;
     let mut id = 0;
-    let added = crate::feed::change_interest(conn, &session, |state| {
+    crate::feed::change_interest(conn, &session, |state| {
         state.next_listener += 1;
         id = state.next_listener;
         state.api.push(ApiListener {
@@ -118,11 +118,7 @@ where
             ops: ops.to_vec(),
             callback: Arc::new(Mutex::new(callback)),
         });
-    });
-    if let Err(e) = added {
-        session.state.lock().api.retain(|l| l.id != id);
-        return Err(e);
-    }
+    })?;
     Ok(ListenerId(id))
 }
 

@@ -47,6 +47,7 @@ mod listeners;
 mod notify;
 mod outbox;
 pub mod packs;
+mod schema;
 mod session;
 pub mod sql;
 

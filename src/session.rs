@@ -130,6 +130,9 @@ pub(crate) struct Session {
     /// Which process-wide change feed this connection publishes to: the
     /// file's, or its own for an in-memory database.
     pub(crate) feed_key: String,
+    pub(crate) feed: Arc<Mutex<crate::feed::Feed>>,
+    /// The commit signal of the file, which `trigger_wait` waits on.
+    signal: Option<Arc<crate::notify::Signal>>,
     pub(crate) state: Mutex<State>,
     pub(crate) handlers: Mutex<HashMap<String, Handler>>,
 }
@@ -143,6 +146,8 @@ impl Session {
             None => format!("connection:{handle:x}:{}", next_id()),
         };
         let session = Arc::new(Session {
+            feed: crate::feed::shared(&feed_key),
+            signal: file_key.as_deref().map(crate::notify::signal),
             file_key,
             feed_key,
             state: Mutex::new(State::default()),
@@ -261,8 +266,8 @@ impl Session {
             txn.pending
         };
         self.publish(changes);
-        if let Some(key) = &self.file_key {
-            crate::notify::signal(key).notify();
+        if let Some(signal) = &self.signal {
+            signal.notify();
         }
     }
 
@@ -310,7 +315,7 @@ impl Session {
                 .collect();
             (state.names.clone(), feed, calls)
         };
-        crate::feed::publish(&self.feed_key, feed.as_deref().unwrap_or(&pending), &names);
+        crate::feed::publish(&self.feed, feed.as_deref().unwrap_or(&pending), &names);
         for (callback, batch) in calls {
             (callback.lock())(&batch);
         }

@@ -1,5 +1,8 @@
 //! Quoting for generated SQL. Every identifier and value a user supplies goes
-//! through here, so none of them can ever run as SQL.
+//! through here, so none of them can ever run as SQL. And [`in_savepoint`],
+//! which makes every change the extension runs all or nothing.
+use rusqlite::Connection;
+
 use crate::{Error, Result};
 
 /// Quotes an identifier with double quotes, doubling any inside it.
@@ -135,4 +138,34 @@ mod tests {
         assert_eq!(shorten("abc"), "\"abc\"");
         assert!(shorten(&"x".repeat(500)).ends_with("…\""));
     }
+}
+
+/// Runs `body` inside a savepoint, so a failure undoes everything it did,
+/// whether or not the caller is in a transaction. A savepoint (not BEGIN)
+/// also works when the function is called from inside a statement.
+pub(crate) fn in_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch(&format!("SAVEPOINT {name}"))
+        .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
+    match body() {
+        Ok(value) => {
+            conn.execute_batch(&format!("RELEASE {name}"))
+                .map_err(Error::sqlite(format!("committing {name}")))
+                .inspect_err(|_| rollback(conn, name))?;
+            Ok(value)
+        }
+        Err(e) => {
+            rollback(conn, name);
+            Err(e)
+        }
+    }
+}
+
+fn rollback(conn: &Connection, name: &str) {
+    // If this fails too the connection's transaction is already gone (SQLite
+    // rolled it back itself), which leaves nothing of ours behind either.
+    let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
 }

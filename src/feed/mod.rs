@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::session::{Change, Name, Pending, Session};
@@ -63,7 +63,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         flags: ADMIN,
         body: |a| {
             let n = a.opt_int(0, "n")?;
-            capacity(&a.session.feed_key, n).map(|n| Value::Integer(n as i64))
+            capacity(&a.session.feed, n).map(|n| Value::Integer(n as i64))
         },
     },
     SqlFunction {
@@ -76,7 +76,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
 ];
 
 /// One process-wide feed: the committed changes of one database file.
-struct Feed {
+pub(crate) struct Feed {
     capacity: usize,
     rows: VecDeque<Row>,
     /// The `seq` the next change gets.
@@ -111,17 +111,27 @@ fn feeds() -> &'static Mutex<HashMap<String, Arc<Mutex<Feed>>>> {
     FEEDS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn feed(key: &str) -> Arc<Mutex<Feed>> {
+/// The feed `key` (a file's, or one connection's), shared by every session
+/// that publishes to it; each session keeps its own reference.
+pub(crate) fn shared(key: &str) -> Arc<Mutex<Feed>> {
     Arc::clone(feeds().lock().entry(key.to_string()).or_default())
 }
 
-/// Appends one committed transaction's changes to the feed `key`. Only the
-/// last `capacity` of them are kept; the others count as dropped.
-pub(crate) fn publish(key: &str, changes: &[Pending], names: &[Name]) {
+impl Feed {
+    /// Drops the oldest rows beyond the capacity, counting them.
+    fn trim(&mut self) {
+        let excess = self.rows.len().saturating_sub(self.capacity);
+        self.rows.drain(..excess);
+        self.dropped += excess as i64;
+    }
+}
+
+/// Appends one committed transaction's changes to `feed`. Only the last
+/// `capacity` of them are kept; the others count as dropped.
+pub(crate) fn publish(feed: &Mutex<Feed>, changes: &[Pending], names: &[Name]) {
     if changes.is_empty() {
         return;
     }
-    let feed = feed(key);
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
@@ -137,9 +147,7 @@ pub(crate) fn publish(key: &str, changes: &[Pending], names: &[Name]) {
             change: change.change(names),
         });
     }
-    let excess = feed.rows.len().saturating_sub(feed.capacity);
-    feed.rows.drain(..excess);
-    feed.dropped += excess as i64;
+    feed.trim();
 }
 
 /// An in-memory database's feed dies with its connection.
@@ -149,23 +157,20 @@ pub(crate) fn forget_connection_feed(key: &str) {
     }
 }
 
-fn capacity(key: &str, n: Option<i64>) -> std::result::Result<usize, String> {
-    let feed = feed(key);
+fn capacity(feed: &Mutex<Feed>, n: Option<i64>) -> std::result::Result<usize, String> {
     let mut feed = feed.lock();
     if let Some(n) = n {
         feed.capacity = usize::try_from(n)
             .ok()
             .filter(|n| (1..=100_000_000).contains(n))
             .ok_or_else(|| format!("argument 1 (n) must be between 1 and 100000000, got {n}"))?;
-        let excess = feed.rows.len().saturating_sub(feed.capacity);
-        feed.rows.drain(..excess);
-        feed.dropped += excess as i64;
+        feed.trim();
     }
     Ok(feed.capacity)
 }
 
-fn last_seq(key: &str) -> i64 {
-    feed(key).lock().next_seq - 1
+fn last_seq(feed: &Mutex<Feed>) -> i64 {
+    feed.lock().next_seq - 1
 }
 
 /// `trigger_changes`: the committed changes, oldest first. When changes
@@ -183,8 +188,7 @@ impl crate::ffi::RowSource for ChangesTable {
     fn rows(conn: &Connection, after: Option<i64>) -> Result<Vec<Vec<Value>>> {
         let session = Session::of(conn)
             .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
-        let feed = feed(&session.feed_key);
-        let feed = feed.lock();
+        let feed = session.feed.lock();
         let after = after.unwrap_or(i64::MIN);
         let mut rows = Vec::new();
         if feed.dropped > 0 {
@@ -225,7 +229,7 @@ fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> 
             s.sql_tables.insert(name.to_ascii_lowercase());
         })?;
     }
-    Ok(last_seq(&session.feed_key))
+    Ok(last_seq(&session.feed))
 }
 
 /// `trigger_unwatch(table)`.
@@ -252,57 +256,36 @@ fn unwatch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<Str
 
 /// The canonical name of a `main` table the update hook can see.
 pub(crate) fn watchable_table(conn: &Connection, table: &str) -> Result<String> {
-    let entry: Option<(String, String, Option<String>)> = conn
-        .query_row(
-            "SELECT type, name, sql FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE \
-             AND type IN ('table', 'view')",
-            [table],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(Error::sqlite("looking up the table"))?;
-    let Some((kind, name, sql)) = entry else {
+    let Some(found) = crate::schema::main_table(conn, table)? else {
         return Err(Error::invalid(format!(
             "no such table: main.{}",
             display_name(table)
         )));
     };
-    if kind == "view" {
-        return Err(Error::invalid(format!(
+    let name = found.name;
+    match found.kind.as_str() {
+        "view" => Err(Error::invalid(format!(
             "{} is a view; only tables have row changes",
             display_name(&name)
-        )));
-    }
-    let sql = sql.unwrap_or_default().to_ascii_uppercase();
-    if sql.starts_with("CREATE VIRTUAL TABLE") {
-        return Err(Error::invalid(format!(
+        ))),
+        "virtual" => Err(Error::invalid(format!(
             "{} is a virtual table; the update hook does not see its changes",
             display_name(&name)
-        )));
-    }
-    if is_without_rowid(conn, &name)? {
-        return Err(Error::invalid(format!(
+        ))),
+        _ if found.without_rowid => Err(Error::invalid(format!(
             "{} is a WITHOUT ROWID table, whose changes SQLite's update hook does not report; \
              use trigger_capture({}) for it",
             display_name(&name),
             crate::sql::quote_text(&name)?
-        )));
-    }
-    Ok(name)
-}
-
-fn is_without_rowid(conn: &Connection, table: &str) -> Result<bool> {
-    // A WITHOUT ROWID table has no rowid column to select.
-    let probe = format!("SELECT rowid FROM main.{} LIMIT 0", quote_ident(table)?);
-    match conn.prepare(&probe) {
-        Ok(_) => Ok(false),
-        Err(_) => Ok(true),
+        ))),
+        _ => Ok(name),
     }
 }
 
 /// Changes what this connection watches, then brings hooks and guard
 /// triggers in line: hooks on while anything is watched, guards on exactly
-/// the tables watched. If that fails, what was watched before is restored.
+/// the tables watched. If that fails, what was watched before (SQL watches
+/// and Rust listeners) is restored.
 pub(crate) fn change_interest(
     conn: &Connection,
     session: &Arc<Session>,
@@ -314,9 +297,10 @@ pub(crate) fn change_interest(
              TEMP triggers that guard watched tables; call it outside BEGIN ... COMMIT",
         ));
     }
-    let (before_tables, before_all, hooks_on) = {
+    let (before_tables, before_all, before_api, hooks_on) = {
         let s = session.state.lock();
-        (s.sql_tables.clone(), s.sql_all, s.hooks_on)
+        let api: Vec<u64> = s.api.iter().map(|l| l.id).collect();
+        (s.sql_tables.clone(), s.sql_all, api, s.hooks_on)
     };
     {
         let mut s = session.state.lock();
@@ -328,6 +312,7 @@ pub(crate) fn change_interest(
         let mut s = session.state.lock();
         s.sql_tables = before_tables;
         s.sql_all = before_all;
+        s.api.retain(|l| before_api.contains(&l.id));
         s.interest_changed();
     }
     result
@@ -351,14 +336,13 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
         })?;
         session.state.lock().hooks_on = true;
     }
+    // With nothing watched, `tables_to_guard` is empty: every guard goes.
     let wanted = match wanted {
         Some(tables) => tables,
-        None => all_rowid_tables(conn)?,
-    };
-    let wanted: std::collections::HashSet<String> = if needs_hooks {
-        wanted
-    } else {
-        Default::default()
+        None => crate::schema::main_rowid_tables(conn)?
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect(),
     };
     let guarded = session.state.lock().guarded.clone();
     // Every wanted table, not only new ones: a table dropped and created
@@ -380,43 +364,27 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     Ok(())
 }
 
-fn all_rowid_tables(conn: &Connection) -> Result<std::collections::HashSet<String>> {
-    let names: Vec<String> = conn
-        .prepare(
-            "SELECT name FROM main.sqlite_schema WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%'",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()
-        })
-        .map_err(Error::sqlite("listing tables"))?;
-    let mut tables = std::collections::HashSet::new();
-    for name in names {
-        if !is_without_rowid(conn, &name)? {
-            tables.insert(name.to_ascii_lowercase());
-        }
+/// One statement per operation for the TEMP guard triggers of `table`,
+/// from `statement(quoted trigger name, OPERATION)`.
+fn guard_sql(table: &str, statement: impl Fn(String, &str) -> String) -> Result<String> {
+    let mut sql = String::new();
+    for op in ["INSERT", "UPDATE", "DELETE"] {
+        let name = quote_ident(&format!("trigger_feed_{table}_{}", op.to_ascii_lowercase()))?;
+        sql.push_str(&statement(name, op));
     }
-    Ok(tables)
-}
-
-fn guard_name(table: &str, op: &str) -> String {
-    format!("trigger_feed_{table}_{op}")
+    Ok(sql)
 }
 
 /// The TEMP triggers that put `trigger_txn` into every transaction that
 /// changes `table`, before the first change.
 fn create_guard(conn: &Connection, table: &str) -> Result<()> {
-    let mut sql = String::new();
-    for op in ["insert", "update", "delete"] {
-        sql.push_str(&format!(
-            "CREATE TEMP TRIGGER IF NOT EXISTS {} BEFORE {} ON main.{} \
-             WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END;\n",
-            quote_ident(&guard_name(table, op))?,
-            op.to_ascii_uppercase(),
-            quote_ident(table)?,
-        ));
-    }
+    let on = quote_ident(table)?;
+    let sql = guard_sql(table, |name, op| {
+        format!(
+            "CREATE TEMP TRIGGER IF NOT EXISTS {name} BEFORE {op} ON main.{on} \
+             WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END;\n"
+        )
+    })?;
     conn.execute_batch(&sql).map_err(Error::sqlite(format!(
         "creating the feed's TEMP triggers on {}",
         display_name(table)
@@ -424,13 +392,9 @@ fn create_guard(conn: &Connection, table: &str) -> Result<()> {
 }
 
 fn drop_guard(conn: &Connection, table: &str) -> Result<()> {
-    let mut sql = String::new();
-    for op in ["insert", "update", "delete"] {
-        sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS temp.{};\n",
-            quote_ident(&guard_name(table, op))?
-        ));
-    }
+    let sql = guard_sql(table, |name, _| {
+        format!("DROP TRIGGER IF EXISTS temp.{name};\n")
+    })?;
     conn.execute_batch(&sql).map_err(Error::sqlite(format!(
         "dropping the feed's TEMP triggers on {}",
         display_name(table)

@@ -23,7 +23,7 @@ use rusqlite::{Batch, Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use crate::functions::{SqlFunction, ADMIN};
-use crate::packs::in_savepoint;
+use crate::sql::in_savepoint;
 use crate::sql::{json_kind, quote_ident, shorten, shorten_to};
 use crate::{Error, Result};
 

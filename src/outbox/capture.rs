@@ -21,7 +21,8 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
-use crate::packs::{in_savepoint, schema_entry, Namespace};
+use crate::schema::{schema_entry, Namespace};
+use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
 

@@ -251,7 +251,7 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
             "seq {seq} has not been issued yet (the largest seq issued is {issued})"
         )));
     }
-    crate::packs::in_savepoint(conn, "trigger_ack", || {
+    crate::sql::in_savepoint(conn, "trigger_ack", || {
         ensure_tables(conn)?;
         conn.query_row(
             &format!(
@@ -270,7 +270,7 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
 /// Deletes the events every registered consumer has acknowledged; with no
 /// consumer registered nothing is deleted. Returns how many were deleted.
 pub(crate) fn prune(conn: &Connection) -> Result<i64> {
-    crate::packs::in_savepoint(conn, "trigger_prune", || {
+    crate::sql::in_savepoint(conn, "trigger_prune", || {
         ensure_tables(conn)?;
         let deleted = conn
             .execute(

@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::sql::{display_name, quote_ident, quote_text, shorten, shorten_to};
+use crate::schema::{schema_entry, Namespace};
+use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectDef, ObjectKind, Params, Template};
 
@@ -189,7 +190,7 @@ fn pack_object_present(
     params: &Params,
 ) -> Result<bool> {
     let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
-    match schema_entry(conn, Namespace::of(o.kind), name)? {
+    match schema_entry(conn, namespace_of(o.kind), name)? {
         None => Ok(false),
         Some((kind, on)) if kind == o.kind.name() && on.eq_ignore_ascii_case(table) => Ok(true),
         Some((kind, on)) => Err(Error::invalid(format!(
@@ -346,78 +347,16 @@ fn describe_objects(t: &Template, params: &Params) -> String {
         .join(", ")
 }
 
-/// Runs `body` inside a savepoint, so a failure undoes everything it did,
-/// whether or not the caller is in a transaction. A savepoint (not BEGIN)
-/// also works when the function is called from inside a statement.
-pub(crate) fn in_savepoint<T>(
-    conn: &Connection,
-    name: &str,
-    body: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    conn.execute_batch(&format!("SAVEPOINT {name}"))
-        .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
-    match body() {
-        Ok(value) => {
-            conn.execute_batch(&format!("RELEASE {name}"))
-                .map_err(Error::sqlite(format!("committing {name}")))
-                .inspect_err(|_| rollback(conn, name))?;
-            Ok(value)
-        }
-        Err(e) => {
-            rollback(conn, name);
-            Err(e)
-        }
-    }
-}
-
-fn rollback(conn: &Connection, name: &str) {
-    // If this fails too the connection's transaction is already gone (SQLite
-    // rolled it back itself), which leaves nothing of ours behind either.
-    let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
-}
-
 fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
     Ok(schema_entry(conn, Namespace::Relations, table)?.is_some_and(|(kind, _)| kind == "table"))
 }
 
-/// SQLite keeps trigger names apart from the names of tables, views and
-/// indexes, which share one namespace: a trigger may be named like its table.
-#[derive(Clone, Copy)]
-pub(crate) enum Namespace {
-    Triggers,
-    Relations,
-}
-
-impl Namespace {
-    fn of(kind: ObjectKind) -> Self {
-        match kind {
-            ObjectKind::Trigger => Namespace::Triggers,
-            ObjectKind::Index => Namespace::Relations,
-        }
+/// The namespace a pack object's name lives in.
+fn namespace_of(kind: ObjectKind) -> Namespace {
+    match kind {
+        ObjectKind::Trigger => Namespace::Triggers,
+        ObjectKind::Index => Namespace::Relations,
     }
-}
-
-/// The `(type, tbl_name)` of a main-schema object in one namespace, matched
-/// as SQLite matches names (ASCII case-insensitively).
-pub(crate) fn schema_entry(
-    conn: &Connection,
-    ns: Namespace,
-    name: &str,
-) -> Result<Option<(String, String)>> {
-    let types = match ns {
-        Namespace::Triggers => "('trigger')",
-        Namespace::Relations => "('table', 'view', 'index')",
-    };
-    conn.query_row(
-        &format!(
-            "SELECT type, tbl_name FROM main.sqlite_master \
-             WHERE type IN {types} AND name = ?1 COLLATE NOCASE LIMIT 1"
-        ),
-        [name],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-    .map_err(Error::sqlite("reading the schema"))
 }
 
 /// Fails, naming the parameter, when a table or column the pack needs is
@@ -486,7 +425,7 @@ fn has_rowid(conn: &Connection, table: &str) -> Result<bool> {
 fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     for o in &t.objects {
         let name = params.text(&o.name_param);
-        if let Some((kind, on)) = schema_entry(conn, Namespace::of(o.kind), name)? {
+        if let Some((kind, on)) = schema_entry(conn, namespace_of(o.kind), name)? {
             return Err(Error::invalid(format!(
                 "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
                  pass another name in params_json",

@@ -3,13 +3,23 @@ SQLite hosts (the sqlite3 shell, Python's sqlite3, apsw) and check what a
 user would see."""
 import os
 import pathlib
+import shutil
 import sqlite3
+import subprocess
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXT = os.environ.get("SQLITE_TRIGGERS_EXT", str(ROOT / "target" / "release" / "libsqlite_triggers"))
 SEED_SCHEMA = (ROOT / "examples" / "seed_schema.sql").read_text()
+SQLITE3 = shutil.which("sqlite3")
+needs_shell = pytest.mark.skipif(SQLITE3 is None, reason="no sqlite3 shell on PATH")
+
+
+def shell(script, db=":memory:", cwd=ROOT, bail=True):
+    """Runs `script` in the machine's sqlite3 shell, from the repository root."""
+    args = [SQLITE3] + (["-bail"] if bail else []) + [db]
+    return subprocess.run(args, input=script, text=True, capture_output=True, cwd=cwd, timeout=60)
 
 
 def connect(path=":memory:", load=True):

@@ -61,6 +61,13 @@ HOSTILE_NAMES = [
 REFUSED_NAMES = ["", "a\x00b", "sqlite_x"]
 
 
+def load(conn):
+    """Loads the extension; both hosts' connections take the same calls."""
+    conn.enable_load_extension(True)
+    conn.load_extension(EXT)
+    conn.enable_load_extension(False)
+
+
 class Sqlite3Host:
     """Python's sqlite3 module: Debian's, SQLite 3.40.1."""
 
@@ -77,9 +84,7 @@ class Sqlite3Host:
 
     @staticmethod
     def load(conn):
-        conn.enable_load_extension(True)
-        conn.load_extension(EXT)
-        conn.enable_load_extension(False)
+        load(conn)
 
     @staticmethod
     def rows(conn, sql, params=()):
@@ -117,9 +122,7 @@ class ApswHost:
 
     @staticmethod
     def load(conn):
-        conn.enable_load_extension(True)
-        conn.load_extension(EXT)
-        conn.enable_load_extension(False)
+        load(conn)
 
     @staticmethod
     def rows(conn, sql, params=()):

@@ -1,27 +1,18 @@
 """Listeners (trigger_listen, trigger_unlisten, trigger_listeners) in real hosts:
 Python's sqlite3, the sqlite3 shell and apsw."""
 import json
-import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
-from conftest import EXT, ROOT, SEED_SCHEMA, connect, scalar, schema
+from conftest import EXT, ROOT, SEED_SCHEMA, connect, needs_shell, scalar, schema, shell
 
-SQLITE3 = shutil.which("sqlite3")
-needs_shell = pytest.mark.skipif(SQLITE3 is None, reason="no sqlite3 shell on PATH")
 
 # The default_album pack's trigger, written as a listener on the seed schema.
 DEFAULT_ALBUM = (
     "INSERT INTO album(user_id, album_name) SELECT NEW.id, 'default album' "
     "WHERE NOT EXISTS (SELECT 1 FROM album WHERE user_id = NEW.id AND album_name = 'default album')"
 )
-
-
-def shell(script, db=":memory:", bail=True):
-    args = [SQLITE3] + (["-bail"] if bail else []) + [db]
-    return subprocess.run(args, input=script, text=True, capture_output=True, cwd=ROOT, timeout=60)
 
 
 def listen(conn, table, event, action, options=None):

@@ -108,10 +108,12 @@ def test_sigkill_at_random_points_loses_and_invents_nothing(tmp_path, journal):
     assert acknowledged > 0
 
 
-PRODUCER = r"""
-import sqlite3, sys, threading
-path, ext, name, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-def work(thread):
+# One writer: `count` transactions, each an emitted event and a captured row
+# with the same label. The producer processes and this process's threads
+# both run it.
+WRITER_THREAD = r"""
+import sqlite3
+def work(path, ext, name, thread, count):
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.enable_load_extension(True)
     conn.load_extension(ext)
@@ -121,10 +123,17 @@ def work(thread):
         conn.execute("SELECT trigger_emit('jobs', ?)", (f"{name}-{thread}-{i}",))
         conn.execute("INSERT INTO job(label) VALUES (?)", (f"{name}-{thread}-{i}",))
         conn.execute("COMMIT")
-threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
+    conn.close()
+"""
+PRODUCER = WRITER_THREAD + r"""
+import sys, threading
+path, ext, name, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+threads = [threading.Thread(target=work, args=(path, ext, name, t, count)) for t in range(2)]
 for t in threads: t.start()
 for t in threads: t.join()
 """
+_writer = {}
+exec(WRITER_THREAD, _writer)
 
 
 def test_writers_in_processes_and_threads_with_one_consumer(tmp_path):
@@ -141,17 +150,8 @@ def test_writers_in_processes_and_threads_with_one_consumer(tmp_path):
         for p in range(processes)
     ]
     # Threads of this process write too, on their own connections.
-    def local(thread):
-        c = connect(path)
-        c.execute("PRAGMA busy_timeout=30000")
-        for i in range(per_thread):
-            c.execute("BEGIN IMMEDIATE")
-            c.execute("SELECT trigger_emit('jobs', ?)", (f"local-{thread}-{i}",))
-            c.execute("INSERT INTO job(label) VALUES (?)", (f"local-{thread}-{i}",))
-            c.execute("COMMIT")
-        c.close()
-
-    threads = [threading.Thread(target=local, args=(t,)) for t in range(2)]
+    threads = [threading.Thread(target=_writer["work"], args=(path, EXT, "local", t, per_thread))
+               for t in range(2)]
     for t in threads:
         t.start()
     expected_events = (processes * 2 + 2) * per_thread * 2

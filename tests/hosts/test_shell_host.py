@@ -1,18 +1,10 @@
 """The extension in the machine's sqlite3 shell (Debian 12: SQLite 3.40.1)."""
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import EXT, ROOT, SEED_SCHEMA
+from conftest import EXT, ROOT, SEED_SCHEMA, needs_shell, shell
 
-SQLITE3 = shutil.which("sqlite3")
-pytestmark = pytest.mark.skipif(SQLITE3 is None, reason="no sqlite3 shell on PATH")
-
-
-def shell(script, db=":memory:", cwd=ROOT, bail=True):
-    args = [SQLITE3] + (["-bail"] if bail else []) + [db]
-    return subprocess.run(args, input=script, text=True, capture_output=True, cwd=cwd, timeout=60)
+pytestmark = needs_shell
 
 
 def test_load_by_bare_path_without_entry_point():
