@@ -143,9 +143,12 @@ impl SqlFunction {
                 self.name
             ))
         } else if self.args.contains(&ctx.len()) {
-            // A panic would reach the user as a bare "unwinding panic";
-            // caught here, the message still names the function.
-            ffi::catch("this function", || (self.body)(&args)).and_then(|r| r)
+            match Nesting::enter(ctx, self.name) {
+                // A panic would reach the user as a bare "unwinding panic";
+                // caught here, the message still names the function.
+                Ok(_nesting) => ffi::catch("this function", || (self.body)(&args)).and_then(|r| r),
+                Err(message) => Err(message),
+            }
         } else {
             Err(format!(
                 "takes {} ({}), got {}",
@@ -159,10 +162,95 @@ impl SqlFunction {
             ))
         };
         result.map_err(|message| {
-            rusqlite::Error::UserFunctionError(format!("{}(): {message}", self.name).into())
+            // A nesting error travels out through every level; each would
+            // add its own prefix, so the innermost message is passed on.
+            let message = NESTING_ERROR
+                .with(|e| e.borrow().clone())
+                .unwrap_or_else(|| format!("{}(): {message}", self.name));
+            rusqlite::Error::UserFunctionError(message.into())
         })
     }
 }
+
+thread_local! {
+    /// How many calls of the extension's functions are running on this
+    /// thread's stack, one inside another.
+    static DEPTH: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    /// The error of a call refused for nesting too deep, while it travels
+    /// out through the calls around it.
+    static NESTING_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// One running call of an extension function on this thread.
+///
+/// `trigger_emit`, `trigger_call` and the functions that change the schema
+/// run SQL from inside the statement that called them. That SQL may fire a
+/// trigger that calls them again, and SQLite's own trigger-depth limit never
+/// sees it: each level is a new statement, and a new native stack frame. So
+/// every call counts how deep it is nested and refuses to go past the
+/// connection's `SQLITE_LIMIT_TRIGGER_DEPTH`, the bound SQLite puts on
+/// trigger recursion, before the host's stack runs out.
+struct Nesting;
+
+impl Nesting {
+    fn enter(ctx: &Context<'_>, function: &str) -> Result<Nesting, String> {
+        let depth = DEPTH.with(|d| d.get());
+        if depth == 0 {
+            NESTING_ERROR.with(|e| e.borrow_mut().take());
+        }
+        let limit = ffi::trigger_depth_limit(ctx)
+            .unwrap_or(DEFAULT_DEPTH_LIMIT)
+            .clamp(1, MAX_DEPTH);
+        if depth >= limit {
+            let message = format!(
+                "{function}(): too many levels of nesting: this call is nested {} deep in \
+                 calls of the extension's functions, past the trigger depth limit of {limit} \
+                 (SQLITE_LIMIT_TRIGGER_DEPTH); a trigger that calls trigger_emit() or \
+                 trigger_call() fires again from the SQL that call runs, e.g. a trigger on \
+                 trigger_outbox that emits",
+                depth + 1
+            );
+            NESTING_ERROR.with(|e| *e.borrow_mut() = Some(message.clone()));
+            return Err(message);
+        }
+        if depth > 0 {
+            if let Some(left) = ffi::stack_remaining().filter(|&left| left < STACK_RESERVE) {
+                let message = format!(
+                    "{function}(): too many levels of nesting: this call is nested {} deep in \
+                     calls of the extension's functions and only {} KiB of the thread's stack \
+                     are left; a trigger that calls trigger_emit() or trigger_call() fires \
+                     again from the SQL that call runs, e.g. a trigger on trigger_outbox that \
+                     emits",
+                    depth + 1,
+                    left / 1024
+                );
+                NESTING_ERROR.with(|e| *e.borrow_mut() = Some(message.clone()));
+                return Err(message);
+            }
+        }
+        DEPTH.with(|d| d.set(depth + 1));
+        Ok(Nesting)
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// A nested call is refused when less stack than this is left: enough for
+/// SQLite to prepare and run one more statement and report the error.
+/// Each level of nesting takes a few KiB, so a thread with 1 MiB of stack
+/// (the JVM's default) still nests about three hundred deep.
+const STACK_RESERVE: usize = 128 * 1024;
+
+/// SQLite's default `SQLITE_LIMIT_TRIGGER_DEPTH`, used if the connection
+/// cannot be asked.
+const DEFAULT_DEPTH_LIMIT: i32 = 1000;
+/// The deepest nesting allowed whatever the limit says: SQLite's own
+/// compile-time maximum of the trigger depth limit is 1000 too.
+const MAX_DEPTH: i32 = 1000;
 
 fn count(range: &RangeInclusive<usize>) -> String {
     let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };

@@ -32,6 +32,61 @@ pub(crate) fn with_connection<T>(
     Ok(body(&conn))
 }
 
+/// The connection's trigger depth limit, `sqlite3_limit(db,
+/// SQLITE_LIMIT_TRIGGER_DEPTH, -1)`, for the function called with `ctx`;
+/// `None` when the connection cannot be reached.
+pub(crate) fn trigger_depth_limit(ctx: &Context<'_>) -> Option<i32> {
+    // SAFETY: as in with_connection; the reference does not outlive this call.
+    let conn = unsafe { ctx.get_connection() }.ok()?;
+    // SAFETY: the handle of the live connection running this function; a
+    // negative new value only reads the limit.
+    let limit = unsafe { ffi::sqlite3_limit(conn.handle(), ffi::SQLITE_LIMIT_TRIGGER_DEPTH, -1) };
+    Some(limit)
+}
+
+/// How many bytes of this thread's stack are left below the caller's frame,
+/// where the platform can tell (Linux: `pthread_getattr_np`).
+#[cfg(target_os = "linux")]
+pub(crate) fn stack_remaining() -> Option<usize> {
+    thread_local! {
+        /// The lowest address of this thread's stack, found once.
+        static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    let low = match LOW.with(|l| l.get()) {
+        Some(low) => low,
+        None => {
+            let low = stack_low()?;
+            LOW.with(|l| l.set(Some(low)));
+            low
+        }
+    };
+    let here = 0u8;
+    let here = std::ptr::addr_of!(here) as usize;
+    Some(here.saturating_sub(low))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn stack_remaining() -> Option<usize> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn stack_low() -> Option<usize> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises attr for the calling thread
+    // when it returns 0; attr is destroyed below in every such case.
+    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    let mut addr: *mut libc::c_void = std::ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: attr was initialised above; addr and size are out-pointers.
+    let rc = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size) };
+    // SAFETY: attr was initialised by pthread_getattr_np and is destroyed once.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    (rc == 0 && !addr.is_null()).then_some(addr as usize)
+}
+
 /// A number that identifies `conn`'s database handle while it is open.
 pub(crate) fn handle_key(conn: &Connection) -> usize {
     // SAFETY: the pointer is only turned into a number, never dereferenced.
