@@ -13,6 +13,6 @@ SAVEPOINT s; UPDATE t SET a = a + 10; ROLLBACK TO s; RELEASE s;
 -- Fails on its last row; the shell reports the error and goes on.
 INSERT INTO t VALUES (4), (5), (1);
 COMMIT;
-SELECT 'change', seq, op, db, table_name, rowid_, txn FROM trigger_changes WHERE seq > 0;
+SELECT 'change', seq, op, db, table_name, rowid, txn FROM trigger_changes WHERE seq > 0;
 SELECT 'rows', group_concat(a) FROM t;
 SELECT trigger_unwatch('t');

@@ -35,21 +35,64 @@ pub(crate) fn main_table(conn: &Connection, name: &str) -> Result<Option<MainTab
     .map_err(Error::sqlite("reading the schema"))
 }
 
-/// The names of the main database's own rowid tables (no views, virtual
-/// or WITHOUT ROWID tables, nothing of SQLite's).
-pub(crate) fn main_rowid_tables(conn: &Connection) -> Result<Vec<String>> {
+/// The rowid tables of every schema (main, temp and attached databases), as
+/// (schema, table): no views, virtual tables, WITHOUT ROWID tables, shadow
+/// tables or anything of SQLite's. A table whose name starts with a virtual
+/// table's name and `_` counts as that virtual table's shadow table even
+/// where SQLite does not know the module, so that `trigger_watch('*')` never
+/// puts a guard on a table a virtual table writes itself.
+pub(crate) fn rowid_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn
         .prepare(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' \
-             AND type IN ('table', 'shadow') AND NOT wr \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            "SELECT t.schema, t.name FROM pragma_table_list AS t \
+             WHERE t.type = 'table' AND NOT t.wr \
+             AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             AND NOT EXISTS (SELECT 1 FROM pragma_table_list AS v \
+               WHERE v.schema = t.schema AND v.type = 'virtual' \
+               AND substr(t.name, 1, length(v.name) + 1) = v.name || '_' COLLATE NOCASE)",
         )
         .map_err(Error::sqlite("listing tables"))?;
     let names = stmt
-        .query_map([], |r| r.get(0))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(|rows| rows.collect())
         .map_err(Error::sqlite("listing tables"));
     names
+}
+
+/// The tables of every schema that `trigger_watch('*')` leaves alone, as
+/// (schema, table), both lower-case: shadow tables (as in [`rowid_tables`]).
+pub(crate) fn shadow_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT lower(t.schema), lower(t.name) FROM pragma_table_list AS t \
+             WHERE t.type = 'shadow' OR (t.type = 'table' AND EXISTS (\
+               SELECT 1 FROM pragma_table_list AS v \
+               WHERE v.schema = t.schema AND v.type = 'virtual' \
+               AND substr(t.name, 1, length(v.name) + 1) = v.name || '_' COLLATE NOCASE))",
+        )
+        .map_err(Error::sqlite("listing tables"))?;
+    let names = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("listing tables"));
+    names
+}
+
+/// An object of any schema that SQLite would find before the extension's
+/// `trigger_txn` table (a table or view of that name hides an eponymous
+/// virtual table), described for an error message.
+pub(crate) fn shadowing_txn_table(conn: &Connection) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list \
+         WHERE name = 'trigger_txn' COLLATE NOCASE \
+         AND NOT (schema = 'main' AND type = 'virtual' AND name = 'trigger_txn' \
+                  AND NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name = 'trigger_txn' COLLATE NOCASE)) \
+         LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(Error::sqlite("reading the schema"))
 }
 
 /// SQLite keeps trigger names apart from the names of tables, views and

@@ -61,14 +61,18 @@ pub(crate) type Handler =
 pub(crate) struct State {
     /// Tables watched with `trigger_watch`, lower-case, in `main`.
     pub(crate) sql_tables: HashSet<String>,
-    /// `trigger_watch('*')`: every table of every schema.
+    /// `trigger_watch('*')`: every table of every schema ...
     pub(crate) sql_all: bool,
+    /// ... but these (schema, table), lower-case: shadow tables, which a
+    /// virtual table writes as its own storage.
+    pub(crate) skip: HashSet<(String, String)>,
     pub(crate) api: Vec<ApiListener>,
     pub(crate) next_listener: u64,
     /// Whether our hooks are set on the connection.
     pub(crate) hooks_on: bool,
-    /// Lower-case names of the tables that have guard triggers.
-    pub(crate) guarded: HashSet<String>,
+    /// The tables that have guard triggers, as (schema, table), both
+    /// lower-case.
+    pub(crate) guarded: HashSet<(String, String)>,
     txn: Txn,
     /// Every table the update hook reported and someone wanted.
     names: Vec<Name>,
@@ -85,6 +89,13 @@ pub(crate) struct Pending {
     pub(crate) rowid: i64,
     pub(crate) name: u32,
     pub(crate) op: Op,
+    /// Whether SQLite will tell us if this change is undone: it was made in
+    /// autocommit mode (only a whole rollback undoes it, and the rollback
+    /// hook reports that), or after `trigger_txn` joined the transaction
+    /// (which then hears every `ROLLBACK TO` and failed statement). A change
+    /// to a table without a guard trigger inside `BEGIN ... COMMIT` is not
+    /// proven; the feed never publishes it as a change.
+    pub(crate) proven: bool,
 }
 
 /// A table the update hook reported, by schema and name.
@@ -125,6 +136,8 @@ struct Lookup {
 
 /// The extension's state for one connection.
 pub(crate) struct Session {
+    /// The connection's `sqlite3*`, as a number (see [`crate::ffi::handle_key`]).
+    pub(crate) handle: usize,
     /// The connection's main database file, if it has one.
     pub(crate) file_key: Option<String>,
     /// Which process-wide change feed this connection publishes to: the
@@ -146,6 +159,7 @@ impl Session {
             None => format!("connection:{handle:x}:{}", next_id()),
         };
         let session = Arc::new(Session {
+            handle,
             feed: crate::feed::shared(&feed_key),
             signal: file_key.as_deref().map(crate::notify::signal),
             file_key,
@@ -188,14 +202,21 @@ impl Session {
     /// The update hook: records the change if anything watches its table.
     /// It runs for every row written, so the common case (the same table as
     /// the last row) costs a comparison and a push.
-    pub(crate) fn on_update(&self, op: Op, db: &[u8], table: &[u8], rowid: i64) {
+    /// `autocommit` says whether the connection is in autocommit mode.
+    pub(crate) fn on_update(&self, op: Op, db: &[u8], table: &[u8], rowid: i64, autocommit: bool) {
         let mut state = self.state.lock();
         let name = match &state.cache {
             Some(c) if *c.db == *db && *c.table == *table => c.name,
             _ => state.look_up(db, table),
         };
         if let Some(name) = name {
-            state.txn.pending.push(Pending { rowid, name, op });
+            let proven = autocommit || state.txn.joined;
+            state.txn.pending.push(Pending {
+                rowid,
+                name,
+                op,
+                proven,
+            });
         }
     }
 
@@ -300,8 +321,10 @@ impl Session {
                 .api
                 .iter()
                 .filter_map(|l| {
+                    // A closure only ever gets proven changes.
                     let batch: Vec<Change> = pending
                         .iter()
+                        .filter(|p| p.proven)
                         .filter(|p| {
                             let name = &state.names[p.name as usize];
                             &*name.db == "main"
@@ -370,7 +393,12 @@ impl State {
 
     /// Whether the change feed takes changes to `db.table`.
     fn sql_wants(&self, db: &str, table: &str) -> bool {
-        self.sql_all || (db == "main" && self.sql_tables.contains(&table.to_ascii_lowercase()))
+        let table = table.to_ascii_lowercase();
+        if self.sql_all {
+            return self.skip.is_empty()
+                || !self.skip.contains(&(db.to_ascii_lowercase(), table));
+        }
+        db == "main" && self.sql_tables.contains(&table)
     }
 
     /// Forgets the cached answer of [`State::wants`] after what is watched
@@ -385,14 +413,15 @@ impl State {
         self.sql_all || !self.sql_tables.is_empty() || !self.api.is_empty()
     }
 
-    /// Lower-case names of the `main` tables that need guard triggers, or
-    /// `None` for every table (`trigger_watch('*')`).
-    pub(crate) fn tables_to_guard(&self) -> Option<HashSet<String>> {
+    /// The (schema, table) pairs, lower-case, that need guard triggers, or
+    /// `None` for every table of every schema (`trigger_watch('*')`).
+    pub(crate) fn tables_to_guard(&self) -> Option<HashSet<(String, String)>> {
         if self.sql_all {
             return None;
         }
-        let mut tables = self.sql_tables.clone();
-        tables.extend(self.api.iter().map(|l| l.table.clone()));
+        let main = |t: &String| ("main".to_string(), t.clone());
+        let mut tables: HashSet<(String, String)> = self.sql_tables.iter().map(main).collect();
+        tables.extend(self.api.iter().map(|l| main(&l.table)));
         Some(tables)
     }
 }

@@ -66,11 +66,15 @@ pub fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// Shows a schema name in a one-line summary: plain when it is a simple
 /// name, quoted and escaped (so it stays on one line) otherwise.
+/// A name longer than 60 characters is cut short, like [`shorten`].
 pub fn display_name(name: &str) -> String {
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if !name.is_empty()
+        && name.len() <= 60
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         name.to_string()
     } else {
-        format!("{name:?}")
+        shorten(name)
     }
 }
 

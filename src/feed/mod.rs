@@ -90,7 +90,24 @@ pub(crate) struct Feed {
 struct Row {
     seq: i64,
     txn: i64,
-    change: Change,
+    what: What,
+}
+
+/// What a feed row says.
+#[derive(Clone)]
+enum What {
+    /// A committed row change.
+    Change(Change),
+    /// `op = 'unguarded'`: the transaction changed `table` `count` times
+    /// where no guard trigger made its savepoints visible (a table created
+    /// after `trigger_watch('*')`, or dropped and created again), so those
+    /// changes cannot be proven committed and are not listed; the reader
+    /// must read the table itself.
+    Unguarded {
+        db: Arc<str>,
+        table: Arc<str>,
+        count: i64,
+    },
 }
 
 impl Default for Feed {
@@ -128,24 +145,44 @@ impl Feed {
 
 /// Appends one committed transaction's changes to `feed`. Only the last
 /// `capacity` of them are kept; the others count as dropped.
+///
+/// Changes that cannot be proven committed ([`Pending::proven`]) are held
+/// back: each table that had any gets one `unguarded` row after the
+/// transaction's changes, with their count.
 pub(crate) fn publish(feed: &Mutex<Feed>, changes: &[Pending], names: &[Name]) {
     if changes.is_empty() {
         return;
     }
+    let mut rows: Vec<What> = Vec::with_capacity(changes.len());
+    let mut unproven: Vec<(u32, i64)> = Vec::new();
+    for change in changes {
+        if change.proven {
+            rows.push(What::Change(change.change(names)));
+        } else {
+            match unproven.iter_mut().find(|(name, _)| *name == change.name) {
+                Some((_, count)) => *count += 1,
+                None => unproven.push((change.name, 1)),
+            }
+        }
+    }
+    rows.extend(unproven.into_iter().map(|(name, count)| {
+        let name = &names[name as usize];
+        What::Unguarded {
+            db: Arc::clone(&name.db),
+            table: Arc::clone(&name.table),
+            count,
+        }
+    }));
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
-    let skip = changes.len().saturating_sub(feed.capacity);
+    let skip = rows.len().saturating_sub(feed.capacity);
     feed.next_seq += skip as i64;
     feed.dropped += skip as i64;
-    for change in &changes[skip..] {
+    for what in rows.into_iter().skip(skip) {
         let seq = feed.next_seq;
         feed.next_seq += 1;
-        feed.rows.push_back(Row {
-            seq,
-            txn,
-            change: change.change(names),
-        });
+        feed.rows.push_back(Row { seq, txn, what });
     }
     feed.trim();
 }
@@ -177,12 +214,14 @@ fn last_seq(feed: &Mutex<Feed>) -> i64 {
 /// were dropped, a row with `op = 'dropped'` comes first: its `seq` is the
 /// last dropped change's and its `rowid` says how many were dropped, so a
 /// reader asking for `seq > n` sees it exactly when it missed something.
+/// A row with `op = 'unguarded'` stands for changes held back (see
+/// [`What::Unguarded`]); its `rowid` says how many.
 pub(crate) struct ChangesTable;
 
 impl crate::ffi::RowSource for ChangesTable {
     const NAME: &'static CStr = c"trigger_changes";
     const SCHEMA: &'static CStr =
-        c"CREATE TABLE x(seq INTEGER, op TEXT, db TEXT, table_name TEXT, rowid_ INTEGER, txn INTEGER)";
+        c"CREATE TABLE x(seq INTEGER, op TEXT, db TEXT, table_name TEXT, rowid INTEGER, txn INTEGER)";
     const SEQ_COLUMN: Option<i32> = Some(0);
 
     fn rows(conn: &Connection, after: Option<i64>) -> Result<Vec<Vec<Value>>> {
@@ -206,12 +245,16 @@ impl crate::ffi::RowSource for ChangesTable {
         }
         let start = feed.rows.partition_point(|r| r.seq <= after);
         rows.extend(feed.rows.range(start..).map(|r| {
+            let (op, db, table, rowid) = match &r.what {
+                What::Change(c) => (c.op.name(), &c.db, &c.table, c.rowid),
+                What::Unguarded { db, table, count } => ("unguarded", db, table, *count),
+            };
             vec![
                 Value::Integer(r.seq),
-                Value::Text(r.change.op.name().into()),
-                Value::Text(r.change.db.to_string()),
-                Value::Text(r.change.table.to_string()),
-                Value::Integer(r.change.rowid),
+                Value::Text(op.into()),
+                Value::Text(db.to_string()),
+                Value::Text(table.to_string()),
+                Value::Integer(rowid),
                 Value::Integer(r.txn),
             ]
         }));
@@ -242,7 +285,18 @@ fn unwatch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<Str
         return Ok("stopped watching every table".into());
     }
     let key = table.to_ascii_lowercase();
-    if !session.state.lock().sql_tables.contains(&key) {
+    let (listed, all) = {
+        let s = session.state.lock();
+        (s.sql_tables.contains(&key), s.sql_all)
+    };
+    if !listed && all {
+        return Err(Error::invalid(format!(
+            "table {} is not watched on its own: trigger_watch('*') watches every table; \
+             call trigger_unwatch('*') to stop watching them all",
+            display_name(table)
+        )));
+    }
+    if !listed {
         return Err(Error::invalid(format!(
             "table {} is not watched on this connection",
             display_name(table)
@@ -270,6 +324,11 @@ pub(crate) fn watchable_table(conn: &Connection, table: &str) -> Result<String> 
         ))),
         "virtual" => Err(Error::invalid(format!(
             "{} is a virtual table; the update hook does not see its changes",
+            display_name(&name)
+        ))),
+        "shadow" => Err(Error::invalid(format!(
+            "{} is a shadow table, the storage of a virtual table; watch changes through \
+             the virtual table's own tables instead",
             display_name(&name)
         ))),
         _ if found.without_rowid => Err(Error::invalid(format!(
@@ -337,22 +396,37 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
         session.state.lock().hooks_on = true;
     }
     // With nothing watched, `tables_to_guard` is empty: every guard goes.
+    let wanted_all = wanted.is_none();
     let wanted = match wanted {
         Some(tables) => tables,
-        None => crate::schema::main_rowid_tables(conn)?
-            .iter()
-            .map(|t| t.to_ascii_lowercase())
+        None => crate::schema::rowid_tables(conn)?
+            .into_iter()
+            .map(|(schema, table)| (schema.to_ascii_lowercase(), table.to_ascii_lowercase()))
             .collect(),
     };
+    if wanted_all {
+        let skip = crate::schema::shadow_tables(conn)?.into_iter().collect();
+        let mut s = session.state.lock();
+        s.skip = skip;
+        s.interest_changed();
+    }
+    if !wanted.is_empty() {
+        if let Some(object) = crate::schema::shadowing_txn_table(conn)? {
+            return Err(Error::invalid(format!(
+                "{object} hides the extension's trigger_txn table, through which the feed \
+                 sees savepoints and rollbacks; rename or drop it to watch tables here"
+            )));
+        }
+    }
     let guarded = session.state.lock().guarded.clone();
     // Every wanted table, not only new ones: a table dropped and created
     // again lost its TEMP triggers with it.
     for table in &wanted {
-        create_guard(conn, table)?;
+        create_guard(conn, &table.0, &table.1)?;
         session.state.lock().guarded.insert(table.clone());
     }
     for table in guarded.difference(&wanted) {
-        drop_guard(conn, table)?;
+        drop_guard(conn, &table.0, &table.1)?;
         session.state.lock().guarded.remove(table);
     }
     if !needs_hooks && hooks_on {
@@ -364,24 +438,38 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     Ok(())
 }
 
-/// One statement per operation for the TEMP guard triggers of `table`,
-/// from `statement(quoted trigger name, OPERATION)`.
-fn guard_sql(table: &str, statement: impl Fn(String, &str) -> String) -> Result<String> {
+/// One statement per operation for the TEMP guard triggers of
+/// `schema.table`, from `statement(quoted trigger name, OPERATION)`. The
+/// guards of a `main` table are `trigger_feed_<table>_<op>`, those of
+/// another schema's `trigger_feed_<schema>.<table>_<op>`.
+fn guard_sql(
+    schema: &str,
+    table: &str,
+    statement: impl Fn(String, &str) -> String,
+) -> Result<String> {
     let mut sql = String::new();
+    let prefix = if schema == "main" {
+        String::new()
+    } else {
+        format!("{schema}.")
+    };
     for op in ["INSERT", "UPDATE", "DELETE"] {
-        let name = quote_ident(&format!("trigger_feed_{table}_{}", op.to_ascii_lowercase()))?;
+        let name = quote_ident(&format!(
+            "trigger_feed_{prefix}{table}_{}",
+            op.to_ascii_lowercase()
+        ))?;
         sql.push_str(&statement(name, op));
     }
     Ok(sql)
 }
 
 /// The TEMP triggers that put `trigger_txn` into every transaction that
-/// changes `table`, before the first change.
-fn create_guard(conn: &Connection, table: &str) -> Result<()> {
-    let on = quote_ident(table)?;
-    let sql = guard_sql(table, |name, op| {
+/// changes `schema.table`, before the first change.
+fn create_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
+    let on = format!("{}.{}", quote_ident(schema)?, quote_ident(table)?);
+    let sql = guard_sql(schema, table, |name, op| {
         format!(
-            "CREATE TEMP TRIGGER IF NOT EXISTS {name} BEFORE {op} ON main.{on} \
+            "CREATE TEMP TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {on} \
              WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END;\n"
         )
     })?;
@@ -391,8 +479,8 @@ fn create_guard(conn: &Connection, table: &str) -> Result<()> {
     )))
 }
 
-fn drop_guard(conn: &Connection, table: &str) -> Result<()> {
-    let sql = guard_sql(table, |name, _| {
+fn drop_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
+    let sql = guard_sql(schema, table, |name, _| {
         format!("DROP TRIGGER IF EXISTS temp.{name};\n")
     })?;
     conn.execute_batch(&sql).map_err(Error::sqlite(format!(

@@ -123,7 +123,11 @@ unsafe extern "C" fn on_update(
                 CStr::from_ptr(table),
             )
         };
-        session.on_update(op, db.to_bytes(), table.to_bytes(), rowid);
+        // SAFETY: the session's handle is the live connection whose update
+        // hook this is; reading its autocommit flag changes nothing.
+        let autocommit =
+            unsafe { ffi::sqlite3_get_autocommit(session.handle as *mut ffi::sqlite3) } != 0;
+        session.on_update(op, db.to_bytes(), table.to_bytes(), rowid, autocommit);
     });
 }
 

@@ -13,7 +13,7 @@ from conftest import EXT, connect, scalar
 
 def changes(conn, after=0):
     return conn.execute(
-        "SELECT seq, op, db, table_name, rowid_, txn FROM trigger_changes WHERE seq > ?", (after,)
+        "SELECT seq, op, db, table_name, rowid, txn FROM trigger_changes WHERE seq > ?", (after,)
     ).fetchall()
 
 
@@ -334,7 +334,7 @@ def test_random_scripts_match_the_model(tmp_path, host, seed):
     execute("SELECT trigger_watch('t')")
     model = Model()
     run_script(conn, rng, 120, model, execute)
-    got = query("SELECT txn, op, rowid_ FROM trigger_changes ORDER BY seq")
+    got = query("SELECT txn, op, rowid FROM trigger_changes ORDER BY seq")
     transactions = {}
     for txn, op, rowid in got:
         transactions.setdefault(txn, []).append((op, rowid))

@@ -37,7 +37,7 @@ def test_random_scripts_match_the_model_in_the_outbox(tmp_path, host, seed):
     seqs = [s for s, _, _ in events]
     assert seqs == list(range(1, len(seqs) + 1))
     # The feed and the outbox agree on what committed.
-    feed = query("SELECT op, rowid_ FROM trigger_changes ORDER BY seq")
+    feed = query("SELECT op, rowid FROM trigger_changes ORDER BY seq")
     assert [tuple(r) for r in feed] == expected
 
 
