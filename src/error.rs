@@ -32,8 +32,39 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Invalid(message) => f.write_str(message),
-            Error::Sqlite { context, source } => write!(f, "{context}: {source}"),
+            Error::Sqlite { context, source } => write!(f, "{context}: {}", describe(source)),
         }
+    }
+}
+
+/// rusqlite's own errors (not SQLite's) in words a user can act on: they
+/// mean a table of ours holds what the extension did not write.
+fn describe(source: &rusqlite::Error) -> String {
+    use rusqlite::types::Type;
+    match source {
+        rusqlite::Error::QueryReturnedNoRows => {
+            "SQLite returned no row for the statement; a trigger with RAISE(IGNORE) may have \
+             skipped it: drop or change that trigger"
+                .into()
+        }
+        rusqlite::Error::InvalidColumnType(_, name, found) => {
+            let found = match found {
+                Type::Null => "NULL",
+                Type::Integer => "an integer",
+                Type::Real => "a real",
+                Type::Text => "text",
+                Type::Blob => "a blob",
+            };
+            format!(
+                "column {name} holds {found} where an integer was expected: the row was \
+                 changed by hand; correct it or delete it"
+            )
+        }
+        rusqlite::Error::IntegralValueOutOfRange(_, value) => format!(
+            "the value {value} is out of range; the row was changed by hand: correct it or \
+             delete it"
+        ),
+        other => other.to_string(),
     }
 }
 

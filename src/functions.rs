@@ -137,9 +137,9 @@ impl SqlFunction {
             && !ffi::running_statement_names(ctx, self.name)
         {
             Err(format!(
-                "refused: this call comes from the database's schema (a CHECK \
-                 constraint, generated column, DEFAULT or index), not from SQL \
-                 you ran; call {}() yourself",
+                "refused: this call does not come from SQL you ran but from the \
+                 database's schema (a view, trigger, CHECK constraint, generated \
+                 column, DEFAULT or index); call {}() yourself, in the statement you run",
                 self.name
             ))
         } else if self.args.contains(&ctx.len()) {
@@ -371,6 +371,12 @@ impl Args<'_, '_> {
                 type_name(other)
             )),
         }
+    }
+
+    /// Whether `test` holds for the SQL text of a statement running on the
+    /// calling connection (see [`ffi::any_running_statement`]).
+    pub(crate) fn any_running_statement(&self, test: impl FnMut(Option<&[u8]>) -> bool) -> bool {
+        ffi::any_running_statement(self.ctx, test)
     }
 
     /// Runs `body` on the calling connection; its error or its text result

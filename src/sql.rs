@@ -92,6 +92,108 @@ pub fn shorten_to(text: &str, max: usize) -> String {
     shown
 }
 
+/// One token of SQL text, as SQLite's tokenizer would split it, less
+/// whitespace, comments and string literals.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Token<'a> {
+    /// A keyword or identifier, quoted ones without their quotes (doubled
+    /// quotes inside are left as they are).
+    Word(&'a [u8]),
+    /// Any other character.
+    Punct(u8),
+}
+
+/// Splits SQL text into [`Token`]s, skipping strings and comments.
+pub(crate) fn tokens(sql: &[u8]) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    while i < sql.len() {
+        let b = sql[i];
+        match b {
+            b'-' if sql.get(i + 1) == Some(&b'-') => {
+                while i < sql.len() && sql[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if sql.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < sql.len() && !(sql[i] == b'*' && sql.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'\'' | b'"' | b'`' | b'[' => {
+                let close = if b == b'[' { b']' } else { b };
+                let start = i + 1;
+                let mut end = start;
+                // A doubled quote reads as closing and opening again.
+                loop {
+                    while end < sql.len() && sql[end] != close {
+                        end += 1;
+                    }
+                    if close != b']' && sql.get(end + 1) == Some(&close) {
+                        end += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if b != b'\'' {
+                    out.push(Token::Word(&sql[start..end.min(sql.len())]));
+                }
+                i = end + 1;
+            }
+            b if word_byte(b) => {
+                let start = i;
+                while i < sql.len() && word_byte(sql[i]) {
+                    i += 1;
+                }
+                out.push(Token::Word(&sql[start..i]));
+            }
+            b if b.is_ascii_whitespace() => i += 1,
+            b => {
+                out.push(Token::Punct(b));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether SQL text reads `table` of the main database in a FROM clause
+/// (`FROM t`, `JOIN t`, `FROM x, t`, with or without `main.`), judged from
+/// its tokens.
+pub(crate) fn reads_table(sql: &[u8], table: &str) -> bool {
+    let tokens = tokens(sql);
+    let is = |t: Option<&Token<'_>>, word: &str| {
+        matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    (0..tokens.len()).any(|i| {
+        if !is(tokens.get(i), table) {
+            return false;
+        }
+        // Step back over `main .`.
+        let before = if i >= 2
+            && tokens[i - 1] == Token::Punct(b'.')
+            && is(tokens.get(i - 2), "main")
+        {
+            i - 2
+        } else {
+            i
+        };
+        let previous = before.checked_sub(1).and_then(|j| tokens.get(j));
+        is(previous, "from") || is(previous, "join") || previous == Some(&Token::Punct(b','))
+    })
+}
+
+/// Whether SQL text has `word` as a token (a keyword, an identifier or a
+/// function name), ASCII case-insensitively.
+pub(crate) fn has_word(sql: &[u8], word: &str) -> bool {
+    tokens(sql)
+        .iter()
+        .any(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case(word.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,4 +274,30 @@ fn rollback(conn: &Connection, name: &str) {
     // If this fails too the connection's transaction is already gone (SQLite
     // rolled it back itself), which leaves nothing of ours behind either.
     let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+
+    #[test]
+    fn tokens_skip_strings_and_comments() {
+        let sql = b"SELECT 'FROM trigger_outbox' -- FROM trigger_outbox\n, /* JOIN x */ \"a\"\"b\" FROM [t]";
+        let words: Vec<String> = tokens(sql)
+            .into_iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(String::from_utf8_lossy(w).into_owned()),
+                Token::Punct(_) => None,
+            })
+            .collect();
+        assert_eq!(words, ["SELECT", "a\"\"b", "FROM", "t"]);
+    }
+
+    #[test]
+    fn reads_table_sees_from_and_join_only() {
+        let t = "trigger_outbox";
+        assert!(reads_table(b"SELECT trigger_emit(channel, payload) FROM trigger_outbox", t));
+        assert!(reads_table(b"select 1 from main . \"TRIGGER_OUTBOX\"", t));
+        assert!(reads_table(b"SELECT * FROM x JOIN trigger_outbox ON 1", t));
+        assert!(reads_table(b"SELECT * FROM x, trigger_outbox", t));
+        assert!(!reads_table(b"INSERT INTO trigger_outbox VALUES (1, 2)", t));
+        assert!(!reads_table(b"SELECT * FROM trigger_outbox_consumers", t));
+        assert!(!reads_table(b"SELECT 'FROM trigger_outbox'", t));
+        assert!(!reads_table(b"SELECT 1 -- FROM trigger_outbox", t));
+    }
 }

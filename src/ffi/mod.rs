@@ -114,6 +114,22 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
 /// with the legacy `sqlite3_prepare()` keeps no text; it counts as naming
 /// the function, so such hosts keep working (with SQLite's protection only).
 pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
+    let wanted = name.as_bytes();
+    any_running_statement(ctx, |text| {
+        text.is_none_or(|text| {
+            text.windows(wanted.len())
+                .any(|w| w.eq_ignore_ascii_case(wanted))
+        })
+    })
+}
+
+/// Whether `test` holds for the SQL text of any statement running on the
+/// connection the function was called on (`None`: a statement without
+/// text, prepared with the legacy `sqlite3_prepare()`).
+pub(crate) fn any_running_statement(
+    ctx: &Context<'_>,
+    mut test: impl FnMut(Option<&[u8]>) -> bool,
+) -> bool {
     // SAFETY: as in with_connection; the reference does not outlive this call.
     let Ok(conn) = (unsafe { ctx.get_connection() }) else {
         return false;
@@ -121,7 +137,6 @@ pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
     // SAFETY: the handle of the connection running this function, used only
     // during the call, while SQLite holds its mutex for us.
     let db = unsafe { conn.handle() };
-    let wanted = name.as_bytes();
     // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
     // cannot change during the call (the connection's mutex is held); a
     // NULL start means the first statement.
@@ -131,15 +146,10 @@ pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
         if unsafe { ffi::sqlite3_stmt_busy(stmt) } != 0 {
             // SAFETY: as above; the text lives as long as the statement.
             let sql = unsafe { ffi::sqlite3_sql(stmt) };
-            if sql.is_null() {
-                return true;
-            }
-            // SAFETY: sqlite3_sql returns a NUL-terminated UTF-8 string.
-            let text = unsafe { CStr::from_ptr(sql) }.to_bytes();
-            if text
-                .windows(wanted.len())
-                .any(|w| w.eq_ignore_ascii_case(wanted))
-            {
+            let text = (!sql.is_null())
+                // SAFETY: sqlite3_sql returns a NUL-terminated UTF-8 string.
+                .then(|| unsafe { CStr::from_ptr(sql) }.to_bytes());
+            if test(text) {
                 return true;
             }
         }

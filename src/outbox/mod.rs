@@ -50,6 +50,14 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         body: |a| {
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
             let payload = a.value(1);
+            if a.any_running_statement(scans_own_outbox) {
+                return Err(format!(
+                    "refused: the statement reads {OUTBOX_TABLE} while this call appends to it, \
+                     so its scan would reach the events it adds and never end; copy the rows \
+                     first: CREATE TEMP TABLE todo AS SELECT channel, payload FROM \
+                     {OUTBOX_TABLE} WHERE ...; SELECT trigger_emit(channel, payload) FROM todo"
+                ));
+            }
             a.with_connection(|conn| {
                 let seq = emit(conn, &channel, &payload)?;
                 a.session.notify_commits(conn)?;
@@ -144,6 +152,22 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
     },
 ];
 
+/// Whether a statement both calls `trigger_emit` and scans the outbox:
+/// `SELECT trigger_emit(...) FROM trigger_outbox` would read its own
+/// appends forever.
+fn scans_own_outbox(sql: Option<&[u8]>) -> bool {
+    // Most statements never mention the outbox: look before lexing.
+    let mentions = |sql: &[u8]| {
+        sql.windows(OUTBOX_TABLE.len())
+            .any(|w| w.eq_ignore_ascii_case(OUTBOX_TABLE.as_bytes()))
+    };
+    sql.is_some_and(|sql| {
+        mentions(sql)
+            && crate::sql::has_word(sql, "trigger_emit")
+            && crate::sql::reads_table(sql, OUTBOX_TABLE)
+    })
+}
+
 /// Refuses an empty text argument: no event or consumer can be named "".
 fn non_empty(text: String, position: usize, name: &str) -> Result<String, String> {
     if text.is_empty() {
@@ -192,19 +216,26 @@ pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<
         let mut rows = stmt.query(params![channel, payload])?;
         let seq = match rows.next()? {
             Some(row) => row.get(0)?,
+            // A BEFORE INSERT trigger's RAISE(IGNORE) skipped the row.
             None => return Err(rusqlite::Error::QueryReturnedNoRows),
         };
         while rows.next()?.is_some() {}
         Ok(seq)
     };
-    let context = format!("writing to {OUTBOX_TABLE}");
-    match insert() {
+    let result = match insert() {
         Err(e) if is_missing_table(&e) => {
             ensure_tables(conn)?;
-            insert().map_err(Error::sqlite(context))
+            insert()
         }
-        other => other.map_err(Error::sqlite(context)),
-    }
+        other => other,
+    };
+    result.map_err(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Error::invalid(format!(
+            "the event was not written: a trigger on {OUTBOX_TABLE} skipped the insert \
+             (RAISE(IGNORE)); drop or change that trigger"
+        )),
+        e => Error::sqlite(format!("writing to {OUTBOX_TABLE}"))(e),
+    })
 }
 
 /// The position stored for `consumer`; 0 for one that never acknowledged.
