@@ -395,8 +395,7 @@ impl State {
     fn sql_wants(&self, db: &str, table: &str) -> bool {
         let table = table.to_ascii_lowercase();
         if self.sql_all {
-            return self.skip.is_empty()
-                || !self.skip.contains(&(db.to_ascii_lowercase(), table));
+            return self.skip.is_empty() || !self.skip.contains(&(db.to_ascii_lowercase(), table));
         }
         db == "main" && self.sql_tables.contains(&table)
     }

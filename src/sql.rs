@@ -165,22 +165,18 @@ pub(crate) fn tokens(sql: &[u8]) -> Vec<Token<'_>> {
 /// its tokens.
 pub(crate) fn reads_table(sql: &[u8], table: &str) -> bool {
     let tokens = tokens(sql);
-    let is = |t: Option<&Token<'_>>, word: &str| {
-        matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(word.as_bytes()))
-    };
+    let is = |t: Option<&Token<'_>>, word: &str| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(word.as_bytes()));
     (0..tokens.len()).any(|i| {
         if !is(tokens.get(i), table) {
             return false;
         }
         // Step back over `main .`.
-        let before = if i >= 2
-            && tokens[i - 1] == Token::Punct(b'.')
-            && is(tokens.get(i - 2), "main")
-        {
-            i - 2
-        } else {
-            i
-        };
+        let before =
+            if i >= 2 && tokens[i - 1] == Token::Punct(b'.') && is(tokens.get(i - 2), "main") {
+                i - 2
+            } else {
+                i
+            };
         let previous = before.checked_sub(1).and_then(|j| tokens.get(j));
         is(previous, "from") || is(previous, "join") || previous == Some(&Token::Punct(b','))
     })
@@ -244,6 +240,35 @@ mod tests {
         assert_eq!(shorten("abc"), "\"abc\"");
         assert!(shorten(&"x".repeat(500)).ends_with("…\""));
     }
+
+    #[test]
+    fn tokens_skip_strings_and_comments() {
+        let sql = b"SELECT 'FROM trigger_outbox' -- FROM trigger_outbox\n, /* JOIN x */ \"a\"\"b\" FROM [t]";
+        let words: Vec<String> = tokens(sql)
+            .into_iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(String::from_utf8_lossy(w).into_owned()),
+                Token::Punct(_) => None,
+            })
+            .collect();
+        assert_eq!(words, ["SELECT", "a\"\"b", "FROM", "t"]);
+    }
+
+    #[test]
+    fn reads_table_sees_from_and_join_only() {
+        let t = "trigger_outbox";
+        assert!(reads_table(
+            b"SELECT trigger_emit(channel, payload) FROM trigger_outbox",
+            t
+        ));
+        assert!(reads_table(b"select 1 from main . \"TRIGGER_OUTBOX\"", t));
+        assert!(reads_table(b"SELECT * FROM x JOIN trigger_outbox ON 1", t));
+        assert!(reads_table(b"SELECT * FROM x, trigger_outbox", t));
+        assert!(!reads_table(b"INSERT INTO trigger_outbox VALUES (1, 2)", t));
+        assert!(!reads_table(b"SELECT * FROM trigger_outbox_consumers", t));
+        assert!(!reads_table(b"SELECT 'FROM trigger_outbox'", t));
+        assert!(!reads_table(b"SELECT 1 -- FROM trigger_outbox", t));
+    }
 }
 
 /// Runs `body` inside a savepoint, so a failure undoes everything it did,
@@ -274,30 +299,4 @@ fn rollback(conn: &Connection, name: &str) {
     // If this fails too the connection's transaction is already gone (SQLite
     // rolled it back itself), which leaves nothing of ours behind either.
     let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
-
-    #[test]
-    fn tokens_skip_strings_and_comments() {
-        let sql = b"SELECT 'FROM trigger_outbox' -- FROM trigger_outbox\n, /* JOIN x */ \"a\"\"b\" FROM [t]";
-        let words: Vec<String> = tokens(sql)
-            .into_iter()
-            .filter_map(|t| match t {
-                Token::Word(w) => Some(String::from_utf8_lossy(w).into_owned()),
-                Token::Punct(_) => None,
-            })
-            .collect();
-        assert_eq!(words, ["SELECT", "a\"\"b", "FROM", "t"]);
-    }
-
-    #[test]
-    fn reads_table_sees_from_and_join_only() {
-        let t = "trigger_outbox";
-        assert!(reads_table(b"SELECT trigger_emit(channel, payload) FROM trigger_outbox", t));
-        assert!(reads_table(b"select 1 from main . \"TRIGGER_OUTBOX\"", t));
-        assert!(reads_table(b"SELECT * FROM x JOIN trigger_outbox ON 1", t));
-        assert!(reads_table(b"SELECT * FROM x, trigger_outbox", t));
-        assert!(!reads_table(b"INSERT INTO trigger_outbox VALUES (1, 2)", t));
-        assert!(!reads_table(b"SELECT * FROM trigger_outbox_consumers", t));
-        assert!(!reads_table(b"SELECT 'FROM trigger_outbox'", t));
-        assert!(!reads_table(b"SELECT 1 -- FROM trigger_outbox", t));
-    }
 }
