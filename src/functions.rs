@@ -247,18 +247,8 @@ impl Args<'_, '_> {
         let Some(text) = self.opt_text(i, name)? else {
             return Ok(serde_json::Map::new());
         };
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(map)) => Ok(map),
-            Ok(other) => Err(format!(
-                "argument {} ({name}) must be a JSON object, got {}",
-                i + 1,
-                crate::sql::json_kind(&other)
-            )),
-            Err(e) => Err(format!(
-                "argument {} ({name}) is not valid JSON: {e}",
-                i + 1
-            )),
-        }
+        crate::sql::json_object(&text, &format!("argument {} ({name})", i + 1))
+            .map_err(|e| e.to_string())
     }
 
     /// A required text argument.

@@ -30,6 +30,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::sql::display_name;
 use crate::{Error, Result};
 
 /// The events: `seq`, `channel`, `payload`, `created_at`.
@@ -157,6 +158,19 @@ fn non_empty(text: String, position: usize, name: &str) -> Result<String, String
 /// call from inside a running statement, a trigger body included: SQLite
 /// lets a statement run on while another one changes the schema.
 pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
+    // CREATE TABLE IF NOT EXISTS keeps any table of these names, so one
+    // made elsewhere is checked first for what the extension relies on;
+    // checking before creating either leaves nothing half made.
+    for (table, wanted) in [(OUTBOX_TABLE, OUTBOX_SHAPE), (CONSUMERS_TABLE, CONSUMERS_SHAPE)] {
+        let problems = misfits(conn, table, wanted)?;
+        if !problems.is_empty() {
+            return Err(Error::invalid(format!(
+                "the existing {table} does not fit the outbox: {}; \
+                 rename or drop it, then call trigger_outbox_init() to create it",
+                problems.join("; ")
+            )));
+        }
+    }
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS main.{OUTBOX_TABLE} (\n  \
            seq INTEGER PRIMARY KEY AUTOINCREMENT,\n  \
@@ -171,6 +185,105 @@ pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
          );"
     ))
     .map_err(Error::sqlite("creating the outbox tables"))
+}
+
+/// What the extension needs of one of its tables: the columns it names, and
+/// its key, which `seq` order and `ON CONFLICT (consumer)` rely on.
+struct Shape {
+    columns: &'static [&'static str],
+    key: Key,
+}
+
+enum Key {
+    /// `seq INTEGER PRIMARY KEY AUTOINCREMENT`: seqs never reused.
+    AutoincrementRowid(&'static str),
+    /// A PRIMARY KEY or UNIQUE constraint on exactly this column.
+    Unique(&'static str),
+}
+
+const OUTBOX_SHAPE: Shape = Shape {
+    columns: &["seq", "channel", "payload", "created_at"],
+    key: Key::AutoincrementRowid("seq"),
+};
+const CONSUMERS_SHAPE: Shape = Shape {
+    columns: &["consumer", "seq", "updated_at"],
+    key: Key::Unique("consumer"),
+};
+
+/// What keeps the existing `table` from serving as `wanted` (empty: it
+/// fits, or there is no such table yet).
+fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>> {
+    let read = Error::sqlite(format!("reading the columns of {table}"));
+    let Some(found) = crate::schema::main_table(conn, table)? else {
+        return Ok(Vec::new());
+    };
+    if found.kind != "table" {
+        return Ok(vec![format!("it is a {}, not a table", found.kind)]);
+    }
+    // (name, declared type, NOT NULL, has a DEFAULT, primary key position)
+    let columns: Vec<(String, String, bool, bool, i64)> = conn
+        .prepare("SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_xinfo(?1, 'main')")
+        .and_then(|mut stmt| {
+            stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect()
+        })
+        .map_err(read)?;
+    let column = |name: &str| columns.iter().find(|c| c.0.eq_ignore_ascii_case(name));
+    let mut problems = Vec::new();
+    for name in wanted.columns {
+        if column(name).is_none() {
+            problems.push(format!("it has no column {name}"));
+        }
+    }
+    // The extension's inserts name only some columns; any other NOT NULL
+    // column without a DEFAULT would make every one of them fail.
+    let inserted: &[&str] = match wanted.key {
+        Key::AutoincrementRowid(_) => &["channel", "payload"],
+        Key::Unique(_) => &["consumer", "seq"],
+    };
+    for (name, _, not_null, has_default, pk) in &columns {
+        let filled = inserted.iter().any(|c| c.eq_ignore_ascii_case(name))
+            || matches!(wanted.key, Key::AutoincrementRowid(k) if k.eq_ignore_ascii_case(name) && *pk == 1);
+        if *not_null && !*has_default && !filled {
+            problems.push(format!("column {} is NOT NULL without a DEFAULT", display_name(name)));
+        }
+    }
+    match wanted.key {
+        Key::AutoincrementRowid(key) => {
+            let pk: Vec<_> = columns.iter().filter(|c| c.4 > 0).collect();
+            let rowid_alias = pk.len() == 1
+                && pk[0].0.eq_ignore_ascii_case(key)
+                && pk[0].1.eq_ignore_ascii_case("INTEGER");
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                    [table],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite(format!("reading the schema of {table}")))?;
+            if !rowid_alias || !sql.to_ascii_uppercase().contains("AUTOINCREMENT") {
+                problems.push(format!(
+                    "{key} is not INTEGER PRIMARY KEY AUTOINCREMENT, so seqs could be reused"
+                ));
+            }
+        }
+        Key::Unique(key) => {
+            let unique: bool = conn
+                .query_row(
+                    "SELECT count(*) > 0 FROM pragma_index_list(?1, 'main') AS l \
+                     WHERE l.\"unique\" AND l.partial = 0 \
+                     AND (SELECT count(*) FROM pragma_index_info(l.name, 'main')) = 1 \
+                     AND (SELECT name FROM pragma_index_info(l.name, 'main')) = ?2 COLLATE NOCASE",
+                    [table, key],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite(format!("reading the indexes of {table}")))?;
+            if !unique {
+                problems.push(format!("{key} is not its PRIMARY KEY (or UNIQUE)"));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Whether `e` says that a table is missing: the readers treat a missing

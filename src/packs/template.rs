@@ -17,7 +17,7 @@
 //! `value` as numbers or string literals, so no value can change the SQL's shape.
 use serde_json::{Map, Value};
 
-use crate::sql::{json_kind, literal, quote_ident, quote_text, shorten};
+use crate::sql::{json_kind, json_object, literal, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
 
 /// How a parameter's value is written into the SQL.
@@ -236,23 +236,9 @@ impl Template {
     /// Merges the user's JSON object of parameters over the defaults and
     /// checks every value. `None` (or SQL NULL) means all defaults.
     pub fn resolve(&self, user_json: Option<&str>) -> Result<Params> {
-        let user: Map<String, Value> = match user_json {
+        let user = match user_json {
             None => Map::new(),
-            Some(text) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => map,
-                Ok(other) => {
-                    return Err(Error::invalid(format!(
-                        "params_json must be a JSON object, got {}",
-                        json_kind(&other)
-                    )))
-                }
-                Err(e) => {
-                    return Err(Error::invalid(format!(
-                        "params_json is not valid JSON ({e}): {}",
-                        shorten(text)
-                    )))
-                }
-            },
+            Some(text) => json_object(text, "params_json")?,
         };
         if let Some(unknown) = user
             .keys()
