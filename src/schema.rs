@@ -60,6 +60,16 @@ pub(crate) enum Namespace {
     Relations,
 }
 
+/// A main-schema object as `sqlite_schema` records it.
+pub(crate) struct SchemaEntry {
+    /// `table`, `view`, `index` or `trigger`.
+    pub(crate) kind: String,
+    /// The table it belongs to (its own name for tables and views).
+    pub(crate) table: String,
+    /// The SQL SQLite stored (NULL for automatic indexes).
+    pub(crate) sql: Option<String>,
+}
+
 /// The `(type, tbl_name)` of a main-schema object in one namespace, matched
 /// as SQLite matches names (ASCII case-insensitively).
 pub(crate) fn schema_entry(
@@ -67,17 +77,33 @@ pub(crate) fn schema_entry(
     ns: Namespace,
     name: &str,
 ) -> Result<Option<(String, String)>> {
+    Ok(schema_object(conn, ns, name)?.map(|e| (e.kind, e.table)))
+}
+
+/// The main-schema object called `name` in one namespace, with its SQL,
+/// matched as SQLite matches names (ASCII case-insensitively).
+pub(crate) fn schema_object(
+    conn: &Connection,
+    ns: Namespace,
+    name: &str,
+) -> Result<Option<SchemaEntry>> {
     let types = match ns {
         Namespace::Triggers => "('trigger')",
         Namespace::Relations => "('table', 'view', 'index')",
     };
     conn.query_row(
         &format!(
-            "SELECT type, tbl_name FROM main.sqlite_master \
+            "SELECT type, tbl_name, sql FROM main.sqlite_master \
              WHERE type IN {types} AND name = ?1 COLLATE NOCASE LIMIT 1"
         ),
         [name],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| {
+            Ok(SchemaEntry {
+                kind: r.get(0)?,
+                table: r.get(1)?,
+                sql: r.get(2)?,
+            })
+        },
     )
     .optional()
     .map_err(Error::sqlite("reading the schema"))

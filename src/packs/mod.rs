@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::schema::{schema_entry, Namespace};
+use crate::schema::{schema_entry, schema_object, Namespace, SchemaEntry};
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectDef, ObjectKind, Params, Template};
@@ -138,11 +138,16 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
                 t.name
             )));
         }
-        // Same pack, same parameters: recreate what was dropped by hand.
+        // Same pack, same parameters: recreate what was dropped by hand,
+        // never taking a same-named object of the user's for the pack's.
         let mut missing = Vec::new();
         for o in &t.objects {
-            if !pack_object_present(conn, t, o, &params)? {
-                missing.push(o);
+            match presence(conn, t, o, &params)? {
+                Presence::Ours => {}
+                Presence::Absent => missing.push(o),
+                Presence::Foreign(found) => {
+                    return Err(not_the_packs(t, o, &params, &found, "created", "trigger_install"))
+                }
             }
         }
         if missing.is_empty() {
@@ -180,32 +185,60 @@ fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<(
     })
 }
 
-/// Whether one of a pack's objects is in the schema. A same-named object
-/// that is not the pack's (another type, another table) is an error, so
-/// nothing of the user's is ever taken for the pack's.
-fn pack_object_present(
-    conn: &Connection,
+/// Where one of a pack's objects stands in the main schema.
+enum Presence {
+    Absent,
+    /// An object of its name and kind whose SQL is exactly what the pack
+    /// creates with these parameters.
+    Ours,
+    /// An object of its name that the pack did not create: another kind,
+    /// or SQL the pack would not write (replaced by the user, or rewritten
+    /// by a RENAME).
+    Foreign(SchemaEntry),
+}
+
+/// Finds one of a pack's objects by what the pack created, not by its name:
+/// `sqlite_schema.sql` must be the very text the pack's statement stores.
+fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> Result<Presence> {
+    let name = params.text(&o.name_param);
+    let Some(found) = schema_object(conn, namespace_of(o.kind), name)? else {
+        return Ok(Presence::Absent);
+    };
+    let ours = found.kind == o.kind.name()
+        && found.sql.as_deref() == Some(t.stored_sql(o, params)?.as_str());
+    Ok(if ours { Presence::Ours } else { Presence::Foreign(found) })
+}
+
+/// The error for an object that bears the name of one of the pack's objects
+/// but is not the one the pack created; `done` is what did not happen.
+fn not_the_packs(
     t: &Template,
     o: &ObjectDef,
     params: &Params,
-) -> Result<bool> {
-    let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
-    match schema_entry(conn, namespace_of(o.kind), name)? {
-        None => Ok(false),
-        Some((kind, on)) if kind == o.kind.name() && on.eq_ignore_ascii_case(table) => Ok(true),
-        Some((kind, on)) => Err(Error::invalid(format!(
-            "{kind} {} on {} is not the one pack {} installed; drop or rename it yourself",
-            shorten(name),
-            shorten(&on),
-            t.name
-        ))),
-    }
+    found: &SchemaEntry,
+    done: &str,
+    retry: &str,
+) -> Error {
+    let name = params.text(&o.name_param);
+    Error::invalid(format!(
+        "{} {} on {} is not the {} pack {} created (parameter {}; its SQL is not the pack's), \
+         so nothing was {done}; drop or rename it yourself, then call {retry}('{}') again",
+        found.kind,
+        shorten(name),
+        shorten(&found.table),
+        o.kind.name(),
+        t.name,
+        o.name_param,
+        t.name
+    ))
 }
 
 /// Removes exactly the objects `pack` installed, and its install record, in
-/// one savepoint. Objects the user already dropped are skipped; an object
-/// of the same name that is not the pack's (another type, another table) is
-/// left alone and the uninstall fails, so nothing of the user's is dropped.
+/// one savepoint. Objects the user already dropped are skipped. When an
+/// object of a pack object's name is not the pack's (see [`presence`]) the
+/// uninstall drops nothing and fails naming it: skipping it instead would
+/// leave an object that may still fire (a pack trigger rewritten by RENAME
+/// COLUMN, say) while the pack reads as uninstalled.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let t = find(pack)?;
     let found = installed(conn, &t.name)?.ok_or_else(|| {
@@ -219,12 +252,19 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
             t.name
         ))
     })?;
+    let mut ours = Vec::new();
+    for o in &t.objects {
+        match presence(conn, t, o, &params)? {
+            Presence::Ours => ours.push(o),
+            Presence::Absent => {}
+            Presence::Foreign(found) => {
+                return Err(not_the_packs(t, o, &params, &found, "dropped", "trigger_uninstall"))
+            }
+        }
+    }
     let mut dropped = Vec::new();
     in_savepoint(conn, "trigger_uninstall", || {
-        for o in &t.objects {
-            if !pack_object_present(conn, t, o, &params)? {
-                continue;
-            }
+        for o in ours {
             let (kind, name) = (o.kind.name(), params.text(&o.name_param));
             conn.execute_batch(&format!(
                 "DROP {} main.{}",

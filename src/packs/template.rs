@@ -84,6 +84,9 @@ pub struct ObjectDef {
     pub kind: ObjectKind,
     pub name_param: String,
     pub table_param: String,
+    /// The object's SQL as SQLite stores it in `sqlite_schema.sql`, with
+    /// placeholders: what identifies the object as the pack's.
+    pub stored: String,
 }
 
 /// A table the pack needs, with the columns it needs (parameter names).
@@ -182,6 +185,7 @@ impl Template {
                     },
                     name_param: pname.to_string(),
                     table_param: table.to_string(),
+                    stored: String::new(),
                 }),
                 _ => {
                     return Err(bad(
@@ -191,6 +195,10 @@ impl Template {
                 }
             }
         }
+        let body = &text[body_start..];
+        for o in &mut objects {
+            o.stored = stored_text(body, o).map_err(|what| Error::invalid(format!("{file}: {what}")))?;
+        }
         let template = Template {
             name: name.ok_or_else(|| bad(1, "missing '-- pack:' line"))?,
             version: version.ok_or_else(|| bad(1, "missing '-- version:' line"))?,
@@ -198,7 +206,7 @@ impl Template {
             params,
             requires,
             objects,
-            body: text[body_start..].to_string(),
+            body: body.to_string(),
         };
         template.check(file)?;
         Ok(template)
@@ -336,8 +344,19 @@ impl Template {
 
     /// The body with every placeholder replaced by its quoted value.
     pub fn render_body(&self, params: &Params) -> Result<String> {
-        let mut out = String::with_capacity(self.body.len() + 256);
-        let mut rest = self.body.as_str();
+        self.render_text(&self.body, params)
+    }
+
+    /// The SQL SQLite stores for one of the pack's objects created with
+    /// these parameters: `sqlite_schema.sql` of that object, exactly.
+    pub fn stored_sql(&self, o: &ObjectDef, params: &Params) -> Result<String> {
+        self.render_text(&o.stored, params)
+    }
+
+    /// `text` (a part of the body) with every placeholder replaced.
+    fn render_text(&self, text: &str, params: &Params) -> Result<String> {
+        let mut out = String::with_capacity(text.len() + 256);
+        let mut rest = text;
         while let Some(start) = rest.find("{{") {
             out.push_str(&rest[..start]);
             let end = start + rest[start..].find("}}").expect("checked at parse");
@@ -368,6 +387,81 @@ impl Template {
     }
 }
 
+/// The text SQLite keeps in `sqlite_schema.sql` for the statement of `body`
+/// that creates `o`, which must read `CREATE [UNIQUE] INDEX|TRIGGER IF NOT
+/// EXISTS main.{{name_param}} …;`. SQLite stores `CREATE INDEX ` or
+/// `CREATE TRIGGER ` followed by the text from the object's name on
+/// (without `IF NOT EXISTS` and the schema): for an index up to the `;`, for
+/// a trigger up to its closing `END` (checked on SQLite 3.40 and 3.53 by the
+/// uninstall tests, which drop only objects whose SQL is this text).
+fn stored_text(body: &str, o: &ObjectDef) -> std::result::Result<String, String> {
+    let name = format!(" IF NOT EXISTS main.{{{{{}}}}}", o.name_param);
+    let kinds: &[&str] = match o.kind {
+        ObjectKind::Trigger => &["CREATE TRIGGER"],
+        ObjectKind::Index => &["CREATE INDEX", "CREATE UNIQUE INDEX"],
+    };
+    let found: Vec<(usize, &str)> = kinds
+        .iter()
+        .flat_map(|k| {
+            let wanted = format!("{k}{name}");
+            body.match_indices(&wanted).map(|(at, _)| (at, *k)).collect::<Vec<_>>()
+        })
+        .collect();
+    let [(at, kind)] = found.as_slice() else {
+        return Err(format!(
+            "{} {} must be created by exactly one statement reading {}{name} …",
+            o.kind.name(),
+            o.name_param,
+            kinds[0]
+        ));
+    };
+    let from = at + kind.len() + name.len() - format!("{{{{{}}}}}", o.name_param).len();
+    let end = statement_end(&body[from..], o.kind == ObjectKind::Trigger).ok_or_else(|| {
+        format!("the statement that creates {} {} does not end", o.kind.name(), o.name_param)
+    })?;
+    Ok(format!("{kind} {}", &body[from..from + end]))
+}
+
+/// Where the statement at the start of `sql` ends, as SQLite stores it: the
+/// offset of its `;`, or for a trigger the end of the `END` before the `;`
+/// that closes it. Quotes, brackets and comments are skipped.
+fn statement_end(sql: &str, trigger: bool) -> Option<usize> {
+    let b = sql.as_bytes();
+    let (mut i, mut last_word) = (0, (0, 0));
+    while i < b.len() {
+        let close = |open: usize, what: &str| sql[open..].find(what).map(|n| open + n + what.len());
+        i = match b[i] {
+            b';' => {
+                if !trigger {
+                    return Some(i);
+                }
+                if b[last_word.0..last_word.1].eq_ignore_ascii_case(b"END") {
+                    return Some(last_word.1);
+                }
+                i + 1
+            }
+            b'\'' | b'"' | b'`' => close(i + 1, &(b[i] as char).to_string())?,
+            b'[' => close(i + 1, "]")?,
+            b'-' if b.get(i + 1) == Some(&b'-') => close(i, "\n").unwrap_or(b.len()),
+            b'/' if b.get(i + 1) == Some(&b'*') => close(i + 2, "*/")?,
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                last_word = (start, i);
+                i
+            }
+            c if c.is_ascii_whitespace() => i + 1,
+            _ => {
+                last_word = (i, i);
+                i + 1
+            }
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,7 +476,7 @@ mod tests {
 
     fn demo() -> Template {
         let text = T.replace("-- requires: tbl | val_col_is_not_here\n", "-- requires: tbl | \n")
-            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER {{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT {{val}}, {{label}}; END;\n";
+            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT {{val}}, {{label}}; END;\n";
         Template::parse("demo.sql", &text).unwrap()
     }
 
@@ -414,7 +508,7 @@ mod tests {
         let sql = t.render_body(&t.resolve(None).unwrap()).unwrap();
         assert!(
             sql.contains(
-                "CREATE TRIGGER \"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"
+                "CREATE TRIGGER IF NOT EXISTS main.\"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"
             ),
             "{sql}"
         );
@@ -428,7 +522,7 @@ mod tests {
             .unwrap();
         assert_eq!(p.text("index_name"), "x\"y_idx");
         let sql = t.render_body(&p).unwrap();
-        assert!(sql.contains("CREATE TRIGGER \"x\"\"y\""), "{sql}");
+        assert!(sql.contains("main.\"x\"\"y\""), "{sql}");
         assert!(sql.contains("SELECT 'a''b'"), "{sql}");
     }
 
@@ -469,6 +563,37 @@ mod tests {
         assert_eq!(
             b.to_json(),
             r#"{"index_name":"demo_idx","label":"it's","tbl":"t","trigger_name":"demo","val":2}"#
+        );
+    }
+
+    #[test]
+    fn stored_text_is_what_sqlite_keeps() {
+        let t = demo();
+        let p = t.resolve(Some(r#"{"trigger_name":"a;b"}"#)).unwrap();
+        assert_eq!(
+            t.stored_sql(&t.objects[0], &p).unwrap(),
+            "CREATE TRIGGER \"a;b\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END"
+        );
+        // Semicolons in quotes, brackets and comments do not end a statement.
+        let sql = "x ';' \";\" [;] `;` -- ;\n /* ; */ y; z";
+        assert_eq!(statement_end(sql, false), Some(sql.find("; z").unwrap()));
+        // A trigger ends at the END before a semicolon, not at its first ';'.
+        let sql = "n AFTER INSERT ON t BEGIN SELECT 1; SELECT 'END;'; END /* c */ ; more";
+        assert_eq!(&sql[..statement_end(sql, true).unwrap()], &sql[..sql.find(" /*").unwrap()]);
+        assert_eq!(statement_end("n BEGIN SELECT 1;", true), None);
+        assert_eq!(statement_end("'unclosed ;", false), None);
+        assert_eq!(statement_end("é ; ", true), None);
+    }
+
+    #[test]
+    fn an_object_needs_its_own_create_statement() {
+        let text = T.replace("-- requires: tbl | val_col_is_not_here\n", "")
+            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END;\n";
+        let e = Template::parse("x.sql", &text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "x.sql: trigger trigger_name must be created by exactly one statement reading \
+             CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} …"
         );
     }
 }
