@@ -108,3 +108,31 @@ pub(crate) fn schema_object(
     .optional()
     .map_err(Error::sqlite("reading the schema"))
 }
+
+/// The type affinity of `column` of the main-database table `table`, or
+/// `None` when there is no such table or column. The rowid (by any of its
+/// names, when no column takes it) is an integer.
+pub(crate) fn column_affinity(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+) -> Result<Option<crate::packs::template::Affinity>> {
+    use crate::packs::template::Affinity;
+    let declared: Option<String> = conn
+        .query_row(
+            "SELECT type FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 COLLATE NOCASE",
+            [table, column],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(Error::sqlite("reading table columns"))?;
+    Ok(match declared {
+        Some(t) => Some(Affinity::of_declared(&t)),
+        None if ["rowid", "oid", "_rowid_"].iter().any(|r| r.eq_ignore_ascii_case(column))
+            && main_table(conn, table)?.is_some_and(|t| t.kind == "table" && !t.without_rowid) =>
+        {
+            Some(Affinity::Integer)
+        }
+        None => None,
+    })
+}

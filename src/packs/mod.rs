@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::schema::{schema_entry, schema_object, Namespace, SchemaEntry};
+use crate::schema::{column_affinity, schema_entry, schema_object, Namespace, SchemaEntry};
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectDef, ObjectKind, Params, Template};
@@ -59,13 +59,21 @@ pub fn find(name: &str) -> Result<&'static Template> {
     })
 }
 
-/// The SQL that installing `pack` with these parameters runs: the pack's
-/// triggers and indexes, then the install record. Every statement is
-/// idempotent (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run
-/// again without harm.
-pub fn pack_sql(pack: &str, params_json: Option<&str>) -> Result<String> {
+/// The SQL that installing `pack` with these parameters into the main
+/// database of `conn` runs: the pack's triggers and indexes, then the
+/// install record. Value parameters get the types of their columns where
+/// those columns exist ([`Template::typed`]). Every statement is idempotent
+/// (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run again
+/// without harm.
+pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    render(t, &t.resolve(params_json)?)
+    render(t, &typed(conn, t, &t.resolve(params_json)?)?)
+}
+
+/// The parameters with each value typed like its column in `conn`'s main
+/// database.
+fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
+    t.typed(params, |table, column| column_affinity(conn, table, column))
 }
 
 fn render(t: &Template, params: &Params) -> Result<String> {
@@ -126,7 +134,7 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 /// error. Returns a one-line summary.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    let params = t.resolve(params_json)?;
+    let params = typed(conn, t, &t.resolve(params_json)?)?;
     if let Some(found) = installed(conn, &t.name)? {
         if found.version != t.version || !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
@@ -245,7 +253,9 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
         Error::invalid(format!("pack {} is not installed in this database", t.name))
     })?;
     // The objects follow from the recorded parameters, not from a list kept
-    // in the table, so an edited record cannot name other objects.
+    // in the table, and are dropped only when their SQL is what the pack
+    // creates with them, so an edited record cannot name other objects.
+    // The recorded values were typed at install and are used as they are.
     let params = t.resolve(Some(&found.params)).map_err(|e| {
         Error::invalid(format!(
             "the install record of pack {} is damaged: {e}",
@@ -495,7 +505,7 @@ mod tests {
             ["default_album", "task_state"]
         );
         for t in catalog() {
-            let sql = pack_sql(&t.name, None).unwrap();
+            let sql = defaults_sql(&t.name).unwrap();
             assert!(sql.contains("CREATE TRIGGER IF NOT EXISTS"), "{sql}");
             assert!(!sql.contains("{{"), "{sql}");
         }
@@ -503,7 +513,7 @@ mod tests {
 
     #[test]
     fn task_state_renders_the_seed_trigger() {
-        let sql = pack_sql("task_state", None).unwrap();
+        let sql = defaults_sql("task_state").unwrap();
         assert!(sql.contains(
             "CREATE TRIGGER IF NOT EXISTS main.\"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
              UPDATE \"task\" SET \"state\" = 2 WHERE (\"obs_id\" = old.\"id\") and (new.\"state\" = 2);\n  END;"
@@ -515,7 +525,7 @@ mod tests {
 
     #[test]
     fn unknown_pack_lists_the_packs() {
-        let e = pack_sql("nope", None).unwrap_err().to_string();
+        let e = defaults_sql("nope").unwrap_err().to_string();
         assert_eq!(
             e,
             "unknown pack \"nope\" (packs: default_album, task_state)"
@@ -540,13 +550,20 @@ mod tests {
         }
     }
 
+    /// What `trigger_pack_sql(pack)` gives where the pack's columns have
+    /// the types of the seed schema (integers): the defaults, untouched.
+    fn defaults_sql(pack: &str) -> Result<String> {
+        let t = find(pack)?;
+        render(t, &t.resolve(None)?)
+    }
+
     fn rendered_file(pack: &str) -> String {
         format!(
             "-- Pack {pack} with its default parameters, generated from sql/packs/{pack}.sql.\n\
              -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/{pack}.sql\n\
              -- and creates what SELECT trigger_install('{pack}') creates.\n\
              BEGIN;\n{}COMMIT;\n",
-            pack_sql(pack, None).unwrap()
+            defaults_sql(pack).unwrap()
         )
     }
 }
