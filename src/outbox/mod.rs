@@ -160,17 +160,8 @@ fn non_empty(text: String, position: usize, name: &str) -> Result<String, String
 pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
     // CREATE TABLE IF NOT EXISTS keeps any table of these names, so one
     // made elsewhere is checked first for what the extension relies on;
-    // checking before creating either leaves nothing half made.
-    for (table, wanted) in [(OUTBOX_TABLE, OUTBOX_SHAPE), (CONSUMERS_TABLE, CONSUMERS_SHAPE)] {
-        let problems = misfits(conn, table, wanted)?;
-        if !problems.is_empty() {
-            return Err(Error::invalid(format!(
-                "the existing {table} does not fit the outbox: {}; \
-                 rename or drop it, then call trigger_outbox_init() to create it",
-                problems.join("; ")
-            )));
-        }
-    }
+    // checking before creating leaves nothing half made.
+    check_tables(conn)?;
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS main.{OUTBOX_TABLE} (\n  \
            seq INTEGER PRIMARY KEY AUTOINCREMENT,\n  \
@@ -185,6 +176,40 @@ pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
          );"
     ))
     .map_err(Error::sqlite("creating the outbox tables"))
+}
+
+/// Fails, naming the table and each misfit, when a table of the outbox's
+/// names exists but lacks what the extension relies on.
+fn check_tables(conn: &Connection) -> Result<()> {
+    for (table, wanted) in [(OUTBOX_TABLE, OUTBOX_SHAPE), (CONSUMERS_TABLE, CONSUMERS_SHAPE)] {
+        let problems = misfits(conn, table, wanted)?;
+        if !problems.is_empty() {
+            return Err(Error::invalid(format!(
+                "the existing {table} does not fit the outbox: {}; \
+                 rename or drop it, then call trigger_outbox_init() to create it",
+                problems.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op`, a write to the outbox tables. When a table is missing it
+/// creates them and runs `op` again; when `op` fails otherwise and a table
+/// of the outbox's names does not fit, that is the error. A write that
+/// succeeds costs no check.
+fn on_tables<T>(conn: &Connection, context: String, op: impl Fn() -> rusqlite::Result<T>) -> Result<T> {
+    match op() {
+        Ok(value) => Ok(value),
+        Err(e) if is_missing_table(&e) => {
+            ensure_tables(conn)?;
+            op().map_err(Error::sqlite(context))
+        }
+        Err(e) => {
+            check_tables(conn)?;
+            Err(Error::sqlite(context)(e))
+        }
+    }
 }
 
 /// What the extension needs of one of its tables: the columns it names, and
@@ -310,14 +335,7 @@ pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<
         while rows.next()?.is_some() {}
         Ok(seq)
     };
-    let context = format!("writing to {OUTBOX_TABLE}");
-    match insert() {
-        Err(e) if is_missing_table(&e) => {
-            ensure_tables(conn)?;
-            insert().map_err(Error::sqlite(context))
-        }
-        other => other.map_err(Error::sqlite(context)),
-    }
+    on_tables(conn, format!("writing to {OUTBOX_TABLE}"), insert)
 }
 
 /// The position stored for `consumer`; 0 for one that never acknowledged.
@@ -365,18 +383,18 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
         )));
     }
     crate::sql::in_savepoint(conn, "trigger_ack", || {
-        ensure_tables(conn)?;
-        conn.query_row(
-            &format!(
-                "INSERT INTO main.{CONSUMERS_TABLE} (consumer, seq) VALUES (?1, ?2) \
-                 ON CONFLICT (consumer) DO UPDATE \
-                 SET seq = max(seq, excluded.seq), updated_at = {NOW} \
-                 RETURNING seq"
-            ),
-            params![consumer, seq],
-            |r| r.get(0),
-        )
-        .map_err(Error::sqlite(format!("writing to {CONSUMERS_TABLE}")))
+        on_tables(conn, format!("writing to {CONSUMERS_TABLE}"), || {
+            conn.query_row(
+                &format!(
+                    "INSERT INTO main.{CONSUMERS_TABLE} (consumer, seq) VALUES (?1, ?2) \
+                     ON CONFLICT (consumer) DO UPDATE \
+                     SET seq = max(seq, excluded.seq), updated_at = {NOW} \
+                     RETURNING seq"
+                ),
+                params![consumer, seq],
+                |r| r.get(0),
+            )
+        })
     })
 }
 
@@ -384,16 +402,15 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
 /// consumer registered nothing is deleted. Returns how many were deleted.
 pub(crate) fn prune(conn: &Connection) -> Result<i64> {
     crate::sql::in_savepoint(conn, "trigger_prune", || {
-        ensure_tables(conn)?;
-        let deleted = conn
-            .execute(
+        let deleted = on_tables(conn, format!("pruning {OUTBOX_TABLE}"), || {
+            conn.execute(
                 &format!(
                     "DELETE FROM main.{OUTBOX_TABLE} \
                      WHERE seq <= (SELECT min(seq) FROM main.{CONSUMERS_TABLE})"
                 ),
                 [],
             )
-            .map_err(Error::sqlite(format!("pruning {OUTBOX_TABLE}")))?;
+        })?;
         Ok(deleted as i64)
     })
 }
