@@ -128,7 +128,9 @@ pub(crate) fn column_affinity(
         .map_err(Error::sqlite("reading table columns"))?;
     Ok(match declared {
         Some(t) => Some(Affinity::of_declared(&t)),
-        None if ["rowid", "oid", "_rowid_"].iter().any(|r| r.eq_ignore_ascii_case(column))
+        None if ["rowid", "oid", "_rowid_"]
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(column))
             && main_table(conn, table)?.is_some_and(|t| t.kind == "table" && !t.without_rowid) =>
         {
             Some(Affinity::Integer)

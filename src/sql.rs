@@ -284,10 +284,17 @@ mod json_tests {
             e(r#"{"a":[{"b":1,"b":1}]}"#),
             "argument 2 (x): duplicate key \"b\"; give each key once"
         );
-        assert_eq!(e("[1]"), "argument 2 (x) must be a JSON object, got an array");
+        assert_eq!(
+            e("[1]"),
+            "argument 2 (x) must be a JSON object, got an array"
+        );
         assert!(e("{").starts_with("argument 2 (x) is not valid JSON (EOF"));
         assert!(e("{} x").contains("trailing characters"));
-        let ok = json_object(r#"{"a":{"a":1},"b":[1.5,null,true,"s",18446744073709551615]}"#, "x").unwrap();
+        let ok = json_object(
+            r#"{"a":{"a":1},"b":[1.5,null,true,"s",18446744073709551615]}"#,
+            "x",
+        )
+        .unwrap();
         assert_eq!(
             serde_json::Value::Object(ok).to_string(),
             r#"{"a":{"a":1},"b":[1.5,null,true,"s",18446744073709551615]}"#

@@ -181,7 +181,10 @@ pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
 /// Fails, naming the table and each misfit, when a table of the outbox's
 /// names exists but lacks what the extension relies on.
 fn check_tables(conn: &Connection) -> Result<()> {
-    for (table, wanted) in [(OUTBOX_TABLE, OUTBOX_SHAPE), (CONSUMERS_TABLE, CONSUMERS_SHAPE)] {
+    for (table, wanted) in [
+        (OUTBOX_TABLE, OUTBOX_SHAPE),
+        (CONSUMERS_TABLE, CONSUMERS_SHAPE),
+    ] {
         let problems = misfits(conn, table, wanted)?;
         if !problems.is_empty() {
             return Err(Error::invalid(format!(
@@ -198,7 +201,11 @@ fn check_tables(conn: &Connection) -> Result<()> {
 /// creates them and runs `op` again; when `op` fails otherwise and a table
 /// of the outbox's names does not fit, that is the error. A write that
 /// succeeds costs no check.
-fn on_tables<T>(conn: &Connection, context: String, op: impl Fn() -> rusqlite::Result<T>) -> Result<T> {
+fn on_tables<T>(
+    conn: &Connection,
+    context: String,
+    op: impl Fn() -> rusqlite::Result<T>,
+) -> Result<T> {
     match op() {
         Ok(value) => Ok(value),
         Err(e) if is_missing_table(&e) => {
@@ -270,7 +277,10 @@ fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>>
         let filled = inserted.iter().any(|c| c.eq_ignore_ascii_case(name))
             || matches!(wanted.key, Key::AutoincrementRowid(k) if k.eq_ignore_ascii_case(name) && *pk == 1);
         if *not_null && !*has_default && !filled {
-            problems.push(format!("column {} is NOT NULL without a DEFAULT", display_name(name)));
+            problems.push(format!(
+                "column {} is NOT NULL without a DEFAULT",
+                display_name(name)
+            ));
         }
     }
     match wanted.key {

@@ -154,7 +154,14 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
                 Presence::Ours => {}
                 Presence::Absent => missing.push(o),
                 Presence::Foreign(found) => {
-                    return Err(not_the_packs(t, o, &params, &found, "created", "trigger_install"))
+                    return Err(not_the_packs(
+                        t,
+                        o,
+                        &params,
+                        &found,
+                        "created",
+                        "trigger_install",
+                    ))
                 }
             }
         }
@@ -214,7 +221,11 @@ fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> 
     };
     let ours = found.kind == o.kind.name()
         && found.sql.as_deref() == Some(t.stored_sql(o, params)?.as_str());
-    Ok(if ours { Presence::Ours } else { Presence::Foreign(found) })
+    Ok(if ours {
+        Presence::Ours
+    } else {
+        Presence::Foreign(found)
+    })
 }
 
 /// The error for an object that bears the name of one of the pack's objects
@@ -268,7 +279,14 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
             Presence::Ours => ours.push(o),
             Presence::Absent => {}
             Presence::Foreign(found) => {
-                return Err(not_the_packs(t, o, &params, &found, "dropped", "trigger_uninstall"))
+                return Err(not_the_packs(
+                    t,
+                    o,
+                    &params,
+                    &found,
+                    "dropped",
+                    "trigger_uninstall",
+                ))
             }
         }
     }

@@ -146,7 +146,10 @@ impl Affinity {
     pub fn apply(self, value: &Value) -> std::result::Result<Value, String> {
         let number = |n: f64, int: Option<i64>| match self {
             Affinity::Real => json_f64(n),
-            _ => int.map_or_else(|| integral(n).map_or_else(|| json_f64(n), Value::from), Value::from),
+            _ => int.map_or_else(
+                || integral(n).map_or_else(|| json_f64(n), Value::from),
+                Value::from,
+            ),
         };
         match (self, value) {
             (Affinity::Blob, v) => Ok(v.clone()),
@@ -297,10 +300,18 @@ impl Template {
                 ("description", _) => description = Some(rest.trim().to_string()),
                 ("param", [pname, kind, default, doc]) => {
                     // value(TABLE_PARAM.COLUMN_PARAM)
-                    let (kind, column) = match kind.strip_suffix(')').and_then(|k| k.split_once('(')) {
+                    let (kind, column) = match kind
+                        .strip_suffix(')')
+                        .and_then(|k| k.split_once('('))
+                    {
                         Some((k, col)) => match col.split_once('.') {
                             Some((t, c)) => (k, Some((t.trim().to_string(), c.trim().to_string()))),
-                            None => return Err(bad(n, &format!("{kind:?}: write value(TABLE_PARAM.COLUMN_PARAM)"))),
+                            None => {
+                                return Err(bad(
+                                    n,
+                                    &format!("{kind:?}: write value(TABLE_PARAM.COLUMN_PARAM)"),
+                                ))
+                            }
                         },
                         None => (*kind, None),
                     };
@@ -346,7 +357,8 @@ impl Template {
         }
         let body = &text[body_start..];
         for o in &mut objects {
-            o.stored = stored_text(body, o).map_err(|what| Error::invalid(format!("{file}: {what}")))?;
+            o.stored =
+                stored_text(body, o).map_err(|what| Error::invalid(format!("{file}: {what}")))?;
         }
         let template = Template {
             name: name.ok_or_else(|| bad(1, "missing '-- pack:' line"))?,
@@ -594,7 +606,9 @@ fn stored_text(body: &str, o: &ObjectDef) -> std::result::Result<String, String>
         .iter()
         .flat_map(|k| {
             let wanted = format!("{k}{name}");
-            body.match_indices(&wanted).map(|(at, _)| (at, *k)).collect::<Vec<_>>()
+            body.match_indices(&wanted)
+                .map(|(at, _)| (at, *k))
+                .collect::<Vec<_>>()
         })
         .collect();
     let [(at, kind)] = found.as_slice() else {
@@ -607,7 +621,11 @@ fn stored_text(body: &str, o: &ObjectDef) -> std::result::Result<String, String>
     };
     let from = at + kind.len() + name.len() - format!("{{{{{}}}}}", o.name_param).len();
     let end = statement_end(&body[from..], o.kind == ObjectKind::Trigger).ok_or_else(|| {
-        format!("the statement that creates {} {} does not end", o.kind.name(), o.name_param)
+        format!(
+            "the statement that creates {} {} does not end",
+            o.kind.name(),
+            o.name_param
+        )
     })?;
     Ok(format!("{kind} {}", &body[from..from + end]))
 }
@@ -770,7 +788,10 @@ mod tests {
         assert_eq!(statement_end(sql, false), Some(sql.find("; z").unwrap()));
         // A trigger ends at the END before a semicolon, not at its first ';'.
         let sql = "n AFTER INSERT ON t BEGIN SELECT 1; SELECT 'END;'; END /* c */ ; more";
-        assert_eq!(&sql[..statement_end(sql, true).unwrap()], &sql[..sql.find(" /*").unwrap()]);
+        assert_eq!(
+            &sql[..statement_end(sql, true).unwrap()],
+            &sql[..sql.find(" /*").unwrap()]
+        );
         assert_eq!(statement_end("n BEGIN SELECT 1;", true), None);
         assert_eq!(statement_end("'unclosed ;", false), None);
         assert_eq!(statement_end("é ; ", true), None);
@@ -802,7 +823,10 @@ mod tests {
         assert_eq!(ok(Numeric, json!("1e3")), json!(1000));
         assert_eq!(ok(Numeric, json!("-0")), json!(0));
         assert_eq!(ok(Numeric, json!("2.5")), json!(2.5));
-        assert_eq!(ok(Numeric, json!("9223372036854775808")), json!(9223372036854775808.0));
+        assert_eq!(
+            ok(Numeric, json!("9223372036854775808")),
+            json!(9223372036854775808.0)
+        );
         assert_eq!(ok(Real, json!("2")), json!(2.0));
         assert_eq!(ok(Real, json!(".5")), json!(0.5));
         // Numbers: integral reals become integers, integers stay.
@@ -829,8 +853,14 @@ mod tests {
             let e = a.apply(&v).unwrap_err();
             assert!(e.contains("is not a number"), "{v}: {e}");
         }
-        assert!(Integer.apply(&json!("1e400")).unwrap_err().contains("out of range"));
-        assert!(Text.apply(&json!(2.5)).unwrap_err().contains("pass the text as stored"));
+        assert!(Integer
+            .apply(&json!("1e400"))
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(Text
+            .apply(&json!(2.5))
+            .unwrap_err()
+            .contains("pass the text as stored"));
     }
 
     #[test]
