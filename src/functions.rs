@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `trigger_version()` | deterministic, innocuous | a constant |
 //! | `trigger_debug()` | innocuous | reads nothing but versions |
-//! | `trigger_pack_sql(pack [, params_json])` | deterministic, innocuous | renders text, touches no table |
+//! | `trigger_pack_sql(pack [, params_json])` | innocuous | renders text; reads the declared types of the columns the pack's values meet, changes nothing |
 //! | `trigger_install(pack [, params_json])` | direct-only | changes the schema |
 //! | `trigger_uninstall(pack)` | direct-only | changes the schema |
 //! | `trigger_listen(table, event, action_sql [, options_json])` | direct-only | changes the schema |
@@ -70,13 +70,12 @@ pub const CORE: &[SqlFunction] = &[
         name: "trigger_pack_sql",
         signature: "pack [, params_json]",
         args: 1..=2,
-        flags: PURE,
+        // Not deterministic: a value is typed like its column, which the
+        // schema decides.
+        flags: INNOCUOUS,
         body: |a| {
-            let sql = packs::pack_sql(
-                &a.text(0, "pack")?,
-                a.opt_text(1, "params_json")?.as_deref(),
-            );
-            sql.map(Value::Text).map_err(|e| e.to_string())
+            let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
+            a.with_connection(|conn| packs::pack_sql(conn, &pack, params.as_deref()))
         },
     },
     SqlFunction {
@@ -335,18 +334,8 @@ impl Args<'_, '_> {
         let Some(text) = self.opt_text(i, name)? else {
             return Ok(serde_json::Map::new());
         };
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(map)) => Ok(map),
-            Ok(other) => Err(format!(
-                "argument {} ({name}) must be a JSON object, got {}",
-                i + 1,
-                crate::sql::json_kind(&other)
-            )),
-            Err(e) => Err(format!(
-                "argument {} ({name}) is not valid JSON: {e}",
-                i + 1
-            )),
-        }
+        crate::sql::json_object(&text, &format!("argument {} ({name})", i + 1))
+            .map_err(|e| e.to_string())
     }
 
     /// A required text argument.

@@ -103,6 +103,16 @@ pub(crate) enum Namespace {
     Relations,
 }
 
+/// A main-schema object as `sqlite_schema` records it.
+pub(crate) struct SchemaEntry {
+    /// `table`, `view`, `index` or `trigger`.
+    pub(crate) kind: String,
+    /// The table it belongs to (its own name for tables and views).
+    pub(crate) table: String,
+    /// The SQL SQLite stored (NULL for automatic indexes).
+    pub(crate) sql: Option<String>,
+}
+
 /// The `(type, tbl_name)` of a main-schema object in one namespace, matched
 /// as SQLite matches names (ASCII case-insensitively).
 pub(crate) fn schema_entry(
@@ -110,18 +120,64 @@ pub(crate) fn schema_entry(
     ns: Namespace,
     name: &str,
 ) -> Result<Option<(String, String)>> {
+    Ok(schema_object(conn, ns, name)?.map(|e| (e.kind, e.table)))
+}
+
+/// The main-schema object called `name` in one namespace, with its SQL,
+/// matched as SQLite matches names (ASCII case-insensitively).
+pub(crate) fn schema_object(
+    conn: &Connection,
+    ns: Namespace,
+    name: &str,
+) -> Result<Option<SchemaEntry>> {
     let types = match ns {
         Namespace::Triggers => "('trigger')",
         Namespace::Relations => "('table', 'view', 'index')",
     };
     conn.query_row(
         &format!(
-            "SELECT type, tbl_name FROM main.sqlite_master \
+            "SELECT type, tbl_name, sql FROM main.sqlite_master \
              WHERE type IN {types} AND name = ?1 COLLATE NOCASE LIMIT 1"
         ),
         [name],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| {
+            Ok(SchemaEntry {
+                kind: r.get(0)?,
+                table: r.get(1)?,
+                sql: r.get(2)?,
+            })
+        },
     )
     .optional()
     .map_err(Error::sqlite("reading the schema"))
+}
+
+/// The type affinity of `column` of the main-database table `table`, or
+/// `None` when there is no such table or column. The rowid (by any of its
+/// names, when no column takes it) is an integer.
+pub(crate) fn column_affinity(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+) -> Result<Option<crate::packs::template::Affinity>> {
+    use crate::packs::template::Affinity;
+    let declared: Option<String> = conn
+        .query_row(
+            "SELECT type FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 COLLATE NOCASE",
+            [table, column],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(Error::sqlite("reading table columns"))?;
+    Ok(match declared {
+        Some(t) => Some(Affinity::of_declared(&t)),
+        None if ["rowid", "oid", "_rowid_"]
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(column))
+            && main_table(conn, table)?.is_some_and(|t| t.kind == "table" && !t.without_rowid) =>
+        {
+            Some(Affinity::Integer)
+        }
+        None => None,
+    })
 }

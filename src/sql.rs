@@ -300,3 +300,135 @@ fn rollback(conn: &Connection, name: &str) {
     // rolled it back itself), which leaves nothing of ours behind either.
     let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
 }
+
+/// Parses `text` as a JSON object. `what` names the text in errors, e.g.
+/// `argument 2 (options_json)`. A key given twice, at any depth, is refused:
+/// JSON leaves its meaning open and serde_json would keep the last one
+/// without a word.
+pub fn json_object(text: &str, what: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    use serde_core::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = UniqueKeys
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::invalid(format!(
+            "{what} must be a JSON object, got {}",
+            json_kind(&other)
+        ))),
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            // Only UniqueKeys reports data errors; drop serde's position.
+            let message = e.to_string();
+            let at = format!(" at line {} column {}", e.line(), e.column());
+            Err(Error::invalid(format!(
+                "{what}: {}; give each key once",
+                message.strip_suffix(&at).unwrap_or(&message)
+            )))
+        }
+        Err(e) => Err(Error::invalid(format!(
+            "{what} is not valid JSON ({e}): {}",
+            shorten(text)
+        ))),
+    }
+}
+
+/// Reads any JSON value like `serde_json::Value` does, but fails on an
+/// object key given twice.
+struct UniqueKeys;
+
+impl<'de> serde_core::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = serde_json::Value;
+    fn deserialize<D: serde_core::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde_core::de::Visitor<'de> for UniqueKeys {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: serde_core::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(UniqueKeys)? {
+            items.push(v);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: serde_core::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde_core::de::Error::custom(format!(
+                    "duplicate key {}",
+                    shorten(&key)
+                )));
+            }
+            let value = map.next_value_seed(UniqueKeys)?;
+            out.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn json_objects_refuse_duplicate_keys_at_any_depth() {
+        let e = |t: &str| json_object(t, "argument 2 (x)").unwrap_err().to_string();
+        assert_eq!(
+            e(r#"{"a":1,"a":2}"#),
+            "argument 2 (x): duplicate key \"a\"; give each key once"
+        );
+        assert_eq!(
+            e(r#"{"a":[{"b":1,"b":1}]}"#),
+            "argument 2 (x): duplicate key \"b\"; give each key once"
+        );
+        assert_eq!(
+            e("[1]"),
+            "argument 2 (x) must be a JSON object, got an array"
+        );
+        assert!(e("{").starts_with("argument 2 (x) is not valid JSON (EOF"));
+        assert!(e("{} x").contains("trailing characters"));
+        let ok = json_object(
+            r#"{"a":{"a":1},"b":[1.5,null,true,"s",18446744073709551615]}"#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(ok).to_string(),
+            r#"{"a":{"a":1},"b":[1.5,null,true,"s",18446744073709551615]}"#
+        );
+    }
+}

@@ -7,8 +7,8 @@
 -- param: task_table | ident | "task" | table whose rows follow the obs state
 -- param: task_obs_fk | ident | "obs_id" | column of the task table that refers to the obs key
 -- param: task_state | ident | "state" | state column of the task table
--- param: when_state | value | 2 | obs state that fires the trigger
--- param: set_state | value | 2 | state the tasks are set to
+-- param: when_state | value(obs_table.obs_state) | 2 | obs state that fires the trigger
+-- param: set_state | value(task_table.task_state) | 2 | state the tasks are set to
 -- param: trigger_name | ident | "update_task_state" | name of the trigger
 -- param: index_name | ident | "{trigger_name}_idx" | name of the index on the task table's obs column
 -- requires: obs_table | obs_key obs_state

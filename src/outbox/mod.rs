@@ -30,6 +30,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::sql::display_name;
 use crate::{Error, Result};
 
 /// The events: `seq`, `channel`, `payload`, `created_at`.
@@ -181,6 +182,10 @@ fn non_empty(text: String, position: usize, name: &str) -> Result<String, String
 /// call from inside a running statement, a trigger body included: SQLite
 /// lets a statement run on while another one changes the schema.
 pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
+    // CREATE TABLE IF NOT EXISTS keeps any table of these names, so one
+    // made elsewhere is checked first for what the extension relies on;
+    // checking before creating leaves nothing half made.
+    check_tables(conn)?;
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS main.{OUTBOX_TABLE} (\n  \
            seq INTEGER PRIMARY KEY AUTOINCREMENT,\n  \
@@ -195,6 +200,149 @@ pub(crate) fn ensure_tables(conn: &Connection) -> Result<()> {
          );"
     ))
     .map_err(Error::sqlite("creating the outbox tables"))
+}
+
+/// Fails, naming the table and each misfit, when a table of the outbox's
+/// names exists but lacks what the extension relies on.
+fn check_tables(conn: &Connection) -> Result<()> {
+    for (table, wanted) in [
+        (OUTBOX_TABLE, OUTBOX_SHAPE),
+        (CONSUMERS_TABLE, CONSUMERS_SHAPE),
+    ] {
+        let problems = misfits(conn, table, wanted)?;
+        if !problems.is_empty() {
+            return Err(Error::invalid(format!(
+                "the existing {table} does not fit the outbox: {}; \
+                 rename or drop it, then call trigger_outbox_init() to create it",
+                problems.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op`, a write to the outbox tables. When a table is missing it
+/// creates them and runs `op` again; when `op` fails otherwise and a table
+/// of the outbox's names does not fit, that is the error. A write that
+/// succeeds costs no check.
+fn on_tables<T>(
+    conn: &Connection,
+    context: String,
+    op: impl Fn() -> rusqlite::Result<T>,
+) -> Result<T> {
+    match op() {
+        Ok(value) => Ok(value),
+        Err(e) if is_missing_table(&e) => {
+            ensure_tables(conn)?;
+            op().map_err(Error::sqlite(context))
+        }
+        Err(e) => {
+            check_tables(conn)?;
+            Err(Error::sqlite(context)(e))
+        }
+    }
+}
+
+/// What the extension needs of one of its tables: the columns it names, and
+/// its key, which `seq` order and `ON CONFLICT (consumer)` rely on.
+struct Shape {
+    columns: &'static [&'static str],
+    key: Key,
+}
+
+enum Key {
+    /// `seq INTEGER PRIMARY KEY AUTOINCREMENT`: seqs never reused.
+    AutoincrementRowid(&'static str),
+    /// A PRIMARY KEY or UNIQUE constraint on exactly this column.
+    Unique(&'static str),
+}
+
+const OUTBOX_SHAPE: Shape = Shape {
+    columns: &["seq", "channel", "payload", "created_at"],
+    key: Key::AutoincrementRowid("seq"),
+};
+const CONSUMERS_SHAPE: Shape = Shape {
+    columns: &["consumer", "seq", "updated_at"],
+    key: Key::Unique("consumer"),
+};
+
+/// What keeps the existing `table` from serving as `wanted` (empty: it
+/// fits, or there is no such table yet).
+fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>> {
+    let read = Error::sqlite(format!("reading the columns of {table}"));
+    let Some(found) = crate::schema::main_table(conn, table)? else {
+        return Ok(Vec::new());
+    };
+    if found.kind != "table" {
+        return Ok(vec![format!("it is a {}, not a table", found.kind)]);
+    }
+    // (name, declared type, NOT NULL, has a DEFAULT, primary key position)
+    let columns: Vec<(String, String, bool, bool, i64)> = conn
+        .prepare("SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_xinfo(?1, 'main')")
+        .and_then(|mut stmt| {
+            stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect()
+        })
+        .map_err(read)?;
+    let column = |name: &str| columns.iter().find(|c| c.0.eq_ignore_ascii_case(name));
+    let mut problems = Vec::new();
+    for name in wanted.columns {
+        if column(name).is_none() {
+            problems.push(format!("it has no column {name}"));
+        }
+    }
+    // The extension's inserts name only some columns; any other NOT NULL
+    // column without a DEFAULT would make every one of them fail.
+    let inserted: &[&str] = match wanted.key {
+        Key::AutoincrementRowid(_) => &["channel", "payload"],
+        Key::Unique(_) => &["consumer", "seq"],
+    };
+    for (name, _, not_null, has_default, pk) in &columns {
+        let filled = inserted.iter().any(|c| c.eq_ignore_ascii_case(name))
+            || matches!(wanted.key, Key::AutoincrementRowid(k) if k.eq_ignore_ascii_case(name) && *pk == 1);
+        if *not_null && !*has_default && !filled {
+            problems.push(format!(
+                "column {} is NOT NULL without a DEFAULT",
+                display_name(name)
+            ));
+        }
+    }
+    match wanted.key {
+        Key::AutoincrementRowid(key) => {
+            let pk: Vec<_> = columns.iter().filter(|c| c.4 > 0).collect();
+            let rowid_alias = pk.len() == 1
+                && pk[0].0.eq_ignore_ascii_case(key)
+                && pk[0].1.eq_ignore_ascii_case("INTEGER");
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                    [table],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite(format!("reading the schema of {table}")))?;
+            if !rowid_alias || !sql.to_ascii_uppercase().contains("AUTOINCREMENT") {
+                problems.push(format!(
+                    "{key} is not INTEGER PRIMARY KEY AUTOINCREMENT, so seqs could be reused"
+                ));
+            }
+        }
+        Key::Unique(key) => {
+            let unique: bool = conn
+                .query_row(
+                    "SELECT count(*) > 0 FROM pragma_index_list(?1, 'main') AS l \
+                     WHERE l.\"unique\" AND l.partial = 0 \
+                     AND (SELECT count(*) FROM pragma_index_info(l.name, 'main')) = 1 \
+                     AND (SELECT name FROM pragma_index_info(l.name, 'main')) = ?2 COLLATE NOCASE",
+                    [table, key],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sqlite(format!("reading the indexes of {table}")))?;
+            if !unique {
+                problems.push(format!("{key} is not its PRIMARY KEY (or UNIQUE)"));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Whether `e` says that a table is missing: the readers treat a missing
@@ -222,19 +370,15 @@ pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<
         while rows.next()?.is_some() {}
         Ok(seq)
     };
-    let result = match insert() {
-        Err(e) if is_missing_table(&e) => {
-            ensure_tables(conn)?;
-            insert()
-        }
-        other => other,
-    };
-    result.map_err(|e| match e {
-        rusqlite::Error::QueryReturnedNoRows => Error::invalid(format!(
+    on_tables(conn, format!("writing to {OUTBOX_TABLE}"), insert).map_err(|e| match e {
+        Error::Sqlite {
+            source: rusqlite::Error::QueryReturnedNoRows,
+            ..
+        } => Error::invalid(format!(
             "the event was not written: a trigger on {OUTBOX_TABLE} skipped the insert \
              (RAISE(IGNORE)); drop or change that trigger"
         )),
-        e => Error::sqlite(format!("writing to {OUTBOX_TABLE}"))(e),
+        e => e,
     })
 }
 
@@ -283,18 +427,18 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
         )));
     }
     crate::sql::in_savepoint(conn, "trigger_ack", || {
-        ensure_tables(conn)?;
-        conn.query_row(
-            &format!(
-                "INSERT INTO main.{CONSUMERS_TABLE} (consumer, seq) VALUES (?1, ?2) \
-                 ON CONFLICT (consumer) DO UPDATE \
-                 SET seq = max(seq, excluded.seq), updated_at = {NOW} \
-                 RETURNING seq"
-            ),
-            params![consumer, seq],
-            |r| r.get(0),
-        )
-        .map_err(Error::sqlite(format!("writing to {CONSUMERS_TABLE}")))
+        on_tables(conn, format!("writing to {CONSUMERS_TABLE}"), || {
+            conn.query_row(
+                &format!(
+                    "INSERT INTO main.{CONSUMERS_TABLE} (consumer, seq) VALUES (?1, ?2) \
+                     ON CONFLICT (consumer) DO UPDATE \
+                     SET seq = max(seq, excluded.seq), updated_at = {NOW} \
+                     RETURNING seq"
+                ),
+                params![consumer, seq],
+                |r| r.get(0),
+            )
+        })
     })
 }
 
@@ -302,16 +446,15 @@ pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
 /// consumer registered nothing is deleted. Returns how many were deleted.
 pub(crate) fn prune(conn: &Connection) -> Result<i64> {
     crate::sql::in_savepoint(conn, "trigger_prune", || {
-        ensure_tables(conn)?;
-        let deleted = conn
-            .execute(
+        let deleted = on_tables(conn, format!("pruning {OUTBOX_TABLE}"), || {
+            conn.execute(
                 &format!(
                     "DELETE FROM main.{OUTBOX_TABLE} \
                      WHERE seq <= (SELECT min(seq) FROM main.{CONSUMERS_TABLE})"
                 ),
                 [],
             )
-            .map_err(Error::sqlite(format!("pruning {OUTBOX_TABLE}")))?;
+        })?;
         Ok(deleted as i64)
     })
 }

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::schema::{schema_entry, Namespace};
+use crate::schema::{column_affinity, schema_entry, schema_object, Namespace, SchemaEntry};
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectDef, ObjectKind, Params, Template};
@@ -59,13 +59,21 @@ pub fn find(name: &str) -> Result<&'static Template> {
     })
 }
 
-/// The SQL that installing `pack` with these parameters runs: the pack's
-/// triggers and indexes, then the install record. Every statement is
-/// idempotent (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run
-/// again without harm.
-pub fn pack_sql(pack: &str, params_json: Option<&str>) -> Result<String> {
+/// The SQL that installing `pack` with these parameters into the main
+/// database of `conn` runs: the pack's triggers and indexes, then the
+/// install record. Value parameters get the types of their columns where
+/// those columns exist ([`Template::typed`]). Every statement is idempotent
+/// (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run again
+/// without harm.
+pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    render(t, &t.resolve(params_json)?)
+    render(t, &typed(conn, t, &t.resolve(params_json)?)?)
+}
+
+/// The parameters with each value typed like its column in `conn`'s main
+/// database.
+fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
+    t.typed(params, |table, column| column_affinity(conn, table, column))
 }
 
 fn render(t: &Template, params: &Params) -> Result<String> {
@@ -126,7 +134,7 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 /// error. Returns a one-line summary.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    let params = t.resolve(params_json)?;
+    let params = typed(conn, t, &t.resolve(params_json)?)?;
     if let Some(found) = installed(conn, &t.name)? {
         if found.version != t.version || !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
@@ -138,11 +146,23 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
                 t.name
             )));
         }
-        // Same pack, same parameters: recreate what was dropped by hand.
+        // Same pack, same parameters: recreate what was dropped by hand,
+        // never taking a same-named object of the user's for the pack's.
         let mut missing = Vec::new();
         for o in &t.objects {
-            if !pack_object_present(conn, t, o, &params)? {
-                missing.push(o);
+            match presence(conn, t, o, &params)? {
+                Presence::Ours => {}
+                Presence::Absent => missing.push(o),
+                Presence::Foreign(found) => {
+                    return Err(not_the_packs(
+                        t,
+                        o,
+                        &params,
+                        &found,
+                        "created",
+                        "trigger_install",
+                    ))
+                }
             }
         }
         if missing.is_empty() {
@@ -180,51 +200,99 @@ fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<(
     })
 }
 
-/// Whether one of a pack's objects is in the schema. A same-named object
-/// that is not the pack's (another type, another table) is an error, so
-/// nothing of the user's is ever taken for the pack's.
-fn pack_object_present(
-    conn: &Connection,
+/// Where one of a pack's objects stands in the main schema.
+enum Presence {
+    Absent,
+    /// An object of its name and kind whose SQL is exactly what the pack
+    /// creates with these parameters.
+    Ours,
+    /// An object of its name that the pack did not create: another kind,
+    /// or SQL the pack would not write (replaced by the user, or rewritten
+    /// by a RENAME).
+    Foreign(SchemaEntry),
+}
+
+/// Finds one of a pack's objects by what the pack created, not by its name:
+/// `sqlite_schema.sql` must be the very text the pack's statement stores.
+fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> Result<Presence> {
+    let name = params.text(&o.name_param);
+    let Some(found) = schema_object(conn, namespace_of(o.kind), name)? else {
+        return Ok(Presence::Absent);
+    };
+    let ours = found.kind == o.kind.name()
+        && found.sql.as_deref() == Some(t.stored_sql(o, params)?.as_str());
+    Ok(if ours {
+        Presence::Ours
+    } else {
+        Presence::Foreign(found)
+    })
+}
+
+/// The error for an object that bears the name of one of the pack's objects
+/// but is not the one the pack created; `done` is what did not happen.
+fn not_the_packs(
     t: &Template,
     o: &ObjectDef,
     params: &Params,
-) -> Result<bool> {
-    let (name, table) = (params.text(&o.name_param), params.text(&o.table_param));
-    match schema_entry(conn, namespace_of(o.kind), name)? {
-        None => Ok(false),
-        Some((kind, on)) if kind == o.kind.name() && on.eq_ignore_ascii_case(table) => Ok(true),
-        Some((kind, on)) => Err(Error::invalid(format!(
-            "{kind} {} on {} is not the one pack {} installed; drop or rename it yourself",
-            shorten(name),
-            shorten(&on),
-            t.name
-        ))),
-    }
+    found: &SchemaEntry,
+    done: &str,
+    retry: &str,
+) -> Error {
+    let name = params.text(&o.name_param);
+    Error::invalid(format!(
+        "{} {} on {} is not the {} pack {} created (parameter {}; its SQL is not the pack's), \
+         so nothing was {done}; drop or rename it yourself, then call {retry}('{}') again",
+        found.kind,
+        shorten(name),
+        shorten(&found.table),
+        o.kind.name(),
+        t.name,
+        o.name_param,
+        t.name
+    ))
 }
 
 /// Removes exactly the objects `pack` installed, and its install record, in
-/// one savepoint. Objects the user already dropped are skipped; an object
-/// of the same name that is not the pack's (another type, another table) is
-/// left alone and the uninstall fails, so nothing of the user's is dropped.
+/// one savepoint. Objects the user already dropped are skipped. When an
+/// object of a pack object's name is not the pack's (see [`presence`]) the
+/// uninstall drops nothing and fails naming it: skipping it instead would
+/// leave an object that may still fire (a pack trigger rewritten by RENAME
+/// COLUMN, say) while the pack reads as uninstalled.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let t = find(pack)?;
     let found = installed(conn, &t.name)?.ok_or_else(|| {
         Error::invalid(format!("pack {} is not installed in this database", t.name))
     })?;
     // The objects follow from the recorded parameters, not from a list kept
-    // in the table, so an edited record cannot name other objects.
+    // in the table, and are dropped only when their SQL is what the pack
+    // creates with them, so an edited record cannot name other objects.
+    // The recorded values were typed at install and are used as they are.
     let params = t.resolve(Some(&found.params)).map_err(|e| {
         Error::invalid(format!(
             "the install record of pack {} is damaged: {e}",
             t.name
         ))
     })?;
+    let mut ours = Vec::new();
+    for o in &t.objects {
+        match presence(conn, t, o, &params)? {
+            Presence::Ours => ours.push(o),
+            Presence::Absent => {}
+            Presence::Foreign(found) => {
+                return Err(not_the_packs(
+                    t,
+                    o,
+                    &params,
+                    &found,
+                    "dropped",
+                    "trigger_uninstall",
+                ))
+            }
+        }
+    }
     let mut dropped = Vec::new();
     in_savepoint(conn, "trigger_uninstall", || {
-        for o in &t.objects {
-            if !pack_object_present(conn, t, o, &params)? {
-                continue;
-            }
+        for o in ours {
             let (kind, name) = (o.kind.name(), params.text(&o.name_param));
             conn.execute_batch(&format!(
                 "DROP {} main.{}",
@@ -455,7 +523,7 @@ mod tests {
             ["default_album", "task_state"]
         );
         for t in catalog() {
-            let sql = pack_sql(&t.name, None).unwrap();
+            let sql = defaults_sql(&t.name).unwrap();
             assert!(sql.contains("CREATE TRIGGER IF NOT EXISTS"), "{sql}");
             assert!(!sql.contains("{{"), "{sql}");
         }
@@ -463,7 +531,7 @@ mod tests {
 
     #[test]
     fn task_state_renders_the_seed_trigger() {
-        let sql = pack_sql("task_state", None).unwrap();
+        let sql = defaults_sql("task_state").unwrap();
         assert!(sql.contains(
             "CREATE TRIGGER IF NOT EXISTS main.\"update_task_state\" UPDATE OF \"state\" ON \"obs\"\n  BEGIN\n    \
              UPDATE \"task\" SET \"state\" = 2 WHERE (\"obs_id\" = old.\"id\") and (new.\"state\" = 2);\n  END;"
@@ -475,7 +543,7 @@ mod tests {
 
     #[test]
     fn unknown_pack_lists_the_packs() {
-        let e = pack_sql("nope", None).unwrap_err().to_string();
+        let e = defaults_sql("nope").unwrap_err().to_string();
         assert_eq!(
             e,
             "unknown pack \"nope\" (packs: default_album, task_state)"
@@ -500,13 +568,20 @@ mod tests {
         }
     }
 
+    /// What `trigger_pack_sql(pack)` gives where the pack's columns have
+    /// the types of the seed schema (integers): the defaults, untouched.
+    fn defaults_sql(pack: &str) -> Result<String> {
+        let t = find(pack)?;
+        render(t, &t.resolve(None)?)
+    }
+
     fn rendered_file(pack: &str) -> String {
         format!(
             "-- Pack {pack} with its default parameters, generated from sql/packs/{pack}.sql.\n\
              -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/{pack}.sql\n\
              -- and creates what SELECT trigger_install('{pack}') creates.\n\
              BEGIN;\n{}COMMIT;\n",
-            pack_sql(pack, None).unwrap()
+            defaults_sql(pack).unwrap()
         )
     }
 }

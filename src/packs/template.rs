@@ -7,7 +7,7 @@
 //! -- pack: task_state
 //! -- version: 1.0.0
 //! -- description: one line
-//! -- param: NAME | ident|text|value | DEFAULT (JSON) | what it is
+//! -- param: NAME | ident|text|value(TABLE_PARAM.COLUMN_PARAM) | DEFAULT (JSON) | what it is
 //! -- requires: TABLE_PARAM | COLUMN_PARAM ...
 //! -- object: trigger|index | NAME_PARAM | TABLE_PARAM
 //! ```
@@ -15,9 +15,11 @@
 //! A default may name other parameters as `{other}` (e.g. `"{trigger_name}_idx"`).
 //! `ident` values render as quoted identifiers, `text` as string literals and
 //! `value` as numbers or string literals, so no value can change the SQL's shape.
+//! A `value` names the column it is compared with or assigned to, so that
+//! [`Template::typed`] can give it that column's type.
 use serde_json::{Map, Value};
 
-use crate::sql::{json_kind, literal, quote_ident, quote_text, shorten};
+use crate::sql::{json_kind, json_object, literal, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 
 /// How a parameter's value is written into the SQL.
@@ -56,6 +58,9 @@ impl ParamKind {
 pub struct ParamDef {
     pub name: String,
     pub kind: ParamKind,
+    /// For a `value`: the parameters naming the table and the column it is
+    /// compared with or assigned to.
+    pub column: Option<(String, String)>,
     pub default: Value,
     pub doc: String,
 }
@@ -84,6 +89,9 @@ pub struct ObjectDef {
     pub kind: ObjectKind,
     pub name_param: String,
     pub table_param: String,
+    /// The object's SQL as SQLite stores it in `sqlite_schema.sql`, with
+    /// placeholders: what identifies the object as the pack's.
+    pub stored: String,
 }
 
 /// A table the pack needs, with the columns it needs (parameter names).
@@ -91,6 +99,132 @@ pub struct ObjectDef {
 pub struct Requirement {
     pub table_param: String,
     pub column_params: Vec<String>,
+}
+
+/// A column's type affinity, from its declared type by SQLite's rules
+/// (<https://sqlite.org/datatype3.html#determination_of_column_affinity>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affinity {
+    Integer,
+    Text,
+    /// No affinity (`BLOB` or no declared type): values are compared as given.
+    Blob,
+    Real,
+    Numeric,
+}
+
+impl Affinity {
+    /// The affinity of a column declared with type `declared`.
+    pub fn of_declared(declared: &str) -> Affinity {
+        let t = declared.to_ascii_uppercase();
+        if t.contains("INT") {
+            Affinity::Integer
+        } else if ["CHAR", "CLOB", "TEXT"].iter().any(|w| t.contains(w)) {
+            Affinity::Text
+        } else if t.contains("BLOB") || t.trim().is_empty() {
+            Affinity::Blob
+        } else if ["REAL", "FLOA", "DOUB"].iter().any(|w| t.contains(w)) {
+            Affinity::Real
+        } else {
+            Affinity::Numeric
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Affinity::Integer => "INTEGER",
+            Affinity::Text => "TEXT",
+            Affinity::Blob => "BLOB",
+            Affinity::Real => "REAL",
+            Affinity::Numeric => "NUMERIC",
+        }
+    }
+
+    /// `value` as SQLite converts it when storing it in a column of this
+    /// affinity; an error (why) where a literal of that type could only
+    /// ever equal values of another type than the column's.
+    pub fn apply(self, value: &Value) -> std::result::Result<Value, String> {
+        let number = |n: f64, int: Option<i64>| match self {
+            Affinity::Real => json_f64(n),
+            _ => int.map_or_else(
+                || integral(n).map_or_else(|| json_f64(n), Value::from),
+                Value::from,
+            ),
+        };
+        match (self, value) {
+            (Affinity::Blob, v) => Ok(v.clone()),
+            (Affinity::Text, Value::Number(n)) => match n.as_i64() {
+                Some(i) => Ok(Value::String(i.to_string())),
+                None => Err("which SQLite would compare as its own text for that number, \
+                     and that text differs between SQLite versions; pass the text as stored, e.g. \"2.5\""
+                    .into()),
+            },
+            (Affinity::Text, v) => Ok(v.clone()),
+            (_, Value::Number(n)) => Ok(number(n.as_f64().unwrap_or(f64::NAN), n.as_i64())),
+            (_, Value::String(s)) => match sqlite_number(s) {
+                Some((f, int)) if f.is_finite() => Ok(number(f, int)),
+                Some(_) => Err("which is out of range".into()),
+                None => Err("which is not a number, so it would only match text stored in \
+                     that column, never a number; pass a number"
+                    .into()),
+            },
+            (_, v) => Ok(v.clone()),
+        }
+    }
+}
+
+/// The integer equal to `f`, as SQLite's INTEGER and NUMERIC affinities
+/// store a real that has one.
+fn integral(f: f64) -> Option<i64> {
+    // i64::MIN and i64::MAX are excluded, as SQLite excludes them.
+    (f.fract() == 0.0 && f > -9.223_372_036_854_775e18 && f < 9.223_372_036_854_775e18)
+        .then_some(f as i64)
+}
+
+fn json_f64(f: f64) -> Value {
+    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// `text` as a number when SQLite's numeric affinity would convert it: a
+/// decimal literal (sign, digits, one optional point, optional exponent)
+/// with optional spaces around it; not hex, not `inf`, not `1e`. The
+/// integer is set when the text is an integer literal that fits 64 bits.
+fn sqlite_number(text: &str) -> Option<(f64, Option<i64>)> {
+    let t = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'));
+    let b = t.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut mantissa = digits(&mut i);
+    let mut int = true;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        mantissa += digits(&mut i);
+        int = false;
+    }
+    if mantissa == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return None;
+        }
+        int = false;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let f: f64 = t.parse().ok()?;
+    Some((f, if int { t.parse().ok() } else { None }))
 }
 
 /// A parsed pack template.
@@ -126,6 +260,12 @@ impl Params {
         self.get(name).as_str().unwrap_or_default()
     }
 
+    fn set(&mut self, name: &str, value: Value) {
+        if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
+            slot.1 = value;
+        }
+    }
+
     /// The canonical JSON form (keys sorted) stored in the install record.
     pub fn to_json(&self) -> String {
         let map: Map<String, Value> = self.0.iter().cloned().collect();
@@ -159,13 +299,36 @@ impl Template {
                 ("version", [v]) => version = Some(v.to_string()),
                 ("description", _) => description = Some(rest.trim().to_string()),
                 ("param", [pname, kind, default, doc]) => {
+                    // value(TABLE_PARAM.COLUMN_PARAM)
+                    let (kind, column) = match kind
+                        .strip_suffix(')')
+                        .and_then(|k| k.split_once('('))
+                    {
+                        Some((k, col)) => match col.split_once('.') {
+                            Some((t, c)) => (k, Some((t.trim().to_string(), c.trim().to_string()))),
+                            None => {
+                                return Err(bad(
+                                    n,
+                                    &format!("{kind:?}: write value(TABLE_PARAM.COLUMN_PARAM)"),
+                                ))
+                            }
+                        },
+                        None => (*kind, None),
+                    };
                     let kind = ParamKind::parse(kind)
                         .ok_or_else(|| bad(n, &format!("unknown parameter kind {kind:?}")))?;
+                    if (kind == ParamKind::Value) != column.is_some() {
+                        return Err(bad(
+                            n,
+                            &format!("parameter {pname}: a value, and only a value, names its column as value(TABLE_PARAM.COLUMN_PARAM)"),
+                        ));
+                    }
                     let default: Value = serde_json::from_str(default)
                         .map_err(|e| bad(n, &format!("default of {pname} is not JSON: {e}")))?;
                     params.push(ParamDef {
                         name: pname.to_string(),
                         kind,
+                        column,
                         default,
                         doc: doc.to_string(),
                     });
@@ -182,6 +345,7 @@ impl Template {
                     },
                     name_param: pname.to_string(),
                     table_param: table.to_string(),
+                    stored: String::new(),
                 }),
                 _ => {
                     return Err(bad(
@@ -191,6 +355,11 @@ impl Template {
                 }
             }
         }
+        let body = &text[body_start..];
+        for o in &mut objects {
+            o.stored =
+                stored_text(body, o).map_err(|what| Error::invalid(format!("{file}: {what}")))?;
+        }
         let template = Template {
             name: name.ok_or_else(|| bad(1, "missing '-- pack:' line"))?,
             version: version.ok_or_else(|| bad(1, "missing '-- version:' line"))?,
@@ -198,7 +367,7 @@ impl Template {
             params,
             requires,
             objects,
-            body: text[body_start..].to_string(),
+            body: body.to_string(),
         };
         template.check(file)?;
         Ok(template)
@@ -216,6 +385,10 @@ impl Template {
         for o in &self.objects {
             named.push(&o.name_param);
             named.push(&o.table_param);
+        }
+        for (table, column) in self.params.iter().filter_map(|p| p.column.as_ref()) {
+            named.push(table);
+            named.push(column);
         }
         let mut rest = self.body.as_str();
         while let Some(start) = rest.find("{{") {
@@ -236,23 +409,9 @@ impl Template {
     /// Merges the user's JSON object of parameters over the defaults and
     /// checks every value. `None` (or SQL NULL) means all defaults.
     pub fn resolve(&self, user_json: Option<&str>) -> Result<Params> {
-        let user: Map<String, Value> = match user_json {
+        let user = match user_json {
             None => Map::new(),
-            Some(text) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => map,
-                Ok(other) => {
-                    return Err(Error::invalid(format!(
-                        "params_json must be a JSON object, got {}",
-                        json_kind(&other)
-                    )))
-                }
-                Err(e) => {
-                    return Err(Error::invalid(format!(
-                        "params_json is not valid JSON ({e}): {}",
-                        shorten(text)
-                    )))
-                }
-            },
+            Some(text) => json_object(text, "params_json")?,
         };
         if let Some(unknown) = user
             .keys()
@@ -348,10 +507,58 @@ impl Template {
         Ok(())
     }
 
+    /// Gives every `value` parameter the type SQLite gives it when it meets
+    /// its column: a trigger's `new.col` has no affinity, so `new.state = '2'`
+    /// never matches an INTEGER 2. `affinity` looks a column up (table and
+    /// column names); a column it does not find leaves the value as given.
+    /// A value that SQLite would not convert, and that would therefore only
+    /// match a value of another type than the column's, is refused.
+    pub fn typed(
+        &self,
+        params: &Params,
+        affinity: impl Fn(&str, &str) -> Result<Option<Affinity>>,
+    ) -> Result<Params> {
+        let mut out = params.clone();
+        for p in &self.params {
+            let Some((table_param, column_param)) = &p.column else {
+                continue;
+            };
+            let (table, column) = (params.text(table_param), params.text(column_param));
+            let Some(aff) = affinity(table, column)? else {
+                continue;
+            };
+            let value = params.get(&p.name);
+            let typed = aff.apply(value).map_err(|why| {
+                Error::invalid(format!(
+                    "parameter {} of pack {}: {} for column {} of {} ({} affinity), {why}",
+                    p.name,
+                    self.name,
+                    shorten_to(&value.to_string(), 60),
+                    shorten(column),
+                    shorten(table),
+                    aff.name()
+                ))
+            })?;
+            out.set(&p.name, typed);
+        }
+        Ok(out)
+    }
+
     /// The body with every placeholder replaced by its quoted value.
     pub fn render_body(&self, params: &Params) -> Result<String> {
-        let mut out = String::with_capacity(self.body.len() + 256);
-        let mut rest = self.body.as_str();
+        self.render_text(&self.body, params)
+    }
+
+    /// The SQL SQLite stores for one of the pack's objects created with
+    /// these parameters: `sqlite_schema.sql` of that object, exactly.
+    pub fn stored_sql(&self, o: &ObjectDef, params: &Params) -> Result<String> {
+        self.render_text(&o.stored, params)
+    }
+
+    /// `text` (a part of the body) with every placeholder replaced.
+    fn render_text(&self, text: &str, params: &Params) -> Result<String> {
+        let mut out = String::with_capacity(text.len() + 256);
+        let mut rest = text;
         while let Some(start) = rest.find("{{") {
             out.push_str(&rest[..start]);
             let end = start + rest[start..].find("}}").expect("checked at parse");
@@ -382,13 +589,95 @@ impl Template {
     }
 }
 
+/// The text SQLite keeps in `sqlite_schema.sql` for the statement of `body`
+/// that creates `o`, which must read `CREATE [UNIQUE] INDEX|TRIGGER IF NOT
+/// EXISTS main.{{name_param}} …;`. SQLite stores `CREATE INDEX ` or
+/// `CREATE TRIGGER ` followed by the text from the object's name on
+/// (without `IF NOT EXISTS` and the schema): for an index up to the `;`, for
+/// a trigger up to its closing `END` (checked on SQLite 3.40 and 3.53 by the
+/// uninstall tests, which drop only objects whose SQL is this text).
+fn stored_text(body: &str, o: &ObjectDef) -> std::result::Result<String, String> {
+    let name = format!(" IF NOT EXISTS main.{{{{{}}}}}", o.name_param);
+    let kinds: &[&str] = match o.kind {
+        ObjectKind::Trigger => &["CREATE TRIGGER"],
+        ObjectKind::Index => &["CREATE INDEX", "CREATE UNIQUE INDEX"],
+    };
+    let found: Vec<(usize, &str)> = kinds
+        .iter()
+        .flat_map(|k| {
+            let wanted = format!("{k}{name}");
+            body.match_indices(&wanted)
+                .map(|(at, _)| (at, *k))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let [(at, kind)] = found.as_slice() else {
+        return Err(format!(
+            "{} {} must be created by exactly one statement reading {}{name} …",
+            o.kind.name(),
+            o.name_param,
+            kinds[0]
+        ));
+    };
+    let from = at + kind.len() + name.len() - format!("{{{{{}}}}}", o.name_param).len();
+    let end = statement_end(&body[from..], o.kind == ObjectKind::Trigger).ok_or_else(|| {
+        format!(
+            "the statement that creates {} {} does not end",
+            o.kind.name(),
+            o.name_param
+        )
+    })?;
+    Ok(format!("{kind} {}", &body[from..from + end]))
+}
+
+/// Where the statement at the start of `sql` ends, as SQLite stores it: the
+/// offset of its `;`, or for a trigger the end of the `END` before the `;`
+/// that closes it. Quotes, brackets and comments are skipped.
+fn statement_end(sql: &str, trigger: bool) -> Option<usize> {
+    let b = sql.as_bytes();
+    let (mut i, mut last_word) = (0, (0, 0));
+    while i < b.len() {
+        let close = |open: usize, what: &str| sql[open..].find(what).map(|n| open + n + what.len());
+        i = match b[i] {
+            b';' => {
+                if !trigger {
+                    return Some(i);
+                }
+                if b[last_word.0..last_word.1].eq_ignore_ascii_case(b"END") {
+                    return Some(last_word.1);
+                }
+                i + 1
+            }
+            b'\'' | b'"' | b'`' => close(i + 1, &(b[i] as char).to_string())?,
+            b'[' => close(i + 1, "]")?,
+            b'-' if b.get(i + 1) == Some(&b'-') => close(i, "\n").unwrap_or(b.len()),
+            b'/' if b.get(i + 1) == Some(&b'*') => close(i + 2, "*/")?,
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                last_word = (start, i);
+                i
+            }
+            c if c.is_ascii_whitespace() => i + 1,
+            _ => {
+                last_word = (i, i);
+                i + 1
+            }
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const T: &str = "-- pack: demo\n-- version: 1.2.3\n-- description: a demo pack\n\
         -- param: tbl | ident | \"t\" | the table\n\
-        -- param: val | value | 2 | a value\n\
+        -- param: col | ident | \"c\" | a column\n\
+        -- param: val | value(tbl.col) | 2 | a value\n\
         -- param: label | text | \"it's\" | a label\n\
         -- param: trigger_name | ident | \"demo\" | the trigger\n\
         -- param: index_name | ident | \"{trigger_name}_idx\" | the index\n\
@@ -396,7 +685,7 @@ mod tests {
 
     fn demo() -> Template {
         let text = T.replace("-- requires: tbl | val_col_is_not_here\n", "-- requires: tbl | \n")
-            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER {{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT {{val}}, {{label}}; END;\n";
+            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT {{val}}, {{label}}; END;\n";
         Template::parse("demo.sql", &text).unwrap()
     }
 
@@ -404,7 +693,7 @@ mod tests {
     fn parses_header_and_body() {
         let t = demo();
         assert_eq!((t.name.as_str(), t.version.as_str()), ("demo", "1.2.3"));
-        assert_eq!(t.params.len(), 5);
+        assert_eq!(t.params.len(), 6);
         assert!(t.body.starts_with("--\nCREATE TRIGGER"));
     }
 
@@ -428,7 +717,7 @@ mod tests {
         let sql = t.render_body(&t.resolve(None).unwrap()).unwrap();
         assert!(
             sql.contains(
-                "CREATE TRIGGER \"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"
+                "CREATE TRIGGER IF NOT EXISTS main.\"demo\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END;"
             ),
             "{sql}"
         );
@@ -442,7 +731,7 @@ mod tests {
             .unwrap();
         assert_eq!(p.text("index_name"), "x\"y_idx");
         let sql = t.render_body(&p).unwrap();
-        assert!(sql.contains("CREATE TRIGGER \"x\"\"y\""), "{sql}");
+        assert!(sql.contains("main.\"x\"\"y\""), "{sql}");
         assert!(sql.contains("SELECT 'a''b'"), "{sql}");
     }
 
@@ -482,7 +771,151 @@ mod tests {
         assert_eq!(a.to_json(), b.to_json());
         assert_eq!(
             b.to_json(),
-            r#"{"index_name":"demo_idx","label":"it's","tbl":"t","trigger_name":"demo","val":2}"#
+            r#"{"col":"c","index_name":"demo_idx","label":"it's","tbl":"t","trigger_name":"demo","val":2}"#
         );
+    }
+
+    #[test]
+    fn stored_text_is_what_sqlite_keeps() {
+        let t = demo();
+        let p = t.resolve(Some(r#"{"trigger_name":"a;b"}"#)).unwrap();
+        assert_eq!(
+            t.stored_sql(&t.objects[0], &p).unwrap(),
+            "CREATE TRIGGER \"a;b\" AFTER INSERT ON \"t\" BEGIN SELECT 2, 'it''s'; END"
+        );
+        // Semicolons in quotes, brackets and comments do not end a statement.
+        let sql = "x ';' \";\" [;] `;` -- ;\n /* ; */ y; z";
+        assert_eq!(statement_end(sql, false), Some(sql.find("; z").unwrap()));
+        // A trigger ends at the END before a semicolon, not at its first ';'.
+        let sql = "n AFTER INSERT ON t BEGIN SELECT 1; SELECT 'END;'; END /* c */ ; more";
+        assert_eq!(
+            &sql[..statement_end(sql, true).unwrap()],
+            &sql[..sql.find(" /*").unwrap()]
+        );
+        assert_eq!(statement_end("n BEGIN SELECT 1;", true), None);
+        assert_eq!(statement_end("'unclosed ;", false), None);
+        assert_eq!(statement_end("é ; ", true), None);
+    }
+
+    #[test]
+    fn an_object_needs_its_own_create_statement() {
+        let text = T.replace("-- requires: tbl | val_col_is_not_here\n", "")
+            + "-- object: trigger | trigger_name | tbl\n--\nCREATE TRIGGER main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END;\n";
+        let e = Template::parse("x.sql", &text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "x.sql: trigger trigger_name must be created by exactly one statement reading \
+             CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} …"
+        );
+    }
+
+    #[test]
+    fn values_take_the_type_sqlite_gives_them_in_their_column() {
+        use serde_json::json;
+        use Affinity::*;
+        let ok = |a: Affinity, v: Value| a.apply(&v).unwrap();
+        // Text that SQLite's numeric affinities convert (checked against
+        // what SQLite 3.40 stores in such columns).
+        assert_eq!(ok(Integer, json!("2")), json!(2));
+        assert_eq!(ok(Integer, json!(" 2 ")), json!(2));
+        assert_eq!(ok(Integer, json!("+2")), json!(2));
+        assert_eq!(ok(Integer, json!("2.0")), json!(2));
+        assert_eq!(ok(Numeric, json!("1e3")), json!(1000));
+        assert_eq!(ok(Numeric, json!("-0")), json!(0));
+        assert_eq!(ok(Numeric, json!("2.5")), json!(2.5));
+        assert_eq!(
+            ok(Numeric, json!("9223372036854775808")),
+            json!(9223372036854775808.0)
+        );
+        assert_eq!(ok(Real, json!("2")), json!(2.0));
+        assert_eq!(ok(Real, json!(".5")), json!(0.5));
+        // Numbers: integral reals become integers, integers stay.
+        assert_eq!(ok(Integer, json!(2.0)), json!(2));
+        assert_eq!(ok(Integer, json!(2.5)), json!(2.5));
+        assert_eq!(ok(Integer, json!(1e20)), json!(1e20));
+        assert_eq!(ok(Real, json!(2)), json!(2.0));
+        // TEXT columns compare text: an integer becomes its digits.
+        assert_eq!(ok(Text, json!(2)), json!("2"));
+        assert_eq!(ok(Text, json!("2")), json!("2"));
+        // No affinity: as given.
+        assert_eq!(ok(Blob, json!("2")), json!("2"));
+        assert_eq!(ok(Blob, json!(2.5)), json!(2.5));
+        // Refused, with why.
+        for (a, v) in [
+            (Integer, json!("abc")),
+            (Integer, json!("")),
+            (Integer, json!("0x10")),
+            (Integer, json!("1e")),
+            (Integer, json!("2 2")),
+            (Real, json!("inf")),
+            (Numeric, json!(".")),
+        ] {
+            let e = a.apply(&v).unwrap_err();
+            assert!(e.contains("is not a number"), "{v}: {e}");
+        }
+        assert!(Integer
+            .apply(&json!("1e400"))
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(Text
+            .apply(&json!(2.5))
+            .unwrap_err()
+            .contains("pass the text as stored"));
+    }
+
+    #[test]
+    fn affinity_follows_the_declared_type() {
+        use Affinity::*;
+        for (declared, a) in [
+            ("INTEGER", Integer),
+            ("bigint", Integer),
+            ("POINT", Integer),
+            ("VARCHAR(10)", Text),
+            ("text", Text),
+            ("", Blob),
+            ("blob", Blob),
+            ("DOUBLE PRECISION", Real),
+            ("FLOATING POINT", Integer),
+            ("DECIMAL(5,2)", Numeric),
+            ("BOOLEAN", Numeric),
+        ] {
+            assert_eq!(Affinity::of_declared(declared), a, "{declared}");
+        }
+    }
+
+    #[test]
+    fn typed_names_the_parameter_column_and_affinity() {
+        let t = demo();
+        let p = t.resolve(Some(r#"{"val":"abc"}"#)).unwrap();
+        let e = t
+            .typed(&p, |table, column| {
+                assert_eq!((table, column), ("t", "c"));
+                Ok(Some(Affinity::Integer))
+            })
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "parameter val of pack demo: \"abc\" for column \"c\" of \"t\" (INTEGER affinity), \
+             which is not a number, so it would only match text stored in that column, never a \
+             number; pass a number"
+        );
+        let p = t.resolve(Some(r#"{"val":"2"}"#)).unwrap();
+        assert_eq!(t.typed(&p, |_, _| Ok(None)).unwrap(), p);
+        let typed = t.typed(&p, |_, _| Ok(Some(Affinity::Integer))).unwrap();
+        assert!(t.render_body(&typed).unwrap().contains("SELECT 2, "));
+    }
+
+    #[test]
+    fn a_value_names_its_column() {
+        let e = |kind: &str| {
+            let text = T
+                .replace("value(tbl.col)", kind)
+                .replace("-- requires: tbl | val_col_is_not_here\n", "");
+            Template::parse("x.sql", &text).unwrap_err().to_string()
+        };
+        assert!(e("value").contains("a value, and only a value, names its column"));
+        assert!(e("value(tbl)").contains("write value(TABLE_PARAM.COLUMN_PARAM)"));
+        assert!(e("value(tbl.nope)").contains("\"nope\" is used but not declared"));
     }
 }

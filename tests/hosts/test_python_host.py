@@ -12,7 +12,7 @@ DETERMINISTIC, DIRECTONLY, INNOCUOUS = 0x800, 0x80000, 0x200000
 EXPECTED_FUNCTIONS = {
     ("trigger_version", "s", "utf8", -1, DETERMINISTIC | INNOCUOUS),
     ("trigger_debug", "s", "utf8", -1, INNOCUOUS),
-    ("trigger_pack_sql", "s", "utf8", -1, DETERMINISTIC | INNOCUOUS),
+    ("trigger_pack_sql", "s", "utf8", -1, INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
     ("trigger_watch", "s", "utf8", -1, DIRECTONLY),
