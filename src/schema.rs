@@ -38,9 +38,10 @@ pub(crate) fn main_table(conn: &Connection, name: &str) -> Result<Option<MainTab
 /// The rowid tables of every schema (main, temp and attached databases), as
 /// (schema, table): no views, virtual tables, WITHOUT ROWID tables, shadow
 /// tables or anything of SQLite's. A table whose name starts with a virtual
-/// table's name and `_` counts as that virtual table's shadow table even
-/// where SQLite does not know the module, so that `trigger_watch('*')` never
-/// puts a guard on a table a virtual table writes itself.
+/// table's name and `_` may be that virtual table's shadow table even where
+/// SQLite does not know the module as one: it is left out too, so that
+/// `trigger_watch('*')` never puts a guard on a table a virtual table writes
+/// itself (a guard there breaks the virtual table's writes).
 pub(crate) fn rowid_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn
         .prepare(
@@ -59,17 +60,13 @@ pub(crate) fn rowid_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     names
 }
 
-/// The tables of every schema that `trigger_watch('*')` leaves alone, as
-/// (schema, table), both lower-case: shadow tables (as in [`rowid_tables`]).
+/// The shadow tables of every schema, as (schema, table), both lower-case:
+/// the ones SQLite itself knows as shadow tables of a virtual table, which
+/// `trigger_watch('*')` neither guards nor reports. (A table that is only
+/// named like one, see [`rowid_tables`], gets no guard but is reported.)
 pub(crate) fn shadow_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn
-        .prepare(
-            "SELECT lower(t.schema), lower(t.name) FROM pragma_table_list AS t \
-             WHERE t.type = 'shadow' OR (t.type = 'table' AND EXISTS (\
-               SELECT 1 FROM pragma_table_list AS v \
-               WHERE v.schema = t.schema AND v.type = 'virtual' \
-               AND substr(t.name, 1, length(v.name) + 1) = v.name || '_' COLLATE NOCASE))",
-        )
+        .prepare("SELECT lower(schema), lower(name) FROM pragma_table_list WHERE type = 'shadow'")
         .map_err(Error::sqlite("listing tables"))?;
     let names = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

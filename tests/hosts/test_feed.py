@@ -521,3 +521,77 @@ def test_random_scripts_with_ddl_after_watch_star_match_the_model(tmp_path, host
     assert i == len(published), (published[i:], model.committed)
     for table, rowids in model.rows.items():
         assert sorted(r[0] for r in query(f"SELECT rowid FROM {table}")) == sorted(rowids)
+
+
+def test_watch_star_leaves_fts5_rtree_and_another_extensions_virtual_tables_alone(tmp_path):
+    # apsw's Python virtual tables stand for another extension's module.
+    conn = apsw.Connection(str(tmp_path / "v.db"))
+    conn.enable_load_extension(True)
+    conn.load_extension(EXT)
+
+    class Source:
+        def Create(self, db, modulename, dbname, tablename, *args):
+            return "CREATE TABLE x(k, v)", Table()
+        Connect = Create
+
+    rows = {}
+
+    class Table:
+        def BestIndex(self, *args):
+            return None
+        def Open(self):
+            return Cursor()
+        def UpdateInsertRow(self, rowid, fields):
+            rowid = rowid if rowid is not None else len(rows) + 1
+            rows[rowid] = fields
+            return rowid
+        def Disconnect(self):
+            pass
+        Destroy = Disconnect
+
+    class Cursor:
+        def Filter(self, *args):
+            self.keys = sorted(rows)
+            self.i = 0
+        def Eof(self):
+            return self.i >= len(self.keys)
+        def Rowid(self):
+            return self.keys[self.i]
+        def Column(self, n):
+            return rows[self.keys[self.i]][n] if n >= 0 else self.keys[self.i]
+        def Next(self):
+            self.i += 1
+        def Close(self):
+            pass
+
+    conn.create_module("pysource", Source())
+    conn.execute("""
+        CREATE VIRTUAL TABLE notes USING fts5(body);
+        CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);
+        CREATE VIRTUAL TABLE py USING pysource();
+        CREATE TABLE py_log(x);  -- named like a shadow table of py: no guard, still reported
+        CREATE TABLE plain(x);
+    """)
+    conn.execute("SELECT trigger_watch('*')")
+    guarded = {r[0] for r in conn.execute("SELECT DISTINCT tbl_name FROM temp.sqlite_master")}
+    assert guarded == {"plain"}
+    conn.execute("""
+        INSERT INTO notes VALUES ('hello');
+        INSERT INTO boxes VALUES (1, 0, 1);
+        INSERT INTO py VALUES ('k', 'v');
+        INSERT INTO py_log VALUES (1);
+        INSERT INTO plain VALUES (1);
+    """)
+    assert list(conn.execute("SELECT body FROM notes WHERE notes MATCH 'hello'")) == [("hello",)]
+    assert list(conn.execute("SELECT k, v FROM py")) == [("k", "v")]
+    assert list(conn.execute("SELECT op, table_name, rowid FROM trigger_changes")) == [
+        ("insert", "py_log", 1), ("insert", "plain", 1)]
+    # Without a guard, py_log's changes inside a transaction are held back.
+    conn.execute("BEGIN; INSERT INTO py_log VALUES (2); COMMIT")
+    assert list(conn.execute("SELECT op, table_name, rowid FROM trigger_changes WHERE seq > 2")) == [
+        ("unguarded", "py_log", 1)]
+    for shadow in ["notes_data", "boxes_node"]:
+        with pytest.raises(apsw.SQLError, match="is a shadow table"):
+            conn.execute(f"SELECT trigger_watch('{shadow}')")
+    with pytest.raises(apsw.SQLError, match="py is a virtual table"):
+        conn.execute("SELECT trigger_watch('py')")
