@@ -140,7 +140,7 @@ def packs(h, conn, rng, names):
     h.script(conn, f"CREATE TABLE {q(o)} ({q(ok)} INTEGER PRIMARY KEY, {q(os_)} INTEGER);"
                    f"CREATE TABLE {q(t)} ({q(tf)} INTEGER, {q(ts)} INTEGER);")
     before = schema(h, conn)
-    params = {"obs_table": names.spelled(o), "obs_key": names.spelled(ok), "obs_state": names.spelled(os_),
+    params = {"obs_table": names.spelled(o), "obs_key": "rowid" if rng.random() < 0.2 else names.spelled(ok), "obs_state": names.spelled(os_),
               "task_table": names.spelled(t), "task_obs_fk": names.spelled(tf),
               "task_state": names.spelled(ts), "trigger_name": trig, "index_name": idx}
     pj = as_json(rng, params)
@@ -194,11 +194,16 @@ def listeners(h, conn, rng, names):
     before = schema(h, conn)
     name = names.new()
     action = f"INSERT INTO {q(audit)} ({q(ac)}) VALUES (NEW.{q(c1)})"
-    opts = as_json(rng, {"columns": [names.spelled(c1)], "name": name})
+    opts = as_json(rng, {"columns": [names.spelled(c1)], "name": name,
+                         "when": f"NEW.{q(names.spelled(c1))} IS NOT OLD.{q(c1)}"})
     got = one(h, conn, "SELECT trigger_listen(?, 'after_update', ?, ?)", (names.spelled(t), action, opts))
     assert got == name
     unnamed = one(h, conn, "SELECT trigger_listen(?, 'after_insert', ?)", (names.spelled(t), action))
     assert {name, unnamed} <= objects(h, conn, "trigger")
+    if ascii_swapcase(name) != name:
+        with pytest.raises(h.Error, match="already exists"):
+            one(h, conn, "SELECT trigger_listen(?, 'after_delete', 'SELECT 1', ?)",
+                (t, json.dumps({"name": ascii_swapcase(name)})))
     listed = {r[0]: r[1:] for r in h.rows(conn, "SELECT name, table_name, event, columns FROM trigger_listeners")}
     assert listed[name][:2] == (t, "after_update"), listed[name]
     assert json.loads(listed[name][2]) == [c1], listed[name]
@@ -206,6 +211,7 @@ def listeners(h, conn, rng, names):
     h.script(conn, f"INSERT INTO {q(t)} VALUES ('v1', 'w1')")           # after_insert: one row
     h.script(conn, f"UPDATE {q(t)} SET {q(c2)} = 'w2'")                 # not an UPDATE OF c1
     h.script(conn, f"UPDATE {q(t)} SET {q(c1)} = 'v2'")                 # after_update: one row
+    h.script(conn, f"UPDATE {q(t)} SET {q(c1)} = 'v2'")                 # WHEN is false
     if twin:
         h.script(conn, f"INSERT INTO {q(twin)} VALUES ('twin', 'x'); UPDATE {q(twin)} SET {q(c1)} = 'twin'")
     assert h.rows(conn, f"SELECT {q(ac)} FROM {q(audit)} ORDER BY rowid") == [("v1",), ("v2",)]
@@ -219,18 +225,25 @@ def capture(h, conn, rng, names):
     t = names.new()
     cols = [names.new() for _ in range(rng.randint(1, 4))]
     twin = names.twin(t)
-    h.script(conn, f"CREATE TABLE {q(t)} ({', '.join(q(c) for c in cols)})")
+    # The key: the rowid (no PRIMARY KEY), one INTEGER PRIMARY KEY column,
+    # or a composite key (sometimes WITHOUT ROWID).
+    shape = rng.choice(["rowid", "integer", "composite", "without_rowid"]) if len(cols) > 1 else "rowid"
+    decl = ", ".join(q(c) + (" INTEGER PRIMARY KEY" if shape == "integer" and c == cols[0] else "") for c in cols)
+    if shape in ("composite", "without_rowid"):
+        decl += f", PRIMARY KEY ({q(cols[1])}, {q(cols[0])})"
+    h.script(conn, f"CREATE TABLE {q(t)} ({decl}){' WITHOUT ROWID' if shape == 'without_rowid' else ''}")
     if twin:
         h.script(conn, f"CREATE TABLE {q(twin)} ({q(cols[0])})")
     before = schema(h, conn)
     channel = random_name(rng) if rng.random() < 0.5 else None
     args = (names.spelled(t),) + ((as_json(rng, {"channel": channel}),) if channel else ())
     one(h, conn, f"SELECT trigger_capture({', '.join('?' * len(args))})", args)
-    triggers = {r[0] for r in h.rows(conn, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE", (t,))}
-    assert triggers == {f"{t}_capture_{op}" for op in ("insert", "update", "delete")}, triggers
-    values = [f"v{i}" for i in range(len(cols))]
+    triggers = {r[0] for r in h.rows(conn, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                           "AND tbl_name = ? COLLATE NOCASE", (t,))}
+    assert {fold(n) for n in triggers} == {fold(f"{t}_capture_{op}") for op in ("insert", "update", "delete")}, triggers
+    values = [7] + [f"v{i}" for i in range(1, len(cols))]
     h.rows(conn, f"INSERT INTO {q(t)} VALUES ({', '.join('?' * len(cols))})", tuple(values))
-    h.script(conn, f"UPDATE {q(t)} SET {q(cols[0])} = 'changed'; DELETE FROM {q(t)}")
+    h.script(conn, f"UPDATE {q(t)} SET {q(cols[0])} = 8; DELETE FROM {q(t)}")
     if twin:
         h.script(conn, f"INSERT INTO {q(twin)} VALUES ('twin')")
     events = h.rows(conn, "SELECT channel, payload FROM trigger_outbox ORDER BY seq")
@@ -238,8 +251,10 @@ def capture(h, conn, rng, names):
     payloads = [json.loads(e[1]) for e in events]
     assert [p["op"] for p in payloads] == ["insert", "update", "delete"]
     assert payloads[0]["new"] == dict(zip(cols, values)), payloads[0]
-    assert payloads[1]["new"] == dict(zip(cols, ["changed"] + values[1:])), payloads[1]
+    assert payloads[1]["new"] == dict(zip(cols, [8] + values[1:])), payloads[1]
     assert payloads[2]["old"] == payloads[1]["new"] and payloads[2]["new"] is None
+    keys = {"rowid": [1, 1, 1], "integer": [7, 8, 8]}.get(shape) or [[values[1], k] for k in (7, 8, 8)]
+    assert [p["key"] for p in payloads] == keys, (shape, payloads)
     if twin:
         with pytest.raises(h.Error, match="is not captured"):
             one(h, conn, "SELECT trigger_uncapture(?)", (twin,))
@@ -254,16 +269,17 @@ def watch(h, conn, rng, names):
     if twin:
         h.script(conn, f"CREATE TABLE {q(twin)} (x)")
     before = schema(h, conn)
-    one(h, conn, "SELECT trigger_watch(?)", (names.spelled(t),))
+    star = rng.random() < 0.3
+    one(h, conn, "SELECT trigger_watch(?)", ("*" if star else names.spelled(t),))
     assert len(h.rows(conn, "SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE", (t,))) > 0
     h.script(conn, f"INSERT INTO {q(t)} VALUES (1); INSERT INTO {q(t)} VALUES (2)")
-    if twin:
+    if twin and not star:
         h.script(conn, f"INSERT INTO {q(twin)} VALUES (3)")
     h.script(conn, f"BEGIN; INSERT INTO {q(t)} VALUES (3); SAVEPOINT s; INSERT INTO {q(t)} VALUES (4); "
                    f"ROLLBACK TO s; RELEASE s; COMMIT")
     rows = h.rows(conn, "SELECT db, table_name, op FROM trigger_changes WHERE op <> 'dropped' ORDER BY seq")
     assert rows == [("main", t, "insert")] * 3, rows
-    one(h, conn, "SELECT trigger_unwatch(?)", (names.spelled(t),))
+    one(h, conn, "SELECT trigger_unwatch(?)", ("*" if star else names.spelled(t),))
     assert schema(h, conn) == before
 
 
