@@ -140,7 +140,9 @@ def packs(h, conn, rng, names):
     h.script(conn, f"CREATE TABLE {q(o)} ({q(ok)} INTEGER PRIMARY KEY, {q(os_)} INTEGER);"
                    f"CREATE TABLE {q(t)} ({q(tf)} INTEGER, {q(ts)} INTEGER);")
     before = schema(h, conn)
-    params = {"obs_table": names.spelled(o), "obs_key": "rowid" if rng.random() < 0.2 else names.spelled(ok), "obs_state": names.spelled(os_),
+    # obs_key "rowid" is the rowid, unless a declared column takes that name.
+    by_rowid = rng.random() < 0.2 and fold(os_) != "rowid"
+    params = {"obs_table": names.spelled(o), "obs_key": "rowid" if by_rowid else names.spelled(ok), "obs_state": names.spelled(os_),
               "task_table": names.spelled(t), "task_obs_fk": names.spelled(tf),
               "task_state": names.spelled(ts), "trigger_name": trig, "index_name": idx}
     pj = as_json(rng, params)
@@ -353,7 +355,9 @@ def test_random_unicode_names(host, scenario, tmp_path, capfd):
 
 # Calls that panicked inside the extension (a byte slice through a multi-byte
 # character in trigger_capture, before it was fixed); whatever they return,
-# the host's stderr must stay free of panic text.
+# the host's stderr must stay free of panic text. Once none of them panics,
+# these tests show nothing and say so; the hook itself is tested by the Rust
+# unit test ffi::tests::a_caught_panic_prints_nothing_once_silenced.
 PANIC_PROBES = [
     "CREATE TABLE \"日本語テーブル\"(x); SELECT trigger_capture('日本語テーブル');",
     "CREATE TABLE \"sqliteé\"(x); SELECT trigger_capture('sqliteé');",
@@ -367,6 +371,8 @@ def test_no_panic_text_in_the_shell():
     script = "".join(f".load {sqlhosts.EXT}\n{p}\n" for p in PANIC_PROBES[:1]) + "\n".join(PANIC_PROBES[1:]) + "\n"
     run = subprocess.run(["sqlite3", ":memory:"], input=script, text=True, capture_output=True, timeout=60)
     assert "panicked" not in run.stderr and "backtrace" not in run.stderr, run.stderr
+    if "internal error" not in run.stderr:
+        pytest.skip("no probe panics in the extension any more")
 
 
 @pytest.mark.parametrize("host", sqlhosts.HOSTS)
@@ -387,3 +393,5 @@ def test_no_panic_text_in_python_hosts(host):
                          env={**os.environ, "SQLITE_TRIGGERS_EXT": sqlhosts.EXT})
     assert run.returncode == 0, run.stderr
     assert "panicked" not in run.stderr and "backtrace" not in run.stderr, run.stderr
+    if "internal error" not in run.stdout:
+        pytest.skip("no probe panics in the extension any more")
