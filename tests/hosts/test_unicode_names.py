@@ -343,9 +343,11 @@ def test_random_unicode_names(host, scenario, tmp_path, capfd):
             conn.close()
             for p in tmp_path.glob(f"{i}.db*"):
                 p.unlink()
-    if SOAK:
-        print(f"\nunicode {host} {scenario}: {EXAMPLES} examples passed (seed {SEED})")
     assert "panicked" not in capfd.readouterr().err
+    if SOAK:
+        with capfd.disabled():
+            print(f"\nunicode {host} {scenario}: {EXAMPLES - len(known)} examples passed, "
+                  f"{len(known)} hit the known capture slice (seed {SEED})")
     if known:
         pytest.xfail(f"{len(known)} of {EXAMPLES} examples hit the known byte slice in "
                      f"trigger_capture (issue 9 item 6, fixed separately), e.g. seed {known[0]!r}")
