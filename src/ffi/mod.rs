@@ -160,6 +160,8 @@ pub(crate) fn any_running_statement(
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.
+/// The message comes from the panic's payload, so it is complete even when
+/// the panic hook prints nothing ([`silence_panic_output`]).
 pub(crate) fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(body)).map_err(|panic| {
         let detail = panic
@@ -171,13 +173,28 @@ pub(crate) fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Result<T, String
     })
 }
 
+/// Replaces the panic hook with one that prints nothing, once per process.
+///
+/// Rust's default hook writes "thread ... panicked at ..." to stderr before
+/// [`catch`] turns the panic into an SQL error, so a host (the sqlite3 shell,
+/// a Python program, a server) would see panic text on its own stderr. The
+/// error text still carries the message: [`catch`] reads it from the payload.
+/// Only the loadable extension calls this: a `.so` links its own copy of
+/// std, so the hook is the extension's alone, while a Rust program that links
+/// the crate keeps its own hook.
+#[cfg_attr(not(feature = "loadable"), allow(dead_code))]
+pub(crate) fn silence_panic_output() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
 #[cfg(feature = "loadable")]
 mod entry {
     use std::os::raw::{c_char, c_int};
 
     use rusqlite::{ffi, Connection};
 
-    use super::catch;
+    use super::{catch, silence_panic_output};
     use crate::{version_text, MIN_SQLITE_VERSION};
 
     /// The entry point SQLite looks for when `.load` names no entry point.
@@ -236,6 +253,7 @@ mod entry {
             unsafe { set_error(p_api, pz_err_msg, &message) };
             return ffi::SQLITE_ERROR;
         }
+        silence_panic_output();
         let loaded = catch("loading the extension", || {
             // SAFETY: db and p_api come from SQLite's loader; the version
             // check above makes every API slot we call present.
@@ -283,5 +301,48 @@ mod entry {
             *out.add(len) = 0;
             *pz_err_msg = out.cast::<c_char>();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{catch, silence_panic_output};
+
+    const CHILD: &str = "SQLITE_TRIGGERS_PANIC_CHILD";
+    const NAME: &str = "ffi::tests::a_caught_panic_prints_nothing_once_silenced";
+
+    /// The panic hook is process-wide, so each case runs in a child process
+    /// (this test binary again, running only this test): once with the
+    /// extension's hook, and once with Rust's default hook, which shows that
+    /// the check sees panic text when there is some.
+    #[test]
+    fn a_caught_panic_prints_nothing_once_silenced() {
+        if let Ok(mode) = std::env::var(CHILD) {
+            if mode == "silenced" {
+                silence_panic_output();
+                silence_panic_output(); // a second load in the same process
+            }
+            let caught = catch("a test", || -> u8 { panic!("boom {}", 7) });
+            println!("error text: {}", caught.unwrap_err());
+            return;
+        }
+        let run = |mode: &str| {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env(CHILD, mode)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (text(&out.stdout), text(&out.stderr))
+        };
+        let (stdout, stderr) = run("silenced");
+        assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+        assert!(
+            stdout.contains("error text: sqlite-triggers: internal error in a test: boom 7"),
+            "stdout: {stdout}"
+        );
+        let (_, stderr) = run("default");
+        assert!(stderr.contains("panicked"), "stderr: {stderr}");
     }
 }

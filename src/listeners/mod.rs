@@ -422,12 +422,12 @@ fn option_error(key: &str, why: impl std::fmt::Display) -> Error {
     Error::invalid(format!("argument 4 (options_json): option {key} {why}"))
 }
 
-/// A text option, as given: absent or JSON null is `None`; blank text is
-/// refused.
+/// A text option, as given: absent or JSON null is `None`; empty text is
+/// refused. Text of spaces only is kept: `" "` is a valid trigger name.
 fn text_option(options: &Map<String, Json>, key: &str) -> Result<Option<String>> {
     match options.get(key) {
         None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) if s.trim().is_empty() => Err(option_error(key, "is empty")),
+        Some(Json::String(s)) if s.is_empty() => Err(option_error(key, "is empty")),
         Some(Json::String(s)) if s.contains('\0') => {
             Err(option_error(key, "contains a NUL character"))
         }
@@ -633,7 +633,10 @@ fn listen(
     let columns = columns_of(conn, &table)?;
     let def = Definition {
         columns: columns_option(options, event_def, &table, &columns)?,
-        when: text_option(options, "when")?.map(|w| w.trim().to_string()),
+        when: match text_option(options, "when")? {
+            Some(w) if w.trim().is_empty() => return Err(option_error("when", "is empty")),
+            w => w.map(|w| w.trim().to_string()),
+        },
         action: action.to_string(),
         table,
         event: event_def,
