@@ -156,8 +156,7 @@ pub(crate) fn column_affinity(
     conn: &Connection,
     table: &str,
     column: &str,
-) -> Result<Option<crate::packs::template::Affinity>> {
-    use crate::packs::template::Affinity;
+) -> Result<Option<Affinity>> {
     let declared: Option<String> = conn
         .query_row(
             "SELECT type FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 COLLATE NOCASE",
@@ -177,4 +176,44 @@ pub(crate) fn column_affinity(
         }
         None => None,
     })
+}
+
+/// A column's type affinity, from its declared type by SQLite's rules
+/// (<https://sqlite.org/datatype3.html#determination_of_column_affinity>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affinity {
+    Integer,
+    Text,
+    /// No affinity (`BLOB` or no declared type): values are compared as given.
+    Blob,
+    Real,
+    Numeric,
+}
+
+impl Affinity {
+    /// The affinity of a column declared with type `declared`.
+    pub fn of_declared(declared: &str) -> Affinity {
+        let t = declared.to_ascii_uppercase();
+        if t.contains("INT") {
+            Affinity::Integer
+        } else if ["CHAR", "CLOB", "TEXT"].iter().any(|w| t.contains(w)) {
+            Affinity::Text
+        } else if t.contains("BLOB") || t.trim().is_empty() {
+            Affinity::Blob
+        } else if ["REAL", "FLOA", "DOUB"].iter().any(|w| t.contains(w)) {
+            Affinity::Real
+        } else {
+            Affinity::Numeric
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Affinity::Integer => "INTEGER",
+            Affinity::Text => "TEXT",
+            Affinity::Blob => "BLOB",
+            Affinity::Real => "REAL",
+            Affinity::Numeric => "NUMERIC",
+        }
+    }
 }

@@ -101,45 +101,9 @@ pub struct Requirement {
     pub column_params: Vec<String>,
 }
 
-/// A column's type affinity, from its declared type by SQLite's rules
-/// (<https://sqlite.org/datatype3.html#determination_of_column_affinity>).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Affinity {
-    Integer,
-    Text,
-    /// No affinity (`BLOB` or no declared type): values are compared as given.
-    Blob,
-    Real,
-    Numeric,
-}
+pub use crate::schema::Affinity;
 
 impl Affinity {
-    /// The affinity of a column declared with type `declared`.
-    pub fn of_declared(declared: &str) -> Affinity {
-        let t = declared.to_ascii_uppercase();
-        if t.contains("INT") {
-            Affinity::Integer
-        } else if ["CHAR", "CLOB", "TEXT"].iter().any(|w| t.contains(w)) {
-            Affinity::Text
-        } else if t.contains("BLOB") || t.trim().is_empty() {
-            Affinity::Blob
-        } else if ["REAL", "FLOA", "DOUB"].iter().any(|w| t.contains(w)) {
-            Affinity::Real
-        } else {
-            Affinity::Numeric
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Affinity::Integer => "INTEGER",
-            Affinity::Text => "TEXT",
-            Affinity::Blob => "BLOB",
-            Affinity::Real => "REAL",
-            Affinity::Numeric => "NUMERIC",
-        }
-    }
-
     /// `value` as SQLite converts it when storing it in a column of this
     /// affinity; an error (why) where a literal of that type could only
     /// ever equal values of another type than the column's.
