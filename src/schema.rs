@@ -43,21 +43,15 @@ pub(crate) fn main_table(conn: &Connection, name: &str) -> Result<Option<MainTab
 /// `trigger_watch('*')` never puts a guard on a table a virtual table writes
 /// itself (a guard there breaks the virtual table's writes).
 pub(crate) fn rowid_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT t.schema, t.name FROM pragma_table_list AS t \
+    pairs(
+        conn,
+        "SELECT t.schema, t.name FROM pragma_table_list AS t \
              WHERE t.type = 'table' AND NOT t.wr \
              AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND NOT EXISTS (SELECT 1 FROM pragma_table_list AS v \
                WHERE v.schema = t.schema AND v.type = 'virtual' \
                AND substr(t.name, 1, length(v.name) + 1) = v.name || '_' COLLATE NOCASE)",
-        )
-        .map_err(Error::sqlite("listing tables"))?;
-    let names = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(Error::sqlite("listing tables"));
-    names
+    )
 }
 
 /// The shadow tables of every schema, as (schema, table), both lower-case:
@@ -65,9 +59,15 @@ pub(crate) fn rowid_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
 /// `trigger_watch('*')` neither guards nor reports. (A table that is only
 /// named like one, see [`rowid_tables`], gets no guard but is reported.)
 pub(crate) fn shadow_tables(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn
-        .prepare("SELECT lower(schema), lower(name) FROM pragma_table_list WHERE type = 'shadow'")
-        .map_err(Error::sqlite("listing tables"))?;
+    pairs(
+        conn,
+        "SELECT lower(schema), lower(name) FROM pragma_table_list WHERE type = 'shadow'",
+    )
+}
+
+/// The (schema, table) rows of a query that lists tables.
+fn pairs(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(sql).map_err(Error::sqlite("listing tables"))?;
     let names = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(|rows| rows.collect())
