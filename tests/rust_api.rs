@@ -364,3 +364,28 @@ fn the_outbox_through_sql_on_a_rust_connection() {
     drop(conn);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_closure_never_gets_a_change_that_cannot_be_proven_committed() {
+    use std::sync::{Arc, Mutex};
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("CREATE TABLE t(x)").unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    sqlite_triggers::on_change(&conn, "t", &[sqlite_triggers::Op::Insert], move |batch| {
+        sink.lock().unwrap().extend(batch.iter().map(|c| c.rowid));
+    })
+    .unwrap();
+    // Dropped and created again: the table's guard went with it, so a
+    // ROLLBACK TO inside a transaction would go unheard.
+    conn.execute_batch(
+        "DROP TABLE t; CREATE TABLE t(x);
+         BEGIN; INSERT INTO t VALUES ('kept'); SAVEPOINT s; INSERT INTO t VALUES ('undone');
+         ROLLBACK TO s; RELEASE s; COMMIT;",
+    )
+    .unwrap();
+    assert_eq!(*seen.lock().unwrap(), Vec::<i64>::new());
+    // Autocommit changes are proven: only a whole rollback undoes them.
+    conn.execute_batch("INSERT INTO t VALUES ('auto')").unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![2]);
+}
