@@ -5,11 +5,13 @@
 //! becomes an SQLite error, never an abort of the host process.
 #![allow(unsafe_code)]
 
+mod function;
 mod hooks;
 mod inotify;
 mod table;
 mod txn;
 
+pub(crate) use function::{create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_tables, RowSource};
@@ -18,19 +20,7 @@ pub(crate) use txn::register as register_txn_table;
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use rusqlite::functions::Context;
 use rusqlite::{ffi, Connection};
-
-/// Runs `body` with the connection a SQL function was called on.
-pub(crate) fn with_connection<T>(
-    ctx: &Context<'_>,
-    body: impl FnOnce(&Connection) -> T,
-) -> rusqlite::Result<T> {
-    // SAFETY: the reference is used only during this call, on the thread
-    // SQLite called the function on, and is not sent anywhere else.
-    let conn = unsafe { ctx.get_connection() }?;
-    Ok(body(&conn))
-}
 
 /// A number that identifies `conn`'s database handle while it is open.
 pub(crate) fn handle_key(conn: &Connection) -> usize {
@@ -58,11 +48,12 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
 /// such calls through even for direct-only functions. A statement prepared
 /// with the legacy `sqlite3_prepare()` keeps no text; it counts as naming
 /// the function, so such hosts keep working (with SQLite's protection only).
-pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
-    // SAFETY: as in with_connection; the reference does not outlive this call.
-    let Ok(conn) = (unsafe { ctx.get_connection() }) else {
-        return false;
-    };
+pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
+    call.with_connection(|conn| statement_names(conn, name))
+        .unwrap_or(false)
+}
+
+fn statement_names(conn: &Connection, name: &str) -> bool {
     // SAFETY: the handle of the connection running this function, used only
     // during the call, while SQLite holds its mutex for us.
     let db = unsafe { conn.handle() };
