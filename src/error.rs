@@ -12,6 +12,9 @@ pub enum Error {
         context: String,
         source: rusqlite::Error,
     },
+    /// The host interrupted the connection (`sqlite3_interrupt`) while the
+    /// call was waiting.
+    Interrupted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -26,6 +29,24 @@ impl Error {
         let context = context.into();
         move |source| Error::Sqlite { context, source }
     }
+
+    /// The result code a SQL function reports for this error:
+    /// SQLITE_INTERRUPT when the host interrupted the connection (so the
+    /// host sees an interrupted statement), SQLITE_ERROR otherwise.
+    pub(crate) fn result_code(&self) -> i32 {
+        let interrupted = match self {
+            Error::Interrupted => true,
+            Error::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+            }
+            Error::Invalid(_) => false,
+        };
+        if interrupted {
+            rusqlite::ffi::SQLITE_INTERRUPT
+        } else {
+            rusqlite::ffi::SQLITE_ERROR
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -33,6 +54,7 @@ impl fmt::Display for Error {
         match self {
             Error::Invalid(message) => f.write_str(message),
             Error::Sqlite { context, source } => write!(f, "{context}: {}", describe(source)),
+            Error::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -71,7 +93,7 @@ fn describe(source: &rusqlite::Error) -> String {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Invalid(_) => None,
+            Error::Invalid(_) | Error::Interrupted => None,
             Error::Sqlite { source, .. } => Some(source),
         }
     }

@@ -21,10 +21,12 @@
 //! (`ffi::running_statement_names`).
 //! Every function checks its argument count and types itself and names the
 //! bad argument in its error.
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
@@ -119,21 +121,26 @@ pub fn all() -> impl Iterator<Item = &'static SqlFunction> {
 pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> crate::Result<()> {
     for f in all() {
         let session = Arc::clone(session);
-        conn.create_scalar_function(f.name, -1, f.flags, move |ctx| f.call(ctx, &session))
+        ffi::create_scalar_function(conn, f.name, f.flags, move |call| f.call(call, &session))
             .map_err(crate::Error::sqlite(format!("registering {}()", f.name)))?;
     }
     Ok(())
 }
 
 impl SqlFunction {
-    fn call(&'static self, ctx: &Context<'_>, session: &Arc<Session>) -> rusqlite::Result<Value> {
+    fn call(
+        &'static self,
+        call: &ffi::Call<'_>,
+        session: &Arc<Session>,
+    ) -> Result<Value, ffi::Failure> {
         let args = Args {
-            ctx,
+            call,
             function: self,
             session,
+            code: Cell::new(rusqlite::ffi::SQLITE_ERROR),
         };
         let result = if self.flags.contains(FunctionFlags::SQLITE_DIRECTONLY)
-            && !ffi::running_statement_names(ctx, self.name)
+            && !ffi::running_statement_names(call, self.name)
         {
             Err(format!(
                 "refused: this call does not come from SQL you ran but from the \
@@ -141,8 +148,8 @@ impl SqlFunction {
                  column, DEFAULT or index); call {}() yourself, in the statement you run",
                 self.name
             ))
-        } else if self.args.contains(&ctx.len()) {
-            match Nesting::enter(ctx, self.name) {
+        } else if self.args.contains(&call.len()) {
+            match Nesting::enter(call, self.name) {
                 // A panic would reach the user as a bare "unwinding panic";
                 // caught here, the message still names the function.
                 Ok(_nesting) => ffi::catch("this function", || (self.body)(&args)).and_then(|r| r),
@@ -157,16 +164,16 @@ impl SqlFunction {
                 } else {
                     self.signature
                 },
-                count_args(ctx.len())
+                count_args(call.len())
             ))
         };
-        result.map_err(|message| {
+        result.map_err(|message| ffi::Failure {
+            code: args.code.get(),
             // A nesting error travels out through every level; each would
             // add its own prefix, so the innermost message is passed on.
-            let message = NESTING_ERROR
+            message: NESTING_ERROR
                 .with(|e| e.borrow().clone())
-                .unwrap_or_else(|| format!("{}(): {message}", self.name));
-            rusqlite::Error::UserFunctionError(message.into())
+                .unwrap_or_else(|| format!("{}(): {message}", self.name)),
         })
     }
 }
@@ -192,12 +199,12 @@ thread_local! {
 struct Nesting;
 
 impl Nesting {
-    fn enter(ctx: &Context<'_>, function: &str) -> Result<Nesting, String> {
+    fn enter(call: &ffi::Call<'_>, function: &str) -> Result<Nesting, String> {
         let depth = DEPTH.with(|d| d.get());
         if depth == 0 {
             NESTING_ERROR.with(|e| e.borrow_mut().take());
         }
-        let limit = ffi::trigger_depth_limit(ctx)
+        let limit = ffi::trigger_depth_limit(call)
             .unwrap_or(DEFAULT_DEPTH_LIMIT)
             .clamp(1, MAX_DEPTH);
         if depth >= limit {
@@ -277,24 +284,28 @@ fn count_args(n: usize) -> String {
 /// A function's arguments, with checked accessors that name the argument
 /// in their errors.
 pub(crate) struct Args<'a, 'ctx> {
-    ctx: &'a Context<'ctx>,
+    call: &'a ffi::Call<'ctx>,
     function: &'static SqlFunction,
     /// The state of the connection the function was called on.
     pub(crate) session: &'a Arc<Session>,
+    /// The result code of the function's error: SQLITE_ERROR, unless
+    /// [`Args::with_connection`] met an error with a code of its own
+    /// (SQLITE_INTERRUPT).
+    code: Cell<c_int>,
 }
 
 impl Args<'_, '_> {
     /// How many arguments the call has.
     pub(crate) fn len(&self) -> usize {
-        self.ctx.len()
+        self.call.len()
     }
 
     /// The raw value of argument `i` (NULL when absent).
     pub(crate) fn value(&self, i: usize) -> Value {
-        if i >= self.ctx.len() {
+        if i >= self.call.len() {
             return Value::Null;
         }
-        match self.ctx.get_raw(i) {
+        match self.call.get_raw(i) {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(n) => Value::Integer(n),
             ValueRef::Real(r) => Value::Real(r),
@@ -311,10 +322,10 @@ impl Args<'_, '_> {
 
     /// An optional integer argument: absent or NULL is `None`.
     pub(crate) fn opt_int(&self, i: usize, name: &str) -> Result<Option<i64>, String> {
-        if i >= self.ctx.len() {
+        if i >= self.call.len() {
             return Ok(None);
         }
-        match self.ctx.get_raw(i) {
+        match self.call.get_raw(i) {
             ValueRef::Null => Ok(None),
             ValueRef::Integer(n) => Ok(Some(n)),
             other => Err(format!(
@@ -346,10 +357,10 @@ impl Args<'_, '_> {
 
     /// An optional text argument: absent or NULL is `None`.
     pub(crate) fn opt_text(&self, i: usize, name: &str) -> Result<Option<String>, String> {
-        if i >= self.ctx.len() {
+        if i >= self.call.len() {
             return Ok(None);
         }
-        match self.ctx.get_raw(i) {
+        match self.call.get_raw(i) {
             ValueRef::Null => Ok(None),
             ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
                 .map(Some)
@@ -365,18 +376,21 @@ impl Args<'_, '_> {
     /// Whether `test` holds for the SQL text of a statement running on the
     /// calling connection (see [`ffi::any_running_statement`]).
     pub(crate) fn any_running_statement(&self, test: impl FnMut(Option<&[u8]>) -> bool) -> bool {
-        ffi::any_running_statement(self.ctx, test)
+        ffi::any_running_statement(self.call, test)
     }
 
     /// Runs `body` on the calling connection; its error or its text result
-    /// becomes the function's.
+    /// becomes the function's, and an error keeps its result code.
     pub(crate) fn with_connection<T: Into<Value>>(
         &self,
         body: impl FnOnce(&Connection) -> crate::Result<T>,
     ) -> Result<Value, String> {
-        match ffi::with_connection(self.ctx, body) {
+        match self.call.with_connection(body) {
             Ok(Ok(value)) => Ok(value.into()),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => {
+                self.code.set(e.result_code());
+                Err(e.to_string())
+            }
             Err(e) => Err(format!(
                 "{} cannot reach its connection: {e}",
                 self.function.name

@@ -5,11 +5,13 @@
 //! becomes an SQLite error, never an abort of the host process.
 #![allow(unsafe_code)]
 
+mod function;
 mod hooks;
 mod inotify;
 mod table;
 mod txn;
 
+pub(crate) use function::{create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_tables, RowSource};
@@ -18,30 +20,18 @@ pub(crate) use txn::register as register_txn_table;
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use rusqlite::functions::Context;
 use rusqlite::{ffi, Connection};
-
-/// Runs `body` with the connection a SQL function was called on.
-pub(crate) fn with_connection<T>(
-    ctx: &Context<'_>,
-    body: impl FnOnce(&Connection) -> T,
-) -> rusqlite::Result<T> {
-    // SAFETY: the reference is used only during this call, on the thread
-    // SQLite called the function on, and is not sent anywhere else.
-    let conn = unsafe { ctx.get_connection() }?;
-    Ok(body(&conn))
-}
 
 /// The connection's trigger depth limit, `sqlite3_limit(db,
 /// SQLITE_LIMIT_TRIGGER_DEPTH, -1)`, for the function called with `ctx`;
 /// `None` when the connection cannot be reached.
-pub(crate) fn trigger_depth_limit(ctx: &Context<'_>) -> Option<i32> {
-    // SAFETY: as in with_connection; the reference does not outlive this call.
-    let conn = unsafe { ctx.get_connection() }.ok()?;
-    // SAFETY: the handle of the live connection running this function; a
-    // negative new value only reads the limit.
-    let limit = unsafe { ffi::sqlite3_limit(conn.handle(), ffi::SQLITE_LIMIT_TRIGGER_DEPTH, -1) };
-    Some(limit)
+pub(crate) fn trigger_depth_limit(call: &Call<'_>) -> Option<i32> {
+    call.with_connection(|conn| {
+        // SAFETY: the handle of the live connection running this function; a
+        // negative new value only reads the limit.
+        unsafe { ffi::sqlite3_limit(conn.handle(), ffi::SQLITE_LIMIT_TRIGGER_DEPTH, -1) }
+    })
+    .ok()
 }
 
 /// How many bytes of this thread's stack are left below the caller's frame,
@@ -113,9 +103,9 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
 /// such calls through even for direct-only functions. A statement prepared
 /// with the legacy `sqlite3_prepare()` keeps no text; it counts as naming
 /// the function, so such hosts keep working (with SQLite's protection only).
-pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
+pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
     let wanted = name.as_bytes();
-    any_running_statement(ctx, |text| {
+    any_running_statement(call, |text| {
         text.is_none_or(|text| {
             text.windows(wanted.len())
                 .any(|w| w.eq_ignore_ascii_case(wanted))
@@ -127,13 +117,14 @@ pub(crate) fn running_statement_names(ctx: &Context<'_>, name: &str) -> bool {
 /// connection the function was called on (`None`: a statement without
 /// text, prepared with the legacy `sqlite3_prepare()`).
 pub(crate) fn any_running_statement(
-    ctx: &Context<'_>,
-    mut test: impl FnMut(Option<&[u8]>) -> bool,
+    call: &Call<'_>,
+    test: impl FnMut(Option<&[u8]>) -> bool,
 ) -> bool {
-    // SAFETY: as in with_connection; the reference does not outlive this call.
-    let Ok(conn) = (unsafe { ctx.get_connection() }) else {
-        return false;
-    };
+    call.with_connection(|conn| statements_match(conn, test))
+        .unwrap_or(false)
+}
+
+fn statements_match(conn: &Connection, mut test: impl FnMut(Option<&[u8]>) -> bool) -> bool {
     // SAFETY: the handle of the connection running this function, used only
     // during the call, while SQLite holds its mutex for us.
     let db = unsafe { conn.handle() };

@@ -9,18 +9,24 @@
 //! [`crate::notify`] signal: from the commit itself in this process, and
 //! from inotify for writes to the file by anyone; where inotify is missing,
 //! polling `PRAGMA data_version` every few milliseconds finds them.
+//!
+//! The host can interrupt a wait as any statement (`sqlite3_interrupt`:
+//! Ctrl-C in the shell, `Connection.interrupt()` in Python): each time the
+//! wait wakes, at least every [`POLL`], it looks whether the calling
+//! connection was interrupted, and then fails with SQLITE_INTERRUPT.
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, Statement};
 
 use super::{is_missing_table, OUTBOX_TABLE};
 use crate::{Error, Result};
 
 /// The longest wait one call may ask for; callers loop for longer waits.
-/// A waiting call blocks its connection and cannot be interrupted.
+/// A waiting call blocks its connection until an event, the timeout or an
+/// interrupt of the connection (`sqlite3_interrupt`), whichever comes first.
 pub(crate) const MAX_TIMEOUT_MS: i64 = 3_600_000;
 
-/// How often other processes' commits are looked for.
+/// How often other processes' commits, and interrupts, are looked for.
 const POLL: Duration = Duration::from_millis(10);
 /// After a signal that found nothing (a write the commit is not finished
 /// with yet), look again this often ...
@@ -76,6 +82,7 @@ pub(super) fn wait(
              or temporary database",
         )
     })?;
+    let mut probe = interrupt_probe(conn)?;
     let reader = open_reader(path)?;
     let _waiting = crate::notify::wait_on(path);
     let signal = crate::notify::signal(path);
@@ -86,6 +93,7 @@ pub(super) fn wait(
     let mut seen_version = None;
     let mut fast_until = None;
     loop {
+        check_interrupt(&mut probe)?;
         if let Some(seq) = check(&reader, &mut seen_version, after, channel)? {
             return Ok(Some(seq));
         }
@@ -102,6 +110,36 @@ pub(super) fn wait(
             generation = woken;
             fast_until = Some(Instant::now() + AFTER_SIGNAL);
         }
+    }
+}
+
+/// A statement that tells whether the host interrupted `conn`.
+///
+/// `sqlite3_interrupt` sets a flag on the connection that every statement
+/// checks when it starts, and that SQLite clears only when no statement of
+/// the connection is running. The statement calling `trigger_wait` is
+/// running, so while it waits, stepping a statement of its own on the same
+/// connection fails with SQLITE_INTERRUPT exactly when the host interrupted
+/// it; the flag stays set for the caller's statement. This works on every
+/// supported host; `sqlite3_is_interrupted` says the same but needs SQLite
+/// 3.41. `SELECT 1` reads no table, so it takes no lock; preparing it is
+/// already the first look (the parser checks the flag too).
+fn interrupt_probe(conn: &Connection) -> Result<Statement<'_>> {
+    conn.prepare("SELECT 1").map_err(interrupt_error)
+}
+
+/// Fails with [`Error::Interrupted`] once the host interrupted the
+/// connection of `probe`.
+fn check_interrupt(probe: &mut Statement<'_>) -> Result<()> {
+    let stepped = probe.query([]).and_then(|mut rows| rows.next().map(|_| ()));
+    stepped.map_err(interrupt_error)
+}
+
+fn interrupt_error(e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+        Error::Interrupted
+    } else {
+        Error::sqlite("checking whether the connection was interrupted")(e)
     }
 }
 
