@@ -143,7 +143,8 @@ class Generator(fuzz_host.Fuzzer):
         self.packs, self.pack_params = ext.packs, ext.pack_params
         self.param_names = sorted({k for p in self.pack_params.values() for k in p})
         self.table_names, self.columns = [], []
-        self.used = {}  # kind -> set of functions called there
+        self.used = {}  # kind -> functions called there, in objects SQLite accepted
+        self.pending = set()  # (kind, function) of the statement being made
         self.vocabulary_update()
 
     def vocabulary_update(self):
@@ -172,7 +173,7 @@ class Generator(fuzz_host.Fuzzer):
         # get past SQLite's "unsafe use" check and run.
         schema = ctx.kind != "direct" and self.rng.random() < 0.75
         f = self.rng.choice(self.ext.innocuous if schema else self.scalars)
-        self.used.setdefault(ctx.kind, set()).add(f)
+        self.pending.add((ctx.kind, f))
         sig = self.ext.signatures[f]
         if sig is None:
             count, names = self.rng.randint(0, 4), []
@@ -258,24 +259,35 @@ class Generator(fuzz_host.Fuzzer):
             self.trigger(f"tr{i}")
         self.introspect()
         conn.close()
+        session = self.session()
+        calls = [f"SELECT {self.expr(Context('direct', subqueries=True))}" for _ in range(rng.randint(1, 4))]
+        self.accept()
         return {
             "seed": self.seed,
             "tables": self.plan_tables,
             "views": self.views,
             "view_columns": self.view_columns,
             "schema": self.schema,
-            "session": self.session(),
-            "calls": [f"SELECT {self.expr(Context('direct', subqueries=True))}" for _ in range(rng.randint(1, 4))],
+            "session": session,
+            "calls": calls,
             "used": {k: sorted(v) for k, v in self.used.items()},
         }
+
+    def accept(self, ok=True):
+        if ok:
+            for kind, f in self.pending:
+                self.used.setdefault(kind, set()).add(f)
+        self.pending = set()
 
     def execute(self, sql, schema=True):
         try:
             self.conn.execute(sql)
         except sqlite3.Error:
+            self.accept(False)
             return False
         if schema:
             self.schema.append(sql)
+        self.accept()
         return True
 
     def execute_script(self, sql):
@@ -475,6 +487,16 @@ def workload(plan):
     return out
 
 
+def selftest(what):
+    """What the harness's own test makes a child do: die, panic, hang."""
+    if what == "abort":
+        os.kill(os.getpid(), signal.SIGABRT)
+    elif what == "panic":
+        os.write(2, b"thread 'main' panicked at src/x.rs:1:1:\nnote: run with `RUST_BACKTRACE=1`\n")
+    elif what == "hang":
+        time.sleep(3600)
+
+
 # --- the child -------------------------------------------------------------------
 
 def child(host_name, manifest, progress_path, results_path):
@@ -505,6 +527,8 @@ def child(host_name, manifest, progress_path, results_path):
                 try:
                     if sql == ".load":
                         h.load(conn)
+                    elif sql.startswith(".selftest "):
+                        selftest(sql.split()[1])
                     else:
                         h.rows(conn, sql)
                     stats["ok"] += 1
@@ -543,7 +567,7 @@ def split_stderr(text):
     return out
 
 
-def run_child(host_name, entries, workdir):
+def run_child(host_name, entries, workdir, keep=True, stall=None):
     """Runs entries in as many children as it takes: returns (per-file stats,
     failures). A child that dies or hangs is a failure of the file it was on;
     the next child starts after it."""
@@ -570,7 +594,7 @@ def run_child(host_name, entries, workdir):
                     last = os.path.getmtime(progress)
                 except OSError:
                     last = None
-                if last is not None and time.time() - last > STALL:
+                if last is not None and time.time() - last > (stall or STALL):
                     hung = True
                     proc.kill()
                     proc.wait()
@@ -582,7 +606,7 @@ def run_child(host_name, entries, workdir):
         texts = split_stderr(stderr)
         for seed in finished:
             if any(p in texts.get(seed, "") for p in PANIC_TEXT):
-                failures.append(failure(host_name, by_seed[seed], "panic", None, texts[seed]))
+                failures.append(failure(host_name, by_seed[seed], "panic", None, texts[seed], keep))
         remaining = [e for e in remaining if e["seed"] not in finished]
         if proc.returncode == 0 and not hung:
             if remaining:
@@ -594,20 +618,22 @@ def run_child(host_name, entries, workdir):
             at = {"seed": remaining[0]["seed"], "variant": None, "sql": "(before the first statement)"}
         kind = "hang" if hung else (signal.Signals(-proc.returncode).name if proc.returncode < 0 else f"exit {proc.returncode}")
         entry = by_seed[at["seed"]]
-        failures.append(failure(host_name, entry, kind, at, texts.get(at["seed"], stderr)))
+        failures.append(failure(host_name, entry, kind, at, texts.get(at["seed"], stderr), keep))
         stats.append({"seed": at["seed"], "statements": 0, "ok": 0, "errors": 0, "exceptions": 0, "died": kind})
-        # Go on with the variants of this file that did not run, then the
-        # files after it.
+        # Go on with the variants of this file that did not run (unless it
+        # hung: each would cost the stall limit again), then the files after it.
         i = [e["seed"] for e in remaining].index(at["seed"])
         variants = [list(v) for v in entry.get("variants", VARIANTS)]
-        rest = variants[variants.index(list(at["variant"])) + 1:] if at.get("variant") in variants else []
+        rest = variants[variants.index(list(at["variant"])) + 1:] if at.get("variant") in variants and not hung else []
         remaining = ([{**entry, "variants": rest}] if rest else []) + remaining[i + 1:]
     return stats, failures
 
 
-def failure(host_name, entry, kind, at, stderr):
+def failure(host_name, entry, kind, at, stderr, keep=True):
     """A failure, with the file kept under target/hostile-db/ and a report
     that names the seed and shows the file's schema."""
+    if not keep:
+        return {"host": host_name, "seed": entry["seed"], "kind": kind, "at": at}
     KEEP.mkdir(parents=True, exist_ok=True)
     kept = KEEP / f"{host_name}-{entry['seed']}.db"
     shutil.copy(entry["path"], kept)
@@ -625,7 +651,78 @@ def failure(host_name, entry, kind, at, stderr):
     report = (f"{kind} in {host_name} on the file of seed {entry['seed']} (kept: {kept})\n{where}"
               + (f"  panic: {panic[0][:500]}\n" if panic else "")
               + f"  schema:\n{fuzz_host.short(sql, 6000)}\n  TEMP: {plan['session']}\n")
-    return {"host": host_name, "seed": entry["seed"], "kind": kind, "at": at, "report": report, "kept": str(kept)}
+    return {"host": host_name, "seed": entry["seed"], "kind": kind, "at": at, "report": report, "kept": str(kept),
+            "entry": entry}
+
+
+def rebuild(ext, schema, path):
+    """Makes a file from a list of schema statements (as a plan keeps
+    them), with the stub functions registered; statements that fail now are
+    left out."""
+    if os.path.exists(path):
+        os.remove(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for f in ext.scalars:
+        conn.create_function(f, -1, lambda *a: None, deterministic=True)
+    kept = []
+    for sql in schema:
+        try:
+            conn.executescript(sql)
+            kept.append(sql)
+        except sqlite3.Error:
+            pass
+    conn.close()
+    return kept
+
+
+def minimize(ext, f, workdir, log=None):
+    """Shrinks a failure (a death or a panic) to the fewest schema
+    statements, TEMP statements and workload statements that still fail the
+    same way, one statement at a time. Returns the repro as SQL text, or None
+    when the failure does not reproduce on its own."""
+    entry, at = f["entry"], f["at"]
+    if f["kind"] == "hang" or not at or not at.get("variant"):
+        return None
+    stmts = entry["statements"]
+    upto = stmts[: stmts.index(at["sql"]) + 1] if at["sql"] in stmts else stmts
+    parts = {"schema": list(entry["plan"]["schema"]), "workload": [at["sql"]] if at["sql"] in stmts else upto}
+    path = os.path.join(workdir, "min.db")
+    tries = [0]
+
+    def fails(p):
+        tries[0] += 1
+        plan = {**entry["plan"], "schema": rebuild(ext, p["schema"], path)}
+        e = {"seed": entry["seed"], "path": path, "plan": plan, "statements": p["workload"], "variants": [at["variant"]]}
+        _, failures = run_child(f["host"], [e], workdir, keep=False)
+        return any(x["kind"] == f["kind"] for x in failures)
+
+    if not fails(parts):
+        parts["workload"] = upto
+        if not fails(parts):
+            return None
+    changed = True
+    while changed:  # until neither list loses a statement
+        changed = False
+        for key in ("workload", "schema"):
+            # Chunks first (halves, quarters, ...), then single statements.
+            size = max(1, len(parts[key]) // 2)
+            while size >= 1:
+                i = 0
+                while i < len(parts[key]):
+                    trial = {**parts, key: parts[key][:i] + parts[key][i + size:]}
+                    if (trial[key] or key == "schema") and fails(trial):
+                        parts, changed = trial, True
+                    else:
+                        i += size
+                size //= 2
+    trusted, load_first = at["variant"]
+    lines = ["-- made without the extension:"] + [s.rstrip(";\n") + ";" for s in parts["schema"]]
+    lines += [f"-- then, in {f['host']}: PRAGMA trusted_schema = {trusted}; the extension loaded "
+              f"{'before' if load_first else 'after'} the schema is read; then:"]
+    lines += [s + ";" for s in parts["workload"]]
+    if log:
+        log(f"minimized seed {entry['seed']} ({f['kind']}) in {tries[0]} runs")
+    return "\n".join(lines)
 
 
 def generate(ext, seeds, workdir):
@@ -657,7 +754,7 @@ def shell_run(entry, workdir):
     return None
 
 
-def run(files, seed, hosts, shell_every=0, batch=100, log=None):
+def run(files, seed, hosts, shell_every=0, batch=100, log=None, minimize_limit=0):
     """Generates `files` files from seeds seed..seed+files-1 and runs them in
     every host. Returns a summary with every failure."""
     ext = Extension()
@@ -690,6 +787,18 @@ def run(files, seed, hosts, shell_every=0, batch=100, log=None):
             if log:
                 log(f"{summary['files']} file runs, {summary['statements']} statements, "
                     f"{len(summary['failures'])} failures, {time.monotonic() - started:.0f} s")
+        # Distinct failures, shrunk to repros: one per kind of death and
+        # shape of the statement it died in.
+        summary["repros"] = {}
+        shapes = set()
+        for f in summary["failures"]:
+            shape = (f["kind"], " ".join(re.sub(r"\(.*", "", (f["at"] or {}).get("sql", "")).split()[:4]))
+            if f["host"] == "shell" or shape in shapes or len(shapes) >= minimize_limit:
+                continue
+            shapes.add(shape)
+            repro = minimize(ext, f, workdir, log)
+            if repro:
+                summary["repros"].setdefault(repro, []).append(f"{f['host']} seed {f['seed']} {f['kind']}")
     for f in summary["failures"]:
         key = "hangs" if f["kind"] == "hang" else "panics" if f["kind"] == "panic" else "deaths"
         summary[key] += 1
@@ -708,12 +817,20 @@ def main():
     p.add_argument("--seed", type=int, default=int(time.time()) % 1_000_000 * 10_000)
     p.add_argument("--hosts", default=",".join(sqlhosts.HOSTS))
     p.add_argument("--shell-every", type=int, default=10)
+    p.add_argument("--minimize", type=int, default=8, help="shrink up to N distinct failures to repros")
+    p.add_argument("--reports", type=int, default=5, help="print the full report of the first N failures")
     a = p.parse_args()
     print(f"seeds {a.seed}..{a.seed + a.files - 1}, hosts {a.hosts}", flush=True)
-    s = run(a.files, a.seed, a.hosts.split(","), a.shell_every, log=lambda m: print(m, flush=True))
-    for f in s["failures"]:
+    s = run(a.files, a.seed, a.hosts.split(","), a.shell_every, log=lambda m: print(m, flush=True),
+            minimize_limit=a.minimize)
+    for f in s["failures"][: a.reports]:
         print("\n" + f["report"])
-    print(json.dumps({k: v for k, v in s.items() if k not in ("failures", "used", "functions")}))
+    for f in s["failures"]:
+        at = f["at"] or {}
+        print(f"{f['kind']} {f['host']} seed {f['seed']} variant {at.get('variant')}: {fuzz_host.short(at.get('sql'), 200)}")
+    for repro, where in s["repros"].items():
+        print(f"\n=== repro ({len(where)}: {', '.join(where)})\n{repro}")
+    print(json.dumps({k: v for k, v in s.items() if k not in ("failures", "used", "functions", "repros")}))
     sys.exit(1 if s["failures"] else 0)
 
 
