@@ -145,6 +145,7 @@ class Generator(fuzz_host.Fuzzer):
         self.table_names, self.columns = [], []
         self.used = {}  # kind -> functions called there, in objects SQLite accepted
         self.pending = set()  # (kind, function) of the statement being made
+        self.turns = {}  # kind -> outermost calls made so far
         self.vocabulary_update()
 
     def vocabulary_update(self):
@@ -171,8 +172,16 @@ class Generator(fuzz_host.Fuzzer):
     def call(self, ctx, depth):
         # Schema objects mostly call what a schema may call, so that calls
         # get past SQLite's "unsafe use" check and run.
-        schema = ctx.kind != "direct" and self.rng.random() < 0.75
-        f = self.rng.choice(self.ext.innocuous if schema else self.scalars)
+        # The outermost call of an object takes the functions in turn from
+        # an offset set by the seed, so consecutive seeds put every function
+        # in every kind of object.
+        if depth == 0:
+            turn = self.turns.get(ctx.kind, 0)
+            self.turns[ctx.kind] = turn + 1
+            f = self.scalars[(self.seed + turn) % len(self.scalars)]
+        else:
+            schema = ctx.kind != "direct" and self.rng.random() < 0.75
+            f = self.rng.choice(self.ext.innocuous if schema else self.scalars)
         self.pending.add((ctx.kind, f))
         sig = self.ext.signatures[f]
         if sig is None:
@@ -250,7 +259,7 @@ class Generator(fuzz_host.Fuzzer):
         self.introspect()
         for name in list(self.plan_tables):
             for _ in range(rng.randint(0, 3)):
-                self.execute(self.insert(name), schema=False)
+                self.execute(self.insert(name))
         for _ in range(rng.randint(0, 3)):
             self.index()
         for i in range(rng.randint(1, 4)):
@@ -331,7 +340,7 @@ class Generator(fuzz_host.Fuzzer):
                 d = f"{quote(col)}{ctype} DEFAULT ({self.expr(Context('default'))})"
             elif r < 0.45:
                 d = f"{quote(col)}{ctype} CHECK ({self.expr(ctx)})"
-            elif r < 0.65 and plain:
+            elif r < 0.7 and plain:
                 kind = rng.choice(["VIRTUAL", "STORED"])
                 d = f"{quote(col)}{ctype} AS ({self.expr(Context('generated ' + kind.lower(), ctx.columns))}) {kind}"
             else:
