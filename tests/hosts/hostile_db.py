@@ -685,12 +685,12 @@ def rebuild(ext, schema, path):
 
 
 def minimize(ext, f, workdir, log=None):
-    """Shrinks a failure (a death or a panic) to the fewest schema
+    """Shrinks a failure (a death, a hang or a panic) to the fewest schema
     statements, TEMP statements and workload statements that still fail the
     same way, one statement at a time. Returns the repro as SQL text, or None
     when the failure does not reproduce on its own."""
     entry, at = f["entry"], f["at"]
-    if f["kind"] == "hang" or not at or not at.get("variant"):
+    if not at or not at.get("variant"):
         return None
     stmts = entry["statements"]
     upto = stmts[: stmts.index(at["sql"]) + 1] if at["sql"] in stmts else stmts
@@ -702,7 +702,8 @@ def minimize(ext, f, workdir, log=None):
         tries[0] += 1
         plan = {**entry["plan"], "schema": rebuild(ext, p["schema"], path)}
         e = {"seed": entry["seed"], "path": path, "plan": plan, "statements": p["workload"], "variants": [at["variant"]]}
-        _, failures = run_child(f["host"], [e], workdir, keep=False)
+        # A hang is shrunk with a shorter stall limit.
+        _, failures = run_child(f["host"], [e], workdir, keep=False, stall=5 if f["kind"] == "hang" else None)
         return any(x["kind"] == f["kind"] for x in failures)
 
     if not fails(parts):
