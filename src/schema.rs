@@ -80,7 +80,7 @@ fn pairs(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
 /// virtual table), described for an error message.
 pub(crate) fn shadowing_txn_table(conn: &Connection) -> Result<Option<String>> {
     conn.query_row(
-        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list \
+        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list('trigger_txn') \
          WHERE name = 'trigger_txn' COLLATE NOCASE \
          AND NOT (schema = 'main' AND type = 'virtual' AND name = 'trigger_txn' \
                   AND NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name = 'trigger_txn' COLLATE NOCASE)) \

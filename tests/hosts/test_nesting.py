@@ -100,3 +100,21 @@ print(out[0])
     assert result.returncode == 0, (result.returncode, result.stderr)
     assert "trigger_emit(): too many levels of nesting: this call is nested" in result.stdout, result.stdout
     assert "panicked" not in result.stderr
+
+
+@needs_shell
+def test_trigger_cursor_in_a_generated_column_of_the_consumers_table(tmp_path):
+    # Made elsewhere, with a stand-in function of the same name: reading
+    # the column calls trigger_cursor, which reads the column again.
+    db = tmp_path / "cursor.db"
+    made = sqlite3.connect(db)
+    made.create_function("trigger_cursor", 1, lambda c: 0, deterministic=True)
+    made.executescript("""
+        CREATE TABLE trigger_outbox_consumers (consumer TEXT, seq INTEGER AS (trigger_cursor(consumer)) VIRTUAL);
+        INSERT INTO trigger_outbox_consumers (consumer) VALUES ('a');
+    """)
+    made.close()
+    out = shell(f"PRAGMA trusted_schema = OFF;\n.load {EXT}\nSELECT * FROM trigger_outbox_consumers;\nSELECT 'alive';\n",
+                db=str(db), bail=False)
+    assert "alive" in out.stdout, out.stdout + out.stderr
+    assert "trigger_cursor(): too many levels of nesting" in out.stderr, out.stderr
