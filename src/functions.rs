@@ -373,12 +373,6 @@ impl Args<'_, '_> {
         }
     }
 
-    /// Whether `test` holds for the SQL text of a statement running on the
-    /// calling connection (see [`ffi::any_running_statement`]).
-    pub(crate) fn any_running_statement(&self, test: impl FnMut(Option<&[u8]>) -> bool) -> bool {
-        ffi::any_running_statement(self.call, test)
-    }
-
     /// Runs `body` on the calling connection; its error or its text result
     /// becomes the function's, and an error keeps its result code.
     pub(crate) fn with_connection<T: Into<Value>>(

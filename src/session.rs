@@ -148,6 +148,9 @@ pub(crate) struct Session {
     signal: Option<Arc<crate::notify::Signal>>,
     pub(crate) state: Mutex<State>,
     pub(crate) handlers: Mutex<HashMap<String, Handler>>,
+    /// Whether a statement's program reads the outbox and emits (see
+    /// `outbox::scans_own_outbox`), by statement.
+    pub(crate) outbox_scans: Mutex<HashMap<crate::ffi::StatementId, bool>>,
 }
 
 impl Session {
@@ -166,6 +169,7 @@ impl Session {
             feed_key,
             state: Mutex::new(State::default()),
             handlers: Mutex::new(HashMap::new()),
+            outbox_scans: Mutex::new(HashMap::new()),
         });
         sessions().lock().insert(handle, Arc::downgrade(&session));
         session

@@ -105,31 +105,33 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
 /// the function, so such hosts keep working (with SQLite's protection only).
 pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
     let wanted = name.as_bytes();
-    any_running_statement(call, |text| {
-        text.is_none_or(|text| {
-            text.windows(wanted.len())
-                .any(|w| w.eq_ignore_ascii_case(wanted))
+    call.with_connection(|conn| {
+        busy_statements(conn).iter().any(|(_, text)| {
+            text.as_deref().is_none_or(|text| {
+                text.as_bytes()
+                    .windows(wanted.len())
+                    .any(|w| w.eq_ignore_ascii_case(wanted))
+            })
         })
     })
+    .unwrap_or(false)
 }
 
-/// Whether `test` holds for the SQL text of any statement running on the
-/// connection the function was called on (`None`: a statement without
-/// text, prepared with the legacy `sqlite3_prepare()`).
-pub(crate) fn any_running_statement(
-    call: &Call<'_>,
-    test: impl FnMut(Option<&[u8]>) -> bool,
-) -> bool {
-    call.with_connection(|conn| statements_match(conn, test))
-        .unwrap_or(false)
-}
+/// One statement of a connection while it keeps the same program: its
+/// handle, the address of its SQL text, and how often SQLite prepared it
+/// again (after a schema change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StatementId(usize, usize, i32);
 
-fn statements_match(conn: &Connection, mut test: impl FnMut(Option<&[u8]>) -> bool) -> bool {
-    // SAFETY: the handle of the connection running this function, used only
-    // during the call, while SQLite holds its mutex for us.
+/// The statements being stepped on `conn`, with their SQL text (`None` for
+/// a statement prepared with the legacy `sqlite3_prepare()`).
+pub(crate) fn busy_statements(conn: &Connection) -> Vec<(StatementId, Option<String>)> {
+    let mut found = Vec::new();
+    // SAFETY: the handle of a live connection, used on the thread that runs
+    // it, while SQLite holds its mutex for us (we are inside a call).
     let db = unsafe { conn.handle() };
     // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
-    // cannot change during the call (the connection's mutex is held); a
+    // cannot change while we walk it (nothing here prepares or finalizes); a
     // NULL start means the first statement.
     let mut stmt = unsafe { ffi::sqlite3_next_stmt(db, std::ptr::null_mut()) };
     while !stmt.is_null() {
@@ -137,17 +139,22 @@ fn statements_match(conn: &Connection, mut test: impl FnMut(Option<&[u8]>) -> bo
         if unsafe { ffi::sqlite3_stmt_busy(stmt) } != 0 {
             // SAFETY: as above; the text lives as long as the statement.
             let sql = unsafe { ffi::sqlite3_sql(stmt) };
+            // SAFETY: as above; reading a counter changes nothing.
+            let reprepared =
+                unsafe { ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
             let text = (!sql.is_null())
                 // SAFETY: sqlite3_sql returns a NUL-terminated UTF-8 string.
-                .then(|| unsafe { CStr::from_ptr(sql) }.to_bytes());
-            if test(text) {
-                return true;
-            }
+                .then(|| {
+                    unsafe { CStr::from_ptr(sql) }
+                        .to_string_lossy()
+                        .into_owned()
+                });
+            found.push((StatementId(stmt as usize, sql as usize, reprepared), text));
         }
         // SAFETY: as above.
         stmt = unsafe { ffi::sqlite3_next_stmt(db, stmt) };
     }
-    false
+    found
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.

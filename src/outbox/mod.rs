@@ -38,6 +38,10 @@ pub(crate) const OUTBOX_TABLE: &str = "trigger_outbox";
 /// The consumers' positions: `consumer`, `seq`, `updated_at`.
 pub(crate) const CONSUMERS_TABLE: &str = "trigger_outbox_consumers";
 
+/// The statement `trigger_emit` runs.
+const EMIT_SQL: &str =
+    "INSERT INTO main.trigger_outbox (channel, payload) VALUES (?1, ?2) RETURNING seq";
+
 /// A UTC timestamp with milliseconds, as the tables' column defaults, so rows
 /// written by plain SQL (capture triggers) get one too.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -51,15 +55,15 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         body: |a| {
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
             let payload = a.value(1);
-            if a.any_running_statement(scans_own_outbox) {
-                return Err(format!(
-                    "refused: the statement reads {OUTBOX_TABLE} while this call appends to it, \
-                     so its scan would reach the events it adds and never end; copy the rows \
-                     first: CREATE TEMP TABLE todo AS SELECT channel, payload FROM \
-                     {OUTBOX_TABLE} WHERE ...; SELECT trigger_emit(channel, payload) FROM todo"
-                ));
-            }
             a.with_connection(|conn| {
+                if scans_own_outbox(conn, a.session) {
+                    return Err(Error::invalid(format!(
+                        "refused: the statement reads {OUTBOX_TABLE} while this call appends to \
+                         it, so its scan would reach the events it adds and never end; copy the \
+                         rows first: CREATE TEMP TABLE todo AS SELECT channel, payload FROM \
+                         {OUTBOX_TABLE} WHERE ...; SELECT trigger_emit(channel, payload) FROM todo"
+                    )));
+                }
                 let seq = emit(conn, &channel, &payload)?;
                 a.session.notify_commits(conn)?;
                 Ok(seq)
@@ -153,20 +157,68 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
     },
 ];
 
-/// Whether a statement both calls `trigger_emit` and scans the outbox:
+/// Whether a statement being stepped on the connection both reads the
+/// outbox (a cursor on its table or one of its indexes) and calls
+/// `trigger_emit`, in its own program or in the views and triggers it runs:
 /// `SELECT trigger_emit(...) FROM trigger_outbox` would read its own
-/// appends forever.
-fn scans_own_outbox(sql: Option<&[u8]>) -> bool {
-    // Most statements never mention the outbox: look before lexing.
-    let mentions = |sql: &[u8]| {
-        sql.windows(OUTBOX_TABLE.len())
-            .any(|w| w.eq_ignore_ascii_case(OUTBOX_TABLE.as_bytes()))
+/// appends forever. Each statement's program is read once with `EXPLAIN`
+/// (again only after SQLite prepared it anew), and the answer kept.
+fn scans_own_outbox(conn: &Connection, session: &crate::session::Session) -> bool {
+    for (id, sql) in crate::ffi::busy_statements(conn) {
+        let Some(sql) = sql else { continue };
+        if sql == EMIT_SQL {
+            continue;
+        }
+        let known = session.outbox_scans.lock().get(&id).copied();
+        let scans = known.unwrap_or_else(|| {
+            let scans = program_scans_outbox(conn, &sql);
+            let mut cache = session.outbox_scans.lock();
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(id, scans);
+            scans
+        });
+        if scans {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the program of `sql` (read with `EXPLAIN`, sub-programs of
+/// triggers included) opens the outbox for reading and calls `trigger_emit`.
+/// A statement that cannot be explained counts as not scanning.
+fn program_scans_outbox(conn: &Connection, sql: &str) -> bool {
+    let roots: Vec<i64> = conn
+        .prepare(&format!(
+            "SELECT rootpage FROM main.sqlite_master \
+             WHERE tbl_name = '{OUTBOX_TABLE}' COLLATE NOCASE AND rootpage > 0"
+        ))
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    if roots.is_empty() {
+        return false;
+    }
+    let Ok(mut stmt) = conn.prepare(&format!("EXPLAIN {sql}")) else {
+        return false;
     };
-    sql.is_some_and(|sql| {
-        mentions(sql)
-            && crate::sql::has_word(sql, "trigger_emit")
-            && crate::sql::reads_table(sql, OUTBOX_TABLE)
-    })
+    let Ok(mut rows) = stmt.query([]) else {
+        return false;
+    };
+    let (mut reads, mut emits) = (false, false);
+    while let Ok(Some(row)) = rows.next() {
+        let opcode: String = row.get(1).unwrap_or_default();
+        let p2: i64 = row.get(3).unwrap_or_default();
+        let p3: i64 = row.get(4).unwrap_or_default();
+        let p4: Option<String> = row.get(5).unwrap_or_default();
+        reads |= opcode == "OpenRead" && p3 == 0 && roots.contains(&p2);
+        emits |= p4.is_some_and(|p4| p4.starts_with("trigger_emit("));
+        if reads && emits {
+            return true;
+        }
+    }
+    false
 }
 
 /// Refuses an empty text argument: no event or consumer can be named "".
@@ -358,9 +410,7 @@ pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<
     // RETURNING gives the seq of this very insert; last_insert_rowid() would
     // too, but SQLite restores it when a trigger ends, which is easy to trip on.
     let insert = || -> rusqlite::Result<i64> {
-        let mut stmt = conn.prepare(&format!(
-            "INSERT INTO main.{OUTBOX_TABLE} (channel, payload) VALUES (?1, ?2) RETURNING seq"
-        ))?;
+        let mut stmt = conn.prepare(EMIT_SQL)?;
         let mut rows = stmt.query(params![channel, payload])?;
         let seq = match rows.next()? {
             Some(row) => row.get(0)?,
