@@ -15,6 +15,15 @@ pub(crate) struct MainTable {
     pub(crate) without_rowid: bool,
 }
 
+/// Whether SQLite keeps `name` for its own objects: it starts with
+/// `sqlite_` in any case. Compares bytes, so a name of any characters
+/// (multi-byte ones included) is safe to pass.
+pub(crate) fn reserved_name(name: &str) -> bool {
+    name.as_bytes()
+        .get(..7)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"sqlite_"))
+}
+
 /// The main-database table, view or virtual table called `name`, matched
 /// as SQLite matches names (ASCII case-insensitively). Like `sqlite_schema`
 /// itself, it does not list the schema table.
@@ -81,4 +90,22 @@ pub(crate) fn schema_entry(
     )
     .optional()
     .map_err(Error::sqlite("reading the schema"))
+}
+
+#[cfg(test)]
+mod reserved_name_tests {
+    use super::reserved_name;
+
+    #[test]
+    fn reserved_names_are_found_by_bytes_whatever_the_characters() {
+        assert!(reserved_name("sqlite_master"));
+        assert!(reserved_name("SQLite_stat1"));
+        assert!(!reserved_name("sqlite"));
+        assert!(!reserved_name("my_sqlite_table"));
+        // Multi-byte characters across byte 7 must not panic.
+        assert!(!reserved_name("日本語テーブル"));
+        assert!(!reserved_name("sqlit日本"));
+        assert!(!reserved_name("é"));
+        assert!(reserved_name("sqlite_日本"));
+    }
 }

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
-use crate::schema::{schema_entry, Namespace};
+use crate::schema::{reserved_name, schema_entry, Namespace};
 use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
@@ -174,7 +174,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             )));
         }
     }
-    if canonical.len() >= 7 && canonical[..7].eq_ignore_ascii_case("sqlite_") {
+    if reserved_name(&canonical) {
         return Err(Error::invalid(format!(
             "{shown} is an internal SQLite table; it cannot be captured"
         )));
