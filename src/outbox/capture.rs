@@ -5,12 +5,15 @@
 //!
 //! Each change becomes one event on the table's channel whose payload is
 //! `{"op": "insert"|"update"|"delete", "key": ..., "old": {...}|null,
-//! "new": {...}|null}`, built with `json_object()` in the trigger body.
+//! "new": {...}|null}`, written by the trigger body from built-in functions
+//! that are innocuous on every supported SQLite (see `trigger_sql`), so the
+//! triggers fire with `PRAGMA trusted_schema=OFF` too.
 //! `key` is the PRIMARY KEY value (a JSON array for a composite key), or the
 //! rowid for a table without a PRIMARY KEY. JSON cannot hold BLOBs, so a
-//! blob value is written as `{"$blob": "<HEX>"}`; an infinite real (which
+//! blob value is written as `{"$blob":"<HEX>"}`; an infinite real (which
 //! SQLite 3.40 would write as the invalid `Inf`) is written as `9e999` or
-//! `-9e999`.
+//! `-9e999`; every other real with the digits that read back as exactly the
+//! same double.
 //!
 //! Every capture trigger carries a marker comment right after its name,
 //! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */`, by which
@@ -28,11 +31,6 @@ use crate::{Error, Result};
 
 /// Starts the comment that marks a capture trigger.
 const MARKER: &str = "/* sqlite-triggers capture ";
-
-/// Older SQLite builds allow 127 arguments per function call: objects with
-/// more members than this are built by concatenation instead of one
-/// `json_object()` call, so the triggers work on every host.
-const MAX_OBJECT_MEMBERS: usize = 60;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -132,14 +130,15 @@ struct Table {
 }
 
 impl Table {
-    /// `row.column` as a JSON-safe value (see [`value_expr`]).
-    fn value(&self, row: &str, column: &str) -> Result<String> {
+    /// Adds `row.column` to `out` (see [`value_expr`]).
+    fn value(&self, row: &str, column: &str, out: &mut JsonText) -> Result<()> {
         let expr = format!("{row}.{}", quote_ident(column)?);
-        Ok(if self.rowid_alias.as_deref() == Some(column) {
-            expr
+        if self.rowid_alias.as_deref() == Some(column) {
+            out.integer(expr);
         } else {
-            value_expr(&expr)
-        })
+            out.value(&expr);
+        }
+        Ok(())
     }
 }
 
@@ -407,6 +406,11 @@ fn drop_triggers(conn: &Connection, names: &[String]) -> Result<()> {
 }
 
 /// The `CREATE TRIGGER` statement for one kind of change.
+///
+/// The payload is JSON text written from built-in functions that every
+/// supported SQLite flags innocuous, never the JSON functions: SQLite
+/// before 3.41.0 refuses those in a trigger when `PRAGMA trusted_schema` is
+/// OFF ("unsafe use of json_object()"). See [`JsonText`].
 fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
     let name = trigger_name(&t.name, op);
     let (old, new) = match op {
@@ -414,38 +418,124 @@ fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
         Op::Update => (Some("OLD"), Some("NEW")),
         Op::Delete => (Some("OLD"), None),
     };
+    let mut payload = JsonText::default();
+    payload.text(&format!("{{\"op\":\"{}\",\"key\":", op.name()));
     // The key of the row as it is after the change (before it, for a delete).
-    let key = key_expr(t, new.or(old).unwrap_or("NEW"))?;
-    let image = |row: Option<&str>| -> Result<String> {
+    key_expr(t, new.or(old).unwrap_or("NEW"), &mut payload)?;
+    for (label, row) in [("old", old), ("new", new)] {
+        payload.text(&format!(",\"{label}\":"));
         match row {
-            None => Ok("NULL".into()),
-            Some(row) => object_expr(t, row),
+            None => payload.text("null"),
+            Some(row) => object_expr(t, row, &mut payload)?,
         }
-    };
+    }
+    payload.text("}");
     Ok(format!(
         "CREATE TRIGGER main.{name_q} {marker}\n\
          AFTER {event} ON {table} FOR EACH ROW\n\
          BEGIN\n  \
-           INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q}, json_object(\n    \
-             'op', '{op}',\n    \
-             'key', {key},\n    \
-             'old', {old},\n    \
-             'new', {new}));\n\
+           INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q},\n    \
+             {payload});\n\
          END",
         name_q = quote_ident(&name)?,
         marker = marker(op, channel),
         event = op.name().to_uppercase(),
         table = quote_ident(&t.name)?,
         channel_q = quote_text(channel)?,
-        op = op.name(),
-        old = image(old)?,
-        new = image(new)?,
+        payload = payload.sql()?,
     ))
+}
+
+/// A JSON document as an SQL expression: fixed text, and expressions that
+/// each yield the JSON text of one value (see [`value_expr`]), written by
+/// one printf() call into one buffer (a chain of `||` copies the text once
+/// per link, which made the triggers markedly slower than json_object()).
+#[derive(Default)]
+struct JsonText {
+    parts: Vec<Part>,
+}
+
+enum Part {
+    Text(String),
+    Expr(String),
+}
+
+/// Most values one printf() call takes: older SQLite builds allow 127
+/// arguments per function call (SQLITE_MAX_FUNCTION_ARG).
+const MAX_PRINTF_VALUES: usize = 100;
+
+impl JsonText {
+    fn text(&mut self, text: &str) {
+        match self.parts.last_mut() {
+            Some(Part::Text(last)) => last.push_str(text),
+            _ => self.parts.push(Part::Text(text.to_string())),
+        }
+    }
+
+    /// A value that is always an integer (a rowid).
+    fn integer(&mut self, expr: String) {
+        self.parts.push(Part::Expr(expr));
+    }
+
+    /// A value of any type.
+    fn value(&mut self, expr: &str) {
+        self.parts.push(Part::Expr(value_expr(expr)));
+    }
+
+    fn sql(self) -> Result<String> {
+        printf_nested(&self.parts)
+    }
+}
+
+/// The parts written by one printf() call, or for a table with more columns
+/// than one call takes, printf() calls of printf() calls.
+fn printf_nested(parts: &[Part]) -> Result<String> {
+    let values = parts.iter().filter(|p| matches!(p, Part::Expr(_))).count();
+    if values <= MAX_PRINTF_VALUES {
+        return printf(parts);
+    }
+    let mut grouped = Vec::new();
+    let mut chunk: Vec<&Part> = Vec::new();
+    let mut in_chunk = 0;
+    for part in parts {
+        if matches!(part, Part::Expr(_)) {
+            if in_chunk == MAX_PRINTF_VALUES {
+                grouped.push(Part::Expr(printf(chunk.drain(..))?));
+                in_chunk = 0;
+            }
+            in_chunk += 1;
+        }
+        chunk.push(part);
+    }
+    grouped.push(Part::Expr(printf(chunk.drain(..))?));
+    printf_nested(&grouped)
+}
+
+/// `printf('<format>', value, ...)` writing `parts` in order.
+fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Result<String> {
+    let mut format = String::new();
+    let mut values = String::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => format.push_str(&text.replace('%', "%%")),
+            Part::Expr(expr) => {
+                format.push_str("%s");
+                values.push_str(",\n    ");
+                values.push_str(expr);
+            }
+        }
+    }
+    Ok(format!("printf({}{values})", quote_text(&format)?))
+}
+
+/// A JSON string literal (quotes and escapes included) of fixed text.
+fn json_string(text: &str) -> String {
+    Json::String(text.to_string()).to_string()
 }
 
 /// The row's key: the PRIMARY KEY value, a JSON array of the values of a
 /// composite one, or the rowid when there is no PRIMARY KEY.
-fn key_expr(t: &Table, row: &str) -> Result<String> {
+fn key_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
     match t.key.as_slice() {
         [] => {
             // A column may be named rowid (or _rowid_, oid) and hide it.
@@ -459,61 +549,84 @@ fn key_expr(t: &Table, row: &str) -> Result<String> {
                         shorten(&t.name)
                     ))
                 })?;
-            Ok(format!("{row}.{alias}"))
+            out.integer(format!("{row}.{alias}"));
         }
-        [column] => t.value(row, column),
+        [column] => t.value(row, column, out)?,
         columns => {
-            let values = columns
-                .iter()
-                .map(|c| t.value(row, c))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(format!("json_array({})", values.join(", ")))
+            for (i, column) in columns.iter().enumerate() {
+                out.text(if i == 0 { "[" } else { "," });
+                t.value(row, column, out)?;
+            }
+            out.text("]");
         }
     }
+    Ok(())
 }
 
 /// A JSON object of every column of `row` (`NEW` or `OLD`).
-fn object_expr(t: &Table, row: &str) -> Result<String> {
-    let members = t
-        .columns
-        .iter()
-        .map(|c| Ok((c.as_str(), t.value(row, c)?)))
-        .collect::<Result<Vec<_>>>()?;
-    if members.len() <= MAX_OBJECT_MEMBERS {
-        let args = members
-            .iter()
-            .map(|(name, value)| Ok(format!("{}, {value}", quote_text(name)?)))
-            .collect::<Result<Vec<_>>>()?;
-        return Ok(format!("json_object({})", args.join(", ")));
-    }
-    // Too many members for one function call on older hosts: write the
-    // object's text, each value through json_quote(), and parse it once.
-    let mut parts = Vec::new();
-    for (i, (name, value)) in members.iter().enumerate() {
-        let key = format!(
+fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
+    for (i, column) in t.columns.iter().enumerate() {
+        out.text(&format!(
             "{}{}:",
             if i == 0 { "{" } else { "," },
-            Json::String(name.to_string())
-        );
-        parts.push(quote_text(&key)?);
-        parts.push(format!("json_quote({value})"));
+            json_string(column)
+        ));
+        t.value(row, column, out)?;
     }
-    parts.push("'}'".into());
-    Ok(format!("json({})", parts.join(" || ")))
+    out.text(if t.columns.is_empty() { "{}" } else { "}" });
+    Ok(())
 }
 
-/// `expr` as a value JSON can hold: a blob becomes `{"$blob": "<HEX>"}`
-/// (json_object() refuses blobs), an infinite real becomes `9e999` or
-/// `-9e999` (SQLite 3.40 would write the invalid `Inf`); anything else is
-/// unchanged.
+/// The JSON text of the value of `expr`, whatever its type:
+/// - text as a JSON string. One GLOB (and instr() for NUL, which GLOB
+///   cannot see) finds whether it holds anything to escape: most text does
+///   not, and is copied as it is. Backslashes and double quotes are escaped
+///   by two replace() calls; only text that holds a control character pays
+///   for escaping those too (see [`CONTROLS`]). printf() stops at NUL, so
+///   no NUL may reach it;
+/// - an integer as it is;
+/// - a real through quote(), which writes as many digits as reading the
+///   text back exactly takes ("%!.15g", else "%!.20e" before 3.43;
+///   "%!0.17g" from 3.43), so json_extract() returns the same double; an
+///   infinite real (quote() writes `Inf` or `9.0e+999`) as `9e999` or
+///   `-9e999`;
+/// - NULL as `null`;
+/// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
+///
+/// The GLOB classes hold the control characters U+0001 to U+001F as a
+/// range written with the characters themselves: a pattern built with
+/// char() would be built again for every row.
 fn value_expr(expr: &str) -> String {
+    let quoted = format!("'\"' || replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"')");
+    let controls = CONTROLS.replace("{quoted}", &quoted);
     format!(
         "CASE typeof({expr}) \
-         WHEN 'blob' THEN json_object('$blob', hex({expr})) \
-         WHEN 'real' THEN iif(abs({expr}) < 9e999, {expr}, json(iif({expr} > 0, '9e999', '-9e999'))) \
-         ELSE {expr} END"
+         WHEN 'text' THEN iif(instr({expr}, char(0)) OR {expr} GLOB '*[\u{1}-\u{1f}\"\\]*', \
+         iif(instr({expr}, char(0)) OR {expr} GLOB '*[\u{1}-\u{1f}]*', {controls}, {quoted}) || '\"', \
+         '\"' || {expr} || '\"') \
+         WHEN 'integer' THEN {expr} \
+         WHEN 'real' THEN CASE WHEN {expr} >= 9e999 THEN '9e999' \
+         WHEN {expr} <= -9e999 THEN '-9e999' ELSE quote({expr}) END \
+         WHEN 'null' THEN 'null' \
+         ELSE '{{\"$blob\":\"' || hex({expr}) || '\"}}' END"
     )
 }
+
+/// Escapes the control characters, U+0000 to U+001F, of `{quoted}` (an
+/// opening double quote, then text whose backslashes and double quotes are
+/// escaped). 31 nested replace() calls would overflow the parser stack of
+/// SQLite before 3.46, so a recursive query runs them as steps. replace()
+/// cannot search for NUL alone (a pattern that starts with NUL is the empty
+/// one to it) and substr() stops at NUL, so each NUL is replaced together
+/// with the text before it, which the opening quote makes non-empty.
+const CONTROLS: &str = "(WITH RECURSIVE \
+    z(s) AS (SELECT {quoted} UNION ALL \
+    SELECT replace(s, substr(s, 1, instr(s, char(0)) - 1) || char(0), \
+    substr(s, 1, instr(s, char(0)) - 1) || '\\u0000') FROM z WHERE instr(s, char(0))), \
+    e(i, s) AS (SELECT 1, s FROM z WHERE NOT instr(s, char(0)) UNION ALL \
+    SELECT i + 1, replace(s, char(i), iif(i IN (8, 9, 10, 12, 13), \
+    '\\' || substr('btn fr', i - 7, 1), printf('\\u%04x', i))) FROM e WHERE i < 32) \
+    SELECT s FROM e WHERE i = 32)";
 
 /// Prepares (never runs) an insert, an update and a delete on the table:
 /// SQLite compiles the table's triggers then, so a capture trigger SQLite
