@@ -447,12 +447,26 @@ fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
 }
 
 /// A JSON document as an SQL expression: fixed text, and expressions that
-/// each yield the JSON text of one value (see [`value_expr`]), written by
-/// one printf() call into one buffer (a chain of `||` copies the text once
-/// per link, which made the triggers markedly slower than json_object()).
+/// each yield the JSON text of one value (see [`value_expr`]).
+///
+/// Nearly every row is written by one printf() call, into one buffer (a
+/// chain of `||` copies the text once per link). Two things printf()
+/// cannot do are left to a slower form that only rows which need it run:
+/// escaping the control characters U+0000 to U+001F of text values, and
+/// carrying NUL (printf() stops at it). Such a row is written with `||` and
+/// its control characters escaped afterwards, once for the whole document
+/// (see [`CONTROLS`]). Both forms sit in one iif(), which runs one of them.
+///
+/// The escaping is written once per trigger, not once per value: SQLite
+/// sets up registers for all of a trigger's code every time a statement
+/// fires it, and SQLite 3.54 refuses more than about 250 subqueries in one
+/// statement (a table of 130 columns failed to capture).
 #[derive(Default)]
 struct JsonText {
     parts: Vec<Part>,
+    /// For each value that may be text: true when it holds a control
+    /// character.
+    controls: Vec<String>,
 }
 
 enum Part {
@@ -463,6 +477,11 @@ enum Part {
 /// Most values one printf() call takes: older SQLite builds allow 127
 /// arguments per function call (SQLITE_MAX_FUNCTION_ARG).
 const MAX_PRINTF_VALUES: usize = 100;
+
+/// Longest run of `||` links or OR terms written without parentheses, so
+/// the expression tree of a table with thousands of columns stays far below
+/// SQLite's depth limit (1000).
+const MAX_CHAIN: usize = 16;
 
 impl JsonText {
     fn text(&mut self, text: &str) {
@@ -480,11 +499,43 @@ impl JsonText {
     /// A value of any type.
     fn value(&mut self, expr: &str) {
         self.parts.push(Part::Expr(value_expr(expr)));
+        self.controls.push(format!(
+            "typeof({expr}) = 'text' AND (instr({expr}, char(0)) \
+             OR {expr} GLOB '*[\u{1}-\u{1f}]*')"
+        ));
     }
 
     fn sql(self) -> Result<String> {
-        printf_nested(&self.parts)
+        let fast = printf_nested(&self.parts)?;
+        if self.controls.is_empty() {
+            return Ok(fast);
+        }
+        let items = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(text) => quote_text(text),
+                Part::Expr(expr) => Ok(expr.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let slow = CONTROLS.replace("{text}", &grouped(items, "\n    || "));
+        let test = grouped(
+            self.controls.iter().map(|c| format!("({c})")).collect(),
+            "\n    OR ",
+        );
+        Ok(format!("iif({test},\n    {slow},\n    {fast})"))
     }
+}
+
+/// `items` joined by `op`, in parenthesised groups of at most [`MAX_CHAIN`].
+fn grouped(mut items: Vec<String>, op: &str) -> String {
+    while items.len() > MAX_CHAIN {
+        items = items
+            .chunks(MAX_CHAIN)
+            .map(|chunk| format!("({})", chunk.join(op)))
+            .collect();
+    }
+    items.join(op)
 }
 
 /// The parts written by one printf() call, or for a table with more columns
@@ -577,55 +628,57 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
     Ok(())
 }
 
-/// The JSON text of the value of `expr`, whatever its type:
-/// - text as a JSON string. One GLOB (and instr() for NUL, which GLOB
-///   cannot see) finds whether it holds anything to escape: most text does
-///   not, and is copied as it is. Backslashes and double quotes are escaped
-///   by two replace() calls; only text that holds a control character pays
-///   for escaping those too (see [`CONTROLS`]). printf() stops at NUL, so
-///   no NUL may reach it;
+/// The JSON text of the value of `expr`, whatever its type, as printf()
+/// can carry it (see [`JsonText`] for control characters and NUL):
+/// - text as a JSON string, its backslashes and double quotes escaped when
+///   instr() finds any;
 /// - an integer as it is;
-/// - a real through quote(), which writes as many digits as reading the
-///   text back exactly takes ("%!.15g", else "%!.20e" before 3.43;
-///   "%!0.17g" from 3.43), so json_extract() returns the same double; an
-///   infinite real (quote() writes `Inf` or `9.0e+999`) as `9e999` or
-///   `-9e999`;
+/// - a real with the digits that read back as exactly the same double.
+///   From SQLite 3.43, quote() writes the shortest such text ("%!0.17g";
+///   recognised by how it writes 0.1 + 0.2). Before, quote() writes 15
+///   digits whenever SQLite's own text-to-real conversion reads them back
+///   as the same double, but that conversion is not correctly rounded:
+///   json_extract() on some builds and every other JSON reader read some
+///   of those texts as a neighbouring double. So older hosts write 21
+///   digits ("%!.20e", which drops trailing zeros), unless at most 15 are
+///   left: then the text is the value itself (2.5, 3.0), and quote() writes
+///   it in its usual form.
+///   An infinite real (quote() writes the invalid `Inf` before 3.43) is
+///   written `9e999` or `-9e999`;
 /// - NULL as `null`;
 /// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
-///
-/// The GLOB classes hold the control characters U+0001 to U+001F as a
-/// range written with the characters themselves: a pattern built with
-/// char() would be built again for every row.
 fn value_expr(expr: &str) -> String {
-    let quoted = format!("'\"' || replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"')");
-    let controls = CONTROLS.replace("{quoted}", &quoted);
     format!(
         "CASE typeof({expr}) \
-         WHEN 'text' THEN iif(instr({expr}, char(0)) OR {expr} GLOB '*[\u{1}-\u{1f}\"\\]*', \
-         iif(instr({expr}, char(0)) OR {expr} GLOB '*[\u{1}-\u{1f}]*', {controls}, {quoted}) || '\"', \
+         WHEN 'text' THEN iif(instr({expr}, '\"') OR instr({expr}, '\\'), \
+         '\"' || replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"') || '\"', \
          '\"' || {expr} || '\"') \
          WHEN 'integer' THEN {expr} \
          WHEN 'real' THEN CASE WHEN {expr} >= 9e999 THEN '9e999' \
-         WHEN {expr} <= -9e999 THEN '-9e999' ELSE quote({expr}) END \
+         WHEN {expr} <= -9e999 THEN '-9e999' \
+         WHEN quote(0.30000000000000004) = '0.30000000000000004' \
+         OR instr(printf('%!.20e', abs({expr})), 'e') <= 17 THEN quote({expr}) \
+         ELSE printf('%!.20e', {expr}) END \
          WHEN 'null' THEN 'null' \
          ELSE '{{\"$blob\":\"' || hex({expr}) || '\"}}' END"
     )
 }
 
-/// Escapes the control characters, U+0000 to U+001F, of `{quoted}` (an
-/// opening double quote, then text whose backslashes and double quotes are
-/// escaped). 31 nested replace() calls would overflow the parser stack of
-/// SQLite before 3.46, so a recursive query runs them as steps. replace()
-/// cannot search for NUL alone (a pattern that starts with NUL is the empty
-/// one to it) and substr() stops at NUL, so each NUL is replaced together
-/// with the text before it, which the opening quote makes non-empty.
-const CONTROLS: &str = "(WITH RECURSIVE \
-    z(s) AS (SELECT {quoted} UNION ALL \
-    SELECT replace(s, substr(s, 1, instr(s, char(0)) - 1) || char(0), \
-    substr(s, 1, instr(s, char(0)) - 1) || '\\u0000') FROM z WHERE instr(s, char(0))), \
-    e(i, s) AS (SELECT 1, s FROM z WHERE NOT instr(s, char(0)) UNION ALL \
-    SELECT i + 1, replace(s, char(i), iif(i IN (8, 9, 10, 12, 13), \
-    '\\' || substr('btn fr', i - 7, 1), printf('\\u%04x', i))) FROM e WHERE i < 32) \
+/// Escapes the control characters, U+0000 to U+001F, of the JSON document
+/// `{text}` (which holds them only inside its strings), one step per row
+/// of a recursive query: 31 nested replace() calls would overflow the
+/// parser stack of SQLite before 3.46. replace() cannot search for NUL
+/// alone (a pattern that starts with NUL is the empty one to it) and
+/// substr() stops at NUL, so while NUL remains, each step replaces the
+/// first one together with the text before it (never empty: the document
+/// starts with `{`); then each step escapes one more control character.
+const CONTROLS: &str = "(WITH RECURSIVE e(i, s) AS (SELECT 1, {text} UNION ALL \
+    SELECT i + (instr(s, char(0)) = 0), iif(instr(s, char(0)), \
+    replace(s, substr(s, 1, instr(s, char(0)) - 1) || char(0), \
+    substr(s, 1, instr(s, char(0)) - 1) || '\\u0000'), \
+    replace(s, char(i), iif(i IN (8, 9, 10, 12, 13), \
+    '\\' || substr('btn fr', i - 7, 1), printf('\\u%04x', i)))) \
+    FROM e WHERE i < 32) \
     SELECT s FROM e WHERE i = 32)";
 
 /// Prepares (never runs) an insert, an update and a delete on the table:
