@@ -15,6 +15,14 @@ pub(crate) struct MainTable {
     pub(crate) without_rowid: bool,
 }
 
+/// Whether SQLite keeps `name` for its own objects: `sqlite_` in any case.
+/// Compared by bytes, so no name can split a character at byte 7.
+pub(crate) fn reserved_name(name: &str) -> bool {
+    name.as_bytes()
+        .get(..7)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"sqlite_"))
+}
+
 /// The main-database table, view or virtual table called `name`, matched
 /// as SQLite matches names (ASCII case-insensitively). Like `sqlite_schema`
 /// itself, it does not list the schema table.
@@ -215,5 +223,23 @@ impl Affinity {
             Affinity::Real => "REAL",
             Affinity::Numeric => "NUMERIC",
         }
+    }
+}
+
+#[cfg(test)]
+mod reserved_name_tests {
+    use super::reserved_name;
+
+    #[test]
+    fn reserved_names_are_found_by_bytes_whatever_the_characters() {
+        assert!(reserved_name("sqlite_master"));
+        assert!(reserved_name("SQLite_stat1"));
+        assert!(!reserved_name("sqlite"));
+        assert!(!reserved_name("my_sqlite_table"));
+        // Multi-byte characters across byte 7 must not panic.
+        assert!(!reserved_name("日本語テーブル"));
+        assert!(!reserved_name("sqlit日本"));
+        assert!(!reserved_name("é"));
+        assert!(reserved_name("sqlite_日本"));
     }
 }

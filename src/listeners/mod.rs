@@ -23,6 +23,7 @@ use rusqlite::{Batch, Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use crate::functions::{SqlFunction, ADMIN};
+use crate::schema::reserved_name;
 use crate::sql::in_savepoint;
 use crate::sql::{json_kind, quote_ident, shorten, shorten_to};
 use crate::{Error, Result};
@@ -375,7 +376,7 @@ fn resolve_table(conn: &Connection, table: &str) -> Result<String> {
             shorten(table)
         )));
     }
-    if reserved(&name) {
+    if reserved_name(&name) {
         return Err(bad(format!(
             "{} is an internal table of SQLite, which cannot have triggers",
             shorten(&name)
@@ -396,12 +397,6 @@ fn resolve_table(conn: &Connection, table: &str) -> Result<String> {
             shorten(&name)
         ))),
     }
-}
-
-/// Whether SQLite keeps `name` for its own objects (`sqlite_` in any case).
-fn reserved(name: &str) -> bool {
-    name.get(..7)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("sqlite_"))
 }
 
 /// The type and name of the main-schema object called `name`, if any,
@@ -681,7 +676,7 @@ fn listener_name(
     match text_option(options, "name")? {
         Some(name) => {
             quote_ident(&name).map_err(|e| option_error("name", e))?;
-            if reserved(&name) {
+            if reserved_name(&name) {
                 return Err(option_error(
                     "name",
                     format!("{} is reserved for SQLite's own objects", shorten(&name)),

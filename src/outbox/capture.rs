@@ -5,12 +5,15 @@
 //!
 //! Each change becomes one event on the table's channel whose payload is
 //! `{"op": "insert"|"update"|"delete", "key": ..., "old": {...}|null,
-//! "new": {...}|null}`, built with `json_object()` in the trigger body.
+//! "new": {...}|null}`, written by the trigger body from built-in functions
+//! that are innocuous on every supported SQLite (see `trigger_sql`), so the
+//! triggers fire with `PRAGMA trusted_schema=OFF` too.
 //! `key` is the PRIMARY KEY value (a JSON array for a composite key), or the
 //! rowid for a table without a PRIMARY KEY. JSON cannot hold BLOBs, so a
-//! blob value is written as `{"$blob": "<HEX>"}`; an infinite real (which
+//! blob value is written as `{"$blob":"<HEX>"}`; an infinite real (which
 //! SQLite 3.40 would write as the invalid `Inf`) is written as `9e999` or
-//! `-9e999`.
+//! `-9e999`; every other real with the digits that read back as exactly the
+//! same double.
 //!
 //! Every capture trigger carries a marker comment right after its name,
 //! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */`, by which
@@ -21,18 +24,13 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
-use crate::schema::{schema_entry, Namespace};
+use crate::schema::{reserved_name, schema_entry, Namespace};
 use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
 
 /// Starts the comment that marks a capture trigger.
 const MARKER: &str = "/* sqlite-triggers capture ";
-
-/// Older SQLite builds allow 127 arguments per function call: objects with
-/// more members than this are built by concatenation instead of one
-/// `json_object()` call, so the triggers work on every host.
-const MAX_OBJECT_MEMBERS: usize = 60;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -132,14 +130,15 @@ struct Table {
 }
 
 impl Table {
-    /// `row.column` as a JSON-safe value (see [`value_expr`]).
-    fn value(&self, row: &str, column: &str) -> Result<String> {
+    /// Adds `row.column` to `out` (see [`value_expr`]).
+    fn value(&self, row: &str, column: &str, out: &mut JsonText) -> Result<()> {
         let expr = format!("{row}.{}", quote_ident(column)?);
-        Ok(if self.rowid_alias.as_deref() == Some(column) {
-            expr
+        if self.rowid_alias.as_deref() == Some(column) {
+            out.integer(expr);
         } else {
-            value_expr(&expr)
-        })
+            out.value(&expr);
+        }
+        Ok(())
     }
 }
 
@@ -174,7 +173,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             )));
         }
     }
-    if canonical.len() >= 7 && canonical[..7].eq_ignore_ascii_case("sqlite_") {
+    if reserved_name(&canonical) {
         return Err(Error::invalid(format!(
             "{shown} is an internal SQLite table; it cannot be captured"
         )));
@@ -407,6 +406,11 @@ fn drop_triggers(conn: &Connection, names: &[String]) -> Result<()> {
 }
 
 /// The `CREATE TRIGGER` statement for one kind of change.
+///
+/// The payload is JSON text written from built-in functions that every
+/// supported SQLite flags innocuous, never the JSON functions: SQLite
+/// before 3.41.0 refuses those in a trigger when `PRAGMA trusted_schema` is
+/// OFF ("unsafe use of json_object()"). See [`JsonText`].
 fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
     let name = trigger_name(&t.name, op);
     let (old, new) = match op {
@@ -414,38 +418,175 @@ fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
         Op::Update => (Some("OLD"), Some("NEW")),
         Op::Delete => (Some("OLD"), None),
     };
+    let mut payload = JsonText::default();
+    payload.text(&format!("{{\"op\":\"{}\",\"key\":", op.name()));
     // The key of the row as it is after the change (before it, for a delete).
-    let key = key_expr(t, new.or(old).unwrap_or("NEW"))?;
-    let image = |row: Option<&str>| -> Result<String> {
+    key_expr(t, new.or(old).unwrap_or("NEW"), &mut payload)?;
+    for (label, row) in [("old", old), ("new", new)] {
+        payload.text(&format!(",\"{label}\":"));
         match row {
-            None => Ok("NULL".into()),
-            Some(row) => object_expr(t, row),
+            None => payload.text("null"),
+            Some(row) => object_expr(t, row, &mut payload)?,
         }
-    };
+    }
+    payload.text("}");
     Ok(format!(
         "CREATE TRIGGER main.{name_q} {marker}\n\
          AFTER {event} ON {table} FOR EACH ROW\n\
          BEGIN\n  \
-           INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q}, json_object(\n    \
-             'op', '{op}',\n    \
-             'key', {key},\n    \
-             'old', {old},\n    \
-             'new', {new}));\n\
+           INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q},\n    \
+             {payload});\n\
          END",
         name_q = quote_ident(&name)?,
         marker = marker(op, channel),
         event = op.name().to_uppercase(),
         table = quote_ident(&t.name)?,
         channel_q = quote_text(channel)?,
-        op = op.name(),
-        old = image(old)?,
-        new = image(new)?,
+        payload = payload.sql()?,
     ))
+}
+
+/// A JSON document as an SQL expression: fixed text, and expressions that
+/// each yield the JSON text of one value (see [`value_expr`]).
+///
+/// Nearly every row is written by one printf() call, into one buffer (a
+/// chain of `||` copies the text once per link). Two things printf()
+/// cannot do are left to a slower form that only rows which need it run:
+/// escaping the control characters U+0000 to U+001F of text values, and
+/// carrying NUL (printf() stops at it). Such a row is written with `||` and
+/// its control characters escaped afterwards, once for the whole document
+/// (see [`CONTROLS`]). Both forms sit in one iif(), which runs one of them.
+///
+/// The escaping is written once per trigger, not once per value: SQLite
+/// sets up registers for all of a trigger's code every time a statement
+/// fires it, and SQLite 3.54 refuses more than about 250 subqueries in one
+/// statement (a table of 130 columns failed to capture).
+#[derive(Default)]
+struct JsonText {
+    parts: Vec<Part>,
+    /// For each value that may be text: true when it holds a control
+    /// character.
+    controls: Vec<String>,
+}
+
+enum Part {
+    Text(String),
+    Expr(String),
+}
+
+/// Most values one printf() call takes: older SQLite builds allow 127
+/// arguments per function call (SQLITE_MAX_FUNCTION_ARG).
+const MAX_PRINTF_VALUES: usize = 100;
+
+/// Longest run of `||` links or OR terms written without parentheses, so
+/// the expression tree of a table with thousands of columns stays far below
+/// SQLite's depth limit (1000).
+const MAX_CHAIN: usize = 16;
+
+impl JsonText {
+    fn text(&mut self, text: &str) {
+        match self.parts.last_mut() {
+            Some(Part::Text(last)) => last.push_str(text),
+            _ => self.parts.push(Part::Text(text.to_string())),
+        }
+    }
+
+    /// A value that is always an integer (a rowid).
+    fn integer(&mut self, expr: String) {
+        self.parts.push(Part::Expr(expr));
+    }
+
+    /// A value of any type.
+    fn value(&mut self, expr: &str) {
+        self.parts.push(Part::Expr(value_expr(expr)));
+        self.controls.push(format!(
+            "typeof({expr}) = 'text' AND (instr({expr}, char(0)) \
+             OR {expr} GLOB '*[\u{1}-\u{1f}]*')"
+        ));
+    }
+
+    fn sql(self) -> Result<String> {
+        let fast = printf_nested(&self.parts)?;
+        if self.controls.is_empty() {
+            return Ok(fast);
+        }
+        let items = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(text) => quote_text(text),
+                Part::Expr(expr) => Ok(expr.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let slow = CONTROLS.replace("{text}", &grouped(items, "\n    || "));
+        let test = grouped(
+            self.controls.iter().map(|c| format!("({c})")).collect(),
+            "\n    OR ",
+        );
+        Ok(format!("iif({test},\n    {slow},\n    {fast})"))
+    }
+}
+
+/// `items` joined by `op`, in parenthesised groups of at most [`MAX_CHAIN`].
+fn grouped(mut items: Vec<String>, op: &str) -> String {
+    while items.len() > MAX_CHAIN {
+        items = items
+            .chunks(MAX_CHAIN)
+            .map(|chunk| format!("({})", chunk.join(op)))
+            .collect();
+    }
+    items.join(op)
+}
+
+/// The parts written by one printf() call, or for a table with more columns
+/// than one call takes, printf() calls of printf() calls.
+fn printf_nested(parts: &[Part]) -> Result<String> {
+    let values = parts.iter().filter(|p| matches!(p, Part::Expr(_))).count();
+    if values <= MAX_PRINTF_VALUES {
+        return printf(parts);
+    }
+    let mut grouped = Vec::new();
+    let mut chunk: Vec<&Part> = Vec::new();
+    let mut in_chunk = 0;
+    for part in parts {
+        if matches!(part, Part::Expr(_)) {
+            if in_chunk == MAX_PRINTF_VALUES {
+                grouped.push(Part::Expr(printf(chunk.drain(..))?));
+                in_chunk = 0;
+            }
+            in_chunk += 1;
+        }
+        chunk.push(part);
+    }
+    grouped.push(Part::Expr(printf(chunk.drain(..))?));
+    printf_nested(&grouped)
+}
+
+/// `printf('<format>', value, ...)` writing `parts` in order.
+fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Result<String> {
+    let mut format = String::new();
+    let mut values = String::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => format.push_str(&text.replace('%', "%%")),
+            Part::Expr(expr) => {
+                format.push_str("%s");
+                values.push_str(",\n    ");
+                values.push_str(expr);
+            }
+        }
+    }
+    Ok(format!("printf({}{values})", quote_text(&format)?))
+}
+
+/// A JSON string literal (quotes and escapes included) of fixed text.
+fn json_string(text: &str) -> String {
+    Json::String(text.to_string()).to_string()
 }
 
 /// The row's key: the PRIMARY KEY value, a JSON array of the values of a
 /// composite one, or the rowid when there is no PRIMARY KEY.
-fn key_expr(t: &Table, row: &str) -> Result<String> {
+fn key_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
     match t.key.as_slice() {
         [] => {
             // A column may be named rowid (or _rowid_, oid) and hide it.
@@ -459,61 +600,86 @@ fn key_expr(t: &Table, row: &str) -> Result<String> {
                         shorten(&t.name)
                     ))
                 })?;
-            Ok(format!("{row}.{alias}"))
+            out.integer(format!("{row}.{alias}"));
         }
-        [column] => t.value(row, column),
+        [column] => t.value(row, column, out)?,
         columns => {
-            let values = columns
-                .iter()
-                .map(|c| t.value(row, c))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(format!("json_array({})", values.join(", ")))
+            for (i, column) in columns.iter().enumerate() {
+                out.text(if i == 0 { "[" } else { "," });
+                t.value(row, column, out)?;
+            }
+            out.text("]");
         }
     }
+    Ok(())
 }
 
 /// A JSON object of every column of `row` (`NEW` or `OLD`).
-fn object_expr(t: &Table, row: &str) -> Result<String> {
-    let members = t
-        .columns
-        .iter()
-        .map(|c| Ok((c.as_str(), t.value(row, c)?)))
-        .collect::<Result<Vec<_>>>()?;
-    if members.len() <= MAX_OBJECT_MEMBERS {
-        let args = members
-            .iter()
-            .map(|(name, value)| Ok(format!("{}, {value}", quote_text(name)?)))
-            .collect::<Result<Vec<_>>>()?;
-        return Ok(format!("json_object({})", args.join(", ")));
-    }
-    // Too many members for one function call on older hosts: write the
-    // object's text, each value through json_quote(), and parse it once.
-    let mut parts = Vec::new();
-    for (i, (name, value)) in members.iter().enumerate() {
-        let key = format!(
+fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
+    for (i, column) in t.columns.iter().enumerate() {
+        out.text(&format!(
             "{}{}:",
             if i == 0 { "{" } else { "," },
-            Json::String(name.to_string())
-        );
-        parts.push(quote_text(&key)?);
-        parts.push(format!("json_quote({value})"));
+            json_string(column)
+        ));
+        t.value(row, column, out)?;
     }
-    parts.push("'}'".into());
-    Ok(format!("json({})", parts.join(" || ")))
+    out.text(if t.columns.is_empty() { "{}" } else { "}" });
+    Ok(())
 }
 
-/// `expr` as a value JSON can hold: a blob becomes `{"$blob": "<HEX>"}`
-/// (json_object() refuses blobs), an infinite real becomes `9e999` or
-/// `-9e999` (SQLite 3.40 would write the invalid `Inf`); anything else is
-/// unchanged.
+/// The JSON text of the value of `expr`, whatever its type, as printf()
+/// can carry it (see [`JsonText`] for control characters and NUL):
+/// - text as a JSON string, its backslashes and double quotes escaped when
+///   instr() finds any;
+/// - an integer as it is;
+/// - a real with the digits that read back as exactly the same double.
+///   From SQLite 3.43, quote() writes the shortest such text ("%!0.17g";
+///   recognised by how it writes 0.1 + 0.2). Before, quote() writes 15
+///   digits whenever SQLite's own text-to-real conversion reads them back
+///   as the same double, but that conversion is not correctly rounded:
+///   json_extract() on some builds and every other JSON reader read some
+///   of those texts as a neighbouring double. So older hosts write 21
+///   digits ("%!.20e", which drops trailing zeros), unless at most 15 are
+///   left: then the text is the value itself (2.5, 3.0), and quote() writes
+///   it in its usual form.
+///   An infinite real (quote() writes the invalid `Inf` before 3.43) is
+///   written `9e999` or `-9e999`;
+/// - NULL as `null`;
+/// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
 fn value_expr(expr: &str) -> String {
     format!(
         "CASE typeof({expr}) \
-         WHEN 'blob' THEN json_object('$blob', hex({expr})) \
-         WHEN 'real' THEN iif(abs({expr}) < 9e999, {expr}, json(iif({expr} > 0, '9e999', '-9e999'))) \
-         ELSE {expr} END"
+         WHEN 'text' THEN iif(instr({expr}, '\"') OR instr({expr}, '\\'), \
+         '\"' || replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"') || '\"', \
+         '\"' || {expr} || '\"') \
+         WHEN 'integer' THEN {expr} \
+         WHEN 'real' THEN CASE WHEN {expr} >= 9e999 THEN '9e999' \
+         WHEN {expr} <= -9e999 THEN '-9e999' \
+         WHEN quote(0.30000000000000004) = '0.30000000000000004' \
+         OR instr(printf('%!.20e', abs({expr})), 'e') <= 17 THEN quote({expr}) \
+         ELSE printf('%!.20e', {expr}) END \
+         WHEN 'null' THEN 'null' \
+         ELSE '{{\"$blob\":\"' || hex({expr}) || '\"}}' END"
     )
 }
+
+/// Escapes the control characters, U+0000 to U+001F, of the JSON document
+/// `{text}` (which holds them only inside its strings), one step per row
+/// of a recursive query: 31 nested replace() calls would overflow the
+/// parser stack of SQLite before 3.46. replace() cannot search for NUL
+/// alone (a pattern that starts with NUL is the empty one to it) and
+/// substr() stops at NUL, so while NUL remains, each step replaces the
+/// first one together with the text before it (never empty: the document
+/// starts with `{`); then each step escapes one more control character.
+const CONTROLS: &str = "(WITH RECURSIVE e(i, s) AS (SELECT 1, {text} UNION ALL \
+    SELECT i + (instr(s, char(0)) = 0), iif(instr(s, char(0)), \
+    replace(s, substr(s, 1, instr(s, char(0)) - 1) || char(0), \
+    substr(s, 1, instr(s, char(0)) - 1) || '\\u0000'), \
+    replace(s, char(i), iif(i IN (8, 9, 10, 12, 13), \
+    '\\' || substr('btn fr', i - 7, 1), printf('\\u%04x', i)))) \
+    FROM e WHERE i < 32) \
+    SELECT s FROM e WHERE i = 32)";
 
 /// Prepares (never runs) an insert, an update and a delete on the table:
 /// SQLite compiles the table's triggers then, so a capture trigger SQLite

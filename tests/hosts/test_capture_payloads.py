@@ -1,0 +1,213 @@
+"""Capture payloads in real hosts (Python's sqlite3 on SQLite 3.40.1, apsw on
+the newest SQLite, the sqlite3 shell 3.40.1): the triggers fire with
+trusted_schema=OFF, every REAL reads back as exactly the same double, and
+every text, whatever characters it holds, is a valid JSON string of exactly
+that text."""
+import json
+import math
+import random
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXT, SQLITE3, needs_shell, shell
+from sqlhosts import HOSTS, host
+
+SEED = 20261201
+
+
+def payloads(h, conn):
+    return [json.loads(p) for (p,) in h.rows(conn, "SELECT payload FROM trigger_outbox ORDER BY seq")]
+
+
+@pytest.mark.parametrize("hostname", HOSTS)
+def test_every_capture_trigger_fires_with_trusted_schema_off(hostname, tmp_path):
+    h = host(hostname)
+    db = str(tmp_path / "app.db")
+    conn = h.connect(db)
+    h.script(
+        conn,
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, price REAL, photo BLOB, note);"
+        "CREATE TABLE pair (a TEXT, b INTEGER, v, PRIMARY KEY (a, b)) WITHOUT ROWID;"
+        "CREATE TABLE loose (x, y);"
+        # More columns than one printf() call takes on older SQLite builds.
+        "CREATE TABLE wide (" + ", ".join(f"c{i}" for i in range(130)) + ");",
+    )
+    for t in ["item", "pair", "loose", "wide"]:
+        h.rows(conn, f"SELECT trigger_capture('{t}')")
+    generated = h.rows(
+        conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%json%'"
+    )[0][0]
+    assert generated == 0
+    conn.close()
+
+    # A careful host: the schema is not trusted, and the extension is not
+    # even loaded (the triggers are plain SQL).
+    conn = h.connect(db, load=False)
+    h.script(conn, "PRAGMA trusted_schema = OFF")
+    assert h.rows(conn, "PRAGMA trusted_schema") == [(0,)]
+    h.script(
+        conn,
+        "INSERT INTO item VALUES (1, 'tea \"x\" \\ y', 0.1 + 0.2, x'00ff', NULL);"
+        "UPDATE item SET note = 'line 1' || char(10) || 'line 2', price = 9e999 WHERE id = 1;"
+        "DELETE FROM item;"
+        "INSERT INTO pair VALUES ('k', 2, 'v');"
+        "UPDATE pair SET v = -9e999;"
+        "DELETE FROM pair;"
+        "INSERT INTO loose VALUES ('x', 1);"
+        "UPDATE loose SET y = 2;"
+        "DELETE FROM loose;"
+        "INSERT INTO wide (c0, c129) VALUES ('first', 'last');"
+        "UPDATE wide SET c64 = 64;"
+        "DELETE FROM wide;",
+    )
+    got = payloads(h, conn)
+    assert [(p["op"], p["key"]) for p in got] == [
+        ("insert", 1), ("update", 1), ("delete", 1),
+        ("insert", ["k", 2]), ("update", ["k", 2]), ("delete", ["k", 2]),
+        ("insert", 1), ("update", 1), ("delete", 1),
+        ("insert", 1), ("update", 1), ("delete", 1),
+    ]
+    assert got[0]["new"] == {
+        "id": 1, "name": 'tea "x" \\ y', "price": 0.30000000000000004,
+        "photo": {"$blob": "00FF"}, "note": None,
+    }
+    assert got[1]["new"]["note"] == "line 1\nline 2"
+    assert got[1]["new"]["price"] == math.inf
+    assert got[4]["new"]["v"] == -math.inf
+    assert got[9]["new"]["c0"] == "first" and got[9]["new"]["c129"] == "last"
+    assert len(got[10]["old"]) == 130 and got[10]["new"]["c64"] == 64
+
+
+def special_doubles():
+    yield from [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
+                1.7976931348623157e308, -1.7976931348623157e308, 0.1 + 0.2, 12345678.123456789,
+                0.1, 1 / 3, 2 / 3, 1e23, 9007199254740993.0, 1e300, 1e-300, 123456789012345678.0,
+                4.35, 0.3, 100.0, 1e15, 1e16, 1e17, 1e21, 1e22, math.pi, math.e]
+    for e in range(-1074, 1024, 7):
+        yield 2.0 ** e
+        yield -(2.0 ** e) * 3
+    for n in (1, 2, 3, 10, 2**31, 2**53 - 1, 2**53, 2**63):
+        yield float(n)
+        yield -float(n)
+
+
+def random_doubles(rng, n):
+    out = []
+    while len(out) < n:
+        (x,) = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))
+        if not math.isnan(x):
+            out.append(x)
+    # Values with 17 significant digits, and subnormals.
+    out += [float(f"{rng.randint(10**16, 10**17 - 1)}e{rng.randint(-320, 290)}") for _ in range(n // 4)]
+    out += [rng.randint(1, 2**52) * 5e-324 for _ in range(n // 8)]
+    return out
+
+
+@pytest.mark.parametrize("hostname", HOSTS)
+def test_every_real_reads_back_exactly(hostname):
+    h = host(hostname)
+    conn = h.connect()
+    rng = random.Random(SEED)
+    values = list(special_doubles()) + random_doubles(rng, 4000)
+    h.script(conn, "CREATE TABLE r (id INTEGER PRIMARY KEY, x REAL, y)")
+    h.rows(conn, "SELECT trigger_capture('r')")
+    h.rows(conn, "BEGIN")
+    for i, x in enumerate(values, 1):
+        h.rows(conn, "INSERT INTO r VALUES (?, ?, ?)", (i, x, x))
+    h.rows(conn, "COMMIT")
+    # Integers stored in REAL columns come back as reals.
+    h.script(conn, "INSERT INTO r VALUES (0, 42, 42.0)")
+
+    # In SQL: json_extract() returns the very value the column holds.
+    bad = h.rows(
+        conn,
+        "SELECT r.id, r.x, o.payload FROM trigger_outbox o JOIN r ON r.id = json_extract(o.payload, '$.key') "
+        "WHERE NOT json_valid(o.payload) OR json_extract(o.payload, '$.new.x') IS NOT r.x "
+        "OR json_extract(o.payload, '$.new.y') IS NOT r.y",
+    )
+    assert bad == []
+    # In Python, which reads decimal text with correct rounding: the same bits.
+    stored = dict(h.rows(conn, "SELECT id, x FROM r"))
+    for (p,) in h.rows(conn, "SELECT payload FROM trigger_outbox"):
+        doc = json.loads(p)
+        x = stored[doc["key"]]
+        for col in ("x", "y"):
+            got = doc["new"][col]
+            assert isinstance(got, float), p
+            assert got == x, (p, repr(x))
+            if x != 0:
+                assert struct.pack("<d", got) == struct.pack("<d", x), (p, repr(x))
+    assert len(stored) == len(values) + 1
+
+
+TEXT_ALPHABET = [chr(c) for c in range(0x20)] + ['"', "\\", "/", "'", "a", "Z", " ", "%", "%s",
+                                                 "é", "名", "🙂", "\u2028", "\u007f", "*/", "\\u0000"]
+
+
+def random_texts(rng, n):
+    yield from ["", "\x00", "\x00\x00", "a\x00", "\x00b", '"', "\\", "\\\"", "\n", "\x1f", "plain"]
+    for _ in range(n):
+        yield "".join(rng.choice(TEXT_ALPHABET) for _ in range(rng.randint(0, 12)))
+
+
+@pytest.mark.parametrize("hostname", HOSTS)
+def test_every_text_is_a_json_string_of_exactly_that_text(hostname):
+    h = host(hostname)
+    conn = h.connect()
+    rng = random.Random(SEED)
+    texts = list(random_texts(rng, 1500))
+    h.script(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, k TEXT UNIQUE)")
+    h.rows(conn, "SELECT trigger_capture('t')")
+    h.rows(conn, "BEGIN")
+    for i, s in enumerate(texts, 1):
+        h.rows(conn, "INSERT INTO t VALUES (?, ?, ?)", (i, s, f"{i}{s}"))
+    h.rows(conn, "COMMIT")
+    h.script(conn, "UPDATE t SET s = s || char(9); DELETE FROM t WHERE id % 2 = 0")
+    assert h.rows(conn, "SELECT count(*) FROM trigger_outbox WHERE NOT json_valid(payload)") == [(0,)]
+    want = {i: s for i, s in enumerate(texts, 1)}
+    for (p,) in h.rows(conn, "SELECT payload FROM trigger_outbox"):
+        doc = json.loads(p)
+        i = doc["key"]
+        # The update appended a tab to every row; the delete came after it.
+        if doc["old"] is not None:
+            assert doc["old"]["s"] == want[i] + ("" if doc["op"] == "update" else "\t"), (p, want[i])
+            assert doc["old"]["k"] == f"{i}{want[i]}", p
+        if doc["new"] is not None:
+            assert doc["new"]["s"] == want[i] + ("" if doc["op"] == "insert" else "\t"), (p, want[i])
+            assert doc["new"]["k"] == f"{i}{want[i]}", p
+    # SQLite's own reading agrees (json_extract stops at an escaped NUL on
+    # older SQLite, so texts with NUL are left to the Python check).
+    bad = h.rows(
+        conn,
+        "SELECT t.id FROM trigger_outbox o JOIN t ON t.id = json_extract(o.payload, '$.key') "
+        "WHERE o.payload LIKE '{\"op\":\"insert\"%' AND instr(t.s, char(0)) = 0 "
+        "AND json_extract(o.payload, '$.new.s') || char(9) IS NOT t.s",
+    )
+    assert bad == []
+
+
+@needs_shell
+def test_shell_writes_with_trusted_schema_off_and_without_the_extension(tmp_path):
+    db = str(tmp_path / "app.db")
+    out = shell(
+        f".load {EXT}\n"
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "SELECT trigger_capture('item');\n",
+        db,
+    )
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run(
+        [SQLITE3, "-bail", "-cmd", "PRAGMA trusted_schema=OFF", db],
+        input="INSERT INTO item VALUES (1, 'a' || char(10) || 'b', 12345678.123456789);\n"
+        "UPDATE item SET price = 0.1 + 0.2;\nDELETE FROM item;\n"
+        "SELECT payload FROM trigger_outbox ORDER BY seq;\n",
+        text=True, capture_output=True, timeout=60,
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    docs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [d["op"] for d in docs] == ["insert", "update", "delete"]
+    assert docs[0]["new"] == {"id": 1, "name": "a\nb", "price": 12345678.123456789}
+    assert docs[1]["new"]["price"] == 0.1 + 0.2
