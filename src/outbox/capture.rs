@@ -10,10 +10,12 @@
 //! triggers fire with `PRAGMA trusted_schema=OFF` too.
 //! `key` is the PRIMARY KEY value (a JSON array for a composite key), or the
 //! rowid for a table without a PRIMARY KEY. JSON cannot hold BLOBs, so a
-//! blob value is written as `{"$blob":"<HEX>"}`; an infinite real (which
-//! SQLite 3.40 would write as the invalid `Inf`) is written as `9e999` or
-//! `-9e999`; every other real with the digits that read back as exactly the
-//! same double.
+//! blob value is written as `{"$blob":"<HEX>"}`, and text holding NUL or a
+//! control character other than tab, newline and carriage return as
+//! `{"$text":"<HEX of its UTF-8>"}`; an infinite real (which SQLite 3.40
+//! would write as the invalid `Inf`) is written as `9e999` or `-9e999`;
+//! every other real with the digits that read back as exactly the same
+//! double.
 //!
 //! Every capture trigger carries a marker comment right after its name,
 //! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */`, by which
@@ -127,6 +129,9 @@ struct Table {
     /// The INTEGER PRIMARY KEY column that is the rowid, if there is one: its
     /// values are always integers, so the triggers copy it as it is.
     rowid_alias: Option<String>,
+    /// Ordinary columns of TEXT affinity: SQLite stores a number written to
+    /// them as text, so their values are text, NULL or blobs only.
+    text_columns: Vec<String>,
 }
 
 impl Table {
@@ -136,7 +141,8 @@ impl Table {
         if self.rowid_alias.as_deref() == Some(column) {
             out.integer(expr);
         } else {
-            out.value(&expr);
+            let numbers = !self.text_columns.iter().any(|c| c == column);
+            out.value(&expr, numbers);
         }
         Ok(())
     }
@@ -189,12 +195,13 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     let mut columns = Vec::new();
     let mut key = Vec::new();
     let mut rowid_alias = None;
+    let mut text_columns = Vec::new();
     {
         // hidden: 0 an ordinary column, 2 and 3 generated ones (readable in
         // triggers), 1 a hidden column of a virtual table (never here).
         let mut stmt = conn
             .prepare(
-                "SELECT name, pk, type FROM pragma_table_xinfo(?1, 'main') \
+                "SELECT name, pk, type, hidden FROM pragma_table_xinfo(?1, 'main') \
                  WHERE hidden IN (0, 2, 3) ORDER BY cid",
             )
             .map_err(Error::sqlite("reading table columns"))?;
@@ -204,12 +211,19 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
                 ))
             })
             .map_err(Error::sqlite("reading table columns"))?;
         let mut keyed = Vec::new();
         for row in rows {
-            let (column, pk, declared) = row.map_err(Error::sqlite("reading table columns"))?;
+            let (column, pk, declared, hidden) =
+                row.map_err(Error::sqlite("reading table columns"))?;
+            if hidden == 0
+                && crate::schema::Affinity::of_declared(&declared) == crate::schema::Affinity::Text
+            {
+                text_columns.push(column.clone());
+            }
             if pk > 0 {
                 keyed.push((pk, column.clone(), declared));
             }
@@ -238,6 +252,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         columns,
         key,
         rowid_alias,
+        text_columns,
     })
 }
 
@@ -447,26 +462,16 @@ fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
 }
 
 /// A JSON document as an SQL expression: fixed text, and expressions that
-/// each yield the JSON text of one value (see [`value_expr`]).
+/// each yield the JSON text of one value (see [`value_expr`]), written by
+/// one printf() call into one buffer (a chain of `||` copies the text once
+/// per link).
 ///
-/// Nearly every row is written by one printf() call, into one buffer (a
-/// chain of `||` copies the text once per link). Two things printf()
-/// cannot do are left to a slower form that only rows which need it run:
-/// escaping the control characters U+0000 to U+001F of text values, and
-/// carrying NUL (printf() stops at it). Such a row is written with `||` and
-/// its control characters escaped afterwards, once for the whole document
-/// (see [`CONTROLS`]). Both forms sit in one iif(), which runs one of them.
-///
-/// The escaping is written once per trigger, not once per value: SQLite
-/// sets up registers for all of a trigger's code every time a statement
-/// fires it, and SQLite 3.54 refuses more than about 250 subqueries in one
-/// statement (a table of 130 columns failed to capture).
+/// The triggers stay small on purpose: SQLite sets up registers for all of
+/// a trigger's code every time a statement fires it, so code that rarely
+/// runs still costs on every row.
 #[derive(Default)]
 struct JsonText {
     parts: Vec<Part>,
-    /// For each value that may be text: true when it holds a control
-    /// character.
-    controls: Vec<String>,
 }
 
 enum Part {
@@ -477,11 +482,6 @@ enum Part {
 /// Most values one printf() call takes: older SQLite builds allow 127
 /// arguments per function call (SQLITE_MAX_FUNCTION_ARG).
 const MAX_PRINTF_VALUES: usize = 100;
-
-/// Longest run of `||` links or OR terms written without parentheses, so
-/// the expression tree of a table with thousands of columns stays far below
-/// SQLite's depth limit (1000).
-const MAX_CHAIN: usize = 16;
 
 impl JsonText {
     fn text(&mut self, text: &str) {
@@ -496,46 +496,15 @@ impl JsonText {
         self.parts.push(Part::Expr(expr));
     }
 
-    /// A value of any type.
-    fn value(&mut self, expr: &str) {
-        self.parts.push(Part::Expr(value_expr(expr)));
-        self.controls.push(format!(
-            "typeof({expr}) = 'text' AND (instr({expr}, char(0)) \
-             OR {expr} GLOB '*[\u{1}-\u{1f}]*')"
-        ));
+    /// A value of any type, or with `numbers` false, of a column that never
+    /// holds numbers.
+    fn value(&mut self, expr: &str, numbers: bool) {
+        self.parts.push(Part::Expr(value_expr(expr, numbers)));
     }
 
     fn sql(self) -> Result<String> {
-        let fast = printf_nested(&self.parts)?;
-        if self.controls.is_empty() {
-            return Ok(fast);
-        }
-        let items = self
-            .parts
-            .iter()
-            .map(|p| match p {
-                Part::Text(text) => quote_text(text),
-                Part::Expr(expr) => Ok(expr.clone()),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let slow = CONTROLS.replace("{text}", &grouped(items, "\n    || "));
-        let test = grouped(
-            self.controls.iter().map(|c| format!("({c})")).collect(),
-            "\n    OR ",
-        );
-        Ok(format!("iif({test},\n    {slow},\n    {fast})"))
+        printf_nested(&self.parts)
     }
-}
-
-/// `items` joined by `op`, in parenthesised groups of at most [`MAX_CHAIN`].
-fn grouped(mut items: Vec<String>, op: &str) -> String {
-    while items.len() > MAX_CHAIN {
-        items = items
-            .chunks(MAX_CHAIN)
-            .map(|chunk| format!("({})", chunk.join(op)))
-            .collect();
-    }
-    items.join(op)
 }
 
 /// The parts written by one printf() call, or for a table with more columns
@@ -628,11 +597,18 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
     Ok(())
 }
 
-/// The JSON text of the value of `expr`, whatever its type, as printf()
-/// can carry it (see [`JsonText`] for control characters and NUL):
-/// - text as a JSON string, its backslashes and double quotes escaped when
-///   instr() finds any;
-/// - an integer as it is;
+/// The JSON text of the value of `expr`, whatever its type (or with
+/// `numbers` false, of a column of TEXT affinity, which holds no numbers):
+/// - text as a JSON string, copied as it is unless one GLOB finds a
+///   character JSON cannot hold; then backslashes, double quotes, tabs,
+///   newlines and carriage returns are escaped with replace(). Text with NUL
+///   (which GLOB and printf()'s `%s` stop at, so instr() looks for it) or
+///   another control character is written `{"$text":"<HEX>"}`: exact, and a
+///   few operations instead of the 31 more replace() calls, which would run
+///   on every row (SQLite sets up registers for all of a trigger's code each
+///   time a statement fires it) and overflow the parser stack before 3.46;
+/// - an integer, and an integral real of fewer than 16 digits (printf()
+///   writes it exactly), as it is;
 /// - a real with the digits that read back as exactly the same double.
 ///   From SQLite 3.43, quote() writes the shortest such text ("%!0.17g";
 ///   recognised by how it writes 0.1 + 0.2). Before, quote() writes 15
@@ -647,39 +623,46 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
 ///   written `9e999` or `-9e999`;
 /// - NULL as `null`;
 /// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
-fn value_expr(expr: &str) -> String {
+fn value_expr(expr: &str, numbers: bool) -> String {
+    let e = expr;
+    let escaped = format!(
+        "'\"' || replace(replace(replace(replace(replace({e}, '\\', '\\\\'), '\"', '\\\"'), \
+         '\n', '\\n'), '\r', '\\r'), '\t', '\\t') || '\"'"
+    );
+    // Numbers sort below '' and text below x'', which SQLite compares
+    // without converting either side: type tests without a function call.
+    let number = if numbers {
+        format!(
+            "WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} \
+             WHEN {e} < '' THEN CASE WHEN {e} >= 9e999 THEN '9e999' \
+             WHEN {e} <= -9e999 THEN '-9e999' \
+             WHEN quote(0.30000000000000004) = '0.30000000000000004' \
+             OR instr(printf('%!.20e', abs({e})), 'e') <= 17 THEN quote({e}) \
+             ELSE printf('%!.20e', {e}) END "
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "CASE typeof({expr}) \
-         WHEN 'text' THEN iif(instr({expr}, '\"') OR instr({expr}, '\\'), \
-         '\"' || replace(replace({expr}, '\\', '\\\\'), '\"', '\\\"') || '\"', \
-         '\"' || {expr} || '\"') \
-         WHEN 'integer' THEN {expr} \
-         WHEN 'real' THEN CASE WHEN {expr} >= 9e999 THEN '9e999' \
-         WHEN {expr} <= -9e999 THEN '-9e999' \
-         WHEN quote(0.30000000000000004) = '0.30000000000000004' \
-         OR instr(printf('%!.20e', abs({expr})), 'e') <= 17 THEN quote({expr}) \
-         ELSE printf('%!.20e', {expr}) END \
-         WHEN 'null' THEN 'null' \
-         ELSE '{{\"$blob\":\"' || hex({expr}) || '\"}}' END"
+        "CASE {number}WHEN {e} >= '' AND {e} < x'' THEN \
+         iif({e} GLOB '{SPECIAL}' OR instr({e}, {NUL}), \
+         iif({e} GLOB '{OTHER_CONTROLS}' OR instr({e}, {NUL}), \
+         '{{\"$text\":\"' || hex({e}) || '\"}}', {escaped}), \
+         '\"' || {e} || '\"') \
+         WHEN {e} IS NULL THEN 'null' \
+         ELSE '{{\"$blob\":\"' || hex({e}) || '\"}}' END"
     )
 }
 
-/// Escapes the control characters, U+0000 to U+001F, of the JSON document
-/// `{text}` (which holds them only inside its strings), one step per row
-/// of a recursive query: 31 nested replace() calls would overflow the
-/// parser stack of SQLite before 3.46. replace() cannot search for NUL
-/// alone (a pattern that starts with NUL is the empty one to it) and
-/// substr() stops at NUL, so while NUL remains, each step replaces the
-/// first one together with the text before it (never empty: the document
-/// starts with `{`); then each step escapes one more control character.
-const CONTROLS: &str = "(WITH RECURSIVE e(i, s) AS (SELECT 1, {text} UNION ALL \
-    SELECT i + (instr(s, char(0)) = 0), iif(instr(s, char(0)), \
-    replace(s, substr(s, 1, instr(s, char(0)) - 1) || char(0), \
-    substr(s, 1, instr(s, char(0)) - 1) || '\\u0000'), \
-    replace(s, char(i), iif(i IN (8, 9, 10, 12, 13), \
-    '\\' || substr('btn fr', i - 7, 1), printf('\\u%04x', i)))) \
-    FROM e WHERE i < 32) \
-    SELECT s FROM e WHERE i = 32)";
+/// NUL as text, without a function call: GLOB cannot see it (it stops
+/// there, and so does printf()'s `%s`), so instr() looks for it.
+const NUL: &str = "CAST(x'00' AS TEXT)";
+
+/// Characters a JSON string cannot hold as they are: `"`, `\\` and the
+/// control characters U+0001 to U+001F.
+const SPECIAL: &str = "*[\"\\\u{1}-\u{1f}]*";
+/// The control characters other than tab, newline and carriage return.
+const OTHER_CONTROLS: &str = "*[\u{1}-\u{8}\u{b}\u{c}\u{e}-\u{1f}]*";
 
 /// Prepares (never runs) an insert, an update and a delete on the table:
 /// SQLite compiles the table's triggers then, so a capture trigger SQLite
