@@ -153,33 +153,35 @@ pub(crate) fn publish(feed: &Mutex<Feed>, changes: &[Pending], names: &[Name]) {
     if changes.is_empty() {
         return;
     }
-    let mut rows: Vec<What> = Vec::with_capacity(changes.len());
+    // Held-back changes, counted by table: almost always none.
     let mut unproven: Vec<(u32, i64)> = Vec::new();
-    for change in changes {
-        if change.proven {
-            rows.push(What::Change(change.change(names)));
-        } else {
-            match unproven.iter_mut().find(|(name, _)| *name == change.name) {
-                Some((_, count)) => *count += 1,
-                None => unproven.push((change.name, 1)),
-            }
+    for change in changes.iter().filter(|c| !c.proven) {
+        match unproven.iter_mut().find(|(name, _)| *name == change.name) {
+            Some((_, count)) => *count += 1,
+            None => unproven.push((change.name, 1)),
         }
     }
-    rows.extend(unproven.into_iter().map(|(name, count)| {
+    let held: i64 = unproven.iter().map(|(_, count)| count).sum();
+    let unguarded = unproven.into_iter().map(|(name, count)| {
         let name = &names[name as usize];
         What::Unguarded {
             db: Arc::clone(&name.db),
             table: Arc::clone(&name.table),
             count,
         }
-    }));
+    });
+    let proven = changes
+        .iter()
+        .filter(|c| c.proven)
+        .map(|c| What::Change(c.change(names)));
+    let total = changes.len() - held as usize + unguarded.len();
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
-    let skip = rows.len().saturating_sub(feed.capacity);
+    let skip = total.saturating_sub(feed.capacity);
     feed.next_seq += skip as i64;
     feed.dropped += skip as i64;
-    for what in rows.into_iter().skip(skip) {
+    for what in proven.chain(unguarded).skip(skip) {
         let seq = feed.next_seq;
         feed.next_seq += 1;
         feed.rows.push_back(Row { seq, txn, what });

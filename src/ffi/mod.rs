@@ -106,10 +106,9 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
 pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
     let wanted = name.as_bytes();
     call.with_connection(|conn| {
-        busy_statements(conn).iter().any(|(_, text)| {
-            text.as_deref().is_none_or(|text| {
-                text.as_bytes()
-                    .windows(wanted.len())
+        any_busy_statement(conn, |_, text| {
+            text.is_none_or(|text| {
+                text.windows(wanted.len())
                     .any(|w| w.eq_ignore_ascii_case(wanted))
             })
         })
@@ -123,16 +122,21 @@ pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct StatementId(usize, usize, i32);
 
-/// The statements being stepped on `conn`, with their SQL text (`None` for
-/// a statement prepared with the legacy `sqlite3_prepare()`).
-pub(crate) fn busy_statements(conn: &Connection) -> Vec<(StatementId, Option<String>)> {
-    let mut found = Vec::new();
+/// Calls `visit` with each statement being stepped on `conn` and its SQL
+/// text (`None` for a statement prepared with the legacy
+/// `sqlite3_prepare()`), until it returns true; whether one did. The text
+/// is borrowed, never copied. `visit` must not prepare or finalize
+/// statements on `conn`.
+pub(crate) fn any_busy_statement(
+    conn: &Connection,
+    mut visit: impl FnMut(StatementId, Option<&[u8]>) -> bool,
+) -> bool {
     // SAFETY: the handle of a live connection, used on the thread that runs
     // it, while SQLite holds its mutex for us (we are inside a call).
     let db = unsafe { conn.handle() };
     // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
-    // cannot change while we walk it (nothing here prepares or finalizes); a
-    // NULL start means the first statement.
+    // cannot change while we walk it (visit prepares and finalizes nothing);
+    // a NULL start means the first statement.
     let mut stmt = unsafe { ffi::sqlite3_next_stmt(db, std::ptr::null_mut()) };
     while !stmt.is_null() {
         // SAFETY: stmt comes from sqlite3_next_stmt on this connection.
@@ -143,18 +147,17 @@ pub(crate) fn busy_statements(conn: &Connection) -> Vec<(StatementId, Option<Str
             let reprepared =
                 unsafe { ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
             let text = (!sql.is_null())
-                // SAFETY: sqlite3_sql returns a NUL-terminated UTF-8 string.
-                .then(|| {
-                    unsafe { CStr::from_ptr(sql) }
-                        .to_string_lossy()
-                        .into_owned()
-                });
-            found.push((StatementId(stmt as usize, sql as usize, reprepared), text));
+                // SAFETY: sqlite3_sql returns a NUL-terminated string that
+                // lives as long as the statement, beyond this call.
+                .then(|| unsafe { CStr::from_ptr(sql) }.to_bytes());
+            if visit(StatementId(stmt as usize, sql as usize, reprepared), text) {
+                return true;
+            }
         }
         // SAFETY: as above.
         stmt = unsafe { ffi::sqlite3_next_stmt(db, stmt) };
     }
-    found
+    false
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.

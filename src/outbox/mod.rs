@@ -26,9 +26,13 @@
 mod capture;
 mod wait;
 
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::ffi::StatementId;
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::sql::display_name;
 use crate::{Error, Result};
@@ -56,7 +60,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
             let payload = a.value(1);
             a.with_connection(|conn| {
-                if scans_own_outbox(conn, a.session) {
+                if scans_own_outbox(conn, &a.session.outbox_scans) {
                     return Err(Error::invalid(format!(
                         "refused: the statement reads {OUTBOX_TABLE} while this call appends to \
                          it, so its scan would reach the events it adds and never end; copy the \
@@ -163,27 +167,36 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
 /// `SELECT trigger_emit(...) FROM trigger_outbox` would read its own
 /// appends forever. Each statement's program is read once with `EXPLAIN`
 /// (again only after SQLite prepared it anew), and the answer kept.
-fn scans_own_outbox(conn: &Connection, session: &crate::session::Session) -> bool {
-    for (id, sql) in crate::ffi::busy_statements(conn) {
-        let Some(sql) = sql else { continue };
-        if sql == EMIT_SQL {
-            continue;
-        }
-        let known = session.outbox_scans.lock().get(&id).copied();
-        let scans = known.unwrap_or_else(|| {
-            let scans = program_scans_outbox(conn, &sql);
-            let mut cache = session.outbox_scans.lock();
-            if cache.len() >= 256 {
-                cache.clear();
+fn scans_own_outbox(conn: &Connection, known: &Mutex<HashMap<StatementId, bool>>) -> bool {
+    // Statements not seen before are read after the walk: reading one
+    // prepares a statement, which must not happen while walking the list.
+    let mut unknown = Vec::new();
+    let cached = crate::ffi::any_busy_statement(conn, |id, sql| {
+        let Some(sql) = sql.filter(|sql| *sql != EMIT_SQL.as_bytes()) else {
+            return false;
+        };
+        match known.lock().get(&id) {
+            Some(&scans) => scans,
+            None => {
+                unknown.push((id, String::from_utf8_lossy(sql).into_owned()));
+                false
             }
-            cache.insert(id, scans);
-            scans
-        });
-        if scans {
-            return true;
         }
+    });
+    if cached {
+        return true;
     }
-    false
+    let mut scans_any = false;
+    for (id, sql) in unknown {
+        let scans = program_scans_outbox(conn, &sql);
+        let mut cache = known.lock();
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(id, scans);
+        scans_any |= scans;
+    }
+    scans_any
 }
 
 /// Whether the program of `sql` (read with `EXPLAIN`, sub-programs of

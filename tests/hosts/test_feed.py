@@ -436,20 +436,15 @@ def run_ddl_script(conn, rng, steps, model, execute, in_txn):
             model.touch(table)
             execute(f"INSERT INTO {table}(v, u) VALUES (?, ?)", (rng.randint(0, 9), u))
             model.change("insert", table, CONN["lastrowid"]())
-        elif choice < 0.6:
-            table = rng.choice(live)
-            if model.rows[table]:
-                r = rng.choice(sorted(model.rows[table]))
-                model.touch(table)
-                execute(f"UPDATE {table} SET v = v + 1 WHERE rowid = ?", (r,))
-                model.change("update", table, r)
         elif choice < 0.66:
             table = rng.choice(live)
             if model.rows[table]:
                 r = rng.choice(sorted(model.rows[table]))
+                op, sql = (("update", f"UPDATE {table} SET v = v + 1 WHERE rowid = ?") if choice < 0.6
+                           else ("delete", f"DELETE FROM {table} WHERE rowid = ?"))
                 model.touch(table)
-                execute(f"DELETE FROM {table} WHERE rowid = ?", (r,))
-                model.change("delete", table, r)
+                execute(sql, (r,))
+                model.change(op, table, r)
         elif choice < 0.7:
             table = rng.choice(live)
             if model.rows[table]:
