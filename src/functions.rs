@@ -187,6 +187,12 @@ thread_local! {
     static NESTING_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// Whether the running call is the outermost call of an extension function
+/// on this thread's stack (no other one is running around it).
+pub(crate) fn outermost_call() -> bool {
+    DEPTH.with(|d| d.get()) <= 1
+}
+
 /// One running call of an extension function on this thread.
 ///
 /// `trigger_emit`, `trigger_call` and the functions that change the schema

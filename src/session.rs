@@ -149,8 +149,10 @@ pub(crate) struct Session {
     pub(crate) state: Mutex<State>,
     pub(crate) handlers: Mutex<HashMap<String, Handler>>,
     /// Whether a statement's program reads the outbox and emits (see
-    /// `outbox::scans_own_outbox`), by statement.
-    pub(crate) outbox_scans: Mutex<HashMap<crate::ffi::StatementId, bool>>,
+    /// `outbox::scans_own_outbox`), by statement, with its SQL text.
+    pub(crate) outbox_scans: Mutex<HashMap<crate::ffi::StatementId, (Box<[u8]>, bool)>>,
+    /// The same for trigger_emit's own INSERT, within one outermost call.
+    pub(crate) emit_insert_scans: Mutex<Option<bool>>,
 }
 
 impl Session {
@@ -170,6 +172,7 @@ impl Session {
             state: Mutex::new(State::default()),
             handlers: Mutex::new(HashMap::new()),
             outbox_scans: Mutex::new(HashMap::new()),
+            emit_insert_scans: Mutex::new(None),
         });
         sessions().lock().insert(handle, Arc::downgrade(&session));
         session

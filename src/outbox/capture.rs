@@ -608,7 +608,8 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
 ///   on every row (SQLite sets up registers for all of a trigger's code each
 ///   time a statement fires it) and overflow the parser stack before 3.46;
 /// - an integer, and an integral real of fewer than 16 digits (printf()
-///   writes it exactly), as it is;
+///   writes it exactly), as it is (a larger integer is told from a real by
+///   typeof(), which only such values reach);
 /// - a real with the digits that read back as exactly the same double.
 ///   From SQLite 3.43, quote() writes the shortest such text ("%!0.17g";
 ///   recognised by how it writes 0.1 + 0.2). Before, quote() writes 15
@@ -634,7 +635,8 @@ fn value_expr(expr: &str, numbers: bool) -> String {
     let number = if numbers {
         format!(
             "WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} \
-             WHEN {e} < '' THEN CASE WHEN {e} >= 9e999 THEN '9e999' \
+             WHEN {e} < '' THEN CASE WHEN typeof({e}) = 'integer' THEN {e} \
+             WHEN {e} >= 9e999 THEN '9e999' \
              WHEN {e} <= -9e999 THEN '-9e999' \
              WHEN quote(0.30000000000000004) = '0.30000000000000004' \
              OR instr(printf('%!.20e', abs({e})), 'e') <= 17 THEN quote({e}) \

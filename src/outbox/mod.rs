@@ -60,7 +60,10 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
             let payload = a.value(1);
             a.with_connection(|conn| {
-                if scans_own_outbox(conn, &a.session.outbox_scans) {
+                if crate::functions::outermost_call() {
+                    *a.session.emit_insert_scans.lock() = None;
+                }
+                if scans_own_outbox(conn, &a.session.outbox_scans, &a.session.emit_insert_scans) {
                     return Err(Error::invalid(format!(
                         "refused: the statement reads {OUTBOX_TABLE} while this call appends to \
                          it, so its scan would reach the events it adds and never end; copy the \
@@ -167,21 +170,33 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
 /// `SELECT trigger_emit(...) FROM trigger_outbox` would read its own
 /// appends forever. Each statement's program is read once with `EXPLAIN`
 /// (again only after SQLite prepared it anew), and the answer kept.
-fn scans_own_outbox(conn: &Connection, known: &Mutex<HashMap<StatementId, bool>>) -> bool {
-    // Statements not seen before are read after the walk: reading one
+/// `known` keeps each statement's SQL text with the answer. trigger_emit's
+/// own INSERT is prepared anew for every call: its answer, which depends on
+/// the outbox's triggers only, is kept in `emit_insert` for the calls nested
+/// in one outermost call (the caller clears it there).
+fn scans_own_outbox(
+    conn: &Connection,
+    known: &Mutex<HashMap<StatementId, (Box<[u8]>, bool)>>,
+    emit_insert: &Mutex<Option<bool>>,
+) -> bool {
+    // Statements not judged yet are read after the walk: reading one
     // prepares a statement, which must not happen while walking the list.
     let mut unknown = Vec::new();
     let cached = crate::ffi::any_busy_statement(conn, |id, sql| {
-        let Some(sql) = sql.filter(|sql| *sql != EMIT_SQL.as_bytes()) else {
-            return false;
-        };
-        match known.lock().get(&id) {
-            Some(&scans) => scans,
-            None => {
-                unknown.push((id, String::from_utf8_lossy(sql).into_owned()));
-                false
+        let Some(sql) = sql else { return false };
+        let answer = if sql == EMIT_SQL.as_bytes() {
+            *emit_insert.lock()
+        } else {
+            match known.lock().get(&id) {
+                // A finalized statement's memory may come back with other SQL.
+                Some((text, scans)) if **text == *sql => Some(*scans),
+                _ => None,
             }
-        }
+        };
+        answer.unwrap_or_else(|| {
+            unknown.push((id, String::from_utf8_lossy(sql).into_owned()));
+            false
+        })
     });
     if cached {
         return true;
@@ -189,11 +204,15 @@ fn scans_own_outbox(conn: &Connection, known: &Mutex<HashMap<StatementId, bool>>
     let mut scans_any = false;
     for (id, sql) in unknown {
         let scans = program_scans_outbox(conn, &sql);
-        let mut cache = known.lock();
-        if cache.len() >= 256 {
-            cache.clear();
+        if sql == EMIT_SQL {
+            *emit_insert.lock() = Some(scans);
+        } else {
+            let mut cache = known.lock();
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(id, (sql.into_bytes().into_boxed_slice(), scans));
         }
-        cache.insert(id, scans);
         scans_any |= scans;
     }
     scans_any
@@ -216,9 +235,9 @@ fn program_scans_outbox(conn: &Connection, sql: &str) -> bool {
     let Ok(mut stmt) = conn.prepare(&format!("EXPLAIN {sql}")) else {
         return false;
     };
-    let Ok(mut rows) = stmt.query([]) else {
-        return false;
-    };
+    // Unbound parameters are fine for EXPLAIN (query() would insist on
+    // binding them all).
+    let mut rows = stmt.raw_query();
     let (mut reads, mut emits) = (false, false);
     while let Ok(Some(row)) = rows.next() {
         let opcode: String = row.get(1).unwrap_or_default();

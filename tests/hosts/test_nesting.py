@@ -118,3 +118,23 @@ def test_trigger_cursor_in_a_generated_column_of_the_consumers_table(tmp_path):
                 db=str(db), bail=False)
     assert "alive" in out.stdout, out.stdout + out.stderr
     assert "trigger_cursor(): too many levels of nesting" in out.stderr, out.stderr
+
+
+def test_emitting_scans_are_refused_with_parameters_and_reused_statement_memory():
+    # Without a statement cache, each statement is prepared and finalized,
+    # so a new one often gets a finished one's memory; and bound parameters
+    # must not hide a statement's program from the check.
+    conn = sqlite3.connect(":memory:", isolation_level=None, cached_statements=0)
+    conn.enable_load_extension(True)
+    conn.load_extension(EXT)
+    conn.execute("SELECT trigger_emit('a', 1)")
+    refused = 0
+    for _ in range(40):
+        conn.execute("SELECT trigger_emit('x', 1) FROM (SELECT 1 AS seq)").fetchall()
+        for sql, args in [("SELECT trigger_emit('x', seq) FROM trigger_outbox", ()),
+                          ("SELECT trigger_emit(?, seq) FROM trigger_outbox", ("p",))]:
+            with pytest.raises(sqlite3.OperationalError, match="refused: the statement reads trigger_outbox"):
+                conn.execute(sql, args).fetchall()
+            refused += 1
+    assert refused == 80
+    assert scalar(conn, "SELECT count(*) FROM trigger_outbox") == 41
