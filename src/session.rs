@@ -150,7 +150,7 @@ pub(crate) struct Session {
     pub(crate) handlers: Mutex<HashMap<String, Handler>>,
     /// Whether a statement's program reads the outbox and emits (see
     /// `outbox::scans_own_outbox`), by statement, with its SQL text.
-    pub(crate) outbox_scans: Mutex<HashMap<crate::ffi::StatementId, (Box<[u8]>, bool)>>,
+    pub(crate) outbox_scans: crate::ffi::StatementAnswers,
     /// The same for trigger_emit's own INSERT, within one outermost call.
     pub(crate) emit_insert_scans: Mutex<Option<bool>>,
 }

@@ -122,6 +122,10 @@ pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct StatementId(usize, usize, i32);
 
+/// Answers about statements, kept with the SQL text each was given for.
+pub(crate) type StatementAnswers =
+    parking_lot::Mutex<std::collections::HashMap<StatementId, (Box<[u8]>, bool)>>;
+
 /// Calls `visit` with each statement being stepped on `conn` and its SQL
 /// text (`None` for a statement prepared with the legacy
 /// `sqlite3_prepare()`), until it returns true; whether one did. The text

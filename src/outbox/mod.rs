@@ -26,13 +26,11 @@
 mod capture;
 mod wait;
 
-use std::collections::HashMap;
-
 use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::ffi::StatementId;
+use crate::ffi::StatementAnswers;
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::sql::display_name;
 use crate::{Error, Result};
@@ -176,7 +174,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
 /// in one outermost call (the caller clears it there).
 fn scans_own_outbox(
     conn: &Connection,
-    known: &Mutex<HashMap<StatementId, (Box<[u8]>, bool)>>,
+    known: &StatementAnswers,
     emit_insert: &Mutex<Option<bool>>,
 ) -> bool {
     // Statements not judged yet are read after the walk: reading one
