@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rusqlite::types::Value;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::session::{Change, Name, Pending, Session};
@@ -440,53 +440,82 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     Ok(())
 }
 
-/// One statement per operation for the TEMP guard triggers of
-/// `schema.table`, from `statement(quoted trigger name, OPERATION)`. The
+/// The TEMP guard triggers of `schema.table`, one per operation, as
+/// (name, text after `CREATE TRIGGER `, which is how SQLite stores it). The
 /// guards of a `main` table are `trigger_feed_<table>_<op>`, those of
 /// another schema's `trigger_feed_<schema>.<table>_<op>`.
-fn guard_sql(
-    schema: &str,
-    table: &str,
-    statement: impl Fn(String, &str) -> String,
-) -> Result<String> {
-    let mut sql = String::new();
+fn guards(schema: &str, table: &str) -> Result<Vec<(String, String)>> {
+    let on = format!("{}.{}", quote_ident(schema)?, quote_ident(table)?);
     let prefix = if schema == "main" {
         String::new()
     } else {
         format!("{schema}.")
     };
-    for op in ["INSERT", "UPDATE", "DELETE"] {
-        let name = quote_ident(&format!(
-            "trigger_feed_{prefix}{table}_{}",
-            op.to_ascii_lowercase()
-        ))?;
-        sql.push_str(&statement(name, op));
-    }
-    Ok(sql)
+    ["INSERT", "UPDATE", "DELETE"]
+        .into_iter()
+        .map(|op| {
+            let name = format!("trigger_feed_{prefix}{table}_{}", op.to_ascii_lowercase());
+            let text = format!(
+                "{} BEFORE {op} ON {on} WHEN NOT trigger_txn_joined() \
+                 BEGIN INSERT INTO trigger_txn VALUES ('feed'); END",
+                quote_ident(&name)?
+            );
+            Ok((name, text))
+        })
+        .collect()
+}
+
+/// The stored SQL of the TEMP trigger `name`, if there is one.
+fn temp_trigger_sql(conn: &Connection, name: &str) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT sql FROM temp.sqlite_master WHERE type = 'trigger' AND name = ?1 COLLATE NOCASE",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(Error::sqlite("reading the temporary schema"))
 }
 
 /// The TEMP triggers that put `trigger_txn` into every transaction that
-/// changes `schema.table`, before the first change.
+/// changes `schema.table`, before the first change. A TEMP trigger of the
+/// same name that is not such a guard is an error, never taken over.
 fn create_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
-    let on = format!("{}.{}", quote_ident(schema)?, quote_ident(table)?);
-    let sql = guard_sql(schema, table, |name, op| {
-        format!(
-            "CREATE TEMP TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {on} \
-             WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END;\n"
-        )
-    })?;
-    conn.execute_batch(&sql).map_err(Error::sqlite(format!(
-        "creating the feed's TEMP triggers on {}",
-        display_name(table)
-    )))
+    let mut missing = Vec::new();
+    for (name, text) in guards(schema, table)? {
+        match temp_trigger_sql(conn, &name)? {
+            Some(sql) if sql == format!("CREATE TRIGGER {text}") => {}
+            Some(_) => {
+                return Err(Error::invalid(format!(
+                    "a TEMP trigger named {} already exists and is not the feed's guard of \
+                     {}; rename or drop it to watch this table",
+                    display_name(&name),
+                    display_name(table)
+                )));
+            }
+            None => missing.push(text),
+        }
+    }
+    for text in missing {
+        conn.execute_batch(&format!("CREATE TEMP TRIGGER {text}"))
+            .map_err(Error::sqlite(format!(
+                "creating the feed's TEMP triggers on {}",
+                display_name(table)
+            )))?;
+    }
+    Ok(())
 }
 
+/// Drops the guards of `schema.table`, and nothing else of that name.
 fn drop_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
-    let sql = guard_sql(schema, table, |name, _| {
-        format!("DROP TRIGGER IF EXISTS temp.{name};\n")
-    })?;
-    conn.execute_batch(&sql).map_err(Error::sqlite(format!(
-        "dropping the feed's TEMP triggers on {}",
-        display_name(table)
-    )))
+    for (name, text) in guards(schema, table)? {
+        if temp_trigger_sql(conn, &name)?.is_some_and(|sql| sql == format!("CREATE TRIGGER {text}"))
+        {
+            conn.execute_batch(&format!("DROP TRIGGER temp.{}", quote_ident(&name)?))
+                .map_err(Error::sqlite(format!(
+                    "dropping the feed's TEMP triggers on {}",
+                    display_name(table)
+                )))?;
+        }
+    }
+    Ok(())
 }
