@@ -71,7 +71,17 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         signature: "",
         args: 0..=0,
         flags: INNOCUOUS,
-        body: |a| Ok(Value::Integer(a.session.joined() as i64)),
+        // Called by the guards until the transaction has joined, so once per
+        // transaction. A table or view that hides trigger_txn (made after
+        // trigger_watch checked) would take the guard's row: then this
+        // answers 1, the guard writes nothing, and the transaction's
+        // changes stay unproven (held back as `unguarded`).
+        body: |a| {
+            if a.session.joined() {
+                return Ok(Value::Integer(1));
+            }
+            a.with_connection(|conn| Ok(crate::schema::shadowing_txn_table(conn)?.is_some() as i64))
+        },
     },
 ];
 
