@@ -122,9 +122,10 @@ pub(crate) fn running_statement_names(call: &Call<'_>, name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct StatementId(usize, usize, i32);
 
-/// Answers about statements, kept with the SQL text each was given for.
+/// Answers about statements (bits whose meaning the caller defines), kept
+/// with the SQL text each was given for.
 pub(crate) type StatementAnswers =
-    parking_lot::Mutex<std::collections::HashMap<StatementId, (Box<[u8]>, bool)>>;
+    parking_lot::Mutex<std::collections::HashMap<StatementId, (Box<[u8]>, u8)>>;
 
 /// Calls `visit` with each statement being stepped on `conn` and its SQL
 /// text (`None` for a statement prepared with the legacy

@@ -61,13 +61,28 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
                 if crate::functions::outermost_call() {
                     *a.session.emit_insert_scans.lock() = None;
                 }
-                if scans_own_outbox(conn, &a.session.outbox_scans, &a.session.emit_insert_scans) {
+                let running = running_statements(
+                    conn,
+                    &a.session.outbox_scans,
+                    &a.session.emit_insert_scans,
+                );
+                if running.scans_outbox {
                     return Err(Error::invalid(format!(
                         "refused: the statement reads {OUTBOX_TABLE} while this call appends to \
                          it, so its scan would reach the events it adds and never end; copy the \
                          rows first: CREATE TEMP TABLE todo AS SELECT channel, payload FROM \
                          {OUTBOX_TABLE} WHERE ...; SELECT trigger_emit(channel, payload) FROM todo"
                     )));
+                }
+                if running.unprotected_emit && (!conn.is_autocommit() || running.writers > 1) {
+                    return Err(Error::invalid(
+                        "refused inside a transaction: this INSERT, UPDATE or DELETE calls \
+                         trigger_emit in its own values, defaults, checks or conditions, and \
+                         SQLite does not undo that call's event when such a statement fails \
+                         (it keeps no statement journal for a single-row write), so the event \
+                         could outlive the change; call it from a trigger on the table, in a \
+                         SELECT of its own, or outside BEGIN ... COMMIT",
+                    ));
                 }
                 let seq = emit(conn, &channel, &payload)?;
                 a.session.notify_commits(conn)?;
@@ -162,64 +177,97 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
     },
 ];
 
-/// Whether a statement being stepped on the connection both reads the
-/// outbox (a cursor on its table or one of its indexes) and calls
-/// `trigger_emit`, in its own program or in the views and triggers it runs:
-/// `SELECT trigger_emit(...) FROM trigger_outbox` would read its own
-/// appends forever. Each statement's program is read once with `EXPLAIN`
-/// (again only after SQLite prepared it anew), and the answer kept.
-/// `known` keeps each statement's SQL text with the answer. trigger_emit's
-/// own INSERT is prepared anew for every call: its answer, which depends on
-/// the outbox's triggers only, is kept in `emit_insert` for the calls nested
-/// in one outermost call (the caller clears it there).
-fn scans_own_outbox(
+/// What the statements being stepped on the connection do, as far as
+/// `trigger_emit` cares (see [`running_statements`]).
+#[derive(Default)]
+struct Running {
+    /// One both reads the outbox (a cursor on its table or one of its
+    /// indexes) and calls `trigger_emit`, in its own program or in the views
+    /// and triggers it runs: `SELECT trigger_emit(...) FROM trigger_outbox`
+    /// would read its own appends forever.
+    scans_outbox: bool,
+    /// One writes a table and calls `trigger_emit` in its own program (its
+    /// values, defaults, CHECK constraints, generated columns, conditions or
+    /// RETURNING clause) while firing no trigger. Such a statement may have
+    /// no statement journal (SQLite opens none for a single-row write), and
+    /// then its failure does not undo the events it emitted. A statement
+    /// that fires triggers (or foreign key actions, which SQLite runs as
+    /// triggers) always has one.
+    unprotected_emit: bool,
+    /// How many of them write (trigger_emit's own INSERT not counted).
+    writers: usize,
+}
+
+/// What one statement's program does: a set of these bits.
+const SCANS_OUTBOX: u8 = 1;
+const UNPROTECTED_EMIT: u8 = 2;
+const WRITES: u8 = 4;
+
+/// Looks at every statement being stepped on the connection (see
+/// [`Running`]). Each statement's program is read once with `EXPLAIN`
+/// (again only after SQLite prepared it anew), and the answer kept in
+/// `known` with the statement's SQL text. trigger_emit's own INSERT is
+/// prepared anew for every call: whether it scans the outbox, which depends
+/// on the outbox's triggers only, is kept in `emit_insert` for the calls
+/// nested in one outermost call (the caller clears it there). A statement
+/// prepared with the legacy `sqlite3_prepare()` keeps no text and cannot be
+/// read: it counts as doing none of these.
+fn running_statements(
     conn: &Connection,
     known: &StatementAnswers,
     emit_insert: &Mutex<Option<bool>>,
-) -> bool {
+) -> Running {
+    let mut running = Running::default();
+    let note = |running: &mut Running, bits: u8| {
+        running.scans_outbox |= bits & SCANS_OUTBOX != 0;
+        running.unprotected_emit |= bits & UNPROTECTED_EMIT != 0;
+        running.writers += usize::from(bits & WRITES != 0);
+    };
     // Statements not judged yet are read after the walk: reading one
     // prepares a statement, which must not happen while walking the list.
     let mut unknown = Vec::new();
-    let cached = crate::ffi::any_busy_statement(conn, |id, sql| {
+    crate::ffi::any_busy_statement(conn, |id, sql| {
         let Some(sql) = sql else { return false };
-        let answer = if sql == EMIT_SQL.as_bytes() {
-            *emit_insert.lock()
-        } else {
-            match known.lock().get(&id) {
-                // A finalized statement's memory may come back with other SQL.
-                Some((text, scans)) if **text == *sql => Some(*scans),
-                _ => None,
+        if sql == EMIT_SQL.as_bytes() {
+            match *emit_insert.lock() {
+                Some(scans) => running.scans_outbox |= scans,
+                None => unknown.push((id, String::from_utf8_lossy(sql).into_owned())),
             }
-        };
-        answer.unwrap_or_else(|| {
-            unknown.push((id, String::from_utf8_lossy(sql).into_owned()));
-            false
-        })
+            return false;
+        }
+        match known.lock().get(&id) {
+            // A finalized statement's memory may come back with other SQL.
+            Some((text, bits)) if **text == *sql => note(&mut running, *bits),
+            _ => unknown.push((id, String::from_utf8_lossy(sql).into_owned())),
+        }
+        false
     });
-    if cached {
-        return true;
-    }
-    let mut scans_any = false;
     for (id, sql) in unknown {
-        let scans = program_scans_outbox(conn, &sql);
+        let bits = read_program(conn, &sql);
         if sql == EMIT_SQL {
+            let scans = bits & SCANS_OUTBOX != 0;
             *emit_insert.lock() = Some(scans);
+            running.scans_outbox |= scans;
         } else {
             let mut cache = known.lock();
             if cache.len() >= 256 {
                 cache.clear();
             }
-            cache.insert(id, (sql.into_bytes().into_boxed_slice(), scans));
+            cache.insert(id, (sql.into_bytes().into_boxed_slice(), bits));
+            drop(cache);
+            note(&mut running, bits);
         }
-        scans_any |= scans;
     }
-    scans_any
+    running
 }
 
-/// Whether the program of `sql` (read with `EXPLAIN`, sub-programs of
-/// triggers included) opens the outbox for reading and calls `trigger_emit`.
-/// A statement that cannot be explained counts as not scanning.
-fn program_scans_outbox(conn: &Connection, sql: &str) -> bool {
+/// Reads the program of `sql` with `EXPLAIN` (sub-programs of triggers
+/// included) and says what it does, as bits: [`SCANS_OUTBOX`] when it opens
+/// the outbox for reading and calls `trigger_emit`; [`WRITES`] when it
+/// starts a write transaction; [`UNPROTECTED_EMIT`] when it also calls
+/// `trigger_emit` and runs no trigger program. A statement that cannot be
+/// explained counts as doing none of these.
+fn read_program(conn: &Connection, sql: &str) -> u8 {
     let roots: Vec<i64> = conn
         .prepare(&format!(
             "SELECT rootpage FROM main.sqlite_master \
@@ -227,28 +275,37 @@ fn program_scans_outbox(conn: &Connection, sql: &str) -> bool {
         ))
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
         .unwrap_or_default();
-    if roots.is_empty() {
-        return false;
-    }
     let Ok(mut stmt) = conn.prepare(&format!("EXPLAIN {sql}")) else {
-        return false;
+        return 0;
     };
     // Unbound parameters are fine for EXPLAIN (query() would insist on
     // binding them all).
     let mut rows = stmt.raw_query();
-    let (mut reads, mut emits) = (false, false);
+    let (mut reads, mut emits, mut writes, mut triggers) = (false, false, false, false);
     while let Ok(Some(row)) = rows.next() {
         let opcode: String = row.get(1).unwrap_or_default();
         let p2: i64 = row.get(3).unwrap_or_default();
         let p3: i64 = row.get(4).unwrap_or_default();
         let p4: Option<String> = row.get(5).unwrap_or_default();
-        reads |= opcode == "OpenRead" && p3 == 0 && roots.contains(&p2);
+        match opcode.as_str() {
+            "OpenRead" => reads |= p3 == 0 && roots.contains(&p2),
+            "Transaction" => writes |= p2 != 0,
+            "Program" => triggers = true,
+            _ => {}
+        }
         emits |= p4.is_some_and(|p4| p4.starts_with("trigger_emit("));
-        if reads && emits {
-            return true;
+    }
+    let mut bits = 0;
+    if reads && emits {
+        bits |= SCANS_OUTBOX;
+    }
+    if writes {
+        bits |= WRITES;
+        if emits && !triggers {
+            bits |= UNPROTECTED_EMIT;
         }
     }
-    false
+    bits
 }
 
 /// Refuses an empty text argument: no event or consumer can be named "".
