@@ -320,6 +320,15 @@ impl Args<'_, '_> {
         }
     }
 
+    /// Argument `i` as SQLite holds it, borrowed for the call: text and
+    /// blobs are neither copied nor checked (NULL when absent).
+    pub(crate) fn value_ref(&self, i: usize) -> ValueRef<'_> {
+        if i >= self.call.len() {
+            return ValueRef::Null;
+        }
+        self.call.get_raw(i)
+    }
+
     /// A required integer argument (text is not converted).
     pub(crate) fn int(&self, i: usize, name: &str) -> Result<i64, String> {
         self.opt_int(i, name)?

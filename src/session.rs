@@ -153,6 +153,20 @@ pub(crate) struct Session {
     pub(crate) outbox_scans: crate::ffi::StatementAnswers,
     /// The same for trigger_emit's own INSERT, within one outermost call.
     pub(crate) emit_insert_scans: Mutex<Option<bool>>,
+    /// A second handle on the connection whose prepared-statement cache
+    /// keeps the statements the extension runs on every row
+    /// (`trigger_emit`'s INSERT). It exists only while `trigger_txn` is
+    /// connected: SQLite disconnects virtual tables when the connection
+    /// closes, before it looks for unfinalized statements, and the
+    /// disconnect drops it (see [`Session::statements`]).
+    statements: parking_lot::ReentrantMutex<std::cell::RefCell<Statements>>,
+}
+
+#[derive(Default)]
+struct Statements {
+    cache: Option<Connection>,
+    /// How many `trigger_txn` instances are connected.
+    tables: usize,
 }
 
 impl Session {
@@ -173,6 +187,7 @@ impl Session {
             handlers: Mutex::new(HashMap::new()),
             outbox_scans: Mutex::new(HashMap::new()),
             emit_insert_scans: Mutex::new(None),
+            statements: Default::default(),
         });
         sessions().lock().insert(handle, Arc::downgrade(&session));
         session
@@ -205,6 +220,36 @@ impl Session {
             .map_err(crate::Error::sqlite(
                 "marking the transaction for trigger_wait",
             ))
+    }
+
+    /// Runs `body` with the connection handle whose statement cache
+    /// outlives one call (`None` while `trigger_txn` is not connected: then
+    /// statements are prepared for the call). Calls may nest.
+    pub(crate) fn statements<T>(&self, body: impl FnOnce(Option<&Connection>) -> T) -> T {
+        let guard = self.statements.lock();
+        let statements = guard.borrow();
+        body(statements.cache.as_ref())
+    }
+
+    /// `trigger_txn` was connected; `cache` is a handle on its connection.
+    pub(crate) fn txn_table_connected(&self, cache: impl FnOnce() -> Option<Connection>) {
+        let guard = self.statements.lock();
+        let mut statements = guard.borrow_mut();
+        statements.tables += 1;
+        if statements.cache.is_none() {
+            statements.cache = cache();
+        }
+    }
+
+    /// A `trigger_txn` instance was disconnected: when none is left (the
+    /// connection is closing), the cached statements are finalized.
+    pub(crate) fn txn_table_disconnected(&self) {
+        let guard = self.statements.lock();
+        let mut statements = guard.borrow_mut();
+        statements.tables = statements.tables.saturating_sub(1);
+        if statements.tables == 0 {
+            statements.cache = None;
+        }
     }
 
     /// Whether `trigger_txn` is already part of the open transaction.

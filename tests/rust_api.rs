@@ -389,3 +389,55 @@ fn a_closure_never_gets_a_change_that_cannot_be_proven_committed() {
     conn.execute_batch("INSERT INTO t VALUES ('auto')").unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![2]);
 }
+
+#[test]
+fn a_connection_whose_emit_statement_is_cached_closes_cleanly() {
+    // trigger_emit keeps its INSERT prepared between calls; Connection::close
+    // (sqlite3_close) must still succeed, also mid-transaction and with
+    // hooks set, and a second connection must never get the first one's
+    // statement.
+    let dir = std::env::temp_dir().join(format!("st-close-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, mid_transaction) in [false, true].into_iter().enumerate() {
+        let path = dir.join(format!("{i}.db"));
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path).unwrap();
+        sqlite_triggers::register(&conn).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v);
+             CREATE TRIGGER t_emit AFTER INSERT ON t BEGIN SELECT trigger_emit('t', new.v); END;
+             SELECT trigger_watch('t');
+             INSERT INTO t(v) VALUES (1), (2);",
+        )
+        .unwrap();
+        let other = Connection::open_in_memory().unwrap();
+        sqlite_triggers::register(&other).unwrap();
+        other
+            .execute_batch("SELECT trigger_emit('other', 'x')")
+            .unwrap();
+        if mid_transaction {
+            conn.execute_batch("BEGIN; INSERT INTO t(v) VALUES (3);")
+                .unwrap();
+        }
+        conn.close().map_err(|(_, e)| e).unwrap();
+        let seqs: Vec<(i64, String)> = other
+            .prepare("SELECT seq, channel FROM trigger_outbox")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seqs, vec![(1, "other".to_string())]);
+        other.close().map_err(|(_, e)| e).unwrap();
+        let again = Connection::open(&path).unwrap();
+        let payloads: Vec<i64> = again
+            .prepare("SELECT payload FROM trigger_outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(payloads, vec![1, 2]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

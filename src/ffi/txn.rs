@@ -146,16 +146,37 @@ unsafe extern "C" fn connect(
         base: ffi::sqlite3_vtab::default(),
         session: aux as *const Session,
     });
+    // SAFETY: aux is the module's client data, the connection's Session,
+    // alive until the module is dropped after every disconnect.
+    let session = unsafe { &*(aux as *const Session) };
+    // SAFETY: db is this live connection; the handle never closes it, and
+    // the session drops it in disconnect, before the connection closes.
+    let connected = catch("connecting trigger_txn", || {
+        session.txn_table_connected(|| unsafe { Connection::from_handle(db) }.ok())
+    });
+    if connected.is_err() {
+        return ffi::SQLITE_ERROR;
+    }
     // SAFETY: pp_vtab is SQLite's out-pointer; it frees the table through
     // disconnect, which turns it back into a Box.
     unsafe { *pp_vtab = Box::into_raw(tab).cast() };
     ffi::SQLITE_OK
 }
 
+/// Also runs when the connection closes, before SQLite looks for
+/// unfinalized statements: the session's statement cache goes here.
 unsafe extern "C" fn disconnect(tab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: tab was made by connect.
+    let rc = unsafe {
+        with_session(
+            tab,
+            "disconnecting trigger_txn",
+            Session::txn_table_disconnected,
+        )
+    };
     // SAFETY: tab was made by Box::into_raw in connect and is freed once.
     drop(unsafe { Box::from_raw(tab as *mut TxnTab) });
-    ffi::SQLITE_OK
+    rc
 }
 
 unsafe extern "C" fn best_index(

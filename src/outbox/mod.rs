@@ -27,7 +27,7 @@ mod capture;
 mod wait;
 
 use parking_lot::Mutex;
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::ffi::StatementAnswers;
@@ -41,8 +41,9 @@ pub(crate) const OUTBOX_TABLE: &str = "trigger_outbox";
 pub(crate) const CONSUMERS_TABLE: &str = "trigger_outbox_consumers";
 
 /// The statement `trigger_emit` runs.
-const EMIT_SQL: &str =
-    "INSERT INTO main.trigger_outbox (channel, payload) VALUES (?1, ?2) RETURNING seq";
+const EMIT_SQL: &str = "INSERT INTO main.trigger_outbox (channel, payload) VALUES (?1, ?2)";
+/// What its errors say it was doing.
+const EMIT_CONTEXT: &str = "writing to trigger_outbox";
 
 /// A UTC timestamp with milliseconds, as the tables' column defaults, so rows
 /// written by plain SQL (capture triggers) get one too.
@@ -56,7 +57,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         flags: INNOCUOUS,
         body: |a| {
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
-            let payload = a.value(1);
+            let payload = a.value_ref(1);
             a.with_connection(|conn| {
                 if crate::functions::outermost_call() {
                     *a.session.emit_insert_scans.lock() = None;
@@ -84,7 +85,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
                          SELECT of its own, or outside BEGIN ... COMMIT",
                     ));
                 }
-                let seq = emit(conn, &channel, &payload)?;
+                let seq = a.session.statements(|cache| emit(conn, cache, &channel, payload))?;
                 a.session.notify_commits(conn)?;
                 Ok(seq)
             })
@@ -366,7 +367,7 @@ fn check_tables(conn: &Connection) -> Result<()> {
 /// succeeds costs no check.
 fn on_tables<T>(
     conn: &Connection,
-    context: String,
+    context: impl Into<String>,
     op: impl Fn() -> rusqlite::Result<T>,
 ) -> Result<T> {
     match op() {
@@ -493,21 +494,32 @@ pub(crate) fn is_missing_table(e: &rusqlite::Error) -> bool {
 
 /// Appends an event to the outbox in the caller's transaction and returns
 /// its seq. The payload is stored exactly as given (text stays text).
-pub(crate) fn emit(conn: &Connection, channel: &str, payload: &Value) -> Result<i64> {
-    // RETURNING gives the seq of this very insert; last_insert_rowid() would
-    // too, but SQLite restores it when a trigger ends, which is easy to trip on.
+pub(crate) fn emit(
+    conn: &Connection,
+    cache: Option<&Connection>,
+    channel: &str,
+    payload: ValueRef<'_>,
+) -> Result<i64> {
     let insert = || -> rusqlite::Result<i64> {
-        let mut stmt = conn.prepare(EMIT_SQL)?;
-        let mut rows = stmt.query(params![channel, payload])?;
-        let seq = match rows.next()? {
-            Some(row) => row.get(0)?,
-            // A BEFORE INSERT trigger's RAISE(IGNORE) skipped the row.
-            None => return Err(rusqlite::Error::QueryReturnedNoRows),
+        let mut stmt = match cache {
+            // A schema change makes SQLite prepare it again by itself.
+            Some(cache) => cache.prepare_cached(EMIT_SQL)?,
+            // Cached in the call's own handle: finalized when the call ends.
+            None => conn.prepare_cached(EMIT_SQL)?,
         };
-        while rows.next()?.is_some() {}
-        Ok(seq)
+        // The seq is the rowid this INSERT made, read as soon as it is done:
+        // SQLite restores last_insert_rowid() only when a trigger ends, so
+        // a trigger on the outbox that inserts elsewhere cannot change it
+        // here. (RETURNING would say the same, at the price of a temporary
+        // table per call.)
+        let payload = rusqlite::types::ToSqlOutput::Borrowed(payload);
+        if stmt.execute(params![channel, payload])? == 0 {
+            // A BEFORE INSERT trigger's RAISE(IGNORE) skipped the row.
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
+        Ok(conn.last_insert_rowid())
     };
-    on_tables(conn, format!("writing to {OUTBOX_TABLE}"), insert).map_err(|e| match e {
+    on_tables(conn, EMIT_CONTEXT, insert).map_err(|e| match e {
         Error::Sqlite {
             source: rusqlite::Error::QueryReturnedNoRows,
             ..
