@@ -66,6 +66,11 @@ pub use crate::session::{Change, Op};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
+thread_local! {
+    /// `trigger_call`'s argument list, kept between calls.
+    static ARGS: std::cell::Cell<Vec<Value>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 pub(crate) const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
     name: "trigger_call",
     signature: "name [, arg, ...]",
@@ -74,17 +79,23 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
     args: 1..=64,
     flags: INNOCUOUS,
     body: |a| {
-        let name = a.text(0, "name")?;
-        let handler = a.session.handlers.lock().get(&name).cloned();
+        let name = a.str(0, "name")?;
+        let handler = a.session.handlers.lock().get(name).cloned();
         let Some(handler) = handler else {
             return Err(format!(
                 "no handler named {} on this connection (a Rust program registers handlers \
                  with sqlite_triggers::register_handler)",
-                display_name(&name)
+                display_name(name)
             ));
         };
-        let args: Vec<Value> = (1..a.len()).map(|i| a.value(i)).collect();
-        handler(&args).map_err(|e| format!("handler {}: {e}", display_name(&name)))
+        // The argument list reuses one buffer per thread; a handler that runs
+        // SQL calling trigger_call again finds it taken and gets its own.
+        let mut args = ARGS.with(|buffer| buffer.take());
+        args.extend((1..a.len()).map(|i| a.value(i)));
+        let result = handler(&args);
+        args.clear();
+        ARGS.with(|buffer| buffer.set(args));
+        result.map_err(|e| format!("handler {}: {e}", display_name(name)))
     },
 }];
 

@@ -364,6 +364,16 @@ impl Args<'_, '_> {
             .map_err(|e| e.to_string())
     }
 
+    /// A required text argument, borrowed for the call.
+    pub(crate) fn str(&self, i: usize, name: &str) -> Result<&str, String> {
+        match self.value_ref(i) {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map_err(|_| format!("argument {} ({name}) is not valid UTF-8 text", i + 1)),
+            // Not text: the error `text` gives.
+            _ => Err(self.text(i, name).err().unwrap_or_default()),
+        }
+    }
+
     /// A required text argument.
     pub(crate) fn text(&self, i: usize, name: &str) -> Result<String, String> {
         self.opt_text(i, name)?

@@ -8,6 +8,7 @@
 //! sqlite-triggers-bench --extension PATH [--quick] [--rows 1,2,...] [--out FILE] [--tmp DIR]
 //! sqlite-triggers-bench wait-child EXTENSION DB     (benchmark 7's other process)
 //! ```
+mod handler;
 mod harness;
 mod latency;
 mod rows;
@@ -128,6 +129,7 @@ fn run(args: Args) -> R<bool> {
         ("4", Box::new(|| rows::row4(&plan, &ext, &sizes))),
         ("6", Box::new(|| rows::row6(&plan, &ext, &sizes))),
         ("7", Box::new(|| latency::row7(&plan, &ext))),
+        ("8", Box::new(|| handler::row8(&plan, &sizes))),
     ];
     for (id, make) in &all {
         if wanted(id) {

@@ -36,6 +36,13 @@ impl Call<'_> {
         self.args.len()
     }
 
+    /// One of the calling connection's limits (`sqlite3_limit`, read only).
+    pub(crate) fn limit(&self, id: c_int) -> c_int {
+        // SAFETY: the handle of the connection running this call; a negative
+        // new value only reads the limit.
+        unsafe { ffi::sqlite3_limit(ffi::sqlite3_context_db_handle(self.ctx), id, -1) }
+    }
+
     /// Argument `i`, which must be below [`Call::len`].
     pub(crate) fn get_raw(&self, i: usize) -> ValueRef<'_> {
         let value = self.args[i];

@@ -26,12 +26,7 @@ use rusqlite::{ffi, Connection};
 /// SQLITE_LIMIT_TRIGGER_DEPTH, -1)`, for the function called with `ctx`;
 /// `None` when the connection cannot be reached.
 pub(crate) fn trigger_depth_limit(call: &Call<'_>) -> Option<i32> {
-    call.with_connection(|conn| {
-        // SAFETY: the handle of the live connection running this function; a
-        // negative new value only reads the limit.
-        unsafe { ffi::sqlite3_limit(conn.handle(), ffi::SQLITE_LIMIT_TRIGGER_DEPTH, -1) }
-    })
-    .ok()
+    Some(call.limit(ffi::SQLITE_LIMIT_TRIGGER_DEPTH))
 }
 
 /// How many bytes of this thread's stack are left below the caller's frame,
