@@ -159,14 +159,20 @@ pub(crate) struct Session {
     /// connected: SQLite disconnects virtual tables when the connection
     /// closes, before it looks for unfinalized statements, and the
     /// disconnect drops it (see [`Session::statements`]).
-    statements: parking_lot::ReentrantMutex<std::cell::RefCell<Statements>>,
+    statements: parking_lot::ReentrantMutex<Statements>,
 }
 
+/// The statements a connection keeps between calls. Calls nest (a trigger
+/// on the outbox that emits runs inside an emit), so the cache may be in
+/// use when `trigger_txn` connects: then it is simply not filled yet.
 #[derive(Default)]
-struct Statements {
-    cache: Option<Connection>,
+pub(crate) struct Statements {
+    cache: std::cell::RefCell<Option<Connection>>,
     /// How many `trigger_txn` instances are connected.
-    tables: usize,
+    tables: std::cell::Cell<usize>,
+    /// How often SQLite had prepared the cached INSERT again when the
+    /// outbox's shape was last checked (see `outbox::emit`).
+    pub(crate) checked: std::cell::Cell<Option<i32>>,
 }
 
 impl Session {
@@ -225,30 +231,37 @@ impl Session {
     /// Runs `body` with the connection handle whose statement cache
     /// outlives one call (`None` while `trigger_txn` is not connected: then
     /// statements are prepared for the call). Calls may nest.
-    pub(crate) fn statements<T>(&self, body: impl FnOnce(Option<&Connection>) -> T) -> T {
-        let guard = self.statements.lock();
-        let statements = guard.borrow();
-        body(statements.cache.as_ref())
+    pub(crate) fn statements<T>(
+        &self,
+        body: impl FnOnce(Option<&Connection>, &Statements) -> T,
+    ) -> T {
+        let statements = self.statements.lock();
+        let cache = statements.cache.borrow();
+        body(cache.as_ref(), &statements)
     }
 
-    /// `trigger_txn` was connected; `cache` is a handle on its connection.
+    /// `trigger_txn` was connected; `cache` makes a handle on its connection.
     pub(crate) fn txn_table_connected(&self, cache: impl FnOnce() -> Option<Connection>) {
-        let guard = self.statements.lock();
-        let mut statements = guard.borrow_mut();
-        statements.tables += 1;
-        if statements.cache.is_none() {
-            statements.cache = cache();
-        }
+        let statements = self.statements.lock();
+        statements.tables.set(statements.tables.get() + 1);
+        if let Ok(mut kept) = statements.cache.try_borrow_mut() {
+            if kept.is_none() {
+                *kept = cache();
+                statements.checked.set(None);
+            }
+        };
     }
 
     /// A `trigger_txn` instance was disconnected: when none is left (the
     /// connection is closing), the cached statements are finalized.
     pub(crate) fn txn_table_disconnected(&self) {
-        let guard = self.statements.lock();
-        let mut statements = guard.borrow_mut();
-        statements.tables = statements.tables.saturating_sub(1);
-        if statements.tables == 0 {
-            statements.cache = None;
+        let statements = self.statements.lock();
+        let tables = statements.tables.get().saturating_sub(1);
+        statements.tables.set(tables);
+        if tables == 0 {
+            if let Ok(mut kept) = statements.cache.try_borrow_mut() {
+                *kept = None;
+            };
         }
     }
 

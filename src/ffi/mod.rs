@@ -192,6 +192,7 @@ pub(crate) fn silence_panic_output() {
 #[cfg(feature = "loadable")]
 mod entry {
     use std::os::raw::{c_char, c_int};
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
     use rusqlite::{ffi, Connection};
 
@@ -254,6 +255,13 @@ mod entry {
             unsafe { set_error(p_api, pz_err_msg, &message) };
             return ffi::SQLITE_ERROR;
         }
+        // SAFETY: as above; the pointer is only compared, never called.
+        let library = unsafe { (*p_api).libversion_number }.map_or(0, |f| f as usize);
+        if let Err(message) = claim_library(library, running) {
+            // SAFETY: as above.
+            unsafe { set_error(p_api, pz_err_msg, &message) };
+            return ffi::SQLITE_ERROR;
+        }
         silence_panic_output();
         let loaded = catch("loading the extension", || {
             // SAFETY: db and p_api come from SQLite's loader; the version
@@ -267,6 +275,36 @@ mod entry {
                 unsafe { set_error(p_api, pz_err_msg, &message) };
                 ffi::SQLITE_ERROR
             }
+        }
+    }
+
+    /// The SQLite library the extension was first loaded into, by the
+    /// address of its `sqlite3_libversion_number`, and its version.
+    static FIRST_LIBRARY: AtomicUsize = AtomicUsize::new(0);
+    static FIRST_VERSION: AtomicI32 = AtomicI32::new(0);
+
+    /// Refuses a second SQLite library in the process. A loadable extension
+    /// reaches SQLite through one table of function pointers per process,
+    /// and each load replaces it: after a second library (apsw's beside
+    /// Python's sqlite3, say) loaded the extension, the first library's
+    /// connections would be run by the second library's code, which reads
+    /// its own struct layouts out of them.
+    fn claim_library(library: usize, version: c_int) -> Result<(), String> {
+        match FIRST_LIBRARY.compare_exchange(0, library, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => {
+                FIRST_VERSION.store(version, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(first) if first == library => Ok(()),
+            Err(_) => Err(format!(
+                "sqlite-triggers is already loaded in this process by another SQLite library \
+                 (SQLite {}; this connection's is SQLite {}); a loadable extension reaches \
+                 SQLite through one table of functions per process, so one process can use \
+                 it with one SQLite library only: load it into connections of the same \
+                 library (for example only Python's sqlite3, or only apsw)",
+                version_text(FIRST_VERSION.load(Ordering::SeqCst)),
+                version_text(version)
+            )),
         }
     }
 

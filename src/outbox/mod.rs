@@ -85,7 +85,9 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
                          SELECT of its own, or outside BEGIN ... COMMIT",
                     ));
                 }
-                let seq = a.session.statements(|cache| emit(conn, cache, &channel, payload))?;
+                let seq = a
+                    .session
+                    .statements(|cache, kept| emit(conn, cache, &kept.checked, &channel, payload))?;
                 a.session.notify_commits(conn)?;
                 Ok(seq)
             })
@@ -282,7 +284,7 @@ fn read_program(conn: &Connection, sql: &str) -> u8 {
     // Unbound parameters are fine for EXPLAIN (query() would insist on
     // binding them all).
     let mut rows = stmt.raw_query();
-    let (mut reads, mut emits, mut writes, mut triggers) = (false, false, false, false);
+    let (mut reads, mut emits, mut writes, mut protected) = (false, false, false, false);
     while let Ok(Some(row)) = rows.next() {
         let opcode: String = row.get(1).unwrap_or_default();
         let p2: i64 = row.get(3).unwrap_or_default();
@@ -291,7 +293,9 @@ fn read_program(conn: &Connection, sql: &str) -> u8 {
         match opcode.as_str() {
             "OpenRead" => reads |= p3 == 0 && roots.contains(&p2),
             "Transaction" => writes |= p2 != 0,
-            "Program" => triggers = true,
+            // Triggers run as sub-programs; a statement that creates a
+            // table (CREATE TABLE ... AS SELECT) is undone whole as well.
+            "Program" | "CreateBtree" => protected = true,
             _ => {}
         }
         emits |= p4.is_some_and(|p4| p4.starts_with("trigger_emit("));
@@ -302,7 +306,7 @@ fn read_program(conn: &Connection, sql: &str) -> u8 {
     }
     if writes {
         bits |= WRITES;
-        if emits && !triggers {
+        if emits && !protected {
             bits |= UNPROTECTED_EMIT;
         }
     }
@@ -414,7 +418,11 @@ fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>>
         return Ok(Vec::new());
     };
     if found.kind != "table" {
-        return Ok(vec![format!("it is a {}, not a table", found.kind)]);
+        let kind = match found.kind.as_str() {
+            "virtual" | "shadow" => format!("{} table", found.kind),
+            other => other.to_string(),
+        };
+        return Ok(vec![format!("it is a {kind}, not a table")]);
     }
     // (name, declared type, NOT NULL, has a DEFAULT, primary key position)
     let columns: Vec<(String, String, bool, bool, i64)> = conn
@@ -497,38 +505,55 @@ pub(crate) fn is_missing_table(e: &rusqlite::Error) -> bool {
 pub(crate) fn emit(
     conn: &Connection,
     cache: Option<&Connection>,
+    checked: &std::cell::Cell<Option<i32>>,
     channel: &str,
     payload: ValueRef<'_>,
 ) -> Result<i64> {
-    let insert = || -> rusqlite::Result<i64> {
-        let mut stmt = match cache {
+    let insert = || -> Result<i64> {
+        let prepared = match cache {
             // A schema change makes SQLite prepare it again by itself.
-            Some(cache) => cache.prepare_cached(EMIT_SQL)?,
+            Some(cache) => cache.prepare_cached(EMIT_SQL),
             // Cached in the call's own handle: finalized when the call ends.
-            None => conn.prepare_cached(EMIT_SQL)?,
+            None => conn.prepare_cached(EMIT_SQL),
         };
+        let mut stmt = prepared.map_err(Error::sqlite(EMIT_CONTEXT))?;
+        // The seq returned is the rowid, which is the seq only in a table
+        // of the outbox's shape: checked whenever SQLite prepared the
+        // statement anew (a schema change), and for uncached statements.
+        let prepared_again = stmt.get_status(rusqlite::StatementStatus::RePrepare);
+        if cache.is_none() || checked.get() != Some(prepared_again) {
+            check_tables(conn)?;
+            checked.set(cache.map(|_| prepared_again));
+        }
         // The seq is the rowid this INSERT made, read as soon as it is done:
         // SQLite restores last_insert_rowid() only when a trigger ends, so
         // a trigger on the outbox that inserts elsewhere cannot change it
         // here. (RETURNING would say the same, at the price of a temporary
         // table per call.)
         let payload = rusqlite::types::ToSqlOutput::Borrowed(payload);
-        if stmt.execute(params![channel, payload])? == 0 {
-            // A BEFORE INSERT trigger's RAISE(IGNORE) skipped the row.
-            return Err(rusqlite::Error::QueryReturnedNoRows);
+        match stmt.execute(params![channel, payload]) {
+            Ok(0) => Err(Error::invalid(format!(
+                "the event was not written: the insert into {OUTBOX_TABLE} was skipped (a \
+                 trigger on it with RAISE(IGNORE), or an ON CONFLICT IGNORE constraint); drop \
+                 or change that trigger or constraint"
+            ))),
+            Ok(_) => Ok(conn.last_insert_rowid()),
+            Err(e) => Err(Error::sqlite(EMIT_CONTEXT)(e)),
         }
-        Ok(conn.last_insert_rowid())
     };
-    on_tables(conn, EMIT_CONTEXT, insert).map_err(|e| match e {
-        Error::Sqlite {
-            source: rusqlite::Error::QueryReturnedNoRows,
-            ..
-        } => Error::invalid(format!(
-            "the event was not written: a trigger on {OUTBOX_TABLE} skipped the insert \
-             (RAISE(IGNORE)); drop or change that trigger"
-        )),
-        e => e,
-    })
+    // As `on_tables`: a missing outbox is created, and a failure is
+    // explained by the outbox's shape where it does not fit.
+    match insert() {
+        Err(Error::Sqlite { source, .. }) if is_missing_table(&source) => {
+            ensure_tables(conn)?;
+            insert()
+        }
+        Err(e @ Error::Sqlite { .. }) => {
+            check_tables(conn)?;
+            Err(e)
+        }
+        other => other,
+    }
 }
 
 /// The position stored for `consumer`; 0 for one that never acknowledged.

@@ -2,8 +2,16 @@
 must never keep a connection from closing (sqlite3_close returns
 SQLITE_BUSY while a statement is unfinalized; sqlite3_close_v2 would leave
 a zombie holding the file open), must follow schema changes, and must never
-be shared between connections."""
+be shared between connections.
+
+A loadable extension reaches SQLite through one table of functions per
+process, which every load replaces, so a second SQLite library (apsw's,
+beside Python's) is refused. Each scenario runs in a child process that
+loads one library only, and one test tries both.
+"""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -30,11 +38,28 @@ CREATE TRIGGER t_emit AFTER INSERT ON t BEGIN SELECT trigger_emit('t', new.v); E
 """
 
 
+def in_child(scenario, *args):
+    """Runs `scenario(*args)` of this module in a fresh Python process."""
+    code = f"import test_statement_cache as t; t.{scenario}(*{args!r})"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=os.path.dirname(__file__),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+
+
+ENDS = ["committed", "mid-transaction", "watched, mid-transaction"]
+
+
 @pytest.mark.parametrize("name", HOSTS)
-@pytest.mark.parametrize("end", ["committed", "mid-transaction", "watched, mid-transaction"])
+@pytest.mark.parametrize("end", ENDS)
 def test_a_connection_with_a_filled_cache_closes_and_lets_go_of_its_file(tmp_path, name, end):
+    in_child("closes_and_lets_go", name, end, str(tmp_path / "c.db"))
+
+
+def closes_and_lets_go(name, end, path):
     h = make_host(name)
-    path = str(tmp_path / "c.db")
     conn = h.connect(path)
     h.script(conn, EMITTING)
     if end.startswith("watched"):
@@ -74,8 +99,12 @@ def test_the_shell_closes_a_connection_with_a_filled_cache(tmp_path):
 
 @pytest.mark.parametrize("name", HOSTS)
 def test_the_cached_insert_follows_schema_changes(tmp_path, name):
+    in_child("follows_schema_changes", name, str(tmp_path / "s.db"))
+
+
+def follows_schema_changes(name, path):
     h = make_host(name)
-    conn = h.connect(str(tmp_path / "s.db"))
+    conn = h.connect(path)
     h.script(conn, EMITTING)
     h.rows(conn, "INSERT INTO t(v) VALUES ('a')")
     # Altered: a new column with a default.
@@ -102,6 +131,13 @@ def test_the_cached_insert_follows_schema_changes(tmp_path, name):
 
 @pytest.mark.parametrize("name", HOSTS)
 def test_no_statement_is_shared_between_connections(tmp_path, name):
+    in_child("kept_apart", name, str(tmp_path))
+
+
+def kept_apart(name, tmp):
+    import pathlib
+
+    tmp_path = pathlib.Path(tmp)
     h = make_host(name)
     conns = [h.connect(str(tmp_path / f"{i}.db")) for i in range(3)]
     for conn in conns:
@@ -116,3 +152,35 @@ def test_no_statement_is_shared_between_connections(tmp_path, name):
     for conn in conns:
         conn.close()
     assert all(open_files(str(tmp_path / f"{i}.db")) == 0 for i in range(3))
+
+
+@pytest.mark.skipif(len(HOSTS) < 2, reason="needs apsw beside Python's sqlite3")
+def test_a_second_sqlite_library_in_the_process_is_refused(tmp_path):
+    in_child("two_libraries", str(tmp_path))
+
+
+def two_libraries(tmp):
+    first, second = make_host("sqlite3"), make_host("apsw")
+    a = first.connect(os.path.join(tmp, "a.db"))
+    first.script(a, EMITTING)
+    first.rows(a, "INSERT INTO t(v) VALUES (1)")  # a's statement is kept
+    try:
+        second.connect(os.path.join(tmp, "b.db"))
+    except second.apsw.ExtensionLoadingError as e:
+        assert str(e).endswith(
+            "sqlite-triggers is already loaded in this process by another SQLite library "
+            f"(SQLite {first.version}; this connection's is SQLite {second.version}); a "
+            "loadable extension reaches SQLite through one table of functions per process, "
+            "so one process can use it with one SQLite library only: load it into "
+            "connections of the same library (for example only Python's sqlite3, or only apsw)"
+        ), str(e)
+    else:
+        raise AssertionError("the second library's load was not refused")
+    # The first library's connections go on as before, and close.
+    for i in range(3):
+        first.rows(a, "INSERT INTO t(v) VALUES (?)", (i,))
+    a.close()
+    assert open_files(os.path.join(tmp, "a.db")) == 0
+    check = first.connect(os.path.join(tmp, "a.db"), load=False)
+    assert first.rows(check, "SELECT count(*) FROM trigger_outbox") == [(4,)]
+    check.close()
