@@ -93,6 +93,25 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
     unsafe { rusqlite::ffi::sqlite3_txn_state(conn.handle(), std::ptr::null()) }
 }
 
+/// Whether a statement that writes is being stepped on `conn`: then the
+/// connection is inside that statement's write transaction even in
+/// autocommit mode, and a SQL function it calls cannot begin or commit one.
+pub(crate) fn busy_writer(conn: &Connection) -> bool {
+    // SAFETY: the handle of a live connection, used on its own thread inside
+    // a call; sqlite3_next_stmt and the two readers change nothing.
+    unsafe {
+        let db = conn.handle();
+        let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+        while !stmt.is_null() {
+            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
+                return true;
+            }
+            stmt = ffi::sqlite3_next_stmt(db, stmt);
+        }
+    }
+    false
+}
+
 /// Whether `name` appears, ASCII case-insensitively, in the SQL text of a
 /// statement that is running on the connection the function was called on.
 ///

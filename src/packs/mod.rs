@@ -132,9 +132,20 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 /// same pack with the same parameters again changes nothing but recreating
 /// objects of the pack dropped by hand; with other parameters it is an
 /// error. Returns a one-line summary.
+///
+/// Everything, the checks included, runs under the write lock (see
+/// [`in_savepoint`]): of two connections installing the same pack at once,
+/// the second sees the first's install and changes nothing.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    let params = typed(conn, t, &t.resolve(params_json)?)?;
+    let resolved = t.resolve(params_json)?;
+    in_savepoint(conn, "trigger_install", || {
+        install_locked(conn, t, &resolved)
+    })
+}
+
+fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<String> {
+    let params = typed(conn, t, resolved)?;
     if let Some(found) = installed(conn, &t.name)? {
         if found.version != t.version || !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
@@ -194,10 +205,8 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 
 fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     let sql = render(t, params)?;
-    in_savepoint(conn, "trigger_install", || {
-        conn.execute_batch(&sql)
-            .map_err(Error::sqlite(format!("installing pack {}", t.name)))
-    })
+    conn.execute_batch(&sql)
+        .map_err(Error::sqlite(format!("installing pack {}", t.name)))
 }
 
 /// Where one of a pack's objects stands in the main schema.
@@ -260,6 +269,10 @@ fn not_the_packs(
 /// COLUMN, say) while the pack reads as uninstalled.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let t = find(pack)?;
+    in_savepoint(conn, "trigger_uninstall", || uninstall_locked(conn, t))
+}
+
+fn uninstall_locked(conn: &Connection, t: &Template) -> Result<String> {
     let found = installed(conn, &t.name)?.ok_or_else(|| {
         Error::invalid(format!("pack {} is not installed in this database", t.name))
     })?;
@@ -291,7 +304,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
         }
     }
     let mut dropped = Vec::new();
-    in_savepoint(conn, "trigger_uninstall", || {
+    {
         for o in ours {
             let (kind, name) = (o.kind.name(), params.text(&o.name_param));
             conn.execute_batch(&format!(
@@ -318,8 +331,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
             conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
                 .map_err(Error::sqlite(format!("dropping {INSTALLS_TABLE}")))?;
         }
-        Ok(())
-    })?;
+    }
     let what = if dropped.is_empty() {
         "nothing left to drop".to_string()
     } else {
