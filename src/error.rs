@@ -32,19 +32,24 @@ impl Error {
 
     /// The result code a SQL function reports for this error:
     /// SQLITE_INTERRUPT when the host interrupted the connection (so the
-    /// host sees an interrupted statement), SQLITE_ERROR otherwise.
+    /// host sees an interrupted statement); SQLite's own code, extended
+    /// code included, when the database was busy or locked (so a host that
+    /// retries on SQLITE_BUSY sees it); SQLITE_ERROR otherwise.
     pub(crate) fn result_code(&self) -> i32 {
-        let interrupted = match self {
-            Error::Interrupted => true,
-            Error::Sqlite { source, .. } => {
-                source.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
-            }
-            Error::Invalid(_) => false,
-        };
-        if interrupted {
-            rusqlite::ffi::SQLITE_INTERRUPT
-        } else {
-            rusqlite::ffi::SQLITE_ERROR
+        use rusqlite::ffi;
+        match self {
+            Error::Interrupted => ffi::SQLITE_INTERRUPT,
+            Error::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => match e.code {
+                rusqlite::ErrorCode::OperationInterrupted => ffi::SQLITE_INTERRUPT,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    e.extended_code
+                }
+                _ => ffi::SQLITE_ERROR,
+            },
+            _ => ffi::SQLITE_ERROR,
         }
     }
 }
@@ -86,6 +91,12 @@ fn describe(source: &rusqlite::Error) -> String {
             "the value {value} is out of range; the row was changed by hand: correct it or \
              delete it"
         ),
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+            format!(
+                "{source} (another connection holds a lock on it; call again, or set a busy \
+                 timeout, PRAGMA busy_timeout, to wait)"
+            )
+        }
         other => other.to_string(),
     }
 }

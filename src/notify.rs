@@ -1,5 +1,7 @@
 //! Process-wide commit signals, one per database file, that wake
-//! `trigger_wait`. Two things notify a file's signal:
+//! `trigger_wait`. A file is known by its identity ([`file_key`]), not by
+//! its name: a file deleted and created again under the same name is
+//! another database. Two things notify a file's signal:
 //!
 //! - the commit itself, in this process: `trigger_txn`'s `xCommit` runs
 //!   after every transaction that called `trigger_emit` (or that the change
@@ -70,11 +72,11 @@ pub(crate) fn signal(key: &str) -> Arc<Signal> {
     )
 }
 
-/// Registers a waiter on the file `path` for as long as the guard lives,
-/// starting the file's watcher thread if none runs. Without inotify (or if
-/// it fails) nothing starts, and waiters rely on their polling.
-pub(crate) fn wait_on(path: &str) -> WaitGuard {
-    let signal = signal(path);
+/// Registers a waiter on the file `key` at `path` for as long as the guard
+/// lives, starting the file's watcher thread if none runs. Without inotify
+/// (or if it fails) nothing starts, and waiters rely on their polling.
+pub(crate) fn wait_on(key: &str, path: &str) -> WaitGuard {
+    let signal = signal(key);
     signal.waiters.fetch_add(1, Ordering::SeqCst);
     let mut watching = signal.watching.lock();
     if !*watching {
@@ -141,10 +143,60 @@ fn watch_loop(watch: crate::ffi::DirWatch, file: Vec<u8>, signal: Arc<Signal>) {
     }
 }
 
-/// The file behind `conn`'s main database, or `None` for an in-memory or
-/// temporary database, which no other connection can see.
+/// The main database file of a connection.
+pub(crate) struct DbFile {
+    /// What the file is, whatever its name: see [`file_key`].
+    pub(crate) key: String,
+    pub(crate) path: String,
+    /// The VFS the connection reads it through.
+    pub(crate) vfs: String,
+}
+
+/// The identity of `conn`'s main database file, or `None` for a database
+/// no other connection can reach through a file: in-memory, temporary, or
+/// held by a VFS that keeps it elsewhere (`memdb`, say, which takes a file
+/// name but never reads that file).
+///
+/// The identity is the file's device and inode number, and its birth time
+/// where the file system keeps one (an inode number freed by a deleted file
+/// can be given to the next new one), so a file deleted and created again
+/// under the same name is another database, and two names of one file (a
+/// link) are one.
 pub(crate) fn file_key(conn: &Connection) -> Option<String> {
-    conn.path()
-        .filter(|path| !path.is_empty())
-        .map(str::to_string)
+    db_file(conn).map(|f| f.key)
+}
+
+/// The main database file of `conn` with its identity (see [`file_key`]).
+pub(crate) fn db_file(conn: &Connection) -> Option<DbFile> {
+    let path = conn.path().filter(|path| !path.is_empty())?.to_string();
+    let vfs = crate::ffi::main_vfs_name(conn)?;
+    if !file_backed(&vfs) {
+        return None;
+    }
+    let key = identity(&path)?;
+    Some(DbFile { key, path, vfs })
+}
+
+/// The VFSes SQLite ships that keep a database in the file of its name.
+pub(crate) fn file_backed(vfs: &str) -> bool {
+    vfs == "unix" || vfs.starts_with("unix-") || vfs == "win32" || vfs.starts_with("win32-")
+}
+
+#[cfg(unix)]
+fn identity(path: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Some(format!("{}:{}:{born}", meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &str) -> Option<String> {
+    std::fs::canonicalize(path)
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }

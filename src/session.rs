@@ -180,7 +180,8 @@ impl Session {
         let file_key = crate::notify::file_key(conn);
         let handle = crate::ffi::handle_key(conn);
         let feed_key = match &file_key {
-            Some(path) => format!("file:{path}"),
+            // The file's identity, not its name: see notify::file_key.
+            Some(key) => format!("file:{key}"),
             None => format!("connection:{handle:x}:{}", next_id()),
         };
         let session = Arc::new(Session {

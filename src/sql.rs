@@ -144,33 +144,70 @@ mod tests {
     }
 }
 
-/// Runs `body` inside a savepoint, so a failure undoes everything it did,
-/// whether or not the caller is in a transaction. A savepoint (not BEGIN)
-/// also works when the function is called from inside a statement.
+/// Runs `body` as one unit of writes, so a failure undoes everything it
+/// did and leaves the connection as it was, whether or not the caller is in
+/// a transaction.
+///
+/// - In autocommit mode (no `BEGIN`, no write statement running) it runs
+///   `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken before `body`
+///   reads anything, so SQLite's busy handler (the busy timeout) can wait
+///   for another writer. A deferred transaction that reads first and then
+///   writes cannot be retried by the busy handler and fails at once. On any
+///   failure, a `COMMIT` that is BUSY included, it ends in a full
+///   `ROLLBACK`: the connection is back in autocommit mode, holding no lock.
+/// - Inside the caller's transaction, or inside a running write statement
+///   (SQLite opens no transaction there), it runs inside a savepoint, which
+///   works from inside a statement too; on failure it is rolled back to and
+///   released, which never commits and so cannot be BUSY.
+///
+/// A BUSY error keeps its SQLite code ([`Error::result_code`]), so a host
+/// that retries on SQLITE_BUSY sees it.
 pub(crate) fn in_savepoint<T>(
     conn: &Connection,
     name: &str,
     body: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
+    if conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
+        return in_immediate_transaction(conn, body);
+    }
     conn.execute_batch(&format!("SAVEPOINT {name}"))
         .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
     match body() {
-        Ok(value) => {
-            conn.execute_batch(&format!("RELEASE {name}"))
-                .map_err(Error::sqlite(format!("committing {name}")))
-                .inspect_err(|_| rollback(conn, name))?;
-            Ok(value)
-        }
+        Ok(value) => match conn.execute_batch(&format!("RELEASE {name}")) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                rollback_to(conn, name);
+                Err(Error::sqlite(format!("committing {name}"))(e))
+            }
+        },
         Err(e) => {
-            rollback(conn, name);
+            rollback_to(conn, name);
             Err(e)
         }
     }
 }
 
-fn rollback(conn: &Connection, name: &str) {
+fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(Error::sqlite("taking the database's write lock"))?;
+    let result = body().and_then(|value| {
+        conn.execute_batch("COMMIT")
+            .map_err(Error::sqlite("committing"))?;
+        Ok(value)
+    });
+    if result.is_err() && !conn.is_autocommit() {
+        // A COMMIT that failed BUSY leaves the transaction open, holding its
+        // locks; the user never began it, so it must end here.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+fn rollback_to(conn: &Connection, name: &str) {
     // If this fails too the connection's transaction is already gone (SQLite
     // rolled it back itself), which leaves nothing of ours behind either.
+    // RELEASE of a savepoint inside a transaction commits nothing, so it
+    // cannot be BUSY.
     let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
 }
 

@@ -88,6 +88,57 @@ pub(crate) fn transaction_state(conn: &Connection) -> i32 {
     unsafe { rusqlite::ffi::sqlite3_txn_state(conn.handle(), std::ptr::null()) }
 }
 
+/// The name of the VFS that holds `conn`'s main database (`unix`, `memdb`,
+/// ...), or `None` when SQLite cannot tell.
+pub(crate) fn main_vfs_name(conn: &Connection) -> Option<String> {
+    let mut vfs: *mut ffi::sqlite3_vfs = std::ptr::null_mut();
+    // SAFETY: the handle is valid while `conn` is; SQLITE_FCNTL_VFS_POINTER
+    // writes one sqlite3_vfs pointer into `vfs`, which SQLite keeps alive
+    // while the database is open.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_VFS_POINTER,
+            std::ptr::addr_of_mut!(vfs).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK || vfs.is_null() {
+        return None;
+    }
+    // SAFETY: a registered VFS, whose zName is a NUL-terminated string that
+    // lives as long as the VFS is registered, beyond this call.
+    let name = unsafe { (*vfs).zName };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: as above.
+    Some(
+        unsafe { CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// Whether a statement that writes is being stepped on `conn`: then the
+/// connection is inside that statement's write transaction even in
+/// autocommit mode, and a SQL function it calls cannot begin or commit one.
+pub(crate) fn busy_writer(conn: &Connection) -> bool {
+    // SAFETY: the handle of a live connection, used on its own thread inside
+    // a call; sqlite3_next_stmt and the two readers change nothing.
+    unsafe {
+        let db = conn.handle();
+        let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+        while !stmt.is_null() {
+            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
+                return true;
+            }
+            stmt = ffi::sqlite3_next_stmt(db, stmt);
+        }
+    }
+    false
+}
+
 /// Whether `name` appears, ASCII case-insensitively, in the SQL text of a
 /// statement that is running on the connection the function was called on.
 ///

@@ -110,7 +110,7 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         flags: ADMIN,
         body: |a| {
             a.with_connection(|conn| {
-                ensure_tables(conn)?;
+                crate::sql::in_savepoint(conn, "trigger_outbox_init", || ensure_tables(conn))?;
                 Ok(format!(
                     "outbox ready: tables {OUTBOX_TABLE}, {CONSUMERS_TABLE}"
                 ))
@@ -594,13 +594,13 @@ fn int_or_zero(conn: &Connection, sql: &str, param: &str, table: &str) -> Result
 /// never moves backwards (the larger one is kept), so a late or repeated
 /// acknowledgement is harmless. Returns the stored position.
 pub(crate) fn ack(conn: &Connection, consumer: &str, seq: i64) -> Result<i64> {
-    let issued = largest_issued(conn)?;
-    if seq > issued {
-        return Err(Error::invalid(format!(
-            "seq {seq} has not been issued yet (the largest seq issued is {issued})"
-        )));
-    }
     crate::sql::in_savepoint(conn, "trigger_ack", || {
+        let issued = largest_issued(conn)?;
+        if seq > issued {
+            return Err(Error::invalid(format!(
+                "seq {seq} has not been issued yet (the largest seq issued is {issued})"
+            )));
+        }
         on_tables(conn, format!("writing to {CONSUMERS_TABLE}"), || {
             conn.query_row(
                 &format!(

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, Statement};
 
 use super::{is_missing_table, OUTBOX_TABLE};
+use crate::notify::DbFile;
 use crate::{Error, Result};
 
 /// The longest wait one call may ask for; callers loop for longer waits.
@@ -57,7 +58,7 @@ pub(super) fn timeout(timeout_ms: i64) -> Result<Duration, String> {
 /// `channel`, if given), or `None` once `timeout` has passed.
 pub(super) fn wait(
     conn: &Connection,
-    file_key: Option<&str>,
+    opened_key: Option<&str>,
     after: i64,
     timeout: Duration,
     channel: Option<&str>,
@@ -76,25 +77,23 @@ pub(super) fn wait(
              which could keep writers from committing; {call}"
         )));
     }
-    let path = file_key.ok_or_else(|| {
-        Error::invalid(
-            "needs a database file: no other connection can commit to an in-memory \
-             or temporary database",
-        )
-    })?;
+    let file = waited_file(conn, opened_key)?;
     let mut probe = interrupt_probe(conn)?;
-    let reader = open_reader(path)?;
-    let _waiting = crate::notify::wait_on(path);
-    let signal = crate::notify::signal(path);
+    let reader = open_reader(&file)?;
+    let _waiting = crate::notify::wait_on(&file.key, &file.path);
+    let signal = crate::notify::signal(&file.key);
     let deadline = Instant::now() + timeout;
     // Read before the first check, so a commit signalled during the check
     // is not missed.
     let mut generation = signal.generation();
-    let mut seen_version = None;
+    let mut seen = Seen {
+        version: None,
+        scanned: after,
+    };
     let mut fast_until = None;
     loop {
         check_interrupt(&mut probe)?;
-        if let Some(seq) = check(&reader, &mut seen_version, after, channel)? {
+        if let Some(seq) = check(&reader, &mut seen, channel)? {
             return Ok(Some(seq));
         }
         let now = Instant::now();
@@ -143,58 +142,112 @@ fn interrupt_error(e: rusqlite::Error) -> Error {
     }
 }
 
-/// A private read-only connection to the database file, so each check is
-/// one short read transaction of its own.
-fn open_reader(path: &str) -> Result<Connection> {
-    let context = || format!("opening {} to wait on it", crate::sql::shorten(path));
-    let reader = Connection::open_with_flags(
-        path,
+/// The database file `conn` waits on: the very file the connection opened
+/// (`opened_key`, its identity then), on a VFS that keeps it in that file.
+fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
+    let refused = |why: String| Error::invalid(format!("needs a database file: {why}"));
+    let Some(file) = crate::notify::db_file(conn) else {
+        return Err(match crate::ffi::main_vfs_name(conn) {
+            Some(vfs)
+                if !crate::notify::file_backed(&vfs)
+                    && conn.path().is_some_and(|p| !p.is_empty()) =>
+            {
+                refused(format!(
+                    "this database is held by the VFS {}, not kept in a file other \
+                     connections can open; open it from its file to wait on it",
+                    crate::sql::shorten(&vfs)
+                ))
+            }
+            _ => refused(
+                "no other connection can commit to an in-memory or temporary database".into(),
+            ),
+        });
+    };
+    if opened_key != Some(file.key.as_str()) {
+        return Err(refused(format!(
+            "{} is no longer the file this connection opened (it was deleted or replaced \
+             since); open the database again to wait on it",
+            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+        )));
+    }
+    Ok(file)
+}
+
+/// A private read-only connection to the database file, through the same
+/// VFS, so each check is one short read transaction of its own.
+fn open_reader(file: &DbFile) -> Result<Connection> {
+    let context = || {
+        format!(
+            "opening {} to wait on it",
+            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+        )
+    };
+    let reader = Connection::open_with_flags_and_vfs(
+        &file.path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        file.vfs.as_str(),
     )
     .map_err(Error::sqlite(context()))?;
     reader
         .busy_timeout(READ_BUSY_TIMEOUT)
         .map_err(Error::sqlite(context()))?;
+    // The name could have been given to another file in between.
+    if crate::notify::file_key(&reader).as_deref() != Some(file.key.as_str()) {
+        return Err(Error::invalid(format!(
+            "needs a database file: {} was replaced while the wait began; open the \
+             database again to wait on it",
+            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+        )));
+    }
     Ok(reader)
 }
 
+/// What the checks of one wait have already looked at.
+struct Seen {
+    /// `PRAGMA data_version` at the last look.
+    version: Option<i64>,
+    /// Every event up to this seq has been looked at (and did not match):
+    /// events become visible in seq order, so the next look starts after it
+    /// and costs nothing for events on other channels already passed over.
+    scanned: i64,
+}
+
 /// Looks for the event, but only when something was committed since the
-/// last look (`PRAGMA data_version` changed). A busy database counts as
-/// "not yet": the next check tries again.
-fn check(
-    reader: &Connection,
-    seen_version: &mut Option<i64>,
-    after: i64,
-    channel: Option<&str>,
-) -> Result<Option<i64>> {
+/// last look (`PRAGMA data_version` changed), and only among events not
+/// looked at before. A busy database counts as "not yet": the next check
+/// tries again.
+fn check(reader: &Connection, seen: &mut Seen, channel: Option<&str>) -> Result<Option<i64>> {
     let context = || format!("reading {OUTBOX_TABLE}");
     let version = match reader.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
         Ok(version) => version,
         Err(e) if is_busy(&e) => return Ok(None),
         Err(e) => return Err(Error::sqlite(context())(e)),
     };
-    if *seen_version == Some(version) {
+    if seen.version == Some(version) {
         return Ok(None);
     }
+    // One statement, so both answers come from one snapshot.
     let found = reader
         .prepare(&format!(
-            "SELECT seq FROM main.{OUTBOX_TABLE} \
-             WHERE seq > ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY seq LIMIT 1"
+            "SELECT (SELECT seq FROM main.{OUTBOX_TABLE} \
+                     WHERE seq > ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY seq LIMIT 1), \
+                    (SELECT max(seq) FROM main.{OUTBOX_TABLE})"
         ))
         .and_then(|mut stmt| {
-            let mut rows = stmt.query(rusqlite::params![after, channel])?;
-            match rows.next()? {
-                Some(row) => row.get::<_, i64>(0).map(Some),
-                None => Ok(None),
-            }
+            stmt.query_row(rusqlite::params![seen.scanned, channel], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
         });
     match found {
-        Ok(found) => {
-            *seen_version = Some(version);
+        Ok((found, last)) => {
+            seen.version = Some(version);
+            if found.is_none() {
+                seen.scanned = seen.scanned.max(last.unwrap_or(0));
+            }
             Ok(found)
         }
         Err(e) if is_missing_table(&e) => {
-            *seen_version = Some(version);
+            seen.version = Some(version);
             Ok(None)
         }
         Err(e) if is_busy(&e) => Ok(None),

@@ -132,9 +132,20 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 /// same pack with the same parameters again changes nothing but recreating
 /// objects of the pack dropped by hand; with other parameters it is an
 /// error. Returns a one-line summary.
+///
+/// Everything, the checks included, runs under the write lock (see
+/// [`in_savepoint`]): of two connections installing the same pack at once,
+/// the second sees the first's install and changes nothing.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let t = find(pack)?;
-    let params = typed(conn, t, &t.resolve(params_json)?)?;
+    let resolved = t.resolve(params_json)?;
+    in_savepoint(conn, "trigger_install", || {
+        install_locked(conn, t, &resolved)
+    })
+}
+
+fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<String> {
+    let params = typed(conn, t, resolved)?;
     if let Some(found) = installed(conn, &t.name)? {
         if found.version != t.version || !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
@@ -148,11 +159,26 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
         }
         // Same pack, same parameters: recreate what was dropped by hand,
         // never taking a same-named object of the user's for the pack's.
+        if let Err(e) = check_requirements(conn, t, &params) {
+            return Err(stale_install(t, &found.version, &e.to_string()));
+        }
         let mut missing = Vec::new();
         for o in &t.objects {
             match presence(conn, t, o, &params)? {
                 Presence::Ours => {}
                 Presence::Absent => missing.push(o),
+                Presence::Renamed(moved) => {
+                    return Err(stale_install(
+                        t,
+                        &found.version,
+                        &format!(
+                            "its {} {} was moved to {} by a rename",
+                            o.kind.name(),
+                            shorten(params.text(&o.name_param)),
+                            shorten(&moved.table)
+                        ),
+                    ))
+                }
                 Presence::Foreign(found) => {
                     return Err(not_the_packs(
                         t,
@@ -171,7 +197,6 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
                 t.name, t.version
             ));
         }
-        check_requirements(conn, t, &params)?;
         run_install_sql(conn, t, &params)?;
         let what: Vec<String> = missing.iter().map(|o| object_label(o, &params)).collect();
         return Ok(format!(
@@ -194,10 +219,8 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 
 fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     let sql = render(t, params)?;
-    in_savepoint(conn, "trigger_install", || {
-        conn.execute_batch(&sql)
-            .map_err(Error::sqlite(format!("installing pack {}", t.name)))
-    })
+    conn.execute_batch(&sql)
+        .map_err(Error::sqlite(format!("installing pack {}", t.name)))
 }
 
 /// Where one of a pack's objects stands in the main schema.
@@ -206,9 +229,12 @@ enum Presence {
     /// An object of its name and kind whose SQL is exactly what the pack
     /// creates with these parameters.
     Ours,
+    /// The pack's object, rewritten by `ALTER TABLE ... RENAME` (of a table
+    /// or a column the pack's parameters name): its SQL is the pack's but
+    /// for those names, each of which is gone and replaced by the new one.
+    Renamed(SchemaEntry),
     /// An object of its name that the pack did not create: another kind,
-    /// or SQL the pack would not write (replaced by the user, or rewritten
-    /// by a RENAME).
+    /// or SQL the pack would not write (replaced by the user).
     Foreign(SchemaEntry),
 }
 
@@ -219,13 +245,154 @@ fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> 
     let Some(found) = schema_object(conn, namespace_of(o.kind), name)? else {
         return Ok(Presence::Absent);
     };
-    let ours = found.kind == o.kind.name()
-        && found.sql.as_deref() == Some(t.stored_sql(o, params)?.as_str());
-    Ok(if ours {
+    if found.kind != o.kind.name() {
+        return Ok(Presence::Foreign(found));
+    }
+    let expected = t.stored_sql(o, params)?;
+    let Some(sql) = found.sql.as_deref() else {
+        return Ok(Presence::Foreign(found));
+    };
+    Ok(if sql == expected {
         Presence::Ours
+    } else if renamed_from(conn, t, params, &expected, sql)? {
+        Presence::Renamed(found)
     } else {
         Presence::Foreign(found)
     })
+}
+
+/// Whether `sql` is `expected` with only quoted names changed, each from
+/// the value of a table or column parameter that is gone from the main
+/// database to a name that is there: what `ALTER TABLE ... RENAME TO` and
+/// `RENAME COLUMN` do to the pack's objects (they rewrite names in place,
+/// quoted as the pack quoted them).
+fn renamed_from(
+    conn: &Connection,
+    t: &Template,
+    params: &Params,
+    expected: &str,
+    sql: &str,
+) -> Result<bool> {
+    let (want, got) = (sql_pieces(expected), sql_pieces(sql));
+    if want.len() != got.len() {
+        return Ok(false);
+    }
+    let mut changed: Vec<(String, String)> = Vec::new();
+    for (w, g) in want.into_iter().zip(got) {
+        match (w, g) {
+            (Piece::Text(a), Piece::Text(b)) if a == b => {}
+            (Piece::Name(a), Piece::Name(b)) if a == b => {}
+            (Piece::Name(a), Piece::Name(b)) => match changed.iter().find(|(old, _)| *old == a) {
+                Some((_, new)) if *new != b => return Ok(false),
+                Some(_) => {}
+                None => changed.push((a, b)),
+            },
+            _ => return Ok(false),
+        }
+    }
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    let is_table =
+        |name: &str| -> Result<bool> {
+            Ok(schema_entry(conn, Namespace::Relations, name)?
+                .is_some_and(|(kind, _)| kind == "table"))
+        };
+    // Where each table of the pack is now.
+    let table_now = |table: &str| -> String {
+        changed
+            .iter()
+            .find(|(old, _)| old == table)
+            .map_or_else(|| table.to_string(), |(_, new)| new.clone())
+    };
+    for (old, new) in &changed {
+        let mut explained = false;
+        for r in &t.requires {
+            let table = params.text(&r.table_param);
+            if table == old && !is_table(old)? && is_table(new)? {
+                explained = true;
+                break;
+            }
+            if r.column_params.iter().any(|c| params.text(c) == old) {
+                let columns = column_names(conn, &table_now(table))?;
+                let has = |c: &str| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
+                if !has(old) && has(new) {
+                    explained = true;
+                    break;
+                }
+            }
+        }
+        if !explained {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A piece of SQL text: a double-quoted name (unquoted), or anything else.
+enum Piece {
+    Name(String),
+    Text(String),
+}
+
+/// Splits SQL into double-quoted names and the text between them; string
+/// literals stay in the text.
+fn sql_pieces(sql: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let mut quoted = String::new();
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c && chars.peek() == Some(&c) => {
+                            chars.next();
+                            quoted.push(c);
+                        }
+                        Some(q) if q == c => break,
+                        Some(q) => quoted.push(q),
+                        None => break,
+                    }
+                }
+                if c == '"' {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    pieces.push(Piece::Name(quoted));
+                } else {
+                    text.push('\'');
+                    text.push_str(&quoted.replace('\'', "''"));
+                    text.push('\'');
+                }
+            }
+            c => text.push(c),
+        }
+    }
+    pieces.push(Piece::Text(text));
+    pieces
+}
+
+fn column_names(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_xinfo(?1, 'main')")
+        .map_err(Error::sqlite("reading table columns"))?;
+    let rows = stmt
+        .query_map([table], |r| r.get(0))
+        .map_err(Error::sqlite("reading table columns"))?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(Error::sqlite("reading table columns"))
+}
+
+/// The error of an install over a pack whose tables or columns were
+/// renamed (or dropped) since it was installed.
+fn stale_install(t: &Template, version: &str, why: &str) -> Error {
+    Error::invalid(format!(
+        "pack {} {version} is installed, but {why}: a table or column its parameters name \
+         was renamed or dropped since; call trigger_uninstall('{}') (it also drops the \
+         pack's objects a rename moved), then trigger_install('{}', params_json) naming \
+         the tables and columns as they are now",
+        t.name, t.name, t.name
+    ))
 }
 
 /// The error for an object that bears the name of one of the pack's objects
@@ -260,6 +427,10 @@ fn not_the_packs(
 /// COLUMN, say) while the pack reads as uninstalled.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let t = find(pack)?;
+    in_savepoint(conn, "trigger_uninstall", || uninstall_locked(conn, t))
+}
+
+fn uninstall_locked(conn: &Connection, t: &Template) -> Result<String> {
     let found = installed(conn, &t.name)?.ok_or_else(|| {
         Error::invalid(format!("pack {} is not installed in this database", t.name))
     })?;
@@ -276,7 +447,8 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
     let mut ours = Vec::new();
     for o in &t.objects {
         match presence(conn, t, o, &params)? {
-            Presence::Ours => ours.push(o),
+            Presence::Ours => ours.push((o, None)),
+            Presence::Renamed(moved) => ours.push((o, Some(moved.table))),
             Presence::Absent => {}
             Presence::Foreign(found) => {
                 return Err(not_the_packs(
@@ -291,8 +463,8 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
         }
     }
     let mut dropped = Vec::new();
-    in_savepoint(conn, "trigger_uninstall", || {
-        for o in ours {
+    {
+        for (o, moved) in ours {
             let (kind, name) = (o.kind.name(), params.text(&o.name_param));
             conn.execute_batch(&format!(
                 "DROP {} main.{}",
@@ -300,7 +472,17 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
                 quote_ident(name)?
             ))
             .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
-            dropped.push(object_label(o, &params));
+            dropped.push(match moved {
+                Some(table) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
+                    format!(
+                        "{} (moved to {} by a rename)",
+                        object_label(o, &params),
+                        display_name(&table)
+                    )
+                }
+                Some(_) => format!("{} (changed by a column rename)", object_label(o, &params)),
+                None => object_label(o, &params),
+            });
         }
         conn.execute(
             &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
@@ -318,8 +500,7 @@ pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
             conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
                 .map_err(Error::sqlite(format!("dropping {INSTALLS_TABLE}")))?;
         }
-        Ok(())
-    })?;
+    }
     let what = if dropped.is_empty() {
         "nothing left to drop".to_string()
     } else {

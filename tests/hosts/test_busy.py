@@ -1,0 +1,194 @@
+"""The functions that write (packs, capture, listeners, ack, prune) against a
+database another connection holds a lock on, in rollback-journal and WAL
+mode, in Python's sqlite3 (SQLite 3.40.1) and apsw (the newest SQLite).
+
+- A failure, a COMMIT that stays BUSY included, leaves the connection as it
+  was: in autocommit mode, holding no lock, with nothing changed.
+- BUSY is reported as SQLITE_BUSY, so a host that retries on it sees it, and
+  a retry after the lock is gone succeeds.
+- The write lock is taken before anything is read, so a busy timeout makes
+  the call wait for another writer instead of failing at once.
+- Of several connections installing the same pack at once, one installs it
+  and the others say it is already installed."""
+import sqlite3
+import threading
+
+import pytest
+
+from conftest import SEED_SCHEMA
+from sqlhosts import HOSTS, host
+
+SQLITE_BUSY = 5
+
+# (setup run before the lock is taken, the call that must write)
+CALLS = {
+    "install": ("", "SELECT trigger_install('task_state')"),
+    "uninstall": ("SELECT trigger_install('task_state')", "SELECT trigger_uninstall('task_state')"),
+    "capture": ("", "SELECT trigger_capture('obs')"),
+    "uncapture": ("SELECT trigger_capture('obs')", "SELECT trigger_uncapture('obs')"),
+    "listen": ("", "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')"),
+    "outbox_init": ("", "SELECT trigger_outbox_init()"),
+    "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('worker', 1)"),
+    "prune": (
+        "SELECT trigger_emit('c', 1); SELECT trigger_ack('worker', 1)",
+        "SELECT trigger_prune()",
+    ),
+}
+
+
+def busy_error(h):
+    return h.apsw.BusyError if h.name == "apsw" else sqlite3.OperationalError
+
+
+def assert_busy(error):
+    assert "database is locked" in str(error), error
+    if isinstance(error, sqlite3.Error):
+        assert error.sqlite_errorcode == SQLITE_BUSY, error.sqlite_errorname
+
+
+def rows(conn, sql):
+    return conn.execute(sql).fetchall()
+
+
+def schema(conn):
+    return rows(conn, "SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+
+
+def database(h, tmp_path, wal, setup=""):
+    db = str(tmp_path / "busy.db")
+    conn = h.connect(db)
+    h.script(conn, SEED_SCHEMA)
+    if wal:
+        h.rows(conn, "PRAGMA journal_mode = wal")
+    for statement in filter(str.strip, setup.split(";")):
+        h.rows(conn, statement)
+    return db, conn
+
+
+def other(h, db):
+    """A plain connection without the extension, as another program has, in
+    the same host: two SQLite libraries in one process would break each
+    other's POSIX locks."""
+    if h.name == "apsw":
+        return h.connect(db, load=False)
+    return sqlite3.connect(db, isolation_level=None, timeout=0, check_same_thread=False)
+
+
+@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("call", CALLS)
+def test_a_busy_commit_leaves_no_transaction_behind(name, call, tmp_path):
+    """Rollback-journal mode, a reader holding SHARED longer than the busy
+    timeout: the COMMIT cannot get its EXCLUSIVE lock. The call fails BUSY
+    and the connection is back in autocommit mode, holding no lock."""
+    h = host(name)
+    setup, sql = CALLS[call]
+    db, conn = database(h, tmp_path, wal=False, setup=setup)
+    h.rows(conn, "PRAGMA busy_timeout = 50")
+    before = schema(conn)
+    reader = other(h, db)
+    reader.execute("BEGIN")
+    assert rows(reader, "SELECT count(*) FROM obs") == [(0,)]
+    with pytest.raises(busy_error(h)) as error:
+        h.rows(conn, sql)
+    assert_busy(error.value)
+    assert f"trigger_{call}()" in str(error.value)
+    assert not h.in_transaction(conn)
+    assert schema(conn) == before
+    # Nothing keeps new readers out; once the reader is done, the
+    # connection's own writes commit.
+    assert rows(other(h, db), "SELECT count(*) FROM obs") == [(0,)]
+    reader.execute("COMMIT")
+    h.rows(conn, "INSERT INTO user (name) VALUES ('kept')")
+    assert rows(other(h, db), "SELECT name FROM user") == [("kept",)]
+    # A retry, once the reader is done, succeeds.
+    h.rows(conn, sql)
+    assert schema(conn) != before or call in ("ack", "prune")
+    conn.close()
+    reopened = other(h, db)
+    assert rows(reopened, "SELECT name FROM user") == [("kept",)]
+
+
+@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("call", CALLS)
+def test_in_wal_mode_a_writer_makes_the_call_fail_busy_and_a_retry_succeeds(name, call, tmp_path):
+    """Another connection holds the write lock and the caller has no busy
+    timeout: the call fails with SQLITE_BUSY, not SQLITE_ERROR, and changes
+    nothing; once the writer is done the same call succeeds."""
+    h = host(name)
+    setup, sql = CALLS[call]
+    db, conn = database(h, tmp_path, wal=True, setup=setup)
+    h.rows(conn, "PRAGMA busy_timeout = 0")
+    before = schema(conn)
+    writer = other(h, db)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO obs (name) VALUES ('w')")
+    with pytest.raises(busy_error(h)) as error:
+        h.rows(conn, sql)
+    assert_busy(error.value)
+    assert not h.in_transaction(conn)
+    assert schema(conn) == before
+    writer.execute("COMMIT")
+    h.rows(conn, sql)
+    assert not h.in_transaction(conn)
+
+
+@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
+@pytest.mark.parametrize("call", CALLS)
+def test_with_a_busy_timeout_the_call_waits_for_the_writer(name, wal, call, tmp_path):
+    """The write lock is taken first, with the busy handler: the call waits
+    for the other writer (which commits after a moment) and then succeeds,
+    seeing what the writer committed."""
+    h = host(name)
+    setup, sql = CALLS[call]
+    db, conn = database(h, tmp_path, wal=wal, setup=setup)
+    h.rows(conn, "PRAGMA busy_timeout = 10000")
+    writer = other(h, db)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO obs (name) VALUES ('w')")
+    # Let the call read the schema first, as it would after a commit by
+    # someone else: a deferred transaction would then fail on its upgrade.
+    h.rows(conn, "SELECT count(*) FROM sqlite_master")
+    done = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    done.start()
+    try:
+        h.rows(conn, sql)
+    finally:
+        done.join()
+    assert not h.in_transaction(conn)
+    assert h.rows(conn, "SELECT name FROM obs") == [("w",)]
+
+
+@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
+def test_concurrent_installs_of_one_pack_install_it_once(wal, tmp_path):
+    """Connections installing the same pack at the same moment: one installs
+    it, every other one sees that install and changes nothing."""
+    h = host("sqlite3")
+    db, conn = database(h, tmp_path, wal=wal)
+    conn.close()
+    racers = 12
+    start = threading.Barrier(racers)
+    answers, errors = [], []
+
+    def install():
+        c = h.connect(db)
+        c.execute("PRAGMA busy_timeout = 20000")
+        start.wait()
+        try:
+            answers.append(c.execute("SELECT trigger_install('task_state')").fetchone()[0])
+        except sqlite3.Error as e:
+            errors.append(str(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=install) for _ in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    installed = [a for a in answers if a.startswith("installed task_state")]
+    assert len(installed) == 1, answers
+    assert sorted(set(answers) - set(installed)) == [
+        "task_state 1.0.0 is already installed with these parameters; nothing changed"
+    ], answers
