@@ -27,7 +27,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
-use crate::session::{Change, Name, Pending, Session};
+use crate::session::{Change, Session};
 use crate::sql::{display_name, quote_ident};
 use crate::{Error, Result};
 
@@ -153,45 +153,39 @@ impl Feed {
     }
 }
 
-/// Appends one committed transaction's changes to `feed`. Only the last
-/// `capacity` of them are kept; the others count as dropped.
-///
-/// Changes that cannot be proven committed ([`Pending::proven`]) are held
-/// back: each table that had any gets one `unguarded` row after the
-/// transaction's changes, with their count.
-pub(crate) fn publish(feed: &Mutex<Feed>, changes: &[Pending], names: &[Name]) {
-    if changes.is_empty() {
+/// A transaction keeps at least this many pending changes before it reads
+/// the feed's capacity to drop older ones (see [`Session::on_update`]).
+pub(crate) const MIN_CAPACITY_CHECK: usize = 1024;
+
+/// The feed's capacity now.
+pub(crate) fn capacity_of(feed: &Mutex<Feed>) -> usize {
+    feed.lock().capacity
+}
+
+/// Appends one committed transaction to `feed`: `front` changes already
+/// dropped as they came, then `changes`, then one `unguarded` row per table
+/// that had changes that cannot be proven committed, with their count. Only
+/// the last `capacity` rows are kept; the others count as dropped.
+pub(crate) fn publish(
+    feed: &Mutex<Feed>,
+    front: usize,
+    changes: &mut dyn ExactSizeIterator<Item = Change>,
+    unguarded: Vec<(Arc<str>, Arc<str>, i64)>,
+) {
+    let total = front + changes.len() + unguarded.len();
+    if total == 0 {
         return;
     }
-    // Held-back changes, counted by table: almost always none.
-    let mut unproven: Vec<(u32, i64)> = Vec::new();
-    for change in changes.iter().filter(|c| !c.proven) {
-        match unproven.iter_mut().find(|(name, _)| *name == change.name) {
-            Some((_, count)) => *count += 1,
-            None => unproven.push((change.name, 1)),
-        }
-    }
-    let held: i64 = unproven.iter().map(|(_, count)| count).sum();
-    let unguarded = unproven.into_iter().map(|(name, count)| {
-        let name = &names[name as usize];
-        What::Unguarded {
-            db: Arc::clone(&name.db),
-            table: Arc::clone(&name.table),
-            count,
-        }
-    });
-    let proven = changes
-        .iter()
-        .filter(|c| c.proven)
-        .map(|c| What::Change(c.change(names)));
-    let total = changes.len() - held as usize + unguarded.len();
+    let unguarded = unguarded
+        .into_iter()
+        .map(|(db, table, count)| What::Unguarded { db, table, count });
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
-    let skip = total.saturating_sub(feed.capacity);
-    feed.next_seq += skip as i64;
-    feed.dropped += skip as i64;
-    for what in proven.chain(unguarded).skip(skip) {
+    let dropped = total.saturating_sub(feed.capacity).max(front);
+    feed.next_seq += dropped as i64;
+    feed.dropped += dropped as i64;
+    for what in changes.map(What::Change).chain(unguarded).skip(dropped - front) {
         let seq = feed.next_seq;
         feed.next_seq += 1;
         feed.rows.push_back(Row { seq, txn, what });
@@ -237,6 +231,18 @@ impl crate::ffi::RowSource for ChangesTable {
     const SEQ_COLUMN: Option<i32> = Some(0);
 
     fn rows(conn: &Connection, after: Option<i64>) -> Result<Vec<Vec<Value>>> {
+        Self::page(conn, after, usize::MAX).map(|(rows, _)| rows)
+    }
+
+    /// A scan reads the feed a page at a time, so that it never copies the
+    /// whole feed. Changes dropped between two pages (other connections
+    /// committing meanwhile) get a `dropped` row where they were, as at the
+    /// start of a scan.
+    fn page(
+        conn: &Connection,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Vec<Value>>, bool)> {
         let session = Session::of(conn)
             .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
         let feed = session.feed.lock();
@@ -256,7 +262,9 @@ impl crate::ffi::RowSource for ChangesTable {
             }
         }
         let start = feed.rows.partition_point(|r| r.seq <= after);
-        rows.extend(feed.rows.range(start..).map(|r| {
+        let room = limit.saturating_sub(rows.len());
+        let end = start.saturating_add(room).min(feed.rows.len());
+        rows.extend(feed.rows.range(start..end).map(|r| {
             let (op, db, table, rowid) = match &r.what {
                 What::Change(c) => (c.op.name(), &c.db, &c.table, c.rowid),
                 What::Unguarded { db, table, count } => ("unguarded", db, table, *count),
@@ -270,7 +278,7 @@ impl crate::ffi::RowSource for ChangesTable {
                 Value::Integer(r.txn),
             ]
         }));
-        Ok(rows)
+        Ok((rows, end < feed.rows.len()))
     }
 }
 
