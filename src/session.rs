@@ -73,6 +73,8 @@ pub(crate) struct State {
     /// The tables that have guard triggers, as (schema, table), both
     /// lower-case.
     pub(crate) guarded: HashSet<(String, String)>,
+    /// `PRAGMA main.schema_version` when renames were last looked for.
+    pub(crate) schema_seen: Option<i64>,
     txn: Txn,
     /// Every table the update hook reported and someone wanted in the
     /// current transaction (an entry is only used while changes refer to
@@ -147,6 +149,9 @@ struct Txn {
     /// Whether `trigger_txn` is part of this transaction, so that its
     /// `xCommit`, not the commit hook, publishes.
     joined: bool,
+    /// Whether a guard already looked for renamed tables in this
+    /// transaction.
+    looked: bool,
 }
 
 struct Lookup {
@@ -231,6 +236,15 @@ impl Session {
     /// Whether `trigger_txn` is already part of the open transaction.
     pub(crate) fn joined(&self) -> bool {
         self.state.lock().txn.joined
+    }
+
+    /// A guard's call: whether the transaction has joined, and whether it is
+    /// the transaction's first call (which looks for renamed tables).
+    pub(crate) fn guard_call(&self) -> (bool, bool) {
+        let mut state = self.state.lock();
+        let first = !state.txn.looked;
+        state.txn.looked = true;
+        (state.txn.joined, first)
     }
 
     /// The update hook: records the change if anything watches its table.
@@ -458,6 +472,16 @@ impl State {
 
     /// Whether the update hook should record changes to `db.table`.
     fn wants(&self, db: &[u8], table: &[u8]) -> bool {
+        // SQLite's own tables are never reported, in any schema: VACUUM
+        // writes the copy's `sqlite_master` through the update hook, in a
+        // schema it attaches for the time being (`vacuum_db`, or
+        // `vacuum_<random>` in newer SQLite).
+        if table
+            .get(..7)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"sqlite_"))
+        {
+            return false;
+        }
         let (Ok(db), Ok(table)) = (std::str::from_utf8(db), std::str::from_utf8(table)) else {
             return self.sql_all;
         };
