@@ -193,7 +193,11 @@ pub(crate) fn publish(
     let dropped = total.saturating_sub(feed.capacity).max(front);
     feed.next_seq += dropped as i64;
     feed.dropped += dropped as i64;
-    for what in changes.map(What::Change).chain(unguarded).skip(dropped - front) {
+    for what in changes
+        .map(What::Change)
+        .chain(unguarded)
+        .skip(dropped - front)
+    {
         let seq = feed.next_seq;
         feed.next_seq += 1;
         feed.rows.push_back(Row { seq, txn, what });
@@ -484,9 +488,10 @@ fn drop_moved_guards(conn: &Connection) -> Result<()> {
     };
     for (name, table, sql) in triggers {
         let quoted = quote_ident(&name)?;
-        let shaped = ["INSERT", "UPDATE", "DELETE"].iter().any(|op| {
-            sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON "))
-        }) && sql.ends_with(GUARD_BODY);
+        let shaped = ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|op| sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON ")))
+            && sql.ends_with(GUARD_BODY);
         if !shaped {
             continue;
         }

@@ -241,7 +241,11 @@ impl<S: RowSource> ListCursor<'_, S> {
     /// Reads the next page of rows, those after `after`.
     fn fetch(&mut self, after: Option<i64>) -> rusqlite::Result<()> {
         let db = self.db;
-        let limit = if S::SEQ_COLUMN.is_some() { PAGE } else { usize::MAX };
+        let limit = if S::SEQ_COLUMN.is_some() {
+            PAGE
+        } else {
+            usize::MAX
+        };
         let (rows, more) = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
             // SAFETY: db is the connection running this scan; the borrowed
             // Connection does not close it when dropped.
