@@ -5,7 +5,7 @@
 //! It collects the row changes SQLite's update hook reports, keeps the
 //! savepoint marks `trigger_txn` reports, and when a transaction commits
 //! hands exactly what committed to the change feed and to Rust listeners.
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -73,8 +73,13 @@ pub(crate) struct State {
     /// The tables that have guard triggers, as (schema, table), both
     /// lower-case.
     pub(crate) guarded: HashSet<(String, String)>,
+    /// `PRAGMA main.schema_version` when renames were last looked for.
+    pub(crate) schema_seen: Option<i64>,
     txn: Txn,
-    /// Every table the update hook reported and someone wanted.
+    /// Every table the update hook reported and someone wanted in the
+    /// current transaction (an entry is only used while changes refer to
+    /// it: the list is emptied between transactions once it grows, so that
+    /// tables created and dropped by the thousand cost nothing later).
     names: Vec<Name>,
     /// The update hook's answers (an index into `names`, or not wanted) by
     /// schema and table, and the last one, which most rows hit.
@@ -82,20 +87,25 @@ pub(crate) struct State {
     cache: Option<Lookup>,
 }
 
-/// A change recorded by the update hook, 16 bytes: the table is an index
-/// into [`State::names`], so a million-row transaction stays small.
+/// How many table names the state keeps between transactions before it
+/// forgets them all (they are looked up again when next written).
+const NAMES_KEPT: usize = 64;
+
+/// A proven change recorded by the update hook, 16 bytes: the table is an
+/// index into [`State::names`].
+///
+/// A change is proven when SQLite will tell us if it is undone: it was made
+/// in autocommit mode (only a whole rollback undoes it, and the rollback
+/// hook reports that), or after `trigger_txn` joined the transaction (which
+/// then hears every `ROLLBACK TO` and failed statement). A change to a table
+/// without a guard trigger inside `BEGIN ... COMMIT`, before anything joined,
+/// is not proven: it is only counted ([`Txn::unproven`]), never published as
+/// a change.
 #[derive(Clone, Copy)]
 pub(crate) struct Pending {
     pub(crate) rowid: i64,
     pub(crate) name: u32,
     pub(crate) op: Op,
-    /// Whether SQLite will tell us if this change is undone: it was made in
-    /// autocommit mode (only a whole rollback undoes it, and the rollback
-    /// hook reports that), or after `trigger_txn` joined the transaction
-    /// (which then hears every `ROLLBACK TO` and failed statement). A change
-    /// to a table without a guard trigger inside `BEGIN ... COMMIT` is not
-    /// proven; the feed never publishes it as a change.
-    pub(crate) proven: bool,
 }
 
 /// A table the update hook reported, by schema and name.
@@ -119,13 +129,29 @@ impl Pending {
 
 #[derive(Default)]
 struct Txn {
-    pending: Vec<Pending>,
-    /// `marks[level]`: how many changes were pending when savepoint `level`
-    /// (statement savepoints included) began.
+    /// The last proven changes of the transaction, at most the feed's
+    /// capacity of them while no Rust closure listens: the transaction's
+    /// changes number `front + pending.len()`, and the first `front` were
+    /// dropped as they came, since the feed would drop them at the commit
+    /// anyway.
+    pending: VecDeque<Pending>,
+    front: usize,
+    /// The feed's capacity, read when the transaction first reached it.
+    limit: Option<usize>,
+    /// Unproven changes, counted by table (an index into `names`), in the
+    /// order the tables were first changed. They are all made before
+    /// `trigger_txn` joined, so no savepoint mark ever falls among them:
+    /// only a whole rollback removes them.
+    unproven: Vec<(u32, i64)>,
+    /// `marks[level]`: how many proven changes the transaction had made
+    /// when savepoint `level` (statement savepoints included) began.
     marks: Vec<usize>,
     /// Whether `trigger_txn` is part of this transaction, so that its
     /// `xCommit`, not the commit hook, publishes.
     joined: bool,
+    /// Whether a guard already looked for renamed tables in this
+    /// transaction.
+    looked: bool,
 }
 
 struct Lookup {
@@ -271,6 +297,15 @@ impl Session {
         self.state.lock().txn.joined
     }
 
+    /// A guard's call: whether the transaction has joined, and whether it is
+    /// the transaction's first call (which looks for renamed tables).
+    pub(crate) fn guard_call(&self) -> (bool, bool) {
+        let mut state = self.state.lock();
+        let first = !state.txn.looked;
+        state.txn.looked = true;
+        (state.txn.joined, first)
+    }
+
     /// The update hook: records the change if anything watches its table.
     /// It runs for every row written, so the common case (the same table as
     /// the last row) costs a comparison and a push.
@@ -281,14 +316,31 @@ impl Session {
             Some(c) if *c.db == *db && *c.table == *table => c.name,
             _ => state.look_up(db, table),
         };
-        if let Some(name) = name {
-            let proven = autocommit || state.txn.joined;
-            state.txn.pending.push(Pending {
-                rowid,
-                name,
-                op,
-                proven,
-            });
+        let Some(name) = name else {
+            return;
+        };
+        let bounded = state.api.is_empty();
+        let txn = &mut state.txn;
+        if !(autocommit || txn.joined) {
+            match txn.unproven.iter_mut().rev().find(|(n, _)| *n == name) {
+                Some((_, count)) => *count += 1,
+                None => txn.unproven.push((name, 1)),
+            }
+            return;
+        }
+        txn.pending.push_back(Pending { rowid, name, op });
+        // Beyond the feed's capacity the oldest change would be dropped at
+        // the commit: drop it now, so memory does not grow with the
+        // transaction. A Rust closure gets every change, so then all are
+        // kept.
+        if bounded && txn.pending.len() > txn.limit.unwrap_or(crate::feed::MIN_CAPACITY_CHECK) {
+            let limit = *txn
+                .limit
+                .get_or_insert_with(|| crate::feed::capacity_of(&self.feed));
+            while txn.pending.len() > limit {
+                txn.pending.pop_front();
+                txn.front += 1;
+            }
         }
     }
 
@@ -297,18 +349,14 @@ impl Session {
     /// commit; one that changed only unguarded tables (see the feed's
     /// limits) is published here.
     pub(crate) fn on_commit_hook(&self) {
-        let mut state = self.state.lock();
-        if state.txn.joined {
+        if self.state.lock().txn.joined {
             return;
         }
-        let changes = std::mem::take(&mut state.txn.pending);
-        state.txn.marks.clear();
-        drop(state);
-        self.publish(changes);
+        self.publish();
     }
 
     pub(crate) fn on_rollback_hook(&self) {
-        self.state.lock().txn = Txn::default();
+        self.state.lock().end_txn();
     }
 
     pub(crate) fn txn_begin(&self) {
@@ -319,9 +367,9 @@ impl Session {
         let mut state = self.state.lock();
         let txn = &mut state.txn;
         let level = usize::try_from(level).unwrap_or(0);
-        let len = txn.pending.len();
+        let len = txn.front + txn.pending.len();
         // Savepoints opened before `trigger_txn` joined get the position at
-        // which it joined: nothing watched changed before that.
+        // which it joined: no proven change was made before that.
         txn.marks.resize(level, len);
         txn.marks.push(len);
     }
@@ -341,11 +389,19 @@ impl Session {
         let txn = &mut state.txn;
         let Ok(level) = usize::try_from(level) else {
             txn.pending.clear();
+            txn.front = 0;
+            txn.unproven.clear();
             txn.marks.clear();
             return;
         };
         if let Some(&mark) = txn.marks.get(level) {
-            txn.pending.truncate(mark);
+            if mark >= txn.front {
+                txn.pending.truncate(mark - txn.front);
+            } else {
+                // Changes dropped for capacity were undone too.
+                txn.pending.clear();
+                txn.front = mark;
+            }
             // The savepoint itself stays open after ROLLBACK TO.
             txn.marks.truncate(level + 1);
         }
@@ -353,64 +409,81 @@ impl Session {
 
     /// `trigger_txn`'s `xCommit`: the commit has succeeded.
     pub(crate) fn txn_commit(&self) {
-        let changes = {
-            let mut state = self.state.lock();
-            let txn = std::mem::take(&mut state.txn);
-            txn.pending
-        };
-        self.publish(changes);
+        self.publish();
         if let Some(signal) = &self.signal {
             signal.notify();
         }
     }
 
     pub(crate) fn txn_rollback(&self) {
-        self.state.lock().txn = Txn::default();
+        self.state.lock().end_txn();
     }
 
-    /// Hands committed changes to the feed and to Rust listeners. Runs
-    /// without holding the state lock, so a listener may use this crate.
-    fn publish(&self, pending: Vec<Pending>) {
-        if pending.is_empty() {
-            return;
-        }
-        let (names, feed, calls) = {
-            let state = self.state.lock();
-            let to_feed: Vec<bool> = state
-                .names
+    /// Hands the transaction's changes, which have committed, to the feed
+    /// and to Rust listeners, and ends it. Listeners are called without the
+    /// state lock, so a listener may use this crate.
+    fn publish(&self) {
+        let calls = {
+            let mut state = self.state.lock();
+            let state = &mut *state;
+            let txn = &state.txn;
+            if txn.pending.is_empty() && txn.front == 0 && txn.unproven.is_empty() {
+                state.end_txn();
+                return;
+            }
+            // Whether the feed takes each table the transaction changed:
+            // only those, so the cost does not grow with every table ever
+            // written.
+            let mut to_feed: Vec<(u32, bool)> = Vec::new();
+            let mut wanted = |name: u32| -> bool {
+                if let Some(&(_, f)) = to_feed.iter().rev().find(|(n, _)| *n == name) {
+                    return f;
+                }
+                let n = &state.names[name as usize];
+                let f = state.sql_wants(&n.db, &n.table);
+                to_feed.push((name, f));
+                f
+            };
+            let names = &state.names;
+            let mut changes = txn
+                .pending
                 .iter()
-                .map(|n| state.sql_wants(&n.db, &n.table))
+                .filter(|p| wanted(p.name))
+                .map(|p| p.change(names))
+                .collect::<Vec<Change>>()
+                .into_iter();
+            let unguarded: Vec<(Arc<str>, Arc<str>, i64)> = txn
+                .unproven
+                .iter()
+                .filter(|(name, _)| wanted(*name))
+                .map(|&(name, count)| {
+                    let n = &names[name as usize];
+                    (Arc::clone(&n.db), Arc::clone(&n.table), count)
+                })
                 .collect();
-            // `None`: everything goes to the feed, no copy needed.
-            let feed: Option<Vec<Pending>> = (!to_feed.iter().all(|&f| f)).then(|| {
-                pending
-                    .iter()
-                    .filter(|p| to_feed[p.name as usize])
-                    .copied()
-                    .collect()
-            });
+            crate::feed::publish(&self.feed, txn.front, &mut changes, unguarded);
             let calls: Vec<(Callback, Vec<Change>)> = state
                 .api
                 .iter()
                 .filter_map(|l| {
                     // A closure only ever gets proven changes.
-                    let batch: Vec<Change> = pending
+                    let batch: Vec<Change> = txn
+                        .pending
                         .iter()
-                        .filter(|p| p.proven)
                         .filter(|p| {
-                            let name = &state.names[p.name as usize];
+                            let name = &names[p.name as usize];
                             &*name.db == "main"
                                 && name.table.eq_ignore_ascii_case(&l.table)
                                 && l.ops.contains(&p.op)
                         })
-                        .map(|p| p.change(&state.names))
+                        .map(|p| p.change(names))
                         .collect();
                     (!batch.is_empty()).then(|| (Arc::clone(&l.callback), batch))
                 })
                 .collect();
-            (state.names.clone(), feed, calls)
+            state.end_txn();
+            calls
         };
-        crate::feed::publish(&self.feed, feed.as_deref().unwrap_or(&pending), &names);
         for (callback, batch) in calls {
             (callback.lock())(&batch);
         }
@@ -418,6 +491,18 @@ impl Session {
 }
 
 impl State {
+    /// Forgets the transaction; once no change refers to them, forgets the
+    /// table names too if there are many (tables created and dropped by the
+    /// thousand must not slow every later commit down).
+    fn end_txn(&mut self) {
+        self.txn = Txn::default();
+        if self.names.len() > NAMES_KEPT {
+            self.names = Vec::new();
+            self.known = HashMap::new();
+            self.cache = None;
+        }
+    }
+
     /// Finds (and caches) whether changes to `db.table` are wanted, and
     /// under which name index.
     fn look_up(&mut self, db: &[u8], table: &[u8]) -> Option<u32> {
@@ -426,21 +511,11 @@ impl State {
             Some(name) => *name,
             None => {
                 let name = self.wants(db, table).then(|| {
-                    let name = Name {
+                    self.names.push(Name {
                         db: Arc::from(String::from_utf8_lossy(db).as_ref()),
                         table: Arc::from(String::from_utf8_lossy(table).as_ref()),
-                    };
-                    match self
-                        .names
-                        .iter()
-                        .position(|n| n.db == name.db && n.table == name.table)
-                    {
-                        Some(i) => i as u32,
-                        None => {
-                            self.names.push(name);
-                            (self.names.len() - 1) as u32
-                        }
-                    }
+                    });
+                    (self.names.len() - 1) as u32
                 });
                 self.known.insert(key.clone(), name);
                 name
@@ -456,6 +531,16 @@ impl State {
 
     /// Whether the update hook should record changes to `db.table`.
     fn wants(&self, db: &[u8], table: &[u8]) -> bool {
+        // SQLite's own tables are never reported, in any schema: VACUUM
+        // writes the copy's `sqlite_master` through the update hook, in a
+        // schema it attaches for the time being (`vacuum_db`, or
+        // `vacuum_<random>` in newer SQLite).
+        if table
+            .get(..7)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"sqlite_"))
+        {
+            return false;
+        }
         let (Ok(db), Ok(table)) = (std::str::from_utf8(db), std::str::from_utf8(table)) else {
             return self.sql_all;
         };

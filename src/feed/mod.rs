@@ -18,7 +18,7 @@
 //! begins, releases and rollbacks (statement rollbacks included) and the
 //! final commit to the [`Session`]; only after the commit has succeeded do
 //! the pending changes reach the feed.
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::CStr;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
-use crate::session::{Change, Name, Pending, Session};
+use crate::session::{Change, Session};
 use crate::sql::{display_name, quote_ident};
 use crate::{Error, Result};
 
@@ -71,13 +71,21 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         signature: "",
         args: 0..=0,
         flags: INNOCUOUS,
-        // Called by the guards until the transaction has joined, so once per
-        // transaction. A table or view that hides trigger_txn (made after
-        // trigger_watch checked) would take the guard's row: then this
-        // answers 1, the guard writes nothing, and the transaction's
-        // changes stay unproven (held back as `unguarded`).
+        // Called by the guards' WHEN for every row they see. SQLite puts
+        // trigger_txn into the transaction when a statement that may write it
+        // starts, so this is almost always 1 and the guard writes nothing. A
+        // table or view that hides trigger_txn (made after trigger_watch
+        // checked) would take the guard's row: then this answers 1, the
+        // guard writes nothing, and the transaction's changes stay unproven
+        // (held back as `unguarded`). Once per transaction it also looks for
+        // a rename of a watched table (see `follow_renames`), before the
+        // transaction's first change to a guarded table.
         body: |a| {
-            if a.session.joined() {
+            let (joined, look) = a.session.guard_call();
+            if look {
+                a.with_connection(|conn| follow_renames(conn, a.session).map(|()| 0))?;
+            }
+            if joined {
                 return Ok(Value::Integer(1));
             }
             a.with_connection(|conn| Ok(crate::schema::shadowing_txn_table(conn)?.is_some() as i64))
@@ -153,45 +161,43 @@ impl Feed {
     }
 }
 
-/// Appends one committed transaction's changes to `feed`. Only the last
-/// `capacity` of them are kept; the others count as dropped.
-///
-/// Changes that cannot be proven committed ([`Pending::proven`]) are held
-/// back: each table that had any gets one `unguarded` row after the
-/// transaction's changes, with their count.
-pub(crate) fn publish(feed: &Mutex<Feed>, changes: &[Pending], names: &[Name]) {
-    if changes.is_empty() {
+/// A transaction keeps at least this many pending changes before it reads
+/// the feed's capacity to drop older ones (see [`Session::on_update`]).
+pub(crate) const MIN_CAPACITY_CHECK: usize = 1024;
+
+/// The feed's capacity now.
+pub(crate) fn capacity_of(feed: &Mutex<Feed>) -> usize {
+    feed.lock().capacity
+}
+
+/// Appends one committed transaction to `feed`: `front` changes already
+/// dropped as they came, then `changes`, then one `unguarded` row per table
+/// that had changes that cannot be proven committed, with their count. Only
+/// the last `capacity` rows are kept; the others count as dropped.
+pub(crate) fn publish(
+    feed: &Mutex<Feed>,
+    front: usize,
+    changes: &mut dyn ExactSizeIterator<Item = Change>,
+    unguarded: Vec<(Arc<str>, Arc<str>, i64)>,
+) {
+    let total = front + changes.len() + unguarded.len();
+    if total == 0 {
         return;
     }
-    // Held-back changes, counted by table: almost always none.
-    let mut unproven: Vec<(u32, i64)> = Vec::new();
-    for change in changes.iter().filter(|c| !c.proven) {
-        match unproven.iter_mut().find(|(name, _)| *name == change.name) {
-            Some((_, count)) => *count += 1,
-            None => unproven.push((change.name, 1)),
-        }
-    }
-    let held: i64 = unproven.iter().map(|(_, count)| count).sum();
-    let unguarded = unproven.into_iter().map(|(name, count)| {
-        let name = &names[name as usize];
-        What::Unguarded {
-            db: Arc::clone(&name.db),
-            table: Arc::clone(&name.table),
-            count,
-        }
-    });
-    let proven = changes
-        .iter()
-        .filter(|c| c.proven)
-        .map(|c| What::Change(c.change(names)));
-    let total = changes.len() - held as usize + unguarded.len();
+    let unguarded = unguarded
+        .into_iter()
+        .map(|(db, table, count)| What::Unguarded { db, table, count });
     let mut feed = feed.lock();
     let txn = feed.next_txn;
     feed.next_txn += 1;
-    let skip = total.saturating_sub(feed.capacity);
-    feed.next_seq += skip as i64;
-    feed.dropped += skip as i64;
-    for what in proven.chain(unguarded).skip(skip) {
+    let dropped = total.saturating_sub(feed.capacity).max(front);
+    feed.next_seq += dropped as i64;
+    feed.dropped += dropped as i64;
+    for what in changes
+        .map(What::Change)
+        .chain(unguarded)
+        .skip(dropped - front)
+    {
         let seq = feed.next_seq;
         feed.next_seq += 1;
         feed.rows.push_back(Row { seq, txn, what });
@@ -237,6 +243,18 @@ impl crate::ffi::RowSource for ChangesTable {
     const SEQ_COLUMN: Option<i32> = Some(0);
 
     fn rows(conn: &Connection, after: Option<i64>) -> Result<Vec<Vec<Value>>> {
+        Self::page(conn, after, usize::MAX).map(|(rows, _)| rows)
+    }
+
+    /// A scan reads the feed a page at a time, so that it never copies the
+    /// whole feed. Changes dropped between two pages (other connections
+    /// committing meanwhile) get a `dropped` row where they were, as at the
+    /// start of a scan.
+    fn page(
+        conn: &Connection,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Vec<Value>>, bool)> {
         let session = Session::of(conn)
             .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
         let feed = session.feed.lock();
@@ -256,7 +274,9 @@ impl crate::ffi::RowSource for ChangesTable {
             }
         }
         let start = feed.rows.partition_point(|r| r.seq <= after);
-        rows.extend(feed.rows.range(start..).map(|r| {
+        let room = limit.saturating_sub(rows.len());
+        let end = start.saturating_add(room).min(feed.rows.len());
+        rows.extend(feed.rows.range(start..end).map(|r| {
             let (op, db, table, rowid) = match &r.what {
                 What::Change(c) => (c.op.name(), &c.db, &c.table, c.rowid),
                 What::Unguarded { db, table, count } => ("unguarded", db, table, *count),
@@ -270,7 +290,7 @@ impl crate::ffi::RowSource for ChangesTable {
                 Value::Integer(r.txn),
             ]
         }));
-        Ok(rows)
+        Ok((rows, end < feed.rows.len()))
     }
 }
 
@@ -389,7 +409,130 @@ pub(crate) fn change_interest(
     result
 }
 
+/// A table watched by name and renamed (`ALTER TABLE t RENAME TO t2`) is
+/// followed: SQLite moves its guards, and `t2` is watched from then on (`t`
+/// stays watched too, as after `DROP TABLE`, for a table created later under
+/// that name). Looked for when the main schema changed, before the first
+/// change of each transaction (from the guards) and when what is watched
+/// changes, which is always before the renamed table's next change.
+fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
+    if session.state.lock().sql_tables.is_empty() {
+        return Ok(());
+    }
+    let version: i64 = conn
+        .query_row("PRAGMA main.schema_version", [], |r| r.get(0))
+        .map_err(Error::sqlite("reading the schema version"))?;
+    let tables: Vec<String> = {
+        let s = session.state.lock();
+        if s.schema_seen == Some(version) {
+            return Ok(());
+        }
+        s.sql_tables
+            .iter()
+            .filter(|t| s.guarded.contains(&("main".to_string(), (*t).clone())))
+            .cloned()
+            .collect()
+    };
+    let mut moved = Vec::new();
+    for table in tables {
+        let Some((name, _)) = guards("main", &table)?.into_iter().next() else {
+            continue;
+        };
+        let now: Option<String> = conn
+            .query_row(
+                "SELECT tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [&name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::sqlite("reading the temporary schema"))?;
+        if let Some(now) = now.filter(|now| !now.eq_ignore_ascii_case(&table)) {
+            moved.push(now.to_ascii_lowercase());
+        }
+    }
+    let mut s = session.state.lock();
+    s.schema_seen = Some(version);
+    if !moved.is_empty() {
+        s.sql_tables.extend(moved);
+        s.interest_changed();
+    }
+    Ok(())
+}
+
+/// Drops the feed's guards that a rename moved to another table: a TEMP
+/// trigger with exactly a guard's text, but not the guard of the table it
+/// is now on. Its table gets its own guards again if it is watched.
+fn drop_moved_guards(conn: &Connection) -> Result<()> {
+    let schemas: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT lower(name) FROM pragma_database_list")
+            .map_err(Error::sqlite("listing databases"))?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(Error::sqlite("listing databases"))?;
+        names
+    };
+    let triggers: Vec<(String, String, String)> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, tbl_name, sql FROM temp.sqlite_master \
+                 WHERE type = 'trigger' AND name LIKE 'trigger\\_feed\\_%' ESCAPE '\\'",
+            )
+            .map_err(Error::sqlite("reading the temporary schema"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(Error::sqlite("reading the temporary schema"))?;
+        rows
+    };
+    for (name, table, sql) in triggers {
+        let quoted = quote_ident(&name)?;
+        let shaped = ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|op| sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON ")))
+            && sql.ends_with(GUARD_BODY);
+        if !shaped {
+            continue;
+        }
+        let table = table.to_ascii_lowercase();
+        let mut current = false;
+        for schema in &schemas {
+            current |= guards(schema, &table)?
+                .iter()
+                .any(|(n, text)| *n == name && sql == format!("CREATE TRIGGER {text}"));
+        }
+        if !current {
+            conn.execute_batch(&format!("DROP TRIGGER temp.{quoted}"))
+                .map_err(Error::sqlite(format!(
+                    "dropping the feed's TEMP trigger {} moved to {} by a rename",
+                    display_name(&name),
+                    display_name(&table)
+                )))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `schema.table` is a table now.
+fn table_exists(conn: &Connection, schema: &str, table: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_list WHERE schema = ?1 COLLATE NOCASE \
+         AND name = ?2 COLLATE NOCASE AND type = 'table'",
+        [schema, table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(Error::sqlite("reading the schema"))
+}
+
+/// How every guard's stored SQL ends.
+const GUARD_BODY: &str =
+    " WHEN NOT trigger_txn_joined() BEGIN INSERT INTO trigger_txn VALUES ('feed'); END";
+
 fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bool) -> Result<()> {
+    follow_renames(conn, session)?;
+    drop_moved_guards(conn)?;
     let (needs_hooks, wanted) = {
         let s = session.state.lock();
         (s.needs_hooks(), s.tables_to_guard())
@@ -410,7 +553,17 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     // With nothing watched, `tables_to_guard` is empty: every guard goes.
     let wanted_all = wanted.is_none();
     let wanted = match wanted {
-        Some(tables) => tables,
+        // A name watched whose table is gone (dropped, or renamed away) has
+        // no guards until a table of that name exists again.
+        Some(tables) => {
+            let mut existing = HashSet::new();
+            for (schema, table) in tables {
+                if table_exists(conn, &schema, &table)? {
+                    existing.insert((schema, table));
+                }
+            }
+            existing
+        }
         None => crate::schema::rowid_tables(conn)?
             .into_iter()
             .map(|(schema, table)| (schema.to_ascii_lowercase(), table.to_ascii_lowercase()))
@@ -465,11 +618,7 @@ fn guards(schema: &str, table: &str) -> Result<Vec<(String, String)>> {
         .into_iter()
         .map(|op| {
             let name = format!("trigger_feed_{prefix}{table}_{}", op.to_ascii_lowercase());
-            let text = format!(
-                "{} BEFORE {op} ON {on} WHEN NOT trigger_txn_joined() \
-                 BEGIN INSERT INTO trigger_txn VALUES ('feed'); END",
-                quote_ident(&name)?
-            );
+            let text = format!("{} BEFORE {op} ON {on}{GUARD_BODY}", quote_ident(&name)?);
             Ok((name, text))
         })
         .collect()

@@ -33,7 +33,21 @@ pub(crate) trait RowSource: 'static {
     /// The rows, all of them or those with the sequence column greater
     /// than `after`.
     fn rows(conn: &Connection, after: Option<i64>) -> crate::Result<Vec<Vec<Value>>>;
+    /// At most about `limit` rows after `after`, and whether more follow,
+    /// for a source that can be read in pages ([`RowSource::SEQ_COLUMN`]
+    /// must then be set: the next page starts after the last row's value).
+    /// By default, every row at once.
+    fn page(
+        conn: &Connection,
+        after: Option<i64>,
+        _limit: usize,
+    ) -> crate::Result<(Vec<Vec<Value>>, bool)> {
+        Ok((Self::rows(conn, after)?, false))
+    }
 }
+
+/// How many rows a paged scan copies at a time.
+const PAGE: usize = 256;
 
 /// Registers every table-valued function of the extension on `conn`.
 pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
@@ -145,6 +159,8 @@ unsafe impl<'vtab, S: RowSource> VTab<'vtab> for ListTab<S> {
             db: self.db,
             rows: Vec::new(),
             at: 0,
+            more: false,
+            rowid: 0,
             table: PhantomData,
         })
     }
@@ -157,6 +173,10 @@ struct ListCursor<'vtab, S> {
     db: *mut ffi::sqlite3,
     rows: Vec<Vec<Value>>,
     at: usize,
+    /// Whether the source has rows after the last one of `rows`.
+    more: bool,
+    /// The current row's number in the whole scan.
+    rowid: i64,
     table: PhantomData<&'vtab ListTab<S>>,
 }
 
@@ -168,7 +188,6 @@ unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
         _idx_str: Option<&str>,
         args: &Filters<'_>,
     ) -> rusqlite::Result<()> {
-        let db = self.db;
         let after = match idx {
             BOUND_GT | BOUND_GE => match args.get::<Option<i64>>(0) {
                 Ok(Some(n)) if idx == BOUND_GT => Some(n),
@@ -179,20 +198,26 @@ unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
             },
             _ => None,
         };
-        let rows = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
-            // SAFETY: db is the connection running this scan; the borrowed
-            // Connection does not close it when dropped.
-            let conn = unsafe { Connection::from_handle(db) }?;
-            S::rows(&conn, after).map_err(|e| Error::ModuleError(e.to_string()))
-        })
-        .map_err(Error::ModuleError)??;
-        self.rows = rows;
-        self.at = 0;
-        Ok(())
+        self.rowid = 1;
+        self.fetch(after)
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
         self.at += 1;
+        self.rowid += 1;
+        if self.at >= self.rows.len() && self.more {
+            let last = S::SEQ_COLUMN
+                .and_then(|c| usize::try_from(c).ok())
+                .and_then(|c| self.rows.last()?.get(c))
+                .and_then(|v| match v {
+                    Value::Integer(n) => Some(*n),
+                    _ => None,
+                });
+            match last {
+                Some(last) => self.fetch(Some(last))?,
+                None => self.more = false,
+            }
+        }
         Ok(())
     }
 
@@ -208,6 +233,29 @@ unsafe impl<S: RowSource> VTabCursor for ListCursor<'_, S> {
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.at as i64 + 1)
+        Ok(self.rowid)
+    }
+}
+
+impl<S: RowSource> ListCursor<'_, S> {
+    /// Reads the next page of rows, those after `after`.
+    fn fetch(&mut self, after: Option<i64>) -> rusqlite::Result<()> {
+        let db = self.db;
+        let limit = if S::SEQ_COLUMN.is_some() {
+            PAGE
+        } else {
+            usize::MAX
+        };
+        let (rows, more) = catch(&format!("reading {}", S::NAME.to_string_lossy()), || {
+            // SAFETY: db is the connection running this scan; the borrowed
+            // Connection does not close it when dropped.
+            let conn = unsafe { Connection::from_handle(db) }?;
+            S::page(&conn, after, limit).map_err(|e| Error::ModuleError(e.to_string()))
+        })
+        .map_err(Error::ModuleError)??;
+        self.rows = rows;
+        self.at = 0;
+        self.more = more;
+        Ok(())
     }
 }

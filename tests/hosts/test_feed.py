@@ -250,6 +250,39 @@ def run_script(conn, rng, steps, model, execute):
                 pass
             else:
                 raise AssertionError("the duplicate insert should fail")
+        elif choice < 0.71 and model.rows:
+            # A single-row statement that fails (UNIQUE, NOT NULL, CHECK,
+            # or an UPDATE into a taken key): SQLite opens no statement
+            # journal for it, and nothing of it may appear.
+            dup = scalar_of(execute, "SELECT u FROM t LIMIT 1")
+            u += 1
+            r = rng.choice(sorted(model.rows))
+            sql, args = rng.choice([
+                ("INSERT INTO t(v, u) VALUES (1, ?)", (dup,)),
+                ("INSERT INTO t(v, u) VALUES (NULL, ?)", (u,)),
+                ("INSERT INTO t(v, u) VALUES (-1, ?)", (u,)),
+                ("UPDATE t SET v = -5 WHERE rowid = ?", (r,)),
+                ("UPDATE t SET u = ? WHERE rowid = ? AND u IS NOT ?", (dup, r, dup)),
+            ])
+            try:
+                execute(sql, args)
+            except Exception:
+                pass
+            else:
+                if not sql.startswith("UPDATE t SET u"):
+                    raise AssertionError(f"{sql} should fail")
+        elif choice < 0.73 and model.rows:
+            # Conflicts that replace nothing: OR IGNORE and UPSERT.
+            dup = scalar_of(execute, "SELECT u FROM t LIMIT 1")
+            owner = scalar_of(execute, f"SELECT rowid FROM t WHERE u = {int(dup)}")
+            kind = rng.randrange(3)
+            if kind == 0:
+                execute("INSERT OR IGNORE INTO t(v, u) VALUES (1, ?)", (dup,))
+            elif kind == 1:
+                execute("INSERT INTO t(v, u) VALUES (1, ?) ON CONFLICT(u) DO NOTHING", (dup,))
+            else:
+                execute("INSERT INTO t(v, u) VALUES (1, ?) ON CONFLICT(u) DO UPDATE SET v = v + 1", (dup,))
+                model.change("update", owner)
         elif choice < 0.75:
             names += 1
             name = f"s{names}"
@@ -326,11 +359,14 @@ def apsw_host(path):
 
 
 @pytest.mark.parametrize("host", [python_host, apsw_host], ids=["sqlite3-3.40", "apsw-newest"])
+@pytest.mark.parametrize("recursive", ["ON", "OFF"])
 @pytest.mark.parametrize("seed", range(40))
-def test_random_scripts_match_the_model(tmp_path, host, seed):
+def test_random_scripts_match_the_model(tmp_path, host, recursive, seed):
     rng = random.Random(seed)
     conn, execute, query = host(str(tmp_path / "m.db"))
-    execute("CREATE TABLE t(v INTEGER, u INTEGER UNIQUE)")
+    execute(f"PRAGMA recursive_triggers = {recursive}")
+    execute("PRAGMA synchronous = OFF")
+    execute("CREATE TABLE t(v INTEGER NOT NULL CHECK (v >= 0), u INTEGER UNIQUE)")
     execute("SELECT trigger_watch('t')")
     model = Model()
     run_script(conn, rng, 120, model, execute)
@@ -423,7 +459,19 @@ def run_ddl_script(conn, rng, steps, model, execute, in_txn):
         elif choice < 0.21 and not model.in_txn:
             execute("SELECT trigger_watch('*')")
             model.guarded = set(model.rows)
-        elif choice < 0.23 and not model.in_txn and len(live) > 1:
+        elif choice < 0.22 and not model.in_txn:
+            execute("VACUUM")
+        elif choice < 0.235 and not model.in_txn and len(live) > 1:
+            # A rename moves the table's guard with it.
+            old = rng.choice([t for t in live if t != "t"])
+            n += 1
+            new = f"r{n}"
+            execute(f"ALTER TABLE {old} RENAME TO {new}")
+            model.rows[new] = model.rows.pop(old)
+            if old in model.guarded:
+                model.guarded.discard(old)
+                model.guarded.add(new)
+        elif choice < 0.25 and not model.in_txn and len(live) > 1:
             # Dropped and created again: its guard goes with it.
             table = rng.choice([t for t in live if t != "t"] or live)
             execute(f"DROP TABLE {table}")
@@ -457,6 +505,18 @@ def run_ddl_script(conn, rng, steps, model, execute, in_txn):
                     model.failed_write(table)
                 else:
                     raise AssertionError("the duplicate insert should fail")
+        elif choice < 0.72:
+            table = rng.choice(live)
+            if model.rows[table]:
+                # A single-row insert that fails: nothing of it is written.
+                dup = execute(f"SELECT u FROM {table} LIMIT 1")
+                model.touch(table)
+                try:
+                    execute(f"INSERT INTO {table}(v, u) VALUES (1, ?)", (dup,))
+                except Exception:
+                    pass
+                else:
+                    raise AssertionError("the duplicate insert should fail")
         elif choice < 0.78:
             names += 1
             if not model.in_txn:
@@ -488,11 +548,17 @@ def run_ddl_script(conn, rng, steps, model, execute, in_txn):
 
 
 @pytest.mark.parametrize("host", [python_host, apsw_host], ids=["sqlite3-3.40", "apsw-newest"])
+@pytest.mark.parametrize("recursive", ["ON", "OFF"])
 @pytest.mark.parametrize("seed", range(30))
-def test_random_scripts_with_ddl_after_watch_star_match_the_model(tmp_path, host, seed):
+def test_random_scripts_with_ddl_after_watch_star_match_the_model(tmp_path, host, recursive, seed):
     rng = random.Random(1000 + seed)
     conn, execute, query = host(str(tmp_path / "m.db"))
+    execute(f"PRAGMA recursive_triggers = {recursive}")
+    execute("PRAGMA synchronous = OFF")
     execute("CREATE TABLE t(v INTEGER, u INTEGER UNIQUE)")
+    # VACUUM copies views and triggers through the update hook.
+    execute("CREATE VIEW vw AS SELECT 1")
+    execute("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END")
     execute("SELECT trigger_watch('*')")
     model = DdlModel(["t"])
     run_ddl_script(conn, rng, 150, model, execute, CONN["in_txn"])
