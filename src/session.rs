@@ -152,6 +152,11 @@ struct Txn {
     /// Whether a guard already looked for renamed tables in this
     /// transaction.
     looked: bool,
+    /// Rowids of deletes the update hook reported whose AFTER DELETE guard
+    /// has not run yet, innermost last (triggers nest). A delete the guard
+    /// sees that is not here is one the update hook never reports: a row
+    /// REPLACE removed (see [`Session::after_delete`]).
+    deletes: Vec<i64>,
 }
 
 struct Lookup {
@@ -179,6 +184,9 @@ pub(crate) struct Session {
     pub(crate) outbox_scans: crate::ffi::StatementAnswers,
     /// The same for trigger_emit's own INSERT, within one outermost call.
     pub(crate) emit_insert_scans: Mutex<Option<bool>>,
+    /// A random token the feed's TEMP guards pass to the functions only
+    /// they may call (see `feed::guards`).
+    pub(crate) guard_token: String,
     /// A second handle on the connection whose prepared-statement cache
     /// keeps the statements the extension runs on every row
     /// (`trigger_emit`'s INSERT). It exists only while `trigger_txn` is
@@ -221,6 +229,7 @@ impl Session {
             outbox_scans: Mutex::new(HashMap::new()),
             emit_insert_scans: Mutex::new(None),
             statements: Default::default(),
+            guard_token: random_token(),
         });
         sessions().lock().insert(handle, Arc::downgrade(&session));
         session
@@ -319,7 +328,6 @@ impl Session {
         let Some(name) = name else {
             return;
         };
-        let bounded = state.api.is_empty();
         let txn = &mut state.txn;
         if !(autocommit || txn.joined) {
             match txn.unproven.iter_mut().rev().find(|(n, _)| *n == name) {
@@ -328,7 +336,52 @@ impl Session {
             }
             return;
         }
-        txn.pending.push_back(Pending { rowid, name, op });
+        if op == Op::Delete {
+            if txn.deletes.len() >= MAX_OPEN_DELETES {
+                // Deletes of tables without the guard are never matched;
+                // the ones still waiting for their guard are the newest.
+                txn.deletes.drain(..MAX_OPEN_DELETES / 2);
+            }
+            txn.deletes.push(rowid);
+        }
+        self.record(&mut state, Pending { rowid, name, op });
+    }
+
+    /// The AFTER DELETE guard of a watched table ran for `rowid`. The update
+    /// hook reports every delete just before that guard runs, except the
+    /// rows REPLACE removes (and SQLite runs the guard for those only with
+    /// `recursive_triggers` on): such a delete is recorded here, in its
+    /// place before the insert or update that replaced the row. `table`
+    /// finds the guard's table, asked only then.
+    pub(crate) fn after_delete(
+        &self,
+        rowid: i64,
+        table: impl FnOnce() -> crate::Result<Option<(String, String)>>,
+    ) -> crate::Result<()> {
+        {
+            let mut state = self.state.lock();
+            let deletes = &mut state.txn.deletes;
+            if let Some(at) = deletes.iter().rposition(|&r| r == rowid) {
+                deletes.truncate(at);
+                return Ok(());
+            }
+        }
+        let Some((db, name)) = table()? else {
+            return Ok(());
+        };
+        let mut state = self.state.lock();
+        let Some(name) = state.look_up(db.as_bytes(), name.as_bytes()) else {
+            return Ok(());
+        };
+        self.record(&mut state, Pending { rowid, name, op: Op::Delete });
+        Ok(())
+    }
+
+    /// Adds a proven change to the open transaction.
+    fn record(&self, state: &mut State, change: Pending) {
+        let bounded = state.api.is_empty();
+        let txn = &mut state.txn;
+        txn.pending.push_back(change);
         // Beyond the feed's capacity the oldest change would be dropped at
         // the commit: drop it now, so memory does not grow with the
         // transaction. A Rust closure gets every change, so then all are
@@ -589,12 +642,28 @@ impl Drop for Session {
     }
 }
 
+/// How many deletes may wait for their AFTER DELETE guard (nested deletes
+/// are as deep as triggers nest, 1000 at most).
+const MAX_OPEN_DELETES: usize = 4096;
+
 /// Sessions by connection handle, for the Rust API, which gets a
 /// `rusqlite::Connection` and needs its session.
 fn sessions() -> &'static Mutex<HashMap<usize, Weak<Session>>> {
     static SESSIONS: std::sync::OnceLock<Mutex<HashMap<usize, Weak<Session>>>> =
         std::sync::OnceLock::new();
     SESSIONS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// 128 random bits as hex, from the standard library's per-process random
+/// hash keys (fresh for every `RandomState`).
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(next_id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
 }
 
 fn next_id() -> u64 {

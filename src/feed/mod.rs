@@ -9,6 +9,7 @@
 //! | `trigger_unwatch(table)` | direct-only | stops; with `'*'`, stops everything |
 //! | `trigger_feed_capacity([n])` | direct-only | how many changes the feed keeps (sets it with `n`) |
 //! | `trigger_txn_joined()` | innocuous | used by the feed's TEMP triggers: whether `trigger_txn` is in the transaction |
+//! | `trigger_feed_deleted(token, schema, guard, rowid)` | innocuous | used by the feed's TEMP AFTER DELETE triggers: notes a row REPLACE deleted |
 //! | `trigger_changes` | table-valued | `seq, op, db, table_name, rowid, txn` of committed changes |
 //!
 //! How nothing rolled back gets in: the update hook records changes into the
@@ -64,6 +65,42 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         body: |a| {
             let n = a.opt_int(0, "n")?;
             capacity(&a.session.feed, n).map(|n| Value::Integer(n as i64))
+        },
+    },
+    SqlFunction {
+        name: "trigger_feed_deleted",
+        signature: "token, schema, guard, rowid",
+        args: 4..=4,
+        flags: INNOCUOUS,
+        // Called by the feed's AFTER DELETE guards for every deleted row of a
+        // watched table: it only notes a delete the update hook missed. The
+        // token is the connection's own, in its TEMP guards only: any other
+        // caller (a trigger in a database file, a direct call) is refused
+        // before anything is read.
+        body: |a| {
+            if a.str(0, "token")? != a.session.guard_token {
+                return Err(
+                    "only the change feed's own TEMP triggers call this function".to_string(),
+                );
+            }
+            let schema = a.text(1, "schema")?;
+            let guard = a.text(2, "guard")?;
+            let rowid = a.int(3, "rowid")?;
+            a.with_connection(|conn| {
+                a.session.after_delete(rowid, || {
+                    let table: Option<String> = conn
+                        .query_row(
+                            "SELECT tbl_name FROM temp.sqlite_master \
+                             WHERE type = 'trigger' AND name = ?1",
+                            [&guard],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(Error::sqlite("reading the temporary schema"))?;
+                    Ok(table.map(|table| (schema.clone(), table)))
+                })?;
+                Ok(Value::Null)
+            })
         },
     },
     SqlFunction {
@@ -435,7 +472,7 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
     };
     let mut moved = Vec::new();
     for table in tables {
-        let Some((name, _)) = guards("main", &table)?.into_iter().next() else {
+        let Some((name, _)) = guards("main", &table, &session.guard_token)?.into_iter().next() else {
             continue;
         };
         let now: Option<String> = conn
@@ -462,7 +499,7 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
 /// Drops the feed's guards that a rename moved to another table: a TEMP
 /// trigger with exactly a guard's text, but not the guard of the table it
 /// is now on. Its table gets its own guards again if it is watched.
-fn drop_moved_guards(conn: &Connection) -> Result<()> {
+fn drop_moved_guards(conn: &Connection, token: &str) -> Result<()> {
     let schemas: Vec<String> = {
         let mut stmt = conn
             .prepare("SELECT lower(name) FROM pragma_database_list")
@@ -487,23 +524,18 @@ fn drop_moved_guards(conn: &Connection) -> Result<()> {
         rows
     };
     for (name, table, sql) in triggers {
-        let quoted = quote_ident(&name)?;
-        let shaped = ["INSERT", "UPDATE", "DELETE"]
-            .iter()
-            .any(|op| sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON ")))
-            && sql.ends_with(GUARD_BODY);
-        if !shaped {
+        if !guard_shaped(&name, &sql)? {
             continue;
         }
         let table = table.to_ascii_lowercase();
         let mut current = false;
         for schema in &schemas {
-            current |= guards(schema, &table)?
+            current |= guards(schema, &table, token)?
                 .iter()
                 .any(|(n, text)| *n == name && sql == format!("CREATE TRIGGER {text}"));
         }
         if !current {
-            conn.execute_batch(&format!("DROP TRIGGER temp.{quoted}"))
+            conn.execute_batch(&format!("DROP TRIGGER temp.{}", quote_ident(&name)?))
                 .map_err(Error::sqlite(format!(
                     "dropping the feed's TEMP trigger {} moved to {} by a rename",
                     display_name(&name),
@@ -532,7 +564,7 @@ const GUARD_BODY: &str =
 
 fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bool) -> Result<()> {
     follow_renames(conn, session)?;
-    drop_moved_guards(conn)?;
+    drop_moved_guards(conn, &session.guard_token)?;
     let (needs_hooks, wanted) = {
         let s = session.state.lock();
         (s.needs_hooks(), s.tables_to_guard())
@@ -587,11 +619,11 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     // Every wanted table, not only new ones: a table dropped and created
     // again lost its TEMP triggers with it.
     for table in &wanted {
-        create_guard(conn, &table.0, &table.1)?;
+        create_guard(conn, &table.0, &table.1, &session.guard_token)?;
         session.state.lock().guarded.insert(table.clone());
     }
     for table in guarded.difference(&wanted) {
-        drop_guard(conn, &table.0, &table.1)?;
+        drop_guard(conn, &table.0, &table.1, &session.guard_token)?;
         session.state.lock().guarded.remove(table);
     }
     if !needs_hooks && hooks_on {
@@ -607,21 +639,49 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
 /// (name, text after `CREATE TRIGGER `, which is how SQLite stores it). The
 /// guards of a `main` table are `trigger_feed_<table>_<op>`, those of
 /// another schema's `trigger_feed_<schema>.<table>_<op>`.
-fn guards(schema: &str, table: &str) -> Result<Vec<(String, String)>> {
+fn guards(schema: &str, table: &str, token: &str) -> Result<Vec<(String, String)>> {
     let on = format!("{}.{}", quote_ident(schema)?, quote_ident(table)?);
     let prefix = if schema == "main" {
         String::new()
     } else {
         format!("{schema}.")
     };
-    ["INSERT", "UPDATE", "DELETE"]
+    let mut guards = ["INSERT", "UPDATE", "DELETE"]
         .into_iter()
         .map(|op| {
             let name = format!("trigger_feed_{prefix}{table}_{}", op.to_ascii_lowercase());
             let text = format!("{} BEFORE {op} ON {on}{GUARD_BODY}", quote_ident(&name)?);
             Ok((name, text))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // The rows REPLACE deletes reach no update hook; with recursive_triggers
+    // on, SQLite runs DELETE triggers for them. The guard names itself (a
+    // rename keeps trigger names), so the session finds its table, and
+    // carries the session's token, which no database file can know.
+    let name = format!("trigger_feed_{prefix}{table}_replaced");
+    let text = format!(
+        "{} AFTER DELETE ON {on} BEGIN SELECT trigger_feed_deleted({}, {}, {}, old.rowid); END",
+        quote_ident(&name)?,
+        crate::sql::quote_text(token)?,
+        crate::sql::quote_text(schema)?,
+        crate::sql::quote_text(&name)?
+    );
+    guards.push((name, text));
+    Ok(guards)
+}
+
+/// Whether `sql` is the stored text of one of the feed's guards named `name`,
+/// on whatever table it now is.
+fn guard_shaped(name: &str, sql: &str) -> Result<bool> {
+    let quoted = quote_ident(name)?;
+    let before = ["INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .any(|op| sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON ")))
+        && sql.ends_with(GUARD_BODY);
+    let replaced = sql.starts_with(&format!("CREATE TRIGGER {quoted} AFTER DELETE ON "))
+        && sql.ends_with(&format!(", {}, old.rowid); END", crate::sql::quote_text(name)?))
+        && sql.contains(" BEGIN SELECT trigger_feed_deleted(");
+    Ok(before || replaced)
 }
 
 /// The stored SQL of the TEMP trigger `name`, if there is one.
@@ -638,9 +698,9 @@ fn temp_trigger_sql(conn: &Connection, name: &str) -> Result<Option<String>> {
 /// The TEMP triggers that put `trigger_txn` into every transaction that
 /// changes `schema.table`, before the first change. A TEMP trigger of the
 /// same name that is not such a guard is an error, never taken over.
-fn create_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
+fn create_guard(conn: &Connection, schema: &str, table: &str, token: &str) -> Result<()> {
     let mut missing = Vec::new();
-    for (name, text) in guards(schema, table)? {
+    for (name, text) in guards(schema, table, token)? {
         match temp_trigger_sql(conn, &name)? {
             Some(sql) if sql == format!("CREATE TRIGGER {text}") => {}
             Some(_) => {
@@ -665,8 +725,8 @@ fn create_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
 }
 
 /// Drops the guards of `schema.table`, and nothing else of that name.
-fn drop_guard(conn: &Connection, schema: &str, table: &str) -> Result<()> {
-    for (name, text) in guards(schema, table)? {
+fn drop_guard(conn: &Connection, schema: &str, table: &str, token: &str) -> Result<()> {
+    for (name, text) in guards(schema, table, token)? {
         if temp_trigger_sql(conn, &name)?.is_some_and(|sql| sql == format!("CREATE TRIGGER {text}"))
         {
             conn.execute_batch(&format!("DROP TRIGGER temp.{}", quote_ident(&name)?))

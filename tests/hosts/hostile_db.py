@@ -178,7 +178,10 @@ class Generator(fuzz_host.Fuzzer):
         if depth == 0:
             turn = self.turns.get(ctx.kind, 0)
             self.turns[ctx.kind] = turn + 1
-            f = self.scalars[(self.seed + turn) % len(self.scalars)]
+            # Each kind starts at its own offset, so one file does not put
+            # the same function into every kind of object at once.
+            offset = sum(map(ord, ctx.kind))
+            f = self.scalars[(self.seed + offset + turn) % len(self.scalars)]
         else:
             schema = ctx.kind != "direct" and self.rng.random() < 0.75
             f = self.rng.choice(self.ext.innocuous if schema else self.scalars)

@@ -18,6 +18,7 @@ EXPECTED_FUNCTIONS = {
     ("trigger_watch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_unwatch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_feed_capacity", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_feed_deleted", "s", "utf8", -1, INNOCUOUS),
     ("trigger_txn_joined", "s", "utf8", -1, INNOCUOUS),
     ("trigger_call", "s", "utf8", -1, INNOCUOUS),
     ("trigger_listen", "s", "utf8", -1, DIRECTONLY),
