@@ -285,7 +285,7 @@ class Fuzzer:
             if "json" in n or "param" in n or "option" in n:
                 return Value.bound(self.json_text())
             if "table" in n:
-                return Value.bound(self.rng.choice(self.table_names + ["aux.obs", "main.user", "nope", "sqlite_master"]))
+                return Value.bound(self.rng.choice(self.table_names + ["aux.obs", "main.user", "nope", "sqlite_master", "*"]))
             if "column" in n:
                 return Value.bound(self.rng.choice(self.columns))
             if "event" in n:
