@@ -737,7 +737,6 @@ fn ensure_replaced_table(conn: &Connection, keys: usize) -> Result<()> {
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS main.{REPLACED_TABLE} (\n  \
            capture TEXT NOT NULL,\n  \
-           seq INTEGER NOT NULL,\n  \
            channel TEXT NOT NULL,\n  \
            payload TEXT NOT NULL,\n  \
            k1\n\
@@ -754,7 +753,7 @@ fn ensure_replaced_table(conn: &Connection, keys: usize) -> Result<()> {
             .map_err(Error::sqlite("reading table columns"));
         names?
     };
-    let missing: Vec<&str> = ["capture", "seq", "channel", "payload"]
+    let missing: Vec<&str> = ["capture", "channel", "payload"]
         .into_iter()
         .filter(|c| !have.iter().any(|h| h == c))
         .collect();
@@ -902,7 +901,7 @@ impl Generator<'_> {
             Role::Delete => (
                 "AFTER DELETE".to_string(),
                 None,
-                event(payload(t, Op::Delete, Some("OLD"), None, false)?)?,
+                self.forget_note()? + &event(payload(t, Op::Delete, Some("OLD"), None, false)?)?,
             ),
             Role::BeforeInsert => {
                 let (when, body) = self.note_replaced(false)?;
@@ -956,8 +955,7 @@ impl Generator<'_> {
     /// The WHEN and body of a BEFORE trigger: when a row conflicts with the
     /// new values (a cheap probe of each constraint's index), or notes of
     /// an earlier change are left (its row was ignored or failed), forget
-    /// those notes, then note every conflicting row with its delete event
-    /// and the outbox's last seq.
+    /// those notes, then note every conflicting row with its delete event.
     fn note_replaced(&self, update: bool) -> Result<(String, String)> {
         let (from, row) = self.table_ref()?;
         let probes = self.conflicts(update)?;
@@ -976,8 +974,8 @@ impl Generator<'_> {
         }
         let body = format!(
             "  DELETE FROM {REPLACED_TABLE} WHERE capture = {label};\n  \
-             INSERT INTO {REPLACED_TABLE} (capture, seq, channel, payload, {keys})\n    \
-             SELECT {label}, coalesce((SELECT max(seq) FROM {OUTBOX_TABLE}), 0), {channel},\n    \
+             INSERT INTO {REPLACED_TABLE} (capture, channel, payload, {keys})\n    \
+             SELECT {label}, {channel},\n    \
              {payload},\n    {identity}\n    \
              FROM {from} WHERE {probes};\n",
             keys = keys.join(", "),
@@ -995,10 +993,12 @@ impl Generator<'_> {
 
     /// The statement that records the deletes of the noted rows that are
     /// gone now: SQLite's REPLACE deleted them for the row just written (a
-    /// noted row the new row now occupies is gone too). A delete already
-    /// recorded since the note (by the delete trigger, which SQLite fires
-    /// for those rows while `recursive_triggers` is ON) is not recorded
-    /// again.
+    /// noted row the new row now occupies is gone too). While
+    /// `recursive_triggers` is ON, SQLite fires the delete trigger for those
+    /// rows, which records the delete and drops the note (see
+    /// [`Generator::forget_note`]), so no delete is recorded twice. The
+    /// statement reads no outbox row: an INSERT that reads its own table
+    /// first copies what it reads into a temporary table, on every row.
     fn flush(&self) -> Result<String> {
         let (from, row) = self.table_ref()?;
         let label = quote_text(self.label)?;
@@ -1006,7 +1006,11 @@ impl Generator<'_> {
         for (i, (c, coll)) in self.t.identity.iter().enumerate() {
             let c = quote_ident(c)?;
             noted.push(match coll {
-                Some(coll) => format!("{row}.{c} = replaced.k{} COLLATE {}", i + 1, quote_ident(coll)?),
+                Some(coll) => format!(
+                    "{row}.{c} = replaced.k{} COLLATE {}",
+                    i + 1,
+                    quote_ident(coll)?
+                ),
                 None => format!("{row}.{c} = replaced.k{}", i + 1),
             });
         }
@@ -1015,11 +1019,24 @@ impl Generator<'_> {
              SELECT replaced.channel, replaced.payload FROM {REPLACED_TABLE} AS replaced\n    \
              WHERE replaced.capture = {label}\n    \
              AND NOT EXISTS (SELECT 1 FROM {from} WHERE {noted} AND NOT ({new}))\n    \
-             AND NOT EXISTS (SELECT 1 FROM {OUTBOX_TABLE} AS later WHERE later.seq > replaced.seq \
-             AND later.channel = replaced.channel AND later.payload = replaced.payload)\n    \
              ORDER BY replaced.rowid;\n",
             noted = noted.join(" AND "),
             new = same_values(&self.t.identity, &row, "NEW")?,
+        ))
+    }
+
+    /// The statement of the delete trigger that drops the note of the
+    /// deleted row, if there is one: the delete is recorded now, by the
+    /// trigger, so the flush must not record it again.
+    fn forget_note(&self) -> Result<String> {
+        let mut same = Vec::new();
+        for (i, (c, _)) in self.t.identity.iter().enumerate() {
+            same.push(format!("k{} = OLD.{}", i + 1, quote_ident(c)?));
+        }
+        Ok(format!(
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {} AND {};\n",
+            quote_text(self.label)?,
+            same.join(" AND ")
         ))
     }
 }
