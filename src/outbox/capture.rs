@@ -196,10 +196,16 @@ struct Table {
     /// Ordinary columns of TEXT affinity: SQLite stores a number written to
     /// them as text, so their values are text, NULL or blobs only.
     text_columns: Vec<String>,
-    /// What tells one row from every other during one change: the rowid
-    /// (by a name no column takes), or for a WITHOUT ROWID table (or one
-    /// whose columns take every name of the rowid) the PRIMARY KEY columns
-    /// with the collations of its index.
+    /// Ordinary columns of INTEGER or NUMERIC affinity: SQLite stores a
+    /// real that is a whole number of 64-bit range written to them as an
+    /// integer, so their reals are never such whole numbers.
+    integer_columns: Vec<String>,
+    /// Whether the table has a rowid.
+    rowid_table: bool,
+    /// What tells one row from every other, in notes that may outlive the
+    /// change that made them: the PRIMARY KEY columns with the collations of
+    /// its index (VACUUM keeps them, and a rowid only when it is the
+    /// INTEGER PRIMARY KEY).
     identity: Vec<(String, Option<String>)>,
     /// Every constraint a REPLACE can delete rows for: the rowid, the
     /// PRIMARY KEY and each UNIQUE index or constraint.
@@ -225,8 +231,14 @@ impl Table {
         if self.rowid_alias.as_deref() == Some(column) {
             out.integer(expr);
         } else {
-            let numbers = !self.text_columns.iter().any(|c| c == column);
-            out.value(&expr, numbers);
+            let kind = if self.text_columns.iter().any(|c| c == column) {
+                Values::NoNumbers
+            } else if self.integer_columns.iter().any(|c| c == column) {
+                Values::NoWholeReals
+            } else {
+                Values::Any
+            };
+            out.value(&expr, kind);
         }
         Ok(())
     }
@@ -245,7 +257,7 @@ impl Table {
                 names.push(column.clone());
             }
         }
-        if self.identity.len() == 1 && self.identity[0].1.is_none() {
+        if self.rowid_table {
             // `SET rowid = ...` names the rowid by whichever name it uses.
             for alias in ["rowid", "_rowid_", "oid"] {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(alias)) {
@@ -319,6 +331,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     let mut key = Vec::new();
     let mut rowid_alias = None;
     let mut text_columns = Vec::new();
+    let mut integer_columns = Vec::new();
     {
         // hidden: 0 an ordinary column, 2 and 3 generated ones (readable in
         // triggers), 1 a hidden column of a virtual table (never here).
@@ -342,10 +355,12 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         for row in rows {
             let (column, pk, declared, hidden) =
                 row.map_err(Error::sqlite("reading table columns"))?;
-            if hidden == 0
-                && crate::schema::Affinity::of_declared(&declared) == crate::schema::Affinity::Text
-            {
-                text_columns.push(column.clone());
+            match (hidden, crate::schema::Affinity::of_declared(&declared)) {
+                (0, crate::schema::Affinity::Text) => text_columns.push(column.clone()),
+                (0, crate::schema::Affinity::Integer | crate::schema::Affinity::Numeric) => {
+                    integer_columns.push(column.clone())
+                }
+                _ => {}
             }
             if hidden != 0 {
                 generated.push(column.clone());
@@ -394,18 +409,18 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             .map(str::to_string)
     };
     let mut uniques = uniques;
-    let identity = match &rowid_name {
-        Some(rowid) => {
-            // An explicit rowid conflicts with the row that has it.
-            uniques.insert(
-                0,
-                Unique {
-                    columns: vec![(rowid.clone(), None)],
-                    partial: None,
-                },
-            );
-            vec![(rowid.clone(), None)]
-        }
+    if let Some(rowid) = &rowid_name {
+        // An explicit rowid conflicts with the row that has it.
+        uniques.insert(
+            0,
+            Unique {
+                columns: vec![(rowid.clone(), None)],
+                partial: None,
+            },
+        );
+    }
+    let identity = match &rowid_alias {
+        Some(rowid) => vec![(rowid.clone(), None)],
         None => key
             .iter()
             .zip(pk_colls.iter().cloned().chain(std::iter::repeat(None)))
@@ -418,6 +433,8 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         key,
         rowid_alias,
         text_columns,
+        integer_columns,
+        rowid_table: !without_rowid,
         identity,
         uniques,
         replace_problem,
@@ -870,14 +887,11 @@ impl Generator<'_> {
         };
         let (timing, when, body) = match role {
             Role::Insert => {
-                let mut body = String::new();
-                if self.replace() {
-                    body.push_str(&self.flush()?);
-                }
-                if self.events.contains(&Op::Insert) {
-                    body.push_str(&event(payload(t, Op::Insert, None, Some("NEW"), false)?)?);
-                }
-                ("AFTER INSERT".to_string(), None, body)
+                let own = match self.events.contains(&Op::Insert) {
+                    true => Some(payload(t, Op::Insert, None, Some("NEW"), false)?),
+                    false => None,
+                };
+                ("AFTER INSERT".to_string(), None, self.record(own)?)
             }
             Role::Update => (
                 "AFTER UPDATE".to_string(),
@@ -885,13 +899,17 @@ impl Generator<'_> {
                 event(payload(t, Op::Update, Some("OLD"), Some("NEW"), false)?)?,
             ),
             Role::UpdateKey => {
+                let own = match self.events.contains(&Op::Update) {
+                    true => Some(payload(t, Op::Update, Some("OLD"), Some("NEW"), true)?),
+                    false => None,
+                };
                 let mut body = String::new();
                 if self.replace() {
-                    body.push_str(&self.flush()?);
+                    // A note left on this row under its old key would find
+                    // it gone. This change's own notes are of other rows.
+                    body.push_str(&self.forget_note()?);
                 }
-                if self.events.contains(&Op::Update) {
-                    body.push_str(&event(payload(t, Op::Update, Some("OLD"), Some("NEW"), true)?)?);
-                }
+                body.push_str(&self.record(own)?);
                 (
                     format!("AFTER UPDATE OF {}", self.update_of()?),
                     Some(format!("NOT ({})", self.unchanged()?)),
@@ -953,20 +971,24 @@ impl Generator<'_> {
     }
 
     /// The WHEN and body of a BEFORE trigger: when a row conflicts with the
-    /// new values (a cheap probe of each constraint's index), or notes of
-    /// an earlier change are left (its row was ignored or failed), forget
-    /// those notes, then note every conflicting row with its delete event.
+    /// new values (a cheap probe of each constraint's index), forget the
+    /// notes left by earlier changes, then note every conflicting row with
+    /// its delete event.
+    ///
+    /// A note outlives its change when SQLite keeps the row (OR IGNORE, DO
+    /// NOTHING, DO UPDATE, a failed statement) and no AFTER trigger runs.
+    /// Such a note is harmless: the flush records a noted row only once it
+    /// is gone, and a row goes only by a delete (whose trigger drops its
+    /// note), by a REPLACE (whose BEFORE trigger drops every note first) or
+    /// by a change of its key (the `update_key` trigger drops its note).
     fn note_replaced(&self, update: bool) -> Result<(String, String)> {
         let (from, row) = self.table_ref()?;
         let probes = self.conflicts(update)?;
         let label = quote_text(self.label)?;
-        let mut when: Vec<String> = probes
+        let when: Vec<String> = probes
             .iter()
             .map(|p| format!("EXISTS (SELECT 1 FROM {from} WHERE {p})"))
             .collect();
-        when.push(format!(
-            "EXISTS (SELECT 1 FROM {REPLACED_TABLE} WHERE capture = {label})"
-        ));
         let keys: Vec<String> = (1..=self.t.identity.len()).map(|i| format!("k{i}")).collect();
         let mut identity = Vec::new();
         for (c, _) in &self.t.identity {
@@ -991,14 +1013,41 @@ impl Generator<'_> {
         Ok((when.join("\n  OR "), body))
     }
 
-    /// The statement that records the deletes of the noted rows that are
-    /// gone now: SQLite's REPLACE deleted them for the row just written (a
-    /// noted row the new row now occupies is gone too). While
-    /// `recursive_triggers` is ON, SQLite fires the delete trigger for those
-    /// rows, which records the delete and drops the note (see
-    /// [`Generator::forget_note`]), so no delete is recorded twice. The
-    /// statement reads no outbox row: an INSERT that reads its own table
-    /// first copies what it reads into a temporary table, on every row.
+    /// The statement of an AFTER INSERT or UPDATE trigger: when deletes are
+    /// captured, the deletes of the noted rows that are gone now (see
+    /// [`Generator::flush`]), then the trigger's own event, if any, in one
+    /// INSERT (`UNION ALL` yields its left side first), which costs less
+    /// than two statements on every row.
+    fn record(&self, own: Option<JsonText>) -> Result<String> {
+        let channel = quote_text(self.channel)?;
+        Ok(match (self.replace(), own) {
+            (true, Some(own)) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload)\n{}    UNION ALL SELECT {channel},\n    {};\n{}",
+                self.flush()?,
+                own.sql()?,
+                self.forget_notes()?
+            ),
+            (true, None) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload)\n{};\n{}",
+                self.flush()?,
+                self.forget_notes()?
+            ),
+            (false, Some(own)) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel},\n    {});\n",
+                own.sql()?
+            ),
+            (false, None) => String::new(),
+        })
+    }
+
+    /// The SELECT of the deletes of the noted rows that are gone now:
+    /// SQLite's REPLACE deleted them for the row just written (a noted row
+    /// the new row now occupies is gone too). While `recursive_triggers` is
+    /// ON, SQLite fires the delete trigger for those rows, which records the
+    /// delete and drops the note (see [`Generator::forget_note`]), so no
+    /// delete is recorded twice. It reads no outbox row: an INSERT that
+    /// reads its own table first copies what it reads into a temporary
+    /// table, on every row.
     fn flush(&self) -> Result<String> {
         let (from, row) = self.table_ref()?;
         let label = quote_text(self.label)?;
@@ -1014,14 +1063,23 @@ impl Generator<'_> {
                 None => format!("{row}.{c} = replaced.k{}", i + 1),
             });
         }
+        // A scan of a rowid table without an index yields its rows in rowid
+        // order: the order the BEFORE trigger noted them.
         Ok(format!(
-            "  INSERT INTO {OUTBOX_TABLE} (channel, payload)\n    \
-             SELECT replaced.channel, replaced.payload FROM {REPLACED_TABLE} AS replaced\n    \
+            "    SELECT replaced.channel, replaced.payload FROM {REPLACED_TABLE} AS replaced\n    \
              WHERE replaced.capture = {label}\n    \
-             AND NOT EXISTS (SELECT 1 FROM {from} WHERE {noted} AND NOT ({new}))\n    \
-             ORDER BY replaced.rowid;\n",
+             AND NOT EXISTS (SELECT 1 FROM {from} WHERE {noted} AND NOT ({new}))\n",
             noted = noted.join(" AND "),
             new = same_values(&self.t.identity, &row, "NEW")?,
+        ))
+    }
+
+    /// The statement that drops the notes the flush has just read, so that
+    /// no later flush records their deletes again.
+    fn forget_notes(&self) -> Result<String> {
+        Ok(format!(
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {};\n",
+            quote_text(self.label)?
         ))
     }
 
@@ -1169,10 +1227,9 @@ impl JsonText {
         self.parts.push(Part::Expr(expr));
     }
 
-    /// A value of any type, or with `numbers` false, of a column that never
-    /// holds numbers.
-    fn value(&mut self, expr: &str, numbers: bool) {
-        self.parts.push(Part::Expr(value_expr(expr, numbers)));
+    /// A value of a column whose values are of the kinds `kind` allows.
+    fn value(&mut self, expr: &str, kind: Values) {
+        self.parts.push(Part::Expr(value_expr(expr, kind)));
     }
 
     fn sql(self) -> Result<String> {
@@ -1284,7 +1341,7 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
 ///   written `9e999` or `-9e999`;
 /// - NULL as `null`;
 /// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
-fn value_expr(expr: &str, numbers: bool) -> String {
+fn value_expr(expr: &str, kind: Values) -> String {
     let e = expr;
     let escaped = format!(
         "'\"' || replace(replace(replace(replace(replace({e}, '\\', '\\\\'), '\"', '\\\"'), \
@@ -1292,9 +1349,15 @@ fn value_expr(expr: &str, numbers: bool) -> String {
     );
     // Numbers sort below '' and text below x'', which SQLite compares
     // without converting either side: type tests without a function call.
-    let number = if numbers {
+    let whole = match kind {
+        // No real here is a whole number of 64-bit range, so whatever
+        // equals its integer cast is an integer.
+        Values::NoWholeReals => format!("WHEN {e} = CAST({e} AS INTEGER) THEN {e} "),
+        _ => format!("WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} "),
+    };
+    let number = if kind != Values::NoNumbers {
         format!(
-            "WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} \
+            "{whole}\
              WHEN {e} < '' THEN CASE WHEN typeof({e}) = 'integer' THEN {e} \
              WHEN {e} >= 9e999 THEN '9e999' \
              WHEN {e} <= -9e999 THEN '-9e999' \
@@ -1314,6 +1377,17 @@ fn value_expr(expr: &str, numbers: bool) -> String {
          WHEN {e} IS NULL THEN 'null' \
          ELSE '{{\"$blob\":\"' || hex({e}) || '\"}}' END"
     )
+}
+
+/// What a column's values can be, by its affinity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Values {
+    Any,
+    /// TEXT affinity: text, NULL or blobs.
+    NoNumbers,
+    /// INTEGER or NUMERIC affinity: SQLite stores a real that is a whole
+    /// number of 64-bit range as an integer there.
+    NoWholeReals,
 }
 
 /// NUL as text, without a function call: GLOB cannot see it (it stops

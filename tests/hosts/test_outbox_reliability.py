@@ -253,7 +253,10 @@ def test_replicas_built_from_the_outbox_equal_the_tables(tmp_path, host, seed):
         if not in_txn():
             savepoints.clear()
         events = run("SELECT seq, channel, payload FROM trigger_outbox ORDER BY seq")
-        replicas = replay(events, [c for _, c in slots.values()])
+        try:
+            replicas = replay(events, [c for _, c in slots.values()])
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nlast statements: {log[-6:]}\nlast events: {events[-6:]}") from None
         for k, (n, channel) in slots.items():
             cols = list(values(rng, k))
             actual = {}
