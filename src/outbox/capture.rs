@@ -584,7 +584,17 @@ fn partial_where(sql: &str) -> Option<String> {
             b')' => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    let rest = sql[i + 1..].trim_start();
+                    let mut rest = sql[i + 1..].trim_start();
+                    // Comments between the column list and WHERE.
+                    loop {
+                        if let Some(r) = rest.strip_prefix("/*") {
+                            rest = r[r.find("*/")? + 2..].trim_start();
+                        } else if let Some(r) = rest.strip_prefix("--") {
+                            rest = r[r.find('\n')?..].trim_start();
+                        } else {
+                            break;
+                        }
+                    }
                     if rest.len() > 5
                         && rest[..5].eq_ignore_ascii_case("WHERE")
                         && !rest.as_bytes()[5].is_ascii_alphanumeric()
@@ -723,7 +733,8 @@ pub(super) fn capture(
             conn.execute_batch(sql)
                 .map_err(Error::sqlite(format!("capturing {}", shorten(&t.name))))?;
         }
-        check_compiles(conn, &t)
+        check_compiles(conn, &t)?;
+        drop_unused_notes(conn)
     })?;
     let names: Vec<String> = roles
         .iter()
@@ -1165,7 +1176,10 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
             shorten(&name)
         )));
     }
-    in_savepoint(conn, "trigger_uncapture", || drop_triggers(conn, &existing))?;
+    in_savepoint(conn, "trigger_uncapture", || {
+        drop_triggers(conn, &existing)?;
+        drop_unused_notes(conn)
+    })?;
     let names: Vec<String> = existing.iter().map(|e| display_name(e)).collect();
     Ok(format!(
         "uncaptured {}: dropped {} {}",
@@ -1177,6 +1191,25 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
         },
         names.join(", ")
     ))
+}
+
+/// Drops [`REPLACED_TABLE`] once no trigger writes into it any more: it
+/// only ever holds notes for the length of one row's change, or of a row
+/// SQLite kept.
+fn drop_unused_notes(conn: &Connection) -> Result<()> {
+    let used: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'trigger' \
+             AND instr(sql, ?1))",
+            [REPLACED_TABLE],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    if !used {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS main.{REPLACED_TABLE}"))
+            .map_err(Error::sqlite(format!("dropping {REPLACED_TABLE}")))?;
+    }
+    Ok(())
 }
 
 fn drop_triggers(conn: &Connection, names: &[String]) -> Result<()> {
@@ -1457,6 +1490,20 @@ mod tests {
             "CREATE TRIGGER \"t\" /* sqlite-triggers capture {\"op\":\"merge\"} */ AFTER DELETE ON x"
         )
         .is_none());
+    }
+
+    #[test]
+    fn partial_index_where_clauses_are_found_past_quotes_and_comments() {
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX i ON t (a, \"b)\") WHERE a > 0").as_deref(),
+            Some("a > 0")
+        );
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX \"x(\" ON t ( [c)] ) /* ) */ where c = ')'").as_deref(),
+            Some("c = ')'")
+        );
+        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a)"), None);
+        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"), None);
     }
 
     #[test]
