@@ -396,7 +396,11 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
              values), for example by copying it into a new table"
         )));
     }
-    let (uniques, replace_problem, pk_colls) = unique_constraints(conn, &canonical, &generated)?;
+    let Constraints {
+        uniques,
+        problem: replace_problem,
+        pk_colls,
+    } = unique_constraints(conn, &canonical, &generated)?;
     // The rowid by a name no column takes, when the table has one.
     let rowid_name = if without_rowid {
         None
@@ -442,14 +446,17 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     })
 }
 
-/// The UNIQUE and PRIMARY KEY indexes of `table` (not the rowid), why
-/// REPLACE deletes through them cannot be captured if so, and the
-/// collations of the PRIMARY KEY's index in key order.
-fn unique_constraints(
-    conn: &Connection,
-    table: &str,
-    generated: &[String],
-) -> Result<(Vec<Unique>, Option<String>, Vec<Option<String>>)> {
+/// What [`unique_constraints`] finds.
+struct Constraints {
+    uniques: Vec<Unique>,
+    /// Why REPLACE deletes through them cannot be captured, if so.
+    problem: Option<String>,
+    /// The collations of the PRIMARY KEY's index in key order.
+    pk_colls: Vec<Option<String>>,
+}
+
+/// The UNIQUE and PRIMARY KEY indexes of `table` (not the rowid).
+fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> Result<Constraints> {
     let shown = shorten(table);
     let indexes: Vec<(String, String, bool)> = {
         let mut stmt = conn
@@ -543,7 +550,11 @@ fn unique_constraints(
             partial,
         });
     }
-    Ok((uniques, problem, pk_colls))
+    Ok(Constraints {
+        uniques,
+        problem,
+        pk_colls,
+    })
 }
 
 /// The WHERE clause of a `CREATE UNIQUE INDEX ... ON t (...) WHERE ...`
@@ -797,7 +808,9 @@ fn ensure_replaced_table(conn: &Connection, keys: usize) -> Result<()> {
             conn.execute_batch(&format!(
                 "ALTER TABLE main.{REPLACED_TABLE} ADD COLUMN k{i}"
             ))
-            .map_err(Error::sqlite(format!("adding a column to {REPLACED_TABLE}")))?;
+            .map_err(Error::sqlite(format!(
+                "adding a column to {REPLACED_TABLE}"
+            )))?;
         }
     }
     Ok(())
@@ -825,7 +838,10 @@ impl Generator<'_> {
             .iter()
             .any(|n| n.eq_ignore_ascii_case(&self.t.name))
         {
-            Ok((format!("{table} AS captured_row"), "captured_row".to_string()))
+            Ok((
+                format!("{table} AS captured_row"),
+                "captured_row".to_string(),
+            ))
         } else {
             Ok((table.clone(), table))
         }
@@ -1000,7 +1016,9 @@ impl Generator<'_> {
             .iter()
             .map(|p| format!("EXISTS (SELECT 1 FROM {from} WHERE {p})"))
             .collect();
-        let keys: Vec<String> = (1..=self.t.identity.len()).map(|i| format!("k{i}")).collect();
+        let keys: Vec<String> = (1..=self.t.identity.len())
+            .map(|i| format!("k{i}"))
+            .collect();
         let mut identity = Vec::new();
         for (c, _) in &self.t.identity {
             identity.push(format!("{row}.{}", quote_ident(c)?));
@@ -1499,11 +1517,15 @@ mod tests {
             Some("a > 0")
         );
         assert_eq!(
-            partial_where("CREATE UNIQUE INDEX \"x(\" ON t ( [c)] ) /* ) */ where c = ')'").as_deref(),
+            partial_where("CREATE UNIQUE INDEX \"x(\" ON t ( [c)] ) /* ) */ where c = ')'")
+                .as_deref(),
             Some("c = ')'")
         );
         assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a)"), None);
-        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"), None);
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"),
+            None
+        );
     }
 
     #[test]
