@@ -1254,6 +1254,8 @@ struct JsonText {
 enum Part {
     Text(String),
     Expr(String),
+    /// An integer, written with `%d`: no conversion to text first.
+    Int(String),
 }
 
 /// Most values one printf() call takes: older SQLite builds allow 127
@@ -1275,7 +1277,7 @@ impl JsonText {
 
     /// A value that is always an integer (a rowid).
     fn integer(&mut self, expr: String) {
-        self.parts.push(Part::Expr(expr));
+        self.parts.push(Part::Int(expr));
     }
 
     /// A value of a column whose values are of the kinds `kind` allows.
@@ -1291,7 +1293,7 @@ impl JsonText {
 /// The parts written by one printf() call, or for a table with more columns
 /// than one call takes, printf() calls of printf() calls.
 fn printf_nested(parts: &[Part]) -> Result<String> {
-    let values = parts.iter().filter(|p| matches!(p, Part::Expr(_))).count();
+    let values = parts.iter().filter(|p| !matches!(p, Part::Text(_))).count();
     if values <= MAX_PRINTF_VALUES {
         return printf(parts);
     }
@@ -1299,7 +1301,7 @@ fn printf_nested(parts: &[Part]) -> Result<String> {
     let mut chunk: Vec<&Part> = Vec::new();
     let mut in_chunk = 0;
     for part in parts {
-        if matches!(part, Part::Expr(_)) {
+        if !matches!(part, Part::Text(_)) {
             if in_chunk == MAX_PRINTF_VALUES {
                 grouped.push(Part::Expr(printf(chunk.drain(..))?));
                 in_chunk = 0;
@@ -1319,8 +1321,11 @@ fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Result<String> {
     for part in parts {
         match part {
             Part::Text(text) => format.push_str(&text.replace('%', "%%")),
-            Part::Expr(expr) => {
-                format.push_str("%s");
+            Part::Expr(expr) | Part::Int(expr) => {
+                format.push_str(match part {
+                    Part::Int(_) => "%d",
+                    _ => "%s",
+                });
                 values.push_str(",\n    ");
                 values.push_str(expr);
             }
