@@ -5,11 +5,15 @@
 //!
 //! Each change becomes one event on the table's channel whose payload is
 //! `{"op": "insert"|"update"|"delete", "key": ..., "old": {...}|null,
-//! "new": {...}|null}`, written by the trigger body from built-in functions
-//! that are innocuous on every supported SQLite (see `trigger_sql`), so the
+//! "new": {...}|null}` (plus `"old_key"` for an update that changes the
+//! key), written by the trigger body from built-in functions that are
+//! innocuous on every supported SQLite (see [`value_expr`]), so the
 //! triggers fire with `PRAGMA trusted_schema=OFF` too.
-//! `key` is the PRIMARY KEY value (a JSON array for a composite key), or the
-//! rowid for a table without a PRIMARY KEY. JSON cannot hold BLOBs, so a
+//! `key` is the PRIMARY KEY value (a JSON array for a composite key); a
+//! table without a PRIMARY KEY is refused, since VACUUM renumbers its
+//! rowids without firing a trigger. Rows that REPLACE conflict resolution
+//! deletes are recorded as deletes whatever `recursive_triggers` is (see
+//! [`Generator::note_replaced`] and [`Generator::flush`]). JSON cannot hold BLOBs, so a
 //! blob value is written as `{"$blob":"<HEX>"}`, and text holding NUL or a
 //! control character other than tab, newline and carriage return as
 //! `{"$text":"<HEX of its UTF-8>"}`; an infinite real (which SQLite 3.40
@@ -18,8 +22,9 @@
 //! double.
 //!
 //! Every capture trigger carries a marker comment right after its name,
-//! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */`, by which
-//! capturing again and uncapturing recognise it.
+//! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */` (`op` is
+//! the trigger's role, see [`Role`]), by which capturing again and
+//! uncapturing recognise it.
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension};
