@@ -5,11 +5,15 @@
 //!
 //! Each change becomes one event on the table's channel whose payload is
 //! `{"op": "insert"|"update"|"delete", "key": ..., "old": {...}|null,
-//! "new": {...}|null}`, written by the trigger body from built-in functions
-//! that are innocuous on every supported SQLite (see `trigger_sql`), so the
+//! "new": {...}|null}` (plus `"old_key"` for an update that changes the
+//! key), written by the trigger body from built-in functions that are
+//! innocuous on every supported SQLite (see [`value_expr`]), so the
 //! triggers fire with `PRAGMA trusted_schema=OFF` too.
-//! `key` is the PRIMARY KEY value (a JSON array for a composite key), or the
-//! rowid for a table without a PRIMARY KEY. JSON cannot hold BLOBs, so a
+//! `key` is the PRIMARY KEY value (a JSON array for a composite key); a
+//! table without a PRIMARY KEY is refused, since VACUUM renumbers its
+//! rowids without firing a trigger. Rows that REPLACE conflict resolution
+//! deletes are recorded as deletes whatever `recursive_triggers` is (see
+//! [`Generator::note_replaced`] and [`Generator::flush`]). JSON cannot hold BLOBs, so a
 //! blob value is written as `{"$blob":"<HEX>"}`, and text holding NUL or a
 //! control character other than tab, newline and carriage return as
 //! `{"$text":"<HEX of its UTF-8>"}`; an infinite real (which SQLite 3.40
@@ -18,8 +22,9 @@
 //! double.
 //!
 //! Every capture trigger carries a marker comment right after its name,
-//! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */`, by which
-//! capturing again and uncapturing recognise it.
+//! `/* sqlite-triggers capture {"op":"insert","channel":"..."} */` (`op` is
+//! the trigger's role, see [`Role`]), by which capturing again and
+//! uncapturing recognise it.
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -54,6 +59,70 @@ impl Op {
 
     fn parse(name: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+}
+
+/// What one capture trigger does; its name is `<table>_capture_<role>`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Role {
+    /// AFTER INSERT: the deletes of the rows a REPLACE removed for the new
+    /// row (when deletes are captured), then the insert (when inserts are).
+    Insert,
+    /// AFTER UPDATE of a row whose key (and, when deletes are captured,
+    /// every UNIQUE value) stayed the same: the update.
+    Update,
+    /// AFTER DELETE: the delete.
+    Delete,
+    /// AFTER UPDATE of a row whose key or a UNIQUE value changed: the
+    /// deletes of the rows a REPLACE removed for it (when deletes are
+    /// captured), then the update with `old_key` (when updates are).
+    UpdateKey,
+    /// BEFORE INSERT: notes the rows the new row may replace.
+    BeforeInsert,
+    /// BEFORE UPDATE of a key or UNIQUE column: notes the rows the changed
+    /// row may replace.
+    BeforeUpdate,
+}
+
+impl Role {
+    const ALL: [Role; 6] = [
+        Role::Insert,
+        Role::Update,
+        Role::Delete,
+        Role::UpdateKey,
+        Role::BeforeInsert,
+        Role::BeforeUpdate,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Insert => "insert",
+            Role::Update => "update",
+            Role::Delete => "delete",
+            Role::UpdateKey => "update_key",
+            Role::BeforeInsert => "before_insert",
+            Role::BeforeUpdate => "before_update",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The triggers that capture `events`.
+    fn needed(events: &BTreeSet<Op>) -> Vec<Role> {
+        let replace = events.contains(&Op::Delete);
+        let update = events.contains(&Op::Update);
+        Role::ALL
+            .into_iter()
+            .filter(|role| match role {
+                Role::Insert => events.contains(&Op::Insert) || replace,
+                Role::Update => update,
+                Role::Delete => replace,
+                Role::UpdateKey => update || replace,
+                Role::BeforeInsert | Role::BeforeUpdate => replace,
+            })
+            .collect()
     }
 }
 
@@ -124,7 +193,7 @@ struct Table {
     name: String,
     /// Every readable column (generated ones included), in table order.
     columns: Vec<String>,
-    /// The PRIMARY KEY columns in key order; empty for a table without one.
+    /// The PRIMARY KEY columns in key order (never empty).
     key: Vec<String>,
     /// The INTEGER PRIMARY KEY column that is the rowid, if there is one: its
     /// values are always integers, so the triggers copy it as it is.
@@ -132,6 +201,32 @@ struct Table {
     /// Ordinary columns of TEXT affinity: SQLite stores a number written to
     /// them as text, so their values are text, NULL or blobs only.
     text_columns: Vec<String>,
+    /// Ordinary columns of INTEGER or NUMERIC affinity: SQLite stores a
+    /// real that is a whole number of 64-bit range written to them as an
+    /// integer, so their reals are never such whole numbers.
+    integer_columns: Vec<String>,
+    /// Whether the table has a rowid.
+    rowid_table: bool,
+    /// What tells one row from every other, in notes that may outlive the
+    /// change that made them: the PRIMARY KEY columns with the collations of
+    /// its index (VACUUM keeps them, and a rowid only when it is the
+    /// INTEGER PRIMARY KEY).
+    identity: Vec<(String, Option<String>)>,
+    /// Every constraint a REPLACE can delete rows for: the rowid, the
+    /// PRIMARY KEY and each UNIQUE index or constraint.
+    uniques: Vec<Unique>,
+    /// Why REPLACE deletes cannot be captured, if they cannot: capturing
+    /// deletes is then refused with this reason.
+    replace_problem: Option<String>,
+    /// The generated columns.
+    generated: Vec<String>,
+}
+
+/// A constraint that makes rows conflict: its columns with the collation
+/// the index compares them by, and the WHERE of a partial index.
+struct Unique {
+    columns: Vec<(String, Option<String>)>,
+    partial: Option<String>,
 }
 
 impl Table {
@@ -141,25 +236,69 @@ impl Table {
         if self.rowid_alias.as_deref() == Some(column) {
             out.integer(expr);
         } else {
-            let numbers = !self.text_columns.iter().any(|c| c == column);
-            out.value(&expr, numbers);
+            let kind = if self.text_columns.iter().any(|c| c == column) {
+                Values::NoNumbers
+            } else if self.integer_columns.iter().any(|c| c == column) {
+                Values::NoWholeReals
+            } else {
+                Values::Any
+            };
+            out.value(&expr, kind);
         }
         Ok(())
     }
+
+    /// Every column a conflict depends on (the rowid's names included for
+    /// a rowid table), for `UPDATE OF`.
+    fn conflict_columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for column in self
+            .uniques
+            .iter()
+            .flat_map(|u| u.columns.iter().map(|(c, _)| c))
+            .chain(self.identity.iter().map(|(c, _)| c))
+        {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(column)) {
+                names.push(column.clone());
+            }
+        }
+        if self.rowid_table {
+            // `SET rowid = ...` names the rowid by whichever name it uses.
+            for alias in ["rowid", "_rowid_", "oid"] {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(alias)) {
+                    names.push(alias.to_string());
+                }
+            }
+        }
+        names
+    }
+}
+
+/// `a.c = b.c COLLATE x AND ...` over `columns`.
+fn same_values(columns: &[(String, Option<String>)], a: &str, b: &str) -> Result<String> {
+    let mut terms = Vec::new();
+    for (column, coll) in columns {
+        let c = quote_ident(column)?;
+        terms.push(match coll {
+            Some(coll) => format!("{a}.{c} = {b}.{c} COLLATE {}", quote_ident(coll)?),
+            None => format!("{a}.{c} = {b}.{c}"),
+        });
+    }
+    Ok(terms.join(" AND "))
 }
 
 /// Looks `name` up in the main database and refuses anything that cannot
 /// or must not be captured.
 fn find_table(conn: &Connection, name: &str) -> Result<Table> {
-    let found: Option<(String, String)> = conn
+    let found: Option<(String, String, bool)> = conn
         .query_row(
-            "SELECT name, type FROM pragma_table_list(?1) WHERE schema = 'main'",
+            "SELECT name, type, wr FROM pragma_table_list(?1) WHERE schema = 'main'",
             [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(Error::sqlite("reading the schema"))?;
-    let Some((canonical, kind)) = found else {
+    let Some((canonical, kind, without_rowid)) = found else {
         return Err(Error::invalid(format!(
             "no table {} in the main database",
             shorten(name)
@@ -184,7 +323,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             "{shown} is an internal SQLite table; it cannot be captured"
         )));
     }
-    if [OUTBOX_TABLE, CONSUMERS_TABLE]
+    if [OUTBOX_TABLE, CONSUMERS_TABLE, REPLACED_TABLE]
         .iter()
         .any(|t| t.eq_ignore_ascii_case(&canonical))
     {
@@ -193,9 +332,11 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         )));
     }
     let mut columns = Vec::new();
+    let mut generated = Vec::new();
     let mut key = Vec::new();
     let mut rowid_alias = None;
     let mut text_columns = Vec::new();
+    let mut integer_columns = Vec::new();
     {
         // hidden: 0 an ordinary column, 2 and 3 generated ones (readable in
         // triggers), 1 a hidden column of a virtual table (never here).
@@ -219,10 +360,15 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         for row in rows {
             let (column, pk, declared, hidden) =
                 row.map_err(Error::sqlite("reading table columns"))?;
-            if hidden == 0
-                && crate::schema::Affinity::of_declared(&declared) == crate::schema::Affinity::Text
-            {
-                text_columns.push(column.clone());
+            match (hidden, crate::schema::Affinity::of_declared(&declared)) {
+                (0, crate::schema::Affinity::Text) => text_columns.push(column.clone()),
+                (0, crate::schema::Affinity::Integer | crate::schema::Affinity::Numeric) => {
+                    integer_columns.push(column.clone())
+                }
+                _ => {}
+            }
+            if hidden != 0 {
+                generated.push(column.clone());
             }
             if pk > 0 {
                 keyed.push((pk, column.clone(), declared));
@@ -247,13 +393,239 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         }
         key.extend(keyed.into_iter().map(|(_, c, _)| c));
     }
+    if key.is_empty() {
+        return Err(Error::invalid(format!(
+            "{shown} has no PRIMARY KEY, so its rows are known only by their rowid, which \
+             VACUUM renumbers without firing any trigger: events would name the wrong rows. \
+             Give it a PRIMARY KEY (an INTEGER PRIMARY KEY column is the rowid and keeps its \
+             values), for example by copying it into a new table"
+        )));
+    }
+    let Constraints {
+        uniques,
+        problem: replace_problem,
+        pk_colls,
+    } = unique_constraints(conn, &canonical, &generated)?;
+    // The rowid by a name no column takes, when the table has one.
+    let rowid_name = if without_rowid {
+        None
+    } else if let Some(alias) = &rowid_alias {
+        Some(alias.clone())
+    } else {
+        ["rowid", "_rowid_", "oid"]
+            .into_iter()
+            .find(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
+            .map(str::to_string)
+    };
+    let mut uniques = uniques;
+    if let Some(rowid) = &rowid_name {
+        // An explicit rowid conflicts with the row that has it.
+        uniques.insert(
+            0,
+            Unique {
+                columns: vec![(rowid.clone(), None)],
+                partial: None,
+            },
+        );
+    }
+    let identity = match &rowid_alias {
+        Some(rowid) => vec![(rowid.clone(), None)],
+        None => key
+            .iter()
+            .zip(pk_colls.iter().cloned().chain(std::iter::repeat(None)))
+            .map(|(c, coll)| (c.clone(), coll))
+            .collect(),
+    };
     Ok(Table {
         name: canonical,
         columns,
         key,
         rowid_alias,
         text_columns,
+        integer_columns,
+        rowid_table: !without_rowid,
+        identity,
+        uniques,
+        replace_problem,
+        generated,
     })
+}
+
+/// What [`unique_constraints`] finds.
+struct Constraints {
+    uniques: Vec<Unique>,
+    /// Why REPLACE deletes through them cannot be captured, if so.
+    problem: Option<String>,
+    /// The collations of the PRIMARY KEY's index in key order.
+    pk_colls: Vec<Option<String>>,
+}
+
+/// The UNIQUE and PRIMARY KEY indexes of `table` (not the rowid).
+fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> Result<Constraints> {
+    let shown = shorten(table);
+    let indexes: Vec<(String, String, bool)> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, origin, partial FROM pragma_index_list(?1, 'main') \
+                 WHERE \"unique\" ORDER BY name",
+            )
+            .map_err(Error::sqlite("reading table indexes"))?;
+        let rows = stmt
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(Error::sqlite("reading table indexes"));
+        rows?
+    };
+    let mut uniques = Vec::new();
+    let mut problem = None;
+    let mut pk_colls = Vec::new();
+    for (index, origin, partial) in indexes {
+        let columns: Vec<(i64, Option<String>, Option<String>)> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT cid, name, coll FROM pragma_index_xinfo(?1, 'main') \
+                     WHERE key ORDER BY seqno",
+                )
+                .map_err(Error::sqlite("reading table indexes"))?;
+            let rows = stmt
+                .query_map([&index], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(Error::sqlite("reading table indexes"));
+            rows?
+        };
+        let named = match origin.as_str() {
+            "pk" => "the PRIMARY KEY".to_string(),
+            "u" => format!("the UNIQUE constraint behind index {}", shorten(&index)),
+            _ => format!("unique index {}", shorten(&index)),
+        };
+        let mut cols = Vec::new();
+        for (cid, name, coll) in columns {
+            let coll = coll.filter(|c| !c.eq_ignore_ascii_case("BINARY"));
+            match name {
+                Some(name) if cid >= 0 => {
+                    if generated.iter().any(|g| g == &name) && problem.is_none() {
+                        problem = Some(format!(
+                            "{named} of {shown} covers the generated column {}, whose new value \
+                             a BEFORE UPDATE trigger cannot read, so capture cannot tell which \
+                             rows a REPLACE removes through it",
+                            shorten(&name)
+                        ));
+                    }
+                    cols.push((name, coll));
+                }
+                _ => {
+                    if problem.is_none() {
+                        problem = Some(format!(
+                            "{named} of {shown} is on an expression, so capture cannot tell \
+                             which rows a REPLACE removes through it"
+                        ));
+                    }
+                }
+            }
+        }
+        if origin == "pk" {
+            pk_colls = cols.iter().map(|(_, c)| c.clone()).collect();
+        }
+        let partial = if partial {
+            let sql: Option<String> = conn
+                .query_row(
+                    "SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = ?1",
+                    [&index],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading table indexes"))?
+                .flatten();
+            match sql.as_deref().and_then(partial_where) {
+                Some(w) => Some(w),
+                None => {
+                    if problem.is_none() {
+                        problem = Some(format!(
+                            "the WHERE clause of {named} of {shown} could not be read"
+                        ));
+                    }
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        uniques.push(Unique {
+            columns: cols,
+            partial,
+        });
+    }
+    Ok(Constraints {
+        uniques,
+        problem,
+        pk_colls,
+    })
+}
+
+/// The WHERE clause of a `CREATE UNIQUE INDEX ... ON t (...) WHERE ...`
+/// statement as SQLite stored it: the text after the column list, found by
+/// skipping quoted names, strings and comments.
+fn partial_where(sql: &str) -> Option<String> {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return None;
+                    }
+                    if b[i] == q {
+                        if b.get(i + 1) == Some(&q) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'[' => {
+                i += b[i..].iter().position(|&c| c == b']')?;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i += b[i..].iter().position(|&c| c == b'\n')?;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += sql[i + 2..].find("*/")? + 3;
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    let mut rest = sql[i + 1..].trim_start();
+                    // Comments between the column list and WHERE.
+                    loop {
+                        if let Some(r) = rest.strip_prefix("/*") {
+                            rest = r[r.find("*/")? + 2..].trim_start();
+                        } else if let Some(r) = rest.strip_prefix("--") {
+                            rest = r[r.find('\n')?..].trim_start();
+                        } else {
+                            break;
+                        }
+                    }
+                    if rest.len() > 5
+                        && rest[..5].eq_ignore_ascii_case("WHERE")
+                        && !rest.as_bytes()[5].is_ascii_alphanumeric()
+                        && rest.as_bytes()[5] != b'_'
+                    {
+                        return Some(rest[5..].trim().to_string());
+                    }
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The names of the capture triggers on `table`, recognised by their marker
@@ -291,7 +663,7 @@ fn marker_of(name: &str, sql: &str) -> Option<Map<String, Json>> {
             if map
                 .get("op")
                 .and_then(Json::as_str)
-                .and_then(Op::parse)
+                .and_then(Role::parse)
                 .is_some() =>
         {
             Some(map)
@@ -302,14 +674,19 @@ fn marker_of(name: &str, sql: &str) -> Option<Map<String, Json>> {
 
 /// The marker comment for one trigger. `/` is escaped inside the JSON
 /// strings, so no name can close the comment early.
-fn marker(op: Op, channel: &str) -> String {
-    let json = serde_json::json!({ "op": op.name(), "channel": channel }).to_string();
+fn marker(role: Role, channel: &str) -> String {
+    let json = serde_json::json!({ "op": role.name(), "channel": channel }).to_string();
     format!("{MARKER}{} */", json.replace("*/", "*\\/"))
 }
 
-fn trigger_name(table: &str, op: Op) -> String {
-    format!("{table}_capture_{}", op.name())
+fn trigger_name(table: &str, role: Role) -> String {
+    format!("{table}_capture_{}", role.name())
 }
+
+/// Holds, for the length of one row's change, the rows that a REPLACE may
+/// delete for it, with their delete events: SQLite fires no DELETE trigger
+/// for those rows while `recursive_triggers` is OFF.
+const REPLACED_TABLE: &str = "trigger_outbox_replaced";
 
 /// Installs (or replaces) the capture triggers of `table`, all or nothing.
 pub(super) fn capture(
@@ -319,13 +696,22 @@ pub(super) fn capture(
 ) -> Result<String> {
     let options = parse_options(options)?;
     let t = find_table(conn, table)?;
+    let replace = options.events.contains(&Op::Delete);
+    if let (true, Some(problem)) = (replace, &t.replace_problem) {
+        return Err(Error::invalid(format!(
+            "cannot capture the deletes of {}: {problem}; drop or change it, or capture \
+             without \"delete\" in option events",
+            shorten(&t.name)
+        )));
+    }
     let channel = options.channel.clone().unwrap_or_else(|| t.name.clone());
     quote_text(&channel).map_err(|e| Error::invalid(format!("option channel: {e}")))?;
     let existing = existing_captures(conn, &t.name)?;
+    let roles = Role::needed(&options.events);
     // Every name must be free, or be one of this table's capture triggers,
     // which are replaced.
-    for op in &options.events {
-        let name = trigger_name(&t.name, *op);
+    for role in &roles {
+        let name = trigger_name(&t.name, *role);
         if let Some((_, on)) = schema_entry(conn, Namespace::Triggers, &name)? {
             if !existing.iter().any(|e| e.eq_ignore_ascii_case(&name)) {
                 return Err(Error::invalid(format!(
@@ -338,23 +724,37 @@ pub(super) fn capture(
             }
         }
     }
+    // Tells this capture's notes in the shared table from every other's,
+    // even after renames.
+    let label: String = conn
+        .query_row("SELECT lower(hex(randomblob(8)))", [], |r| r.get(0))
+        .map_err(Error::sqlite("capturing"))?;
+    let gen = Generator {
+        t: &t,
+        events: &options.events,
+        channel: &channel,
+        label: &label,
+    };
     let mut statements = Vec::new();
-    for op in &options.events {
-        statements.push(trigger_sql(&t, *op, &channel)?);
+    for role in &roles {
+        statements.push(gen.trigger_sql(*role)?);
     }
     in_savepoint(conn, "trigger_capture", || {
         drop_triggers(conn, &existing)?;
         ensure_tables(conn)?;
+        if replace {
+            ensure_replaced_table(conn, t.identity.len())?;
+        }
         for sql in &statements {
             conn.execute_batch(sql)
                 .map_err(Error::sqlite(format!("capturing {}", shorten(&t.name))))?;
         }
-        check_compiles(conn, &t)
+        check_compiles(conn, &t)?;
+        drop_unused_notes(conn)
     })?;
-    let names: Vec<String> = options
-        .events
+    let names: Vec<String> = roles
         .iter()
-        .map(|op| display_name(&trigger_name(&t.name, *op)))
+        .map(|role| display_name(&trigger_name(&t.name, *role)))
         .collect();
     Ok(format!(
         "{} {} into channel {}: {} {}",
@@ -372,6 +772,407 @@ pub(super) fn capture(
         },
         names.join(", ")
     ))
+}
+
+/// Creates [`REPLACED_TABLE`] with at least `keys` key columns (`k1`,
+/// `k2`, ...), or adds the missing ones; refuses a table of that name that
+/// lacks the columns the triggers write.
+fn ensure_replaced_table(conn: &Connection, keys: usize) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS main.{REPLACED_TABLE} (\n  \
+           capture TEXT NOT NULL,\n  \
+           channel TEXT NOT NULL,\n  \
+           payload TEXT NOT NULL,\n  \
+           k1\n\
+         )"
+    ))
+    .map_err(Error::sqlite(format!("creating {REPLACED_TABLE}")))?;
+    let have: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT lower(name) FROM pragma_table_info(?1, 'main')")
+            .map_err(Error::sqlite("reading table columns"))?;
+        let names = stmt
+            .query_map([REPLACED_TABLE], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(Error::sqlite("reading table columns"));
+        names?
+    };
+    let missing: Vec<&str> = ["capture", "channel", "payload"]
+        .into_iter()
+        .filter(|c| !have.iter().any(|h| h == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "table {REPLACED_TABLE} exists but lacks column(s) {}; capture keeps the rows a \
+             REPLACE deletes there: drop or rename that table",
+            missing.join(", ")
+        )));
+    }
+    for i in 1..=keys {
+        if !have.iter().any(|h| *h == format!("k{i}")) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE main.{REPLACED_TABLE} ADD COLUMN k{i}"
+            ))
+            .map_err(Error::sqlite(format!(
+                "adding a column to {REPLACED_TABLE}"
+            )))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the triggers of one capture.
+struct Generator<'a> {
+    t: &'a Table,
+    events: &'a BTreeSet<Op>,
+    channel: &'a str,
+    label: &'a str,
+}
+
+impl Generator<'_> {
+    fn replace(&self) -> bool {
+        self.events.contains(&Op::Delete)
+    }
+
+    /// How the trigger bodies name the captured table in a FROM clause, and
+    /// its rows: by its own name, or an alias when its name is one the
+    /// bodies use for something else.
+    fn table_ref(&self) -> Result<(String, String)> {
+        let table = quote_ident(&self.t.name)?;
+        if ["new", "old", "replaced", "later"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&self.t.name))
+        {
+            Ok((
+                format!("{table} AS captured_row"),
+                "captured_row".to_string(),
+            ))
+        } else {
+            Ok((table.clone(), table))
+        }
+    }
+
+    /// The columns whose change sends an update to the `update_key`
+    /// trigger: the key, and when deletes are captured every column (and
+    /// the rowid) a REPLACE conflict depends on.
+    fn split_columns(&self) -> Vec<String> {
+        if self.replace() {
+            let mut names: Vec<String> = Vec::new();
+            for column in self
+                .t
+                .uniques
+                .iter()
+                .flat_map(|u| u.columns.iter().map(|(c, _)| c))
+                .chain(self.t.key.iter())
+            {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(column)) {
+                    names.push(column.clone());
+                }
+            }
+            names
+        } else {
+            self.t.key.clone()
+        }
+    }
+
+    /// `NEW.c IS OLD.c COLLATE BINARY AND ...` over the split columns.
+    fn unchanged(&self) -> Result<String> {
+        let mut terms = Vec::new();
+        for c in self.split_columns() {
+            let c = quote_ident(&c)?;
+            // BINARY: a change of case under a NOCASE key is a change of key.
+            terms.push(format!("NEW.{c} IS OLD.{c} COLLATE BINARY"));
+        }
+        Ok(terms.join(" AND "))
+    }
+
+    /// The `UPDATE OF` list of the `update_key` and `before_update`
+    /// triggers.
+    fn update_of(&self) -> Result<String> {
+        let mut names = if self.replace() {
+            self.t.conflict_columns()
+        } else {
+            self.t.key.clone()
+        };
+        if self.t.rowid_alias.is_some() {
+            for alias in ["rowid", "_rowid_", "oid"] {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(alias)) {
+                    names.push(alias.to_string());
+                }
+            }
+        }
+        Ok(names
+            .iter()
+            .map(|n| quote_ident(n))
+            .collect::<Result<Vec<_>>>()?
+            .join(", "))
+    }
+
+    fn trigger_sql(&self, role: Role) -> Result<String> {
+        let t = self.t;
+        let channel_q = quote_text(self.channel)?;
+        let event = |payload: JsonText| -> Result<String> {
+            Ok(format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q},\n    {});\n",
+                payload.sql()?
+            ))
+        };
+        let (timing, when, body) = match role {
+            Role::Insert => {
+                let own = match self.events.contains(&Op::Insert) {
+                    true => Some(payload(t, Op::Insert, None, Some("NEW"), false)?),
+                    false => None,
+                };
+                ("AFTER INSERT".to_string(), None, self.record(own)?)
+            }
+            Role::Update => (
+                "AFTER UPDATE".to_string(),
+                Some(self.unchanged()?),
+                event(payload(t, Op::Update, Some("OLD"), Some("NEW"), false)?)?,
+            ),
+            Role::UpdateKey => {
+                let own = match self.events.contains(&Op::Update) {
+                    true => Some(payload(t, Op::Update, Some("OLD"), Some("NEW"), true)?),
+                    false => None,
+                };
+                let mut body = String::new();
+                if self.replace() {
+                    // A note left on this row under its old key would find
+                    // it gone. This change's own notes are of other rows.
+                    body.push_str(&self.forget_note()?);
+                }
+                body.push_str(&self.record(own)?);
+                (
+                    format!("AFTER UPDATE OF {}", self.update_of()?),
+                    Some(format!("NOT ({})", self.unchanged()?)),
+                    body,
+                )
+            }
+            Role::Delete => (
+                "AFTER DELETE".to_string(),
+                None,
+                self.forget_note()? + &event(payload(t, Op::Delete, Some("OLD"), None, false)?)?,
+            ),
+            Role::BeforeInsert => {
+                let (when, body) = self.note_replaced(false)?;
+                ("BEFORE INSERT".to_string(), Some(when), body)
+            }
+            Role::BeforeUpdate => {
+                let (when, body) = self.note_replaced(true)?;
+                (
+                    format!("BEFORE UPDATE OF {}", self.update_of()?),
+                    Some(when),
+                    body,
+                )
+            }
+        };
+        Ok(format!(
+            "CREATE TRIGGER main.{name_q} {marker}\n\
+             {timing} ON {table} FOR EACH ROW\n{when}\
+             BEGIN\n{body}END",
+            name_q = quote_ident(&trigger_name(&t.name, role))?,
+            marker = marker(role, self.channel),
+            table = quote_ident(&t.name)?,
+            when = when.map(|w| format!("WHEN {w}\n")).unwrap_or_default(),
+        ))
+    }
+
+    /// The conditions under which a row of the table conflicts with `NEW`
+    /// on one constraint, one per constraint: the same values under the
+    /// index's collation, the row inside a partial index, and for an update
+    /// a row other than the one changed. A partial index's WHERE is only
+    /// checked for the existing row, so a row may be noted that is not
+    /// deleted; the flush checks that it is gone.
+    fn conflicts(&self, update: bool) -> Result<Vec<String>> {
+        let (_, row) = self.table_ref()?;
+        let mut probes = Vec::new();
+        for u in &self.t.uniques {
+            let mut probe = same_values(&u.columns, &row, "NEW")?;
+            if let Some(w) = &u.partial {
+                probe = format!("{probe} AND ({w})");
+            }
+            if update {
+                probe = format!(
+                    "{probe} AND NOT ({})",
+                    same_values(&self.t.identity, &row, "OLD")?
+                );
+            }
+            probes.push(probe);
+        }
+        Ok(probes)
+    }
+
+    /// The WHEN and body of a BEFORE trigger: when a row conflicts with the
+    /// new values (a cheap probe of each constraint's index), forget the
+    /// notes left by earlier changes, then note every conflicting row with
+    /// its delete event.
+    ///
+    /// A note outlives its change when SQLite keeps the row (OR IGNORE, DO
+    /// NOTHING, DO UPDATE, a failed statement) and no AFTER trigger runs.
+    /// Such a note is harmless: the flush records a noted row only once it
+    /// is gone, and a row goes only by a delete (whose trigger drops its
+    /// note), by a REPLACE (whose BEFORE trigger drops every note first) or
+    /// by a change of its key (the `update_key` trigger drops its note).
+    fn note_replaced(&self, update: bool) -> Result<(String, String)> {
+        let (from, row) = self.table_ref()?;
+        let probes = self.conflicts(update)?;
+        let label = quote_text(self.label)?;
+        let when: Vec<String> = probes
+            .iter()
+            .map(|p| format!("EXISTS (SELECT 1 FROM {from} WHERE {p})"))
+            .collect();
+        let keys: Vec<String> = (1..=self.t.identity.len())
+            .map(|i| format!("k{i}"))
+            .collect();
+        let mut identity = Vec::new();
+        for (c, _) in &self.t.identity {
+            identity.push(format!("{row}.{}", quote_ident(c)?));
+        }
+        let body = format!(
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {label};\n  \
+             INSERT INTO {REPLACED_TABLE} (capture, channel, payload, {keys})\n    \
+             SELECT {label}, {channel},\n    \
+             {payload},\n    {identity}\n    \
+             FROM {from} WHERE {probes};\n",
+            keys = keys.join(", "),
+            channel = quote_text(self.channel)?,
+            payload = payload(self.t, Op::Delete, Some(&row), None, false)?.sql()?,
+            identity = identity.join(", "),
+            probes = probes
+                .iter()
+                .map(|p| format!("({p})"))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        );
+        Ok((when.join("\n  OR "), body))
+    }
+
+    /// The statement of an AFTER INSERT or UPDATE trigger: when deletes are
+    /// captured, the deletes of the noted rows that are gone now (see
+    /// [`Generator::flush`]), then the trigger's own event, if any, in one
+    /// INSERT (`UNION ALL` yields its left side first), which costs less
+    /// than two statements on every row.
+    fn record(&self, own: Option<JsonText>) -> Result<String> {
+        let channel = quote_text(self.channel)?;
+        Ok(match (self.replace(), own) {
+            (true, Some(own)) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload)\n{}    UNION ALL SELECT {channel},\n    {};\n{}",
+                self.flush()?,
+                own.sql()?,
+                self.forget_notes()?
+            ),
+            (true, None) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload)\n{};\n{}",
+                self.flush()?,
+                self.forget_notes()?
+            ),
+            (false, Some(own)) => format!(
+                "  INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel},\n    {});\n",
+                own.sql()?
+            ),
+            (false, None) => String::new(),
+        })
+    }
+
+    /// The SELECT of the deletes of the noted rows that are gone now:
+    /// SQLite's REPLACE deleted them for the row just written (a noted row
+    /// the new row now occupies is gone too). While `recursive_triggers` is
+    /// ON, SQLite fires the delete trigger for those rows, which records the
+    /// delete and drops the note (see [`Generator::forget_note`]), so no
+    /// delete is recorded twice. It reads no outbox row: an INSERT that
+    /// reads its own table first copies what it reads into a temporary
+    /// table, on every row.
+    fn flush(&self) -> Result<String> {
+        let (from, row) = self.table_ref()?;
+        let label = quote_text(self.label)?;
+        let mut noted = Vec::new();
+        for (i, (c, coll)) in self.t.identity.iter().enumerate() {
+            let c = quote_ident(c)?;
+            noted.push(match coll {
+                Some(coll) => format!(
+                    "{row}.{c} = replaced.k{} COLLATE {}",
+                    i + 1,
+                    quote_ident(coll)?
+                ),
+                None => format!("{row}.{c} = replaced.k{}", i + 1),
+            });
+        }
+        // A scan of a rowid table without an index yields its rows in rowid
+        // order: the order the BEFORE trigger noted them.
+        Ok(format!(
+            "    SELECT replaced.channel, replaced.payload FROM {REPLACED_TABLE} AS replaced\n    \
+             WHERE replaced.capture = {label}\n    \
+             AND NOT EXISTS (SELECT 1 FROM {from} WHERE {noted} AND NOT ({new}))\n",
+            noted = noted.join(" AND "),
+            new = same_values(&self.t.identity, &row, "NEW")?,
+        ))
+    }
+
+    /// The statement that drops the notes the flush has just read, so that
+    /// no later flush records their deletes again.
+    fn forget_notes(&self) -> Result<String> {
+        Ok(format!(
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {};\n",
+            quote_text(self.label)?
+        ))
+    }
+
+    /// The statement of the delete trigger that drops the note of the
+    /// deleted row, if there is one: the delete is recorded now, by the
+    /// trigger, so the flush must not record it again.
+    fn forget_note(&self) -> Result<String> {
+        let mut same = Vec::new();
+        for (i, (c, _)) in self.t.identity.iter().enumerate() {
+            same.push(format!("k{} = OLD.{}", i + 1, quote_ident(c)?));
+        }
+        Ok(format!(
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {} AND {};\n",
+            quote_text(self.label)?,
+            same.join(" AND ")
+        ))
+    }
+}
+
+/// The payload of one event: the key of `new` (of `old` for a delete),
+/// with `old_key` also the key of `old` when `old_key` is set and it
+/// differs, and both rows as objects.
+fn payload(
+    t: &Table,
+    op: Op,
+    old: Option<&str>,
+    new: Option<&str>,
+    old_key: bool,
+) -> Result<JsonText> {
+    let mut payload = JsonText::default();
+    payload.text(&format!("{{\"op\":\"{}\",\"key\":", op.name()));
+    key_expr(t, new.or(old).unwrap_or("NEW"), &mut payload)?;
+    if let (true, Some(old)) = (old_key, old) {
+        let mut key = JsonText::default();
+        key.text(",\"old_key\":");
+        key_expr(t, old, &mut key)?;
+        let mut same = Vec::new();
+        for c in &t.key {
+            let c = quote_ident(c)?;
+            same.push(format!(
+                "{}.{c} IS {old}.{c} COLLATE BINARY",
+                new.unwrap_or("NEW")
+            ));
+        }
+        payload.expr(format!(
+            "CASE WHEN {} THEN '' ELSE {} END",
+            same.join(" AND "),
+            key.sql()?
+        ));
+    }
+    for (label, row) in [("old", old), ("new", new)] {
+        payload.text(&format!(",\"{label}\":"));
+        match row {
+            None => payload.text("null"),
+            Some(row) => object_expr(t, row, &mut payload)?,
+        }
+    }
+    payload.text("}");
+    Ok(payload)
 }
 
 /// Drops the capture triggers of `table`, all or nothing. The events already
@@ -398,7 +1199,10 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
             shorten(&name)
         )));
     }
-    in_savepoint(conn, "trigger_uncapture", || drop_triggers(conn, &existing))?;
+    in_savepoint(conn, "trigger_uncapture", || {
+        drop_triggers(conn, &existing)?;
+        drop_unused_notes(conn)
+    })?;
     let names: Vec<String> = existing.iter().map(|e| display_name(e)).collect();
     Ok(format!(
         "uncaptured {}: dropped {} {}",
@@ -412,53 +1216,31 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
     ))
 }
 
+/// Drops [`REPLACED_TABLE`] once no trigger writes into it any more: it
+/// only ever holds notes for the length of one row's change, or of a row
+/// SQLite kept.
+fn drop_unused_notes(conn: &Connection) -> Result<()> {
+    let used: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'trigger' \
+             AND instr(sql, ?1))",
+            [REPLACED_TABLE],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    if !used {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS main.{REPLACED_TABLE}"))
+            .map_err(Error::sqlite(format!("dropping {REPLACED_TABLE}")))?;
+    }
+    Ok(())
+}
+
 fn drop_triggers(conn: &Connection, names: &[String]) -> Result<()> {
     for name in names {
         conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(name)?))
             .map_err(Error::sqlite(format!("dropping trigger {}", shorten(name))))?;
     }
     Ok(())
-}
-
-/// The `CREATE TRIGGER` statement for one kind of change.
-///
-/// The payload is JSON text written from built-in functions that every
-/// supported SQLite flags innocuous, never the JSON functions: SQLite
-/// before 3.41.0 refuses those in a trigger when `PRAGMA trusted_schema` is
-/// OFF ("unsafe use of json_object()"). See [`JsonText`].
-fn trigger_sql(t: &Table, op: Op, channel: &str) -> Result<String> {
-    let name = trigger_name(&t.name, op);
-    let (old, new) = match op {
-        Op::Insert => (None, Some("NEW")),
-        Op::Update => (Some("OLD"), Some("NEW")),
-        Op::Delete => (Some("OLD"), None),
-    };
-    let mut payload = JsonText::default();
-    payload.text(&format!("{{\"op\":\"{}\",\"key\":", op.name()));
-    // The key of the row as it is after the change (before it, for a delete).
-    key_expr(t, new.or(old).unwrap_or("NEW"), &mut payload)?;
-    for (label, row) in [("old", old), ("new", new)] {
-        payload.text(&format!(",\"{label}\":"));
-        match row {
-            None => payload.text("null"),
-            Some(row) => object_expr(t, row, &mut payload)?,
-        }
-    }
-    payload.text("}");
-    Ok(format!(
-        "CREATE TRIGGER main.{name_q} {marker}\n\
-         AFTER {event} ON {table} FOR EACH ROW\n\
-         BEGIN\n  \
-           INSERT INTO {OUTBOX_TABLE} (channel, payload) VALUES ({channel_q},\n    \
-             {payload});\n\
-         END",
-        name_q = quote_ident(&name)?,
-        marker = marker(op, channel),
-        event = op.name().to_uppercase(),
-        table = quote_ident(&t.name)?,
-        channel_q = quote_text(channel)?,
-        payload = payload.sql()?,
-    ))
 }
 
 /// A JSON document as an SQL expression: fixed text, and expressions that
@@ -477,6 +1259,8 @@ struct JsonText {
 enum Part {
     Text(String),
     Expr(String),
+    /// An integer, written with `%d`: no conversion to text first.
+    Int(String),
 }
 
 /// Most values one printf() call takes: older SQLite builds allow 127
@@ -491,15 +1275,19 @@ impl JsonText {
         }
     }
 
-    /// A value that is always an integer (a rowid).
-    fn integer(&mut self, expr: String) {
+    /// An expression that yields JSON text.
+    fn expr(&mut self, expr: String) {
         self.parts.push(Part::Expr(expr));
     }
 
-    /// A value of any type, or with `numbers` false, of a column that never
-    /// holds numbers.
-    fn value(&mut self, expr: &str, numbers: bool) {
-        self.parts.push(Part::Expr(value_expr(expr, numbers)));
+    /// A value that is always an integer (a rowid).
+    fn integer(&mut self, expr: String) {
+        self.parts.push(Part::Int(expr));
+    }
+
+    /// A value of a column whose values are of the kinds `kind` allows.
+    fn value(&mut self, expr: &str, kind: Values) {
+        self.parts.push(Part::Expr(value_expr(expr, kind)));
     }
 
     fn sql(self) -> Result<String> {
@@ -510,7 +1298,7 @@ impl JsonText {
 /// The parts written by one printf() call, or for a table with more columns
 /// than one call takes, printf() calls of printf() calls.
 fn printf_nested(parts: &[Part]) -> Result<String> {
-    let values = parts.iter().filter(|p| matches!(p, Part::Expr(_))).count();
+    let values = parts.iter().filter(|p| !matches!(p, Part::Text(_))).count();
     if values <= MAX_PRINTF_VALUES {
         return printf(parts);
     }
@@ -518,7 +1306,7 @@ fn printf_nested(parts: &[Part]) -> Result<String> {
     let mut chunk: Vec<&Part> = Vec::new();
     let mut in_chunk = 0;
     for part in parts {
-        if matches!(part, Part::Expr(_)) {
+        if !matches!(part, Part::Text(_)) {
             if in_chunk == MAX_PRINTF_VALUES {
                 grouped.push(Part::Expr(printf(chunk.drain(..))?));
                 in_chunk = 0;
@@ -538,8 +1326,11 @@ fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Result<String> {
     for part in parts {
         match part {
             Part::Text(text) => format.push_str(&text.replace('%', "%%")),
-            Part::Expr(expr) => {
-                format.push_str("%s");
+            Part::Expr(expr) | Part::Int(expr) => {
+                format.push_str(match part {
+                    Part::Int(_) => "%d",
+                    _ => "%s",
+                });
                 values.push_str(",\n    ");
                 values.push_str(expr);
             }
@@ -553,24 +1344,11 @@ fn json_string(text: &str) -> String {
     Json::String(text.to_string()).to_string()
 }
 
-/// The row's key: the PRIMARY KEY value, a JSON array of the values of a
-/// composite one, or the rowid when there is no PRIMARY KEY.
+/// The row's key: the PRIMARY KEY value, or a JSON array of the values of
+/// a composite one.
 fn key_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
     match t.key.as_slice() {
-        [] => {
-            // A column may be named rowid (or _rowid_, oid) and hide it.
-            let alias = ["rowid", "_rowid_", "oid"]
-                .into_iter()
-                .find(|a| !t.columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{} has no PRIMARY KEY and columns named rowid, _rowid_ and oid, \
-                         so its rows cannot be identified",
-                        shorten(&t.name)
-                    ))
-                })?;
-            out.integer(format!("{row}.{alias}"));
-        }
+        [] => unreachable!("find_table refuses tables without a PRIMARY KEY"),
         [column] => t.value(row, column, out)?,
         columns => {
             for (i, column) in columns.iter().enumerate() {
@@ -624,7 +1402,7 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
 ///   written `9e999` or `-9e999`;
 /// - NULL as `null`;
 /// - a blob as `{"$blob":"<HEX>"}`, since JSON cannot hold bytes.
-fn value_expr(expr: &str, numbers: bool) -> String {
+fn value_expr(expr: &str, kind: Values) -> String {
     let e = expr;
     let escaped = format!(
         "'\"' || replace(replace(replace(replace(replace({e}, '\\', '\\\\'), '\"', '\\\"'), \
@@ -632,9 +1410,15 @@ fn value_expr(expr: &str, numbers: bool) -> String {
     );
     // Numbers sort below '' and text below x'', which SQLite compares
     // without converting either side: type tests without a function call.
-    let number = if numbers {
+    let whole = match kind {
+        // No real here is a whole number of 64-bit range, so whatever
+        // equals its integer cast is an integer.
+        Values::NoWholeReals => format!("WHEN {e} = CAST({e} AS INTEGER) THEN {e} "),
+        _ => format!("WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} "),
+    };
+    let number = if kind != Values::NoNumbers {
         format!(
-            "WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} \
+            "{whole}\
              WHEN {e} < '' THEN CASE WHEN typeof({e}) = 'integer' THEN {e} \
              WHEN {e} >= 9e999 THEN '9e999' \
              WHEN {e} <= -9e999 THEN '-9e999' \
@@ -656,6 +1440,17 @@ fn value_expr(expr: &str, numbers: bool) -> String {
     )
 }
 
+/// What a column's values can be, by its affinity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Values {
+    Any,
+    /// TEXT affinity: text, NULL or blobs.
+    NoNumbers,
+    /// INTEGER or NUMERIC affinity: SQLite stores a real that is a whole
+    /// number of 64-bit range as an integer there.
+    NoWholeReals,
+}
+
 /// NUL as text, without a function call: GLOB cannot see it (it stops
 /// there, and so does printf()'s `%s`), so instr() looks for it.
 const NUL: &str = "CAST(x'00' AS TEXT)";
@@ -675,9 +1470,14 @@ fn check_compiles(conn: &Connection, t: &Table) -> Result<()> {
         format!("INSERT INTO main.{table} DEFAULT VALUES"),
         format!("DELETE FROM main.{table}"),
     ];
-    if let Some(column) = t.columns.first() {
+    // Every column that can be set, so that every UPDATE OF trigger compiles.
+    let mut set = Vec::new();
+    for column in t.columns.iter().filter(|c| !t.generated.contains(c)) {
         let column = quote_ident(column)?;
-        statements.push(format!("UPDATE main.{table} SET {column} = {column}"));
+        set.push(format!("{column} = {column}"));
+    }
+    if !set.is_empty() {
+        statements.push(format!("UPDATE main.{table} SET {}", set.join(", ")));
     }
     for sql in statements {
         conn.prepare(&sql).map_err(Error::sqlite(format!(
@@ -694,7 +1494,7 @@ mod tests {
 
     #[test]
     fn markers_cannot_close_their_comment_early() {
-        let m = marker(Op::Insert, "a */ DROP TABLE x; /*");
+        let m = marker(Role::Insert, "a */ DROP TABLE x; /*");
         assert_eq!(m.matches("*/").count(), 1, "{m}");
         let sql = format!("CREATE TRIGGER \"t\" {m}\nAFTER INSERT ON x BEGIN SELECT 1; END");
         let parsed = marker_of("t", &sql).unwrap();
@@ -710,7 +1510,7 @@ mod tests {
         )
         .is_none());
         // The marker must follow the trigger's own name.
-        let m = marker(Op::Delete, "c");
+        let m = marker(Role::Delete, "c");
         assert!(marker_of("u", &format!("CREATE TRIGGER \"t\" {m} AFTER DELETE ON x")).is_none());
         // An unknown op is not a capture trigger.
         assert!(marker_of(
@@ -718,6 +1518,24 @@ mod tests {
             "CREATE TRIGGER \"t\" /* sqlite-triggers capture {\"op\":\"merge\"} */ AFTER DELETE ON x"
         )
         .is_none());
+    }
+
+    #[test]
+    fn partial_index_where_clauses_are_found_past_quotes_and_comments() {
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX i ON t (a, \"b)\") WHERE a > 0").as_deref(),
+            Some("a > 0")
+        );
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX \"x(\" ON t ( [c)] ) /* ) */ where c = ')'")
+                .as_deref(),
+            Some("c = ')'")
+        );
+        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a)"), None);
+        assert_eq!(
+            partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"),
+            None
+        );
     }
 
     #[test]

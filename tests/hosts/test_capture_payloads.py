@@ -31,9 +31,9 @@ def test_every_capture_trigger_fires_with_trusted_schema_off(hostname, tmp_path)
         conn,
         "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, price REAL, photo BLOB, note);"
         "CREATE TABLE pair (a TEXT, b INTEGER, v, PRIMARY KEY (a, b)) WITHOUT ROWID;"
-        "CREATE TABLE loose (x, y);"
+        "CREATE TABLE loose (x, y PRIMARY KEY);"
         # More columns than one printf() call takes on older SQLite builds.
-        "CREATE TABLE wide (" + ", ".join(f"c{i}" for i in range(130)) + ");",
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, " + ", ".join(f"c{i}" for i in range(130)) + ");",
     )
     for t in ["item", "pair", "loose", "wide"]:
         h.rows(conn, f"SELECT trigger_capture('{t}')")
@@ -57,6 +57,8 @@ def test_every_capture_trigger_fires_with_trusted_schema_off(hostname, tmp_path)
         "UPDATE pair SET v = -9e999;"
         "DELETE FROM pair;"
         "INSERT INTO loose VALUES ('x', 1);"
+        # The BEFORE trigger that notes the rows REPLACE deletes fires too.
+        "REPLACE INTO loose VALUES ('z', 1);"
         "UPDATE loose SET y = 2;"
         "DELETE FROM loose;"
         "INSERT INTO wide (c0, c129) VALUES ('first', 'last');"
@@ -67,7 +69,7 @@ def test_every_capture_trigger_fires_with_trusted_schema_off(hostname, tmp_path)
     assert [(p["op"], p["key"]) for p in got] == [
         ("insert", 1), ("update", 1), ("delete", 1),
         ("insert", ["k", 2]), ("update", ["k", 2]), ("delete", ["k", 2]),
-        ("insert", 1), ("update", 1), ("delete", 1),
+        ("insert", 1), ("delete", 1), ("insert", 1), ("update", 2), ("delete", 2),
         ("insert", 1), ("update", 1), ("delete", 1),
     ]
     assert got[0]["new"] == {
@@ -77,8 +79,10 @@ def test_every_capture_trigger_fires_with_trusted_schema_off(hostname, tmp_path)
     assert got[1]["new"]["note"] == "line 1\nline 2"
     assert got[1]["new"]["price"] == math.inf
     assert got[4]["new"]["v"] == -math.inf
-    assert got[9]["new"]["c0"] == "first" and got[9]["new"]["c129"] == "last"
-    assert len(got[10]["old"]) == 130 and got[10]["new"]["c64"] == 64
+    assert got[7]["old"] == {"x": "x", "y": 1} and got[8]["new"] == {"x": "z", "y": 1}
+    assert got[9]["old_key"] == 1
+    assert got[11]["new"]["c0"] == "first" and got[11]["new"]["c129"] == "last"
+    assert len(got[12]["old"]) == 131 and got[12]["new"]["c64"] == 64
 
 
 def special_doubles():

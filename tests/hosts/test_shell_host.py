@@ -72,14 +72,16 @@ def test_outbox_example_runs_as_the_readme_shows(tmp_path):
     run = shell((ROOT / "examples" / "outbox.sql").read_text(), str(tmp_path / "outbox.db"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "captured orders into channel orders: triggers orders_capture_insert, orders_capture_update, orders_capture_delete",
+        "captured orders into channel orders: triggers orders_capture_insert, orders_capture_update, "
+        "orders_capture_delete, orders_capture_update_key, orders_capture_before_insert, orders_capture_before_update",
         'event|1|orders|{"op":"insert","key":1,"old":null,"new":{"id":1,"item":"tea","qty":2}}',
         'event|2|orders|{"op":"update","key":1,"old":{"id":1,"item":"tea","qty":2},"new":{"id":1,"item":"tea","qty":3}}',
         'event|3|shipping|{"order":1,"carrier":"post"}',
         "mailer at|3",
         "pruned|3",
         "waited|timed out",
-        "uncapture|uncaptured orders: dropped triggers orders_capture_delete, orders_capture_insert, orders_capture_update",
+        "uncapture|uncaptured orders: dropped triggers orders_capture_before_insert, orders_capture_before_update, "
+        "orders_capture_delete, orders_capture_insert, orders_capture_update, orders_capture_update_key",
     ]
 
 

@@ -237,12 +237,19 @@ def capture(h, conn, rng, names):
     if twin:
         h.script(conn, f"CREATE TABLE {q(twin)} ({q(cols[0])})")
     before = schema(h, conn)
+    if shape == "rowid":
+        # Capture refuses a table without a PRIMARY KEY and changes nothing.
+        with pytest.raises(h.Error, match="has no PRIMARY KEY"):
+            one(h, conn, "SELECT trigger_capture(?)", (names.spelled(t),))
+        assert schema(h, conn) == before
+        return
     channel = random_name(rng) if rng.random() < 0.5 else None
     args = (names.spelled(t),) + ((as_json(rng, {"channel": channel}),) if channel else ())
     one(h, conn, f"SELECT trigger_capture({', '.join('?' * len(args))})", args)
     triggers = {r[0] for r in h.rows(conn, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
                                            "AND tbl_name = ? COLLATE NOCASE", (t,))}
-    assert {fold(n) for n in triggers} == {fold(f"{t}_capture_{op}") for op in ("insert", "update", "delete")}, triggers
+    assert {fold(n) for n in triggers} == {fold(f"{t}_capture_{op}") for op in ("insert", "update", "delete", "update_key",
+                                                                    "before_insert", "before_update")}, triggers
     values = [7] + [f"v{i}" for i in range(1, len(cols))]
     h.rows(conn, f"INSERT INTO {q(t)} VALUES ({', '.join('?' * len(cols))})", tuple(values))
     h.script(conn, f"UPDATE {q(t)} SET {q(cols[0])} = 8; DELETE FROM {q(t)}")
@@ -344,10 +351,10 @@ def test_random_unicode_names(host, scenario, tmp_path, capfd):
 # itself is tested by the Rust unit test
 # ffi::tests::a_caught_panic_prints_nothing_once_silenced.
 PANIC_PROBES = [
-    "CREATE TABLE \"日本語テーブル\"(x); SELECT trigger_capture('日本語テーブル');",
-    "CREATE TABLE \"sqliteé\"(x); SELECT trigger_capture('sqliteé');",
-    "CREATE TABLE \"sqlite日本\"(x); SELECT trigger_capture('sqlite日本');",
-    "CREATE TABLE \"🙂🙂🙂\"(x); SELECT trigger_capture('🙂🙂🙂');",
+    "CREATE TABLE \"日本語テーブル\"(x PRIMARY KEY); SELECT trigger_capture('日本語テーブル');",
+    "CREATE TABLE \"sqliteé\"(x PRIMARY KEY); SELECT trigger_capture('sqliteé');",
+    "CREATE TABLE \"sqlite日本\"(x PRIMARY KEY); SELECT trigger_capture('sqlite日本');",
+    "CREATE TABLE \"🙂🙂🙂\"(x PRIMARY KEY); SELECT trigger_capture('🙂🙂🙂');",
 ]
 
 
