@@ -191,7 +191,7 @@ mod listeners {
             conn.query_row("SELECT count(*) FROM temp.sqlite_master", [], |r| r.get(0))
                 .unwrap()
         };
-        assert_eq!(temp(&conn), 3); // the guard triggers
+        assert_eq!(temp(&conn), 4); // the guard triggers
         remove_listener(&conn, id).unwrap();
         assert_eq!(temp(&conn), 0);
         conn.execute("INSERT INTO user VALUES (1, 'a')", [])
