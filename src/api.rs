@@ -71,7 +71,7 @@ thread_local! {
     static ARGS: std::cell::Cell<Vec<Value>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
+const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
     name: "trigger_call",
     signature: "name [, arg, ...]",
     // A handler takes at most 63 arguments: SQLite's own limit on a
@@ -98,6 +98,11 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
         result.map_err(|e| format!("handler {}: {e}", display_name(name)))
     },
 }];
+
+/// Registers `trigger_call` on `conn`.
+pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> Result<()> {
+    crate::functions::register(conn, session, FUNCTIONS)
+}
 
 /// Calls `callback` after every commit that changed rows of `table` (in
 /// `main`) with one of `ops`, with that transaction's changes in order.

@@ -1,17 +1,12 @@
-//! The extension's scalar SQL functions, registered from one table.
+//! How the extension's scalar SQL functions are declared, checked and
+//! registered: each feature module has a table of [`SqlFunction`]s, with
+//! the flags of each and why, and registers it through [`register`]. The
+//! core functions live here:
 //!
 //! | function | flags | why |
 //! |---|---|---|
 //! | `trigger_version()` | deterministic, innocuous | a constant |
 //! | `trigger_debug()` | innocuous | reads nothing but versions |
-//! | `trigger_pack_sql(pack [, params_json])` | innocuous | renders text; reads the declared types of the columns the pack's values meet, changes nothing |
-//! | `trigger_install(pack [, params_json])` | direct-only | changes the schema |
-//! | `trigger_uninstall(pack)` | direct-only | changes the schema |
-//! | `trigger_listen(table, event, action_sql [, options_json])` | direct-only | changes the schema |
-//! | `trigger_unlisten(name)` | direct-only | changes the schema |
-//!
-//! The outbox functions, and why they have their flags, are listed in
-//! `outbox`.
 //!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.
@@ -30,8 +25,8 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
+use crate::ffi;
 use crate::session::Session;
-use crate::{ffi, packs};
 
 /// One SQL function: its name, arguments, flags and body.
 pub struct SqlFunction {
@@ -51,9 +46,9 @@ pub(crate) const INNOCUOUS: FunctionFlags =
 pub(crate) const ADMIN: FunctionFlags =
     FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_DIRECTONLY);
 
-/// The core functions: versions and packs. Each feature module has its own
-/// table; [`all`] lists them together.
-pub const CORE: &[SqlFunction] = &[
+/// The core functions: versions. Each feature module has its own table and
+/// registers it.
+pub(crate) const CORE: &[SqlFunction] = &[
     SqlFunction {
         name: "trigger_version",
         signature: "",
@@ -68,58 +63,17 @@ pub const CORE: &[SqlFunction] = &[
         flags: INNOCUOUS,
         body: |_| Ok(Value::Text(debug_text())),
     },
-    SqlFunction {
-        name: "trigger_pack_sql",
-        signature: "pack [, params_json]",
-        args: 1..=2,
-        // Not deterministic: a value is typed like its column, which the
-        // schema decides.
-        flags: INNOCUOUS,
-        body: |a| {
-            let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
-            a.with_connection(|conn| packs::pack_sql(conn, &pack, params.as_deref()))
-        },
-    },
-    SqlFunction {
-        name: "trigger_install",
-        signature: "pack [, params_json]",
-        args: 1..=2,
-        flags: ADMIN,
-        body: |a| {
-            let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
-            a.with_connection(|conn| packs::install(conn, &pack, params.as_deref()))
-        },
-    },
-    SqlFunction {
-        name: "trigger_uninstall",
-        signature: "pack",
-        args: 1..=1,
-        flags: ADMIN,
-        body: |a| {
-            let pack = a.text(0, "pack")?;
-            a.with_connection(|conn| packs::uninstall(conn, &pack))
-        },
-    },
 ];
 
-/// One table per feature module.
-const TABLES: &[&[SqlFunction]] = &[
-    CORE,
-    crate::listeners::FUNCTIONS,
-    crate::feed::FUNCTIONS,
-    crate::outbox::FUNCTIONS,
-    crate::api::FUNCTIONS,
-];
-
-/// Every scalar function of the extension.
-pub fn all() -> impl Iterator<Item = &'static SqlFunction> {
-    TABLES.iter().flat_map(|table| table.iter())
-}
-
-/// Registers every function on `conn`, stopping at the first one SQLite
-/// refuses. Each function gets the connection's [`Session`].
-pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> crate::Result<()> {
-    for f in all() {
+/// Registers the functions of `table` on `conn`, stopping at the first one
+/// SQLite refuses. Each function gets the connection's [`Session`]. Every
+/// feature registers its own table (see [`crate::register`]).
+pub(crate) fn register(
+    conn: &Connection,
+    session: &Arc<Session>,
+    table: &'static [SqlFunction],
+) -> crate::Result<()> {
+    for f in table {
         let session = Arc::clone(session);
         ffi::create_scalar_function(conn, f.name, f.flags, move |call| f.call(call, &session))
             .map_err(crate::Error::sqlite(format!("registering {}()", f.name)))?;

@@ -77,9 +77,15 @@ pub fn register(conn: &rusqlite::Connection) -> Result<()> {
         return Ok(());
     }
     let session = session::Session::new(conn);
+    // The entry point registers each feature, top-down; no feature knows
+    // the others, and ffi knows none.
     ffi::register_txn_table(conn, &session)?;
-    functions::register(conn, &session)?;
-    ffi::register_tables(conn)?;
+    functions::register(conn, &session, functions::CORE)?;
+    packs::register(conn, &session)?;
+    listeners::register(conn, &session)?;
+    feed::register(conn, &session)?;
+    outbox::register(conn, &session)?;
+    api::register(conn, &session)?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use crate::{Error, Result};
 /// otherwise: about 10 MB of memory, seconds of heavy writing.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[
+const FUNCTIONS: &[SqlFunction] = &[
     SqlFunction {
         name: "trigger_watch",
         signature: "table",
@@ -129,6 +129,12 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         },
     },
 ];
+
+/// Registers the feed's functions and `trigger_changes` on `conn`.
+pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> Result<()> {
+    crate::functions::register(conn, session, FUNCTIONS)?;
+    crate::ffi::register_table::<ChangesTable>(conn)
+}
 
 /// One process-wide feed: the committed changes of one database file.
 pub(crate) struct Feed {

@@ -14,7 +14,7 @@ mod txn;
 pub(crate) use function::{create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
-pub(crate) use table::{register_tables, RowSource};
+pub(crate) use table::{register_table, RowSource};
 pub(crate) use txn::register as register_txn_table;
 
 use std::ffi::CStr;

@@ -49,16 +49,10 @@ pub(crate) trait RowSource: 'static {
 /// How many rows a paged scan copies at a time.
 const PAGE: usize = 256;
 
-/// Registers every table-valued function of the extension on `conn`.
-pub(crate) fn register_tables(conn: &Connection) -> crate::Result<()> {
-    create::<crate::packs::PacksTable>(conn)?;
-    create::<crate::feed::ChangesTable>(conn)?;
-    create::<crate::listeners::ListenersTable>(conn)
-}
-
-/// Loading twice never gets here: [`crate::register`] returns early on a
-/// connection that already has the extension.
-fn create<S: RowSource>(conn: &Connection) -> crate::Result<()> {
+/// Registers the table-valued function `S` on `conn`. Loading twice never
+/// gets here: [`crate::register`] returns early on a connection that
+/// already has the extension.
+pub(crate) fn register_table<S: RowSource>(conn: &Connection) -> crate::Result<()> {
     conn.create_module(S::NAME, module::<S>(), None)
         .map_err(crate::Error::sqlite(format!(
             "registering {}",

@@ -28,7 +28,7 @@ use crate::sql::in_savepoint;
 use crate::sql::{json_kind, quote_ident, shorten, shorten_to};
 use crate::{Error, Result};
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[
+const FUNCTIONS: &[SqlFunction] = &[
     SqlFunction {
         name: "trigger_listen",
         signature: "table, event, action_sql [, options_json]",
@@ -55,6 +55,15 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
 ];
 
 /// What starts the marker comment of a listener's trigger.
+/// Registers the listener functions and `trigger_listeners` on `conn`.
+pub(crate) fn register(
+    conn: &Connection,
+    session: &std::sync::Arc<crate::session::Session>,
+) -> Result<()> {
+    crate::functions::register(conn, session, FUNCTIONS)?;
+    crate::ffi::register_table::<ListenersTable>(conn)
+}
+
 const MARKER: &str = "/* sqlite-triggers listener ";
 
 /// The version of the marker's JSON layout.

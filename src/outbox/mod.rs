@@ -49,7 +49,7 @@ const EMIT_CONTEXT: &str = "writing to trigger_outbox";
 /// written by plain SQL (capture triggers) get one too.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
-pub(crate) const FUNCTIONS: &[SqlFunction] = &[
+const FUNCTIONS: &[SqlFunction] = &[
     SqlFunction {
         name: "trigger_emit",
         signature: "channel, payload",
@@ -179,6 +179,14 @@ pub(crate) const FUNCTIONS: &[SqlFunction] = &[
         },
     },
 ];
+
+/// Registers the outbox functions on `conn`.
+pub(crate) fn register(
+    conn: &Connection,
+    session: &std::sync::Arc<crate::session::Session>,
+) -> Result<()> {
+    crate::functions::register(conn, session, FUNCTIONS)
+}
 
 /// What the statements being stepped on the connection do, as far as
 /// `trigger_emit` cares (see [`running_statements`]).

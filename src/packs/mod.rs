@@ -1,10 +1,13 @@
 //! Trigger packs: named, versioned, parameterised trigger SQL.
 //!
 //! SQL functions of this module:
-//! - `trigger_install(pack [, params_json])`
-//! - `trigger_uninstall(pack)`
-//! - `trigger_pack_sql(pack [, params_json])`
-//! - `trigger_packs` (table-valued)
+//!
+//! | function | flags | why |
+//! |---|---|---|
+//! | `trigger_pack_sql(pack [, params_json])` | innocuous | renders text; reads the declared types of the columns the pack's values meet, changes nothing |
+//! | `trigger_install(pack [, params_json])` | direct-only | changes the schema |
+//! | `trigger_uninstall(pack)` | direct-only | changes the schema |
+//! | `trigger_packs` | table-valued | lists the packs and what is installed |
 //!
 //! Each pack is one template under `sql/packs/`, embedded at build time. The
 //! SQL a pack installs is plain SQL: it keeps working on connections that
@@ -12,10 +15,12 @@
 //! [`install`] runs, including the row it records in [`INSTALLS_TABLE`].
 pub mod template;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::session::Session;
 use crate::schema::{column_affinity, schema_entry, schema_object, Namespace, SchemaEntry};
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
@@ -27,6 +32,47 @@ include!(concat!(env!("OUT_DIR"), "/pack_templates.rs"));
 /// parameters. It is created by the first install and dropped by the last
 /// uninstall, so a database without packs carries nothing of ours.
 pub const INSTALLS_TABLE: &str = "trigger_pack_installs";
+
+const FUNCTIONS: &[SqlFunction] = &[
+    SqlFunction {
+        name: "trigger_pack_sql",
+        signature: "pack [, params_json]",
+        args: 1..=2,
+        // Not deterministic: a value is typed like its column, which the
+        // schema decides.
+        flags: INNOCUOUS,
+        body: |a| {
+            let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
+            a.with_connection(|conn| pack_sql(conn, &pack, params.as_deref()))
+        },
+    },
+    SqlFunction {
+        name: "trigger_install",
+        signature: "pack [, params_json]",
+        args: 1..=2,
+        flags: ADMIN,
+        body: |a| {
+            let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
+            a.with_connection(|conn| install(conn, &pack, params.as_deref()))
+        },
+    },
+    SqlFunction {
+        name: "trigger_uninstall",
+        signature: "pack",
+        args: 1..=1,
+        flags: ADMIN,
+        body: |a| {
+            let pack = a.text(0, "pack")?;
+            a.with_connection(|conn| uninstall(conn, &pack))
+        },
+    },
+];
+
+/// Registers the pack functions and `trigger_packs` on `conn`.
+pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> Result<()> {
+    crate::functions::register(conn, session, FUNCTIONS)?;
+    crate::ffi::register_table::<PacksTable>(conn)
+}
 
 /// Every pack, parsed once from the embedded templates.
 pub fn catalog() -> &'static [Template] {
