@@ -110,11 +110,3 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(source: rusqlite::Error) -> Self {
-        Error::Sqlite {
-            context: "SQLite error".into(),
-            source,
-        }
-    }
-}
