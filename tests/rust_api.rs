@@ -199,11 +199,19 @@ mod listeners {
         assert!(log.lock().unwrap().is_empty());
         let again = remove_listener(&conn, id).unwrap_err();
         assert!(again.to_string().starts_with("no listener"), "{again}");
-        // Now the host may use its own update hook.
+        // Now the host may use its own update hook, and it is called.
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let host = std::sync::Arc::clone(&seen);
         conn.update_hook(Some(
-            |_: rusqlite::hooks::Action, _: &str, _: &str, _: i64| {},
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, rowid: i64| {
+                host.lock().unwrap().push((table.to_string(), rowid));
+            },
         ))
         .unwrap();
+        conn.execute("INSERT INTO user VALUES (2, 'b')", [])
+            .unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![("user".to_string(), 2)]);
+        assert!(log.lock().unwrap().is_empty());
     }
 
     #[test]
@@ -221,6 +229,19 @@ mod listeners {
             .query_row("SELECT count(*) FROM temp.sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(temp, 0);
+        // SQLite shows a host's hook only by replacing it, so the error says
+        // it was cleared; set again, the host's hook is called on commit and
+        // the refused closure never is.
+        let commits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&commits);
+        conn.commit_hook(Some(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            false
+        }))
+        .unwrap();
+        conn.execute("INSERT INTO user VALUES (3, 'c')", [])
+            .unwrap();
+        assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
