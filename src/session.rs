@@ -373,7 +373,14 @@ impl Session {
         let Some(name) = state.look_up(db.as_bytes(), name.as_bytes()) else {
             return Ok(());
         };
-        self.record(&mut state, Pending { rowid, name, op: Op::Delete });
+        self.record(
+            &mut state,
+            Pending {
+                rowid,
+                name,
+                op: Op::Delete,
+            },
+        );
         Ok(())
     }
 
@@ -540,6 +547,57 @@ impl Session {
         for (callback, batch) in calls {
             (callback.lock())(&batch);
         }
+    }
+}
+
+impl crate::ffi::TxnEvents for Session {
+    fn handle(&self) -> usize {
+        self.handle
+    }
+    fn row_changed(
+        &self,
+        op: crate::ffi::RowOp,
+        db: &[u8],
+        table: &[u8],
+        rowid: i64,
+        autocommit: bool,
+    ) {
+        let op = match op {
+            crate::ffi::RowOp::Insert => Op::Insert,
+            crate::ffi::RowOp::Update => Op::Update,
+            crate::ffi::RowOp::Delete => Op::Delete,
+        };
+        self.on_update(op, db, table, rowid, autocommit);
+    }
+    fn committing(&self) {
+        self.on_commit_hook();
+    }
+    fn rolled_back(&self) {
+        self.on_rollback_hook();
+    }
+    fn txn_begin(&self) {
+        Session::txn_begin(self);
+    }
+    fn txn_commit(&self) {
+        Session::txn_commit(self);
+    }
+    fn txn_rollback(&self) {
+        Session::txn_rollback(self);
+    }
+    fn savepoint(&self, level: i32) {
+        Session::savepoint(self, level);
+    }
+    fn release(&self, level: i32) {
+        Session::release(self, level);
+    }
+    fn rollback_to(&self, level: i32) {
+        Session::rollback_to(self, level);
+    }
+    fn table_connected(&self, cache: impl FnOnce() -> Option<Connection>) {
+        self.txn_table_connected(cache);
+    }
+    fn table_disconnected(&self) {
+        self.txn_table_disconnected();
     }
 }
 

@@ -478,7 +478,10 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
     };
     let mut moved = Vec::new();
     for table in tables {
-        let Some((name, _)) = guards("main", &table, &session.guard_token)?.into_iter().next() else {
+        let Some((name, _)) = guards("main", &table, &session.guard_token)?
+            .into_iter()
+            .next()
+        else {
             continue;
         };
         let now: Option<String> = conn
@@ -576,7 +579,7 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
         (s.needs_hooks(), s.tables_to_guard())
     };
     if needs_hooks && !hooks_on {
-        crate::ffi::install_hooks(conn, session).map_err(|hook| {
+        crate::ffi::install_hooks(conn, &**session).map_err(|hook| {
             Error::invalid(format!(
                 "the host application had set its own {} on this connection; SQLite keeps one \
                  {} per connection and cannot share it, so the change feed cannot run here \
@@ -636,7 +639,7 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
         session.state.lock().hooks_on = false;
         // A hook the host set after ours is cleared too; nothing better can
         // be done, since SQLite cannot hand its callback back.
-        let _ = crate::ffi::remove_hooks(conn, session);
+        let _ = crate::ffi::remove_hooks(conn, &**session);
     }
     Ok(())
 }
@@ -685,7 +688,10 @@ fn guard_shaped(name: &str, sql: &str) -> Result<bool> {
         .any(|op| sql.starts_with(&format!("CREATE TRIGGER {quoted} BEFORE {op} ON ")))
         && sql.ends_with(GUARD_BODY);
     let replaced = sql.starts_with(&format!("CREATE TRIGGER {quoted} AFTER DELETE ON "))
-        && sql.ends_with(&format!(", {}, old.rowid); END", crate::sql::quote_text(name)?))
+        && sql.ends_with(&format!(
+            ", {}, old.rowid); END",
+            crate::sql::quote_text(name)?
+        ))
         && sql.contains(" BEGIN SELECT trigger_feed_deleted(");
     Ok(before || replaced)
 }

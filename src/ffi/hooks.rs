@@ -1,7 +1,8 @@
 //! SQLite's update, commit and rollback hooks, registered through the raw
 //! API because rusqlite's safe ones refuse the connection an extension
-//! receives. Each hook's argument is the connection's [`Session`], which
-//! lives as long as the connection (see [`super::txn`]).
+//! receives. Each hook's argument is the connection's events receiver (its
+//! session, see [`super::TxnEvents`]), which lives as long as the
+//! connection (see [`super::txn`]).
 //!
 //! A connection has one hook of each kind. SQLite has no call that reads a
 //! hook without replacing it, only one that returns the previous hook's
@@ -13,8 +14,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 
 use rusqlite::{ffi, Connection};
 
-use super::catch;
-use crate::session::{Op, Session};
+use super::{catch, RowOp, TxnEvents};
 
 /// Which hook was found set by someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,34 +42,37 @@ const HOOKS: [Hook; 3] = [Hook::Update, Hook::Commit, Hook::Rollback];
 /// # Safety
 /// `db` must be a live connection; a non-null `arg` must stay valid while
 /// the hook is set.
-unsafe fn set(db: *mut ffi::sqlite3, hook: Hook, arg: *mut c_void) -> *mut c_void {
+unsafe fn set<E: TxnEvents>(db: *mut ffi::sqlite3, hook: Hook, arg: *mut c_void) -> *mut c_void {
     let on = !arg.is_null();
-    // SAFETY: the caller's contract; the callbacks match SQLite's signatures.
+    // SAFETY: the caller's contract; the callbacks match SQLite's signatures
+    // and read `arg` as an `E`.
     unsafe {
         match hook {
-            Hook::Update => ffi::sqlite3_update_hook(db, on.then_some(on_update as _), arg),
-            Hook::Commit => ffi::sqlite3_commit_hook(db, on.then_some(on_commit as _), arg),
-            Hook::Rollback => ffi::sqlite3_rollback_hook(db, on.then_some(on_rollback as _), arg),
+            Hook::Update => ffi::sqlite3_update_hook(db, on.then_some(on_update::<E> as _), arg),
+            Hook::Commit => ffi::sqlite3_commit_hook(db, on.then_some(on_commit::<E> as _), arg),
+            Hook::Rollback => {
+                ffi::sqlite3_rollback_hook(db, on.then_some(on_rollback::<E> as _), arg)
+            }
         }
     }
 }
 
-/// Sets the three hooks on `conn` with `session` as their argument. If one
+/// Sets the three hooks on `conn` with `events` as their argument. If one
 /// of them was already set by the host, every hook this call set is taken
 /// off again and the host's hook is named in the error.
-pub(crate) fn install(conn: &Connection, session: &Session) -> Result<(), Hook> {
-    let arg = session as *const Session as *mut c_void;
+pub(crate) fn install<E: TxnEvents>(conn: &Connection, events: &E) -> Result<(), Hook> {
+    let arg = events as *const E as *mut c_void;
     // SAFETY: the handle belongs to a live connection on this thread.
     let db = unsafe { conn.handle() };
     for (i, &hook) in HOOKS.iter().enumerate() {
-        // SAFETY: db is live; arg points to the Session, which SQLite's
+        // SAFETY: db is live; arg points to the session, which SQLite's
         // module destructor frees only when the connection closes, after
         // which no hook runs.
-        let previous = unsafe { set(db, hook, arg) };
+        let previous = unsafe { set::<E>(db, hook, arg) };
         if !previous.is_null() && previous != arg {
             for &undo in &HOOKS[..=i] {
                 // SAFETY: db is live; clearing a hook is always allowed.
-                unsafe { set(db, undo, std::ptr::null_mut()) };
+                unsafe { set::<E>(db, undo, std::ptr::null_mut()) };
             }
             return Err(hook);
         }
@@ -81,14 +84,14 @@ pub(crate) fn install(conn: &Connection, session: &Session) -> Result<(), Hook> 
 /// argument, the host replaced our hook after [`install`]; clearing it
 /// cannot be avoided (SQLite has no way to read a hook without replacing
 /// it), so that hook is reported.
-pub(crate) fn remove(conn: &Connection, session: &Session) -> Result<(), Hook> {
-    let arg = session as *const Session as *mut c_void;
+pub(crate) fn remove<E: TxnEvents>(conn: &Connection, events: &E) -> Result<(), Hook> {
+    let arg = events as *const E as *mut c_void;
     // SAFETY: as in install.
     let db = unsafe { conn.handle() };
     let mut replaced = None;
     for hook in HOOKS {
         // SAFETY: db is live; clearing a hook is always allowed.
-        if unsafe { set(db, hook, std::ptr::null_mut()) } != arg {
+        if unsafe { set::<E>(db, hook, std::ptr::null_mut()) } != arg {
             replaced.get_or_insert(hook);
         }
     }
@@ -97,7 +100,7 @@ pub(crate) fn remove(conn: &Connection, session: &Session) -> Result<(), Hook> {
 
 /// # Safety
 /// Called by SQLite with the argument given to `sqlite3_update_hook`.
-unsafe extern "C" fn on_update(
+unsafe extern "C" fn on_update<E: TxnEvents>(
     arg: *mut c_void,
     op: c_int,
     db: *const c_char,
@@ -105,39 +108,39 @@ unsafe extern "C" fn on_update(
     rowid: ffi::sqlite3_int64,
 ) {
     let op = match op {
-        ffi::SQLITE_INSERT => Op::Insert,
-        ffi::SQLITE_UPDATE => Op::Update,
-        ffi::SQLITE_DELETE => Op::Delete,
+        ffi::SQLITE_INSERT => RowOp::Insert,
+        ffi::SQLITE_UPDATE => RowOp::Update,
+        ffi::SQLITE_DELETE => RowOp::Delete,
         _ => return,
     };
     // A panic cannot be reported from an update hook; catching it keeps the
     // host alive and the change is simply not recorded.
     let _ = catch("the update hook", || {
-        // SAFETY: arg is the Session set in install, alive while the
+        // SAFETY: arg is the `E` set in install, alive while the
         // connection is; db and table are NUL-terminated strings SQLite owns
         // for the duration of the call.
-        let (session, db, table) = unsafe {
+        let (events, db, table) = unsafe {
             (
-                &*(arg as *const Session),
+                &*(arg as *const E),
                 CStr::from_ptr(db),
                 CStr::from_ptr(table),
             )
         };
-        // SAFETY: the session's handle is the live connection whose update
+        // SAFETY: the events' handle is the live connection whose update
         // hook this is; reading its autocommit flag changes nothing.
         let autocommit =
-            unsafe { ffi::sqlite3_get_autocommit(session.handle as *mut ffi::sqlite3) } != 0;
-        session.on_update(op, db.to_bytes(), table.to_bytes(), rowid, autocommit);
+            unsafe { ffi::sqlite3_get_autocommit(events.handle() as *mut ffi::sqlite3) } != 0;
+        events.row_changed(op, db.to_bytes(), table.to_bytes(), rowid, autocommit);
     });
 }
 
 /// # Safety
 /// Called by SQLite with the argument given to `sqlite3_commit_hook`.
-unsafe extern "C" fn on_commit(arg: *mut c_void) -> c_int {
+unsafe extern "C" fn on_commit<E: TxnEvents>(arg: *mut c_void) -> c_int {
     let _ = catch("the commit hook", || {
         // SAFETY: as in on_update.
-        let session = unsafe { &*(arg as *const Session) };
-        session.on_commit_hook();
+        let events = unsafe { &*(arg as *const E) };
+        events.committing();
     });
     // Zero lets the commit go ahead; the feed never vetoes a commit.
     0
@@ -145,10 +148,10 @@ unsafe extern "C" fn on_commit(arg: *mut c_void) -> c_int {
 
 /// # Safety
 /// Called by SQLite with the argument given to `sqlite3_rollback_hook`.
-unsafe extern "C" fn on_rollback(arg: *mut c_void) {
+unsafe extern "C" fn on_rollback<E: TxnEvents>(arg: *mut c_void) {
     let _ = catch("the rollback hook", || {
         // SAFETY: as in on_update.
-        let session = unsafe { &*(arg as *const Session) };
-        session.on_rollback_hook();
+        let events = unsafe { &*(arg as *const E) };
+        events.rolled_back();
     });
 }

@@ -17,6 +17,45 @@ pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_table, RowSource};
 pub(crate) use txn::register as register_txn_table;
 
+/// A row change the update hook reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowOp {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// What SQLite tells about one connection's rows and transactions, through
+/// its hooks ([`install_hooks`]) and the `trigger_txn` table
+/// ([`register_txn_table`]). The connection's session implements it; this
+/// module knows no more of it than these calls.
+pub(crate) trait TxnEvents: Send + Sync + 'static {
+    /// The connection's `sqlite3*`, as a number (see [`handle_key`]).
+    fn handle(&self) -> usize;
+    /// The update hook: a row of `db.table` changed.
+    fn row_changed(&self, op: RowOp, db: &[u8], table: &[u8], rowid: i64, autocommit: bool);
+    /// The commit hook: a commit is about to become final.
+    fn committing(&self);
+    /// The rollback hook.
+    fn rolled_back(&self);
+    /// `trigger_txn` joined the transaction (`xBegin`).
+    fn txn_begin(&self);
+    /// The transaction `trigger_txn` joined has committed (`xCommit`).
+    fn txn_commit(&self);
+    /// ... or rolled back (`xRollback`).
+    fn txn_rollback(&self);
+    /// Savepoint `level` began, statement savepoints included.
+    fn savepoint(&self, level: i32);
+    fn release(&self, level: i32);
+    fn rollback_to(&self, level: i32);
+    /// A `trigger_txn` instance was connected; `cache` makes a second handle
+    /// on its connection for statements kept between calls.
+    fn table_connected(&self, cache: impl FnOnce() -> Option<Connection>);
+    /// One was disconnected (all of them when the connection closes, before
+    /// SQLite looks for unfinalized statements).
+    fn table_disconnected(&self);
+}
+
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

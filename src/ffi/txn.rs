@@ -10,9 +10,10 @@
 //! write one row into it the first time a transaction touches a watched
 //! table (see [`crate::feed`]).
 //!
-//! The module's client data is the connection's [`Session`]; SQLite frees it
-//! when the connection closes, which ties the session (and the hooks that
-//! point to it) to the connection's lifetime.
+//! The module's client data is the connection's events receiver (its
+//! session, see [`super::TxnEvents`]); SQLite frees it when the connection
+//! closes, which ties the session (and the hooks that point to it) to the
+//! connection's lifetime.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -20,25 +21,24 @@ use std::sync::Arc;
 
 use rusqlite::{ffi, Connection};
 
-use super::catch;
-use crate::session::Session;
+use super::{catch, TxnEvents};
 
 const NAME: &CStr = c"trigger_txn";
 
 /// Registers `trigger_txn` on `conn`, handing SQLite one reference to
-/// `session`, released when the connection closes.
-pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> crate::Result<()> {
-    let aux = Arc::into_raw(Arc::clone(session)) as *mut c_void;
-    // SAFETY: the handle belongs to this live connection; MODULE is static;
-    // SQLite calls drop_session exactly once for aux, also when registration
+/// `events`, released when the connection closes.
+pub(crate) fn register<E: TxnEvents>(conn: &Connection, events: &Arc<E>) -> crate::Result<()> {
+    let aux = Arc::into_raw(Arc::clone(events)) as *mut c_void;
+    // SAFETY: the handle belongs to this live connection; the module is
+    // static; SQLite calls drop_events exactly once for aux, also when registration
     // fails.
     let rc = unsafe {
         ffi::sqlite3_create_module_v2(
             conn.handle(),
             NAME.as_ptr(),
-            &MODULE,
+            module::<E>(),
             aux,
-            Some(drop_session),
+            Some(drop_events::<E>),
         )
     };
     if rc == ffi::SQLITE_OK {
@@ -52,19 +52,19 @@ pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> crate::Resu
 
 /// # Safety
 /// Called once by SQLite with the pointer made by `Arc::into_raw` above.
-unsafe extern "C" fn drop_session(aux: *mut c_void) {
+unsafe extern "C" fn drop_events<E: TxnEvents>(aux: *mut c_void) {
     let _ = catch("closing the connection", || {
         // SAFETY: aux came from Arc::into_raw in register and SQLite hands
         // it back exactly once.
-        drop(unsafe { Arc::from_raw(aux as *const Session) });
+        drop(unsafe { Arc::from_raw(aux as *const E) });
     });
 }
 
 #[repr(C)]
-struct TxnTab {
+struct TxnTab<E> {
     /// Must come first: SQLite sees this struct as a `sqlite3_vtab`.
     base: ffi::sqlite3_vtab,
-    session: *const Session,
+    events: *const E,
 }
 
 #[repr(C)]
@@ -73,56 +73,62 @@ struct TxnCursor {
     base: ffi::sqlite3_vtab_cursor,
 }
 
-static MODULE: ffi::sqlite3_module = ffi::sqlite3_module {
-    iVersion: 2,
-    xCreate: None,
-    xConnect: Some(connect),
-    xBestIndex: Some(best_index),
-    xDisconnect: Some(disconnect),
-    xDestroy: Some(disconnect),
-    xOpen: Some(open),
-    xClose: Some(close),
-    xFilter: Some(filter),
-    xNext: Some(ok_cursor),
-    xEof: Some(eof),
-    xColumn: Some(column),
-    xRowid: Some(rowid),
-    xUpdate: Some(update),
-    xBegin: Some(begin),
-    xSync: Some(ok_tab),
-    xCommit: Some(commit),
-    xRollback: Some(rollback),
-    xFindFunction: None,
-    xRename: None,
-    xSavepoint: Some(savepoint),
-    xRelease: Some(release),
-    xRollbackTo: Some(rollback_to),
-    xShadowName: None,
-    // Only the bundled SQLite's headers (3.44+) have this slot; SQLite reads
-    // it only from modules of version 4.
-    #[cfg(feature = "bundled")]
-    xIntegrity: None,
-};
+/// The module for events of type `E`: one constant per type, promoted to a
+/// static, as SQLite keeps a pointer to it.
+fn module<E: TxnEvents>() -> &'static ffi::sqlite3_module {
+    &const {
+        ffi::sqlite3_module {
+            iVersion: 2,
+            xCreate: None,
+            xConnect: Some(connect::<E>),
+            xBestIndex: Some(best_index),
+            xDisconnect: Some(disconnect::<E>),
+            xDestroy: Some(disconnect::<E>),
+            xOpen: Some(open),
+            xClose: Some(close),
+            xFilter: Some(filter),
+            xNext: Some(ok_cursor),
+            xEof: Some(eof),
+            xColumn: Some(column),
+            xRowid: Some(rowid),
+            xUpdate: Some(update),
+            xBegin: Some(begin::<E>),
+            xSync: Some(ok_tab),
+            xCommit: Some(commit::<E>),
+            xRollback: Some(rollback::<E>),
+            xFindFunction: None,
+            xRename: None,
+            xSavepoint: Some(savepoint::<E>),
+            xRelease: Some(release::<E>),
+            xRollbackTo: Some(rollback_to::<E>),
+            xShadowName: None,
+            // Only the bundled SQLite's headers (3.44+) have this slot; SQLite reads
+            // it only from modules of version 4.
+            #[cfg(feature = "bundled")]
+            xIntegrity: None,
+        }
+    }
+}
 
-/// Runs `body` on the table's session, catching panics.
+/// Runs `body` on the table's events receiver, catching panics.
 ///
 /// # Safety
-/// `tab` must be a `TxnTab` made by `connect`.
-unsafe fn with_session(
+/// `tab` must be a `TxnTab<E>` made by `connect::<E>`.
+unsafe fn with_events<E: TxnEvents>(
     tab: *mut ffi::sqlite3_vtab,
     what: &str,
-    body: impl FnOnce(&Session),
+    body: impl FnOnce(&E),
 ) -> c_int {
-    // SAFETY: tab is a TxnTab (repr(C), base first) whose session pointer is
-    // the module's client data, alive until the connection closes.
-    let session = unsafe { &*(*(tab as *mut TxnTab)).session };
-    match catch(what, || body(session)) {
+    // SAFETY: tab is a TxnTab<E> (repr(C), base first) whose events pointer
+    // is the module's client data, alive until the connection closes.
+    let events = unsafe { &*(*(tab as *mut TxnTab<E>)).events };
+    match catch(what, || body(events)) {
         Ok(()) => ffi::SQLITE_OK,
         Err(_) => ffi::SQLITE_ERROR,
     }
 }
 
-unsafe extern "C" fn connect(
+unsafe extern "C" fn connect<E: TxnEvents>(
     db: *mut ffi::sqlite3,
     aux: *mut c_void,
     _argc: c_int,
@@ -142,17 +148,17 @@ unsafe extern "C" fn connect(
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    let tab = Box::new(TxnTab {
+    let tab = Box::new(TxnTab::<E> {
         base: ffi::sqlite3_vtab::default(),
-        session: aux as *const Session,
+        events: aux as *const E,
     });
-    // SAFETY: aux is the module's client data, the connection's Session,
-    // alive until the module is dropped after every disconnect.
-    let session = unsafe { &*(aux as *const Session) };
+    // SAFETY: aux is the module's client data, the connection's events
+    // receiver, alive until the module is dropped after every disconnect.
+    let events = unsafe { &*(aux as *const E) };
     // SAFETY: db is this live connection; the handle never closes it, and
-    // the session drops it in disconnect, before the connection closes.
+    // the receiver drops it in disconnect, before the connection closes.
     let connected = catch("connecting trigger_txn", || {
-        session.txn_table_connected(|| unsafe { Connection::from_handle(db) }.ok())
+        events.table_connected(|| unsafe { Connection::from_handle(db) }.ok())
     });
     if connected.is_err() {
         return ffi::SQLITE_ERROR;
@@ -164,18 +170,12 @@ unsafe extern "C" fn connect(
 }
 
 /// Also runs when the connection closes, before SQLite looks for
-/// unfinalized statements: the session's statement cache goes here.
-unsafe extern "C" fn disconnect(tab: *mut ffi::sqlite3_vtab) -> c_int {
-    // SAFETY: tab was made by connect.
-    let rc = unsafe {
-        with_session(
-            tab,
-            "disconnecting trigger_txn",
-            Session::txn_table_disconnected,
-        )
-    };
+/// unfinalized statements: the statements kept between calls go here.
+unsafe extern "C" fn disconnect<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    let rc = unsafe { with_events(tab, "disconnecting trigger_txn", E::table_disconnected) };
     // SAFETY: tab was made by Box::into_raw in connect and is freed once.
-    drop(unsafe { Box::from_raw(tab as *mut TxnTab) });
+    drop(unsafe { Box::from_raw(tab as *mut TxnTab<E>) });
     rc
 }
 
@@ -258,32 +258,32 @@ unsafe extern "C" fn ok_tab(_tab: *mut ffi::sqlite3_vtab) -> c_int {
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn begin(tab: *mut ffi::sqlite3_vtab) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn begin", Session::txn_begin) }
+unsafe extern "C" fn begin<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn begin", E::txn_begin) }
 }
 
-unsafe extern "C" fn commit(tab: *mut ffi::sqlite3_vtab) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn commit", Session::txn_commit) }
+unsafe extern "C" fn commit<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn commit", E::txn_commit) }
 }
 
-unsafe extern "C" fn rollback(tab: *mut ffi::sqlite3_vtab) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn rollback", Session::txn_rollback) }
+unsafe extern "C" fn rollback<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn rollback", E::txn_rollback) }
 }
 
-unsafe extern "C" fn savepoint(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn savepoint", |s| s.savepoint(level)) }
+unsafe extern "C" fn savepoint<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn savepoint", |e: &E| e.savepoint(level)) }
 }
 
-unsafe extern "C" fn release(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn release", |s| s.release(level)) }
+unsafe extern "C" fn release<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn release", |e: &E| e.release(level)) }
 }
 
-unsafe extern "C" fn rollback_to(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
-    // SAFETY: tab was made by connect.
-    unsafe { with_session(tab, "trigger_txn rollback to", |s| s.rollback_to(level)) }
+unsafe extern "C" fn rollback_to<E: TxnEvents>(tab: *mut ffi::sqlite3_vtab, level: c_int) -> c_int {
+    // SAFETY: tab was made by connect::<E>.
+    unsafe { with_events(tab, "trigger_txn rollback to", |e: &E| e.rollback_to(level)) }
 }
