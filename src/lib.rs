@@ -39,6 +39,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod changes;
 mod error;
 mod feed;
 mod ffi;

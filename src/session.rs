@@ -11,34 +11,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-/// What happened to a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Op {
-    Insert,
-    Update,
-    Delete,
-}
-
-impl Op {
-    /// The name used in SQL (`trigger_changes.op`) and options.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Insert => "insert",
-            Op::Update => "update",
-            Op::Delete => "delete",
-        }
-    }
-}
-
-/// One committed row change, as the update hook reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub op: Op,
-    /// The schema: `main`, `temp` or an attached database's name.
-    pub db: Arc<str>,
-    pub table: Arc<str>,
-    pub rowid: i64,
-}
+pub use crate::changes::{Change, Op};
 
 /// A Rust closure attached to a table, called after each commit with the
 /// changes that committed.
@@ -174,7 +147,7 @@ pub(crate) struct Session {
     /// Which process-wide change feed this connection publishes to: the
     /// file's, or its own for an in-memory database.
     pub(crate) feed_key: String,
-    pub(crate) feed: Arc<Mutex<crate::feed::Feed>>,
+    pub(crate) feed: Arc<Mutex<crate::changes::Feed>>,
     /// The commit signal of the file, which `trigger_wait` waits on.
     signal: Option<Arc<crate::notify::Signal>>,
     pub(crate) state: Mutex<State>,
@@ -220,7 +193,7 @@ impl Session {
         };
         let session = Arc::new(Session {
             handle,
-            feed: crate::feed::shared(&feed_key),
+            feed: crate::changes::shared(&feed_key),
             signal: file_key.as_deref().map(crate::notify::signal),
             file_key,
             feed_key,
@@ -393,10 +366,10 @@ impl Session {
         // the commit: drop it now, so memory does not grow with the
         // transaction. A Rust closure gets every change, so then all are
         // kept.
-        if bounded && txn.pending.len() > txn.limit.unwrap_or(crate::feed::MIN_CAPACITY_CHECK) {
+        if bounded && txn.pending.len() > txn.limit.unwrap_or(crate::changes::MIN_CAPACITY_CHECK) {
             let limit = *txn
                 .limit
-                .get_or_insert_with(|| crate::feed::capacity_of(&self.feed));
+                .get_or_insert_with(|| crate::changes::capacity_of(&self.feed));
             while txn.pending.len() > limit {
                 txn.pending.pop_front();
                 txn.front += 1;
@@ -521,7 +494,7 @@ impl Session {
                     (Arc::clone(&n.db), Arc::clone(&n.table), count)
                 })
                 .collect();
-            crate::feed::publish(&self.feed, txn.front, &mut changes, unguarded);
+            crate::changes::publish(&self.feed, txn.front, &mut changes, unguarded);
             let calls: Vec<(Callback, Vec<Change>)> = state
                 .api
                 .iter()
@@ -696,7 +669,7 @@ impl State {
 impl Drop for Session {
     fn drop(&mut self) {
         sessions().lock().retain(|_, weak| weak.strong_count() > 0);
-        crate::feed::forget_connection_feed(&self.feed_key);
+        crate::changes::forget_connection_feed(&self.feed_key);
     }
 }
 
