@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use rusqlite::types::Value;
 
 /// What happened to a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     Insert,
     Update,
@@ -17,6 +17,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operation, in SQLite's order.
+    pub const ALL: [Op; 3] = [Op::Insert, Op::Update, Op::Delete];
+
+    /// The operation named `name` (as [`Op::name`] spells it).
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// The SQL keyword, as in `AFTER INSERT ON`.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Insert => "INSERT",
+            Op::Update => "UPDATE",
+            Op::Delete => "DELETE",
+        }
+    }
+
     /// The name used in SQL (`trigger_changes.op`) and options.
     pub fn name(self) -> &'static str {
         match self {

@@ -22,6 +22,7 @@ use fallible_iterator::FallibleIterator;
 use rusqlite::{Batch, Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
+use crate::changes::Op;
 use crate::functions::{SqlFunction, ADMIN};
 use crate::schema::reserved_name;
 use crate::sql::in_savepoint;
@@ -72,13 +73,6 @@ const MARKER_VERSION: i64 = 1;
 /// The option keys of `trigger_listen`.
 const OPTIONS: [&str; 3] = ["columns", "when", "name"];
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Op {
-    Insert,
-    Update,
-    Delete,
-}
-
 /// A SQLAlchemy mapper event and the trigger timing and operation behind it.
 #[derive(Debug, PartialEq, Eq)]
 struct Event {
@@ -127,16 +121,6 @@ fn event_names() -> String {
 /// Looks an event up by its SQLAlchemy name, ignoring ASCII case.
 fn find_event(name: &str) -> Option<&'static Event> {
     EVENTS.iter().find(|e| e.name.eq_ignore_ascii_case(name))
-}
-
-impl Op {
-    fn sql(self) -> &'static str {
-        match self {
-            Op::Insert => "INSERT",
-            Op::Update => "UPDATE",
-            Op::Delete => "DELETE",
-        }
-    }
 }
 
 /// A listener's definition: what its marker comment stores.

@@ -31,6 +31,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
+use crate::changes::Op;
 use crate::schema::{reserved_name, schema_entry, Namespace};
 use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
@@ -38,29 +39,6 @@ use crate::{Error, Result};
 
 /// Starts the comment that marks a capture trigger.
 const MARKER: &str = "/* sqlite-triggers capture ";
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Op {
-    Insert,
-    Update,
-    Delete,
-}
-
-impl Op {
-    const ALL: [Op; 3] = [Op::Insert, Op::Update, Op::Delete];
-
-    fn name(self) -> &'static str {
-        match self {
-            Op::Insert => "insert",
-            Op::Update => "update",
-            Op::Delete => "delete",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Op> {
-        Op::ALL.into_iter().find(|op| op.name() == name)
-    }
-}
 
 /// What one capture trigger does; its name is `<table>_capture_<role>`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
