@@ -109,4 +109,3 @@ impl std::error::Error for Error {
         }
     }
 }
-

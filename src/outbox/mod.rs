@@ -62,11 +62,8 @@ const FUNCTIONS: &[SqlFunction] = &[
                 if crate::functions::outermost_call() {
                     *a.session.emit_insert_scans.lock() = None;
                 }
-                let running = running_statements(
-                    conn,
-                    &a.session.outbox_scans,
-                    &a.session.emit_insert_scans,
-                );
+                let running =
+                    running_statements(conn, &a.session.outbox_scans, &a.session.emit_insert_scans);
                 if running.scans_outbox {
                     return Err(Error::invalid(format!(
                         "refused: the statement reads {OUTBOX_TABLE} while this call appends to \
@@ -85,9 +82,9 @@ const FUNCTIONS: &[SqlFunction] = &[
                          SELECT of its own, or outside BEGIN ... COMMIT",
                     ));
                 }
-                let seq = a
-                    .session
-                    .statements(|cache, kept| emit(conn, cache, &kept.checked, &channel, payload))?;
+                let seq = a.session.statements(|cache, kept| {
+                    emit(conn, cache, &kept.checked, &channel, payload)
+                })?;
                 a.session.notify_commits(conn)?;
                 Ok(seq)
             })

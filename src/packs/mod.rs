@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
-use crate::session::Session;
 use crate::schema::{column_affinity, schema_entry, schema_object, Namespace, SchemaEntry};
+use crate::session::Session;
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
 use template::{ObjectDef, ObjectKind, Params, Template};
