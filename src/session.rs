@@ -320,41 +320,35 @@ impl Session {
         self.record(&mut state, Pending { rowid, name, op });
     }
 
-    /// The AFTER DELETE guard of a watched table ran for `rowid`. The update
-    /// hook reports every delete just before that guard runs, except the
-    /// rows REPLACE removes (and SQLite runs the guard for those only with
-    /// `recursive_triggers` on): such a delete is recorded here, in its
-    /// place before the insert or update that replaced the row. `table`
-    /// finds the guard's table, asked only then.
-    pub(crate) fn after_delete(
-        &self,
-        rowid: i64,
-        table: impl FnOnce() -> crate::Result<Option<(String, String)>>,
-    ) -> crate::Result<()> {
-        {
-            let mut state = self.state.lock();
-            let deletes = &mut state.txn.deletes;
-            if let Some(at) = deletes.iter().rposition(|&r| r == rowid) {
-                deletes.truncate(at);
-                return Ok(());
-            }
-        }
-        let Some((db, name)) = table()? else {
-            return Ok(());
-        };
+    /// The AFTER DELETE guard of a watched table ran for `rowid`: whether
+    /// the update hook reported that delete just before (and the guard of
+    /// every delete nested in it ran). The hook reports every delete except
+    /// the rows REPLACE removes, for which SQLite runs the guard only with
+    /// `recursive_triggers` on; those go to [`Session::record_replaced_delete`].
+    pub(crate) fn delete_was_reported(&self, rowid: i64) -> bool {
         let mut state = self.state.lock();
-        let Some(name) = state.look_up(db.as_bytes(), name.as_bytes()) else {
-            return Ok(());
-        };
-        self.record(
-            &mut state,
-            Pending {
+        let deletes = &mut state.txn.deletes;
+        match deletes.iter().rposition(|&r| r == rowid) {
+            Some(at) => {
+                deletes.truncate(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a row REPLACE deleted from `db.table`, in its place before
+    /// the insert or update that replaced it.
+    pub(crate) fn record_replaced_delete(&self, db: &str, table: &str, rowid: i64) {
+        let mut state = self.state.lock();
+        if let Some(name) = state.look_up(db.as_bytes(), table.as_bytes()) {
+            let change = Pending {
                 rowid,
                 name,
                 op: Op::Delete,
-            },
-        );
-        Ok(())
+            };
+            self.record(&mut state, change);
+        }
     }
 
     /// Adds a proven change to the open transaction.

@@ -10,13 +10,14 @@ trigger_watch('*') on a fresh connection and again after many TEMP tables
 were created, written and dropped, and prints the ratio (target: at most
 1.5x, i.e. no lasting slowdown).
 """
-import argparse
 import json
 import pathlib
 import subprocess
 import sys
 import tempfile
 import time
+
+import bench_args
 
 CHILD = r"""
 import resource, sqlite3, sys
@@ -84,11 +85,7 @@ def commit_cost(ext, churn, commits):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extension", required=True)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out")
-    args = parser.parse_args()
+    args = bench_args.parse(__doc__)
     txn_n = 200_000 if args.quick else 2_000_000
     scan_n = 100_000 if args.quick else 1_000_000
     churn = 2_000 if args.quick else 40_000

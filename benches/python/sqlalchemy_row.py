@@ -17,7 +17,6 @@ it. Writes raw samples in the JSON shape `benches/report.py` reads.
 
     python benches/python/sqlalchemy_row.py --extension PATH [--quick] [--out FILE]
 """
-import argparse
 import json
 import pathlib
 import sqlite3
@@ -28,6 +27,8 @@ import time
 import sqlalchemy
 from sqlalchemy import ForeignKey, create_engine, event, insert, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+import bench_args
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEED_SCHEMA = (ROOT / "examples" / "seed_schema.sql").read_text()
@@ -137,11 +138,7 @@ def core_with_pack(n, extension):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extension", required=True)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out")
-    args = parser.parse_args()
+    args = bench_args.parse(__doc__)
     n, warmup, rounds = (1_000, 1, 3) if args.quick else (20_000, 1, 7)
 
     contenders = [

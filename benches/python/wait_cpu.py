@@ -12,7 +12,6 @@ must cost almost nothing while nothing it waits for arrives (target: under
 
     python benches/python/wait_cpu.py --extension PATH [--quick] [--out FILE]
 """
-import argparse
 import json
 import pathlib
 import sqlite3
@@ -20,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_args
 
 WAITER = r"""
 import resource, sqlite3, sys
@@ -82,11 +83,7 @@ def one_run(ext, older, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extension", required=True)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out")
-    args = parser.parse_args()
+    args = bench_args.parse(__doc__)
     older, seconds, rounds = (10_000, 1.0, 1) if args.quick else (200_000, 4.0, 3)
     print(f"\n== 9 wait: a waiter on a quiet channel, {older:,} older events, {seconds:g} s of other channels' commits")
     cpu_samples, wall_samples, failed = [], [], None

@@ -79,22 +79,27 @@ const FUNCTIONS: &[SqlFunction] = &[
                     "only the change feed's own TEMP triggers call this function".to_string(),
                 );
             }
-            let schema = a.text(1, "schema")?;
-            let guard = a.text(2, "guard")?;
             let rowid = a.int(3, "rowid")?;
+            // Every delete but REPLACE's was reported just before: the
+            // common case reads nothing more.
+            if a.session.delete_was_reported(rowid) {
+                return Ok(Value::Null);
+            }
+            let schema = a.str(1, "schema")?;
+            let guard = a.str(2, "guard")?;
             a.with_connection(|conn| {
-                a.session.after_delete(rowid, || {
-                    let table: Option<String> = conn
-                        .query_row(
-                            "SELECT tbl_name FROM temp.sqlite_master \
-                             WHERE type = 'trigger' AND name = ?1",
-                            [&guard],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(Error::sqlite("reading the temporary schema"))?;
-                    Ok(table.map(|table| (schema.clone(), table)))
-                })?;
+                let table: Option<String> = conn
+                    .query_row(
+                        "SELECT tbl_name FROM temp.sqlite_master \
+                         WHERE type = 'trigger' AND name = ?1",
+                        [guard],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(Error::sqlite("reading the temporary schema"))?;
+                if let Some(table) = table {
+                    a.session.record_replaced_delete(schema, &table, rowid);
+                }
                 Ok(Value::Null)
             })
         },

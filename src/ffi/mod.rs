@@ -163,17 +163,32 @@ pub(crate) fn main_vfs_name(conn: &Connection) -> Option<String> {
 /// connection is inside that statement's write transaction even in
 /// autocommit mode, and a SQL function it calls cannot begin or commit one.
 pub(crate) fn busy_writer(conn: &Connection) -> bool {
-    // SAFETY: the handle of a live connection, used on its own thread inside
-    // a call; sqlite3_next_stmt and the two readers change nothing.
-    unsafe {
-        let db = conn.handle();
-        let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
-        while !stmt.is_null() {
-            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
-                return true;
-            }
-            stmt = ffi::sqlite3_next_stmt(db, stmt);
+    // SAFETY: the statement comes from the walk; reading its flag changes
+    // nothing.
+    walk_busy(
+        conn,
+        |stmt| unsafe { ffi::sqlite3_stmt_readonly(stmt) } == 0,
+    )
+}
+
+/// Calls `visit` with each statement being stepped on `conn` until it
+/// returns true; whether one did. `visit` must not prepare or finalize
+/// statements on `conn`.
+fn walk_busy(conn: &Connection, mut visit: impl FnMut(*mut ffi::sqlite3_stmt) -> bool) -> bool {
+    // SAFETY: the handle of a live connection, used on the thread that runs
+    // it, while SQLite holds its mutex for us (we are inside a call).
+    let db = unsafe { conn.handle() };
+    // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
+    // cannot change while we walk it (visit prepares and finalizes nothing);
+    // a NULL start means the first statement.
+    let mut stmt = unsafe { ffi::sqlite3_next_stmt(db, std::ptr::null_mut()) };
+    while !stmt.is_null() {
+        // SAFETY: stmt comes from sqlite3_next_stmt on this connection.
+        if unsafe { ffi::sqlite3_stmt_busy(stmt) } != 0 && visit(stmt) {
+            return true;
         }
+        // SAFETY: as above.
+        stmt = unsafe { ffi::sqlite3_next_stmt(db, stmt) };
     }
     false
 }
@@ -221,33 +236,19 @@ pub(crate) fn any_busy_statement(
     conn: &Connection,
     mut visit: impl FnMut(StatementId, Option<&[u8]>) -> bool,
 ) -> bool {
-    // SAFETY: the handle of a live connection, used on the thread that runs
-    // it, while SQLite holds its mutex for us (we are inside a call).
-    let db = unsafe { conn.handle() };
-    // SAFETY: sqlite3_next_stmt walks the connection's statement list, which
-    // cannot change while we walk it (visit prepares and finalizes nothing);
-    // a NULL start means the first statement.
-    let mut stmt = unsafe { ffi::sqlite3_next_stmt(db, std::ptr::null_mut()) };
-    while !stmt.is_null() {
-        // SAFETY: stmt comes from sqlite3_next_stmt on this connection.
-        if unsafe { ffi::sqlite3_stmt_busy(stmt) } != 0 {
-            // SAFETY: as above; the text lives as long as the statement.
-            let sql = unsafe { ffi::sqlite3_sql(stmt) };
-            // SAFETY: as above; reading a counter changes nothing.
-            let reprepared =
-                unsafe { ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
-            let text = (!sql.is_null())
-                // SAFETY: sqlite3_sql returns a NUL-terminated string that
-                // lives as long as the statement, beyond this call.
-                .then(|| unsafe { CStr::from_ptr(sql) }.to_bytes());
-            if visit(StatementId(stmt as usize, sql as usize, reprepared), text) {
-                return true;
-            }
-        }
-        // SAFETY: as above.
-        stmt = unsafe { ffi::sqlite3_next_stmt(db, stmt) };
-    }
-    false
+    walk_busy(conn, |stmt| {
+        // SAFETY: stmt comes from the walk; the text lives as long as the
+        // statement.
+        let sql = unsafe { ffi::sqlite3_sql(stmt) };
+        // SAFETY: as above; reading a counter changes nothing.
+        let reprepared =
+            unsafe { ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
+        let text = (!sql.is_null())
+            // SAFETY: sqlite3_sql returns a NUL-terminated string that lives
+            // as long as the statement, beyond this call.
+            .then(|| unsafe { CStr::from_ptr(sql) }.to_bytes());
+        visit(StatementId(stmt as usize, sql as usize, reprepared), text)
+    })
 }
 
 /// Catches a panic in code SQLite called, turning it into an error message.
