@@ -192,3 +192,60 @@ def test_concurrent_installs_of_one_pack_install_it_once(wal, tmp_path):
     assert sorted(set(answers) - set(installed)) == [
         "task_state 1.0.0 is already installed with these parameters; nothing changed"
     ], answers
+
+
+def race(h, db, sql, racers=10):
+    """Runs `sql` on `racers` connections at the same moment: (answers, errors)."""
+    start = threading.Barrier(racers)
+    answers, errors = [], []
+
+    def run():
+        c = h.connect(db)
+        c.execute("PRAGMA busy_timeout = 20000")
+        start.wait()
+        try:
+            answers.append(c.execute(sql).fetchone()[0])
+        except sqlite3.Error as e:
+            errors.append(str(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run) for _ in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers, errors
+
+
+@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
+def test_concurrent_captures_listens_and_their_undoing_answer_as_one_after_another(wal, tmp_path):
+    """Several connections capturing (listening, uncapturing, unlistening)
+    at the same moment get the answers they would get one after another:
+    each capture (re)captures, one listener is created and the others are
+    told it exists, one uncapture and one unlisten succeed and the others
+    are told there is nothing to drop. No "already exists" from SQLite."""
+    h = host("sqlite3")
+    db, conn = database(h, tmp_path, wal=wal)
+    conn.close()
+
+    answers, errors = race(h, db, "SELECT trigger_capture('obs')")
+    assert errors == [], errors
+    assert sorted({a.split(" ")[0] for a in answers}) == ["captured", "recaptured"], answers
+    assert sum(a.startswith("captured") for a in answers) == 1, answers
+
+    answers, errors = race(h, db, "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')")
+    assert len(answers) == 1, (answers, errors)
+    assert {e.split(" as ")[0] for e in errors} == {
+        "trigger_listen(): this listener already exists"}, errors
+
+    answers, errors = race(h, db, "SELECT trigger_uncapture('obs')")
+    assert len(answers) == 1 and answers[0].startswith("uncaptured obs"), (answers, errors)
+    assert set(errors) == {'trigger_uncapture(): "obs" is not captured'}, errors
+
+    listener = h.connect(db).execute("SELECT name FROM trigger_listeners").fetchone()[0]
+    answers, errors = race(h, db, f"SELECT trigger_unlisten('{listener}')")
+    assert answers == [listener], (answers, errors)
+    assert all("no listener" in e for e in errors), errors
+    c = h.connect(db)
+    assert c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone() == (0,)
