@@ -147,7 +147,21 @@ fn interrupt_error(e: rusqlite::Error) -> Error {
 fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
     let refused = |why: String| Error::invalid(format!("needs a database file: {why}"));
     let Some(file) = crate::notify::db_file(conn) else {
+        let path = conn.path().unwrap_or_default();
         return Err(match crate::ffi::main_vfs_name(conn) {
+            Some(vfs)
+                if crate::notify::file_backed(&vfs)
+                    && !path.is_empty()
+                    && std::fs::metadata(path)
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                refused(format!(
+                    "{} was deleted since this connection opened it, so no other \
+                     connection can open it to commit an event; open the database again \
+                     to wait on it",
+                    format!("{:?}", crate::sql::shorten_to(path, 200))
+                ))
+            }
             Some(vfs)
                 if !crate::notify::file_backed(&vfs)
                     && conn.path().is_some_and(|p| !p.is_empty()) =>

@@ -138,3 +138,20 @@ def test_writers_with_a_busy_timeout_never_fail_because_of_a_waiter(tmp_path):
     assert int(out) == quiet
     assert failures == 0
     assert scalar(writer, "SELECT count(*) FROM t") == 1000
+
+
+def test_wait_on_a_deleted_file_says_it_was_deleted(tmp_path):
+    """The file was deleted after the connection opened it (by another
+    process, say): the connection still holds a database, but not one any
+    other connection can reach, and the message says so, not that it is an
+    in-memory database."""
+    path = str(tmp_path / "gone.db")
+    conn = connect(path)
+    assert scalar(conn, "SELECT trigger_emit('c', 'x')") == 1
+    os.remove(path)
+    with pytest.raises(sqlite3.OperationalError) as error:
+        conn.execute("SELECT trigger_wait(0, 0)")
+    message = str(error.value)
+    assert message.startswith("trigger_wait(): "), message
+    assert f'"{path}" was deleted since this connection opened it' in message, message
+    assert "in-memory" not in message, message
