@@ -164,10 +164,10 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
                         .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
             {
                 refused(format!(
-                    "{} was deleted since this connection opened it, so no other \
+                    "{:?} was deleted since this connection opened it, so no other \
                      connection can open it to commit an event; open the database again \
                      to wait on it",
-                    format!("{:?}", crate::sql::shorten_to(path, 200))
+                    crate::sql::shorten_to(path, 200)
                 ))
             }
             Some(vfs)
@@ -204,8 +204,8 @@ fn gone_while_waiting(file: &DbFile) -> Result<()> {
         return Ok(());
     }
     Err(Error::invalid(format!(
-        "the database file {} was {} while waiting; open the database again to wait on it",
-        format!("{:?}", crate::sql::shorten_to(&file.path, 200)),
+        "the database file {:?} was {} while waiting; open the database again to wait on it",
+        crate::sql::shorten_to(&file.path, 200),
         if now.is_some() {
             "replaced by another file"
         } else {
