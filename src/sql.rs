@@ -254,8 +254,11 @@ pub(crate) fn in_savepoint<T>(
         Ok(value) => match conn.execute_batch(&format!("RELEASE {name}")) {
             Ok(()) => Ok(value),
             Err(e) => {
+                // Wrapped before the rollback, which would overwrite the
+                // failure's extended code (SQLITE_BUSY_SNAPSHOT).
+                let e = Error::sqlite(format!("committing {name}"))(e);
                 rollback_to(conn, name);
-                Err(Error::sqlite(format!("committing {name}"))(e))
+                Err(e)
             }
         },
         Err(e) => {
