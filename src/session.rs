@@ -123,8 +123,11 @@ struct Txn {
     /// `xCommit`, not the commit hook, publishes.
     joined: bool,
     /// Whether a guard already looked for renamed tables in this
-    /// transaction.
+    /// transaction, since the last statement that changed no row.
     looked: bool,
+    /// Whether a row was written (or a guard ran) since the last statement
+    /// savepoint began.
+    row_seen: bool,
     /// Rowids of deletes the update hook reported whose AFTER DELETE guard
     /// has not run yet, innermost last (triggers nest). A delete the guard
     /// sees that is not here is one the update hook never reports: a row
@@ -285,6 +288,7 @@ impl Session {
         let mut state = self.state.lock();
         let first = !state.txn.looked;
         state.txn.looked = true;
+        state.txn.row_seen = true;
         (state.txn.joined, first)
     }
 
@@ -294,6 +298,7 @@ impl Session {
     /// `autocommit` says whether the connection is in autocommit mode.
     pub(crate) fn on_update(&self, op: Op, db: &[u8], table: &[u8], rowid: i64, autocommit: bool) {
         let mut state = self.state.lock();
+        state.txn.row_seen = true;
         let name = match &state.cache {
             Some(c) if *c.db == *db && *c.table == *table => c.name,
             _ => state.look_up(db, table),
@@ -383,7 +388,9 @@ impl Session {
     }
 
     pub(crate) fn on_rollback_hook(&self) {
-        self.state.lock().end_txn();
+        let mut state = self.state.lock();
+        state.schema_seen = None;
+        state.end_txn();
     }
 
     pub(crate) fn txn_begin(&self) {
@@ -399,6 +406,14 @@ impl Session {
         // which it joined: no proven change was made before that.
         txn.marks.resize(level, len);
         txn.marks.push(len);
+        // SQLite opens one for every statement with a statement journal
+        // in a transaction `trigger_txn` joined, DDL included. After one
+        // that wrote no row (an ALTER TABLE may have renamed a watched
+        // table), the next guard looks for renamed tables again.
+        if !txn.row_seen {
+            txn.looked = false;
+        }
+        txn.row_seen = false;
     }
 
     pub(crate) fn release(&self, level: i32) {
@@ -413,6 +428,9 @@ impl Session {
     /// transaction (a `SAVEPOINT` outside `BEGIN`): everything is undone.
     pub(crate) fn rollback_to(&self, level: i32) {
         let mut state = self.state.lock();
+        // A rollback can take the schema version back to one already seen,
+        // which a later ALTER TABLE then reaches again: look anew.
+        state.schema_seen = None;
         let txn = &mut state.txn;
         let Ok(level) = usize::try_from(level) else {
             txn.pending.clear();
@@ -443,7 +461,9 @@ impl Session {
     }
 
     pub(crate) fn txn_rollback(&self) {
-        self.state.lock().end_txn();
+        let mut state = self.state.lock();
+        state.schema_seen = None;
+        state.end_txn();
     }
 
     /// Hands the transaction's changes, which have committed, to the feed

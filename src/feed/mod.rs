@@ -296,8 +296,14 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
     if session.state.lock().sql_tables.is_empty() {
         return Ok(());
     }
-    let version: i64 = conn
-        .query_row("PRAGMA main.schema_version", [], |r| r.get(0))
+    // Once per statement that writes a guarded table: kept prepared.
+    let version: i64 = session
+        .statements(|cache, _| {
+            cache
+                .unwrap_or(conn)
+                .prepare_cached("PRAGMA main.schema_version")?
+                .query_row([], |r| r.get(0))
+        })
         .map_err(Error::sqlite("reading the schema version"))?;
     let tables: Vec<String> = {
         let s = session.state.lock();
