@@ -27,7 +27,10 @@ impl Error {
     /// Wraps a SQLite error with what was being done when it happened.
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
         let context = context.into();
-        move |source| Error::Sqlite { context, source }
+        move |source| Error::Sqlite {
+            context,
+            source: with_extended_code(source),
+        }
     }
 
     /// The result code a SQL function reports for this error:
@@ -51,6 +54,24 @@ impl Error {
             },
             _ => ffi::SQLITE_ERROR,
         }
+    }
+}
+
+/// A busy or locked error with the extended code SQLite gave it
+/// ([`crate::ffi::calling_extended_code`]): SQLITE_BUSY_SNAPSHOT needs
+/// other advice than SQLITE_BUSY, and the host should see the same code.
+fn with_extended_code(source: rusqlite::Error) -> rusqlite::Error {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    match source {
+        rusqlite::Error::SqliteFailure(mut e, message)
+            if matches!(e.code, DatabaseBusy | DatabaseLocked) && e.extended_code <= 0xff =>
+        {
+            if let Some(code) = crate::ffi::calling_extended_code(e.extended_code) {
+                e.extended_code = code;
+            }
+            rusqlite::Error::SqliteFailure(e, message)
+        }
+        other => other,
     }
 }
 
@@ -91,6 +112,15 @@ fn describe(source: &rusqlite::Error) -> String {
             "the value {value} is out of range; the row was changed by hand: correct it or \
              delete it"
         ),
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_BUSY_SNAPSHOT =>
+        {
+            format!(
+                "{source} (another connection committed after this transaction began \
+                 reading, so the transaction cannot write: roll back and begin the transaction \
+                 again)"
+            )
+        }
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
             format!(
                 "{source} (another connection holds a lock on it; call again, or set a busy \

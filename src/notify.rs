@@ -182,8 +182,10 @@ pub(crate) fn file_backed(vfs: &str) -> bool {
     vfs == "unix" || vfs.starts_with("unix-") || vfs == "win32" || vfs.starts_with("win32-")
 }
 
+/// The identity (see [`file_key`]) of the file now at `path`, or `None`
+/// when there is none.
 #[cfg(unix)]
-fn identity(path: &str) -> Option<String> {
+pub(crate) fn identity(path: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
     let born = meta
@@ -195,7 +197,7 @@ fn identity(path: &str) -> Option<String> {
 }
 
 #[cfg(not(unix))]
-fn identity(path: &str) -> Option<String> {
+pub(crate) fn identity(path: &str) -> Option<String> {
     std::fs::canonicalize(path)
         .ok()
         .map(|p| p.to_string_lossy().into_owned())

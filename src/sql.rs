@@ -92,6 +92,74 @@ pub fn shorten_to(text: &str, max: usize) -> String {
     shown
 }
 
+/// The identifiers a piece of SQL names, unquoted: bare words and
+/// `"..."`, `` `...` `` and `[...]` names, skipping strings, numbers, blobs
+/// and comments. Keywords and function names come out too; callers match
+/// the result against names they know, so a word too many does no harm.
+pub fn identifiers(sql: &str) -> Vec<String> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                let mut name = Vec::new();
+                i += 1;
+                while i < b.len() {
+                    if b[i] == q {
+                        if b.get(i + 1) == Some(&q) {
+                            name.push(q);
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    name.push(b[i]);
+                    i += 1;
+                }
+                i += 1;
+                if q != b'\'' {
+                    out.push(String::from_utf8_lossy(&name).into_owned());
+                }
+            }
+            b'[' => {
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b']')
+                    .map_or(b.len(), |p| i + p);
+                out.push(String::from_utf8_lossy(&b[i + 1..end]).into_owned());
+                i = end + 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+            }
+            c if word(c) => {
+                let start = i;
+                // x'..' is a blob literal.
+                if (c == b'x' || c == b'X') && b.get(i + 1) == Some(&b'\'') {
+                    i += 1;
+                    continue;
+                }
+                while i < b.len() && word(b[i]) {
+                    i += 1;
+                }
+                if !c.is_ascii_digit() {
+                    out.push(String::from_utf8_lossy(&b[start..i]).into_owned());
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +206,16 @@ mod tests {
     }
 
     #[test]
+    fn identifiers_skip_strings_numbers_and_comments() {
+        assert_eq!(
+            identifiers("a > 0 AND \"b c\" = 'd' /* e */ -- f\n OR [g] IS `h` AND x'01' = 1e5"),
+            ["a", "AND", "b c", "OR", "g", "IS", "h", "AND"]
+        );
+        assert_eq!(identifiers("\"x\"\"y\" = 'it''s'"), ["x\"y"]);
+        assert_eq!(identifiers("\"open"), ["open"]);
+    }
+
+    #[test]
     fn shorten_cuts_long_text() {
         assert_eq!(shorten("abc"), "\"abc\"");
         assert!(shorten(&"x".repeat(500)).ends_with("…\""));
@@ -176,8 +254,11 @@ pub(crate) fn in_savepoint<T>(
         Ok(value) => match conn.execute_batch(&format!("RELEASE {name}")) {
             Ok(()) => Ok(value),
             Err(e) => {
+                // Wrapped before the rollback, which would overwrite the
+                // failure's extended code (SQLITE_BUSY_SNAPSHOT).
+                let e = Error::sqlite(format!("committing {name}"))(e);
                 rollback_to(conn, name);
-                Err(Error::sqlite(format!("committing {name}"))(e))
+                Err(e)
             }
         },
         Err(e) => {

@@ -8,6 +8,7 @@
 //! Here the message is set first and the code after it, which keeps both.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CString};
 
 use rusqlite::functions::FunctionFlags;
@@ -74,12 +75,56 @@ impl Call<'_> {
         &self,
         body: impl FnOnce(&Connection) -> T,
     ) -> rusqlite::Result<T> {
+        // SAFETY: ctx is this call's context.
+        let db = unsafe { ffi::sqlite3_context_db_handle(self.ctx) };
         // SAFETY: the handle of the connection running this call; the
         // Connection does not close it when dropped, and is used only during
         // this call, on the thread SQLite called the function on.
-        let conn = unsafe { Connection::from_handle(ffi::sqlite3_context_db_handle(self.ctx)) }?;
+        let conn = unsafe { Connection::from_handle(db) }?;
+        let _calling = CallingDb::enter(db);
         Ok(body(&conn))
     }
+}
+
+thread_local! {
+    /// The connection of the function body running on this thread, if any.
+    static CALLING_DB: Cell<*mut ffi::sqlite3> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks `db` as the calling connection while a body runs, and restores
+/// the outer one (a function called from inside another) when it returns
+/// or unwinds.
+struct CallingDb(*mut ffi::sqlite3);
+
+impl CallingDb {
+    fn enter(db: *mut ffi::sqlite3) -> Self {
+        CallingDb(CALLING_DB.with(|c| c.replace(db)))
+    }
+}
+
+impl Drop for CallingDb {
+    fn drop(&mut self) {
+        CALLING_DB.with(|c| c.set(self.0));
+    }
+}
+
+/// The extended result code of the last failure on the connection of the
+/// function running on this thread, when its primary code is `primary`.
+///
+/// rusqlite builds its errors from the code an API call returns, and a
+/// host's connection usually has extended result codes off, so that code
+/// is the primary one only: SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT. Read
+/// right after the failure, `sqlite3_extended_errcode` still has it.
+pub(crate) fn calling_extended_code(primary: c_int) -> Option<c_int> {
+    let db = CALLING_DB.with(Cell::get);
+    if db.is_null() {
+        return None;
+    }
+    // SAFETY: CALLING_DB holds a handle only while a function body runs on
+    // it on this thread (SQLite holds its mutex for us); reading the last
+    // error code changes nothing.
+    let code = unsafe { ffi::sqlite3_extended_errcode(db) };
+    (code & 0xff == primary).then_some(code)
 }
 
 /// `len` bytes at `data` (NULL when empty) as a slice.

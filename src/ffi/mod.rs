@@ -11,7 +11,7 @@ mod inotify;
 mod table;
 mod txn;
 
-pub(crate) use function::{create_scalar_function, Call, Failure};
+pub(crate) use function::{calling_extended_code, create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
 pub(crate) use table::{register_table, RowSource};

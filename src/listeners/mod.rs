@@ -592,58 +592,62 @@ fn listen(
     action: &str,
     options: &Map<String, Json>,
 ) -> Result<String> {
-    let table = resolve_table(conn, table)?;
-    let event_def = find_event(event).ok_or_else(|| {
-        Error::invalid(format!(
-            "argument 2 (event) must be one of {}; got {}",
-            event_names(),
-            shorten(event)
-        ))
-    })?;
-    if let Some(key) = options.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-        return Err(Error::invalid(format!(
-            "argument 4 (options_json): unknown option {} (options: {})",
-            shorten(key),
-            OPTIONS.join(", ")
-        )));
-    }
-    let action = action.trim();
-    if action.contains('\0') {
-        return Err(Error::invalid(
-            "argument 3 (action_sql) contains a NUL character",
-        ));
-    }
-    if ending(action).last.is_none() {
-        return Err(Error::invalid(
-            "argument 3 (action_sql) has no statement: give the SQL the trigger runs",
-        ));
-    }
-    let columns = columns_of(conn, &table)?;
-    let def = Definition {
-        columns: columns_option(options, event_def, &table, &columns)?,
-        when: match text_option(options, "when")? {
-            Some(w) if w.trim().is_empty() => return Err(option_error("when", "is empty")),
-            w => w.map(|w| w.trim().to_string()),
-        },
-        action: action.to_string(),
-        table,
-        event: event_def,
-    };
-    let name = listener_name(conn, options, &def)?;
-    let fire = firing_sql(&def, &columns)?;
-    // A statement that cannot fire the listener's table before the listener
-    // exists (another trigger on it is broken) would be blamed on the
-    // listener below.
-    conn.prepare(&fire).map(drop).map_err(|e| {
-        Error::invalid(format!(
-            "argument 1 (table): {} does not compile even before the listener is added ({}); \
-             fix the table's other triggers first",
-            shorten_to(&fire, 200),
-            sqlite_message(e)
-        ))
-    })?;
-    let text = trigger_text(&name, &def, &def.action)?;
+    // Everything from the first read of the schema on happens under the
+    // write lock (see `in_savepoint`): a listener created at the same moment
+    // by another connection is seen, as if the calls had come one after the
+    // other.
     in_savepoint(conn, "trigger_listen", || {
+        let table = resolve_table(conn, table)?;
+        let event_def = find_event(event).ok_or_else(|| {
+            Error::invalid(format!(
+                "argument 2 (event) must be one of {}; got {}",
+                event_names(),
+                shorten(event)
+            ))
+        })?;
+        if let Some(key) = options.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            return Err(Error::invalid(format!(
+                "argument 4 (options_json): unknown option {} (options: {})",
+                shorten(key),
+                OPTIONS.join(", ")
+            )));
+        }
+        let action = action.trim();
+        if action.contains('\0') {
+            return Err(Error::invalid(
+                "argument 3 (action_sql) contains a NUL character",
+            ));
+        }
+        if ending(action).last.is_none() {
+            return Err(Error::invalid(
+                "argument 3 (action_sql) has no statement: give the SQL the trigger runs",
+            ));
+        }
+        let columns = columns_of(conn, &table)?;
+        let def = Definition {
+            columns: columns_option(options, event_def, &table, &columns)?,
+            when: match text_option(options, "when")? {
+                Some(w) if w.trim().is_empty() => return Err(option_error("when", "is empty")),
+                w => w.map(|w| w.trim().to_string()),
+            },
+            action: action.to_string(),
+            table,
+            event: event_def,
+        };
+        let name = listener_name(conn, options, &def)?;
+        let fire = firing_sql(&def, &columns)?;
+        // A statement that cannot fire the listener's table before the listener
+        // exists (another trigger on it is broken) would be blamed on the
+        // listener below.
+        conn.prepare(&fire).map(drop).map_err(|e| {
+            Error::invalid(format!(
+                "argument 1 (table): {} does not compile even before the listener is added ({}); \
+                 fix the table's other triggers first",
+                shorten_to(&fire, 200),
+                sqlite_message(e)
+            ))
+        })?;
+        let text = trigger_text(&name, &def, &def.action)?;
         if def.when.is_some() {
             // The condition alone first, with a body that cannot fail, so an
             // error is put down to the right argument.
@@ -653,9 +657,10 @@ fn listen(
             conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&name)?))
                 .map_err(Error::sqlite("dropping the probe trigger"))?;
         }
-        create_checked(conn, &name, &text, &fire).map_err(|r| refused(r, "argument 3 (action_sql)"))
-    })?;
-    Ok(name)
+        create_checked(conn, &name, &text, &fire)
+            .map_err(|r| refused(r, "argument 3 (action_sql)"))?;
+        Ok(name)
+    })
 }
 
 /// The listener's name: the `name` option, which must be free, or the
@@ -738,31 +743,34 @@ fn listener_definition(conn: &Connection, name: &str) -> Result<Option<Definitio
 /// listener's name as the schema spells it.
 fn unlisten(conn: &Connection, name: &str) -> Result<String> {
     let bad = |why: String| Error::invalid(format!("argument 1 (name): {why}"));
-    match schema_object(conn, name)? {
-        None => Err(bad(format!(
-            "no listener {} in the main database",
-            shorten(name)
-        ))),
-        Some((kind, found)) if kind != "trigger" => Err(bad(format!(
-            "{} is a {kind}, not a listener",
-            shorten(&found)
-        ))),
-        Some((_, found)) => {
-            if listener_definition(conn, &found)?.is_none() {
-                return Err(bad(format!(
-                    "trigger {} was not created by trigger_listen, so it is left alone; \
-                     use DROP TRIGGER to drop it",
-                    shorten(&found)
-                )));
+    // Under the write lock from the first read on (see `in_savepoint`).
+    in_savepoint(conn, "trigger_unlisten", || {
+        match schema_object(conn, name)? {
+            None => Err(bad(format!(
+                "no listener {} in the main database",
+                shorten(name)
+            ))),
+            Some((kind, found)) if kind != "trigger" => Err(bad(format!(
+                "{} is a {kind}, not a listener",
+                shorten(&found)
+            ))),
+            Some((_, found)) => {
+                if listener_definition(conn, &found)?.is_none() {
+                    return Err(bad(format!(
+                        "trigger {} was not created by trigger_listen, so it is left alone; \
+                         use DROP TRIGGER to drop it",
+                        shorten(&found)
+                    )));
+                }
+                conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&found)?))
+                    .map_err(Error::sqlite(format!(
+                        "dropping trigger {}",
+                        shorten(&found)
+                    )))?;
+                Ok(found)
             }
-            conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(&found)?))
-                .map_err(Error::sqlite(format!(
-                    "dropping trigger {}",
-                    shorten(&found)
-                )))?;
-            Ok(found)
         }
-    }
+    })
 }
 
 /// The `trigger_listeners` table-valued function: one row per listener in

@@ -60,16 +60,24 @@ enum Role {
     /// BEFORE UPDATE of a key or UNIQUE column: notes the rows the changed
     /// row may replace.
     BeforeUpdate,
+    /// BEFORE INSERT of a row whose PRIMARY KEY may be NULL (a rowid table
+    /// lets several rows share a NULL key): refuses it, since events could
+    /// not tell those rows apart.
+    NullKeyInsert,
+    /// BEFORE UPDATE of such a key: refuses a NULL.
+    NullKeyUpdate,
 }
 
 impl Role {
-    const ALL: [Role; 6] = [
+    const ALL: [Role; 8] = [
         Role::Insert,
         Role::Update,
         Role::Delete,
         Role::UpdateKey,
         Role::BeforeInsert,
         Role::BeforeUpdate,
+        Role::NullKeyInsert,
+        Role::NullKeyUpdate,
     ];
 
     fn name(self) -> &'static str {
@@ -80,6 +88,8 @@ impl Role {
             Role::UpdateKey => "update_key",
             Role::BeforeInsert => "before_insert",
             Role::BeforeUpdate => "before_update",
+            Role::NullKeyInsert => "null_key_insert",
+            Role::NullKeyUpdate => "null_key_update",
         }
     }
 
@@ -87,8 +97,9 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.name() == name)
     }
 
-    /// The triggers that capture `events`.
-    fn needed(events: &BTreeSet<Op>) -> Vec<Role> {
+    /// The triggers that capture `events` of a table whose key may be
+    /// NULL or not.
+    fn needed(events: &BTreeSet<Op>, nullable_key: bool) -> Vec<Role> {
         let replace = events.contains(&Op::Delete);
         let update = events.contains(&Op::Update);
         Role::ALL
@@ -99,6 +110,7 @@ impl Role {
                 Role::Delete => replace,
                 Role::UpdateKey => update || replace,
                 Role::BeforeInsert | Role::BeforeUpdate => replace,
+                Role::NullKeyInsert | Role::NullKeyUpdate => nullable_key,
             })
             .collect()
     }
@@ -173,6 +185,9 @@ struct Table {
     columns: Vec<String>,
     /// The PRIMARY KEY columns in key order (never empty).
     key: Vec<String>,
+    /// The key columns that may hold NULL: those of a rowid table's PRIMARY
+    /// KEY not declared NOT NULL, unless the key is the rowid.
+    nullable_key: Vec<String>,
     /// The INTEGER PRIMARY KEY column that is the rowid, if there is one: its
     /// values are always integers, so the triggers copy it as it is.
     rowid_alias: Option<String>,
@@ -201,10 +216,23 @@ struct Table {
 }
 
 /// A constraint that makes rows conflict: its columns with the collation
-/// the index compares them by, and the WHERE of a partial index.
+/// the index compares them by, and the WHERE of a partial index with the
+/// columns it names (a change of one of them can move a row into the index
+/// and so into a conflict).
 struct Unique {
     columns: Vec<(String, Option<String>)>,
     partial: Option<String>,
+    partial_columns: Vec<String>,
+}
+
+impl Unique {
+    /// Every column whose change can make a row conflict through it.
+    fn depends_on(&self) -> impl Iterator<Item = &String> {
+        self.columns
+            .iter()
+            .map(|(c, _)| c)
+            .chain(self.partial_columns.iter())
+    }
 }
 
 impl Table {
@@ -233,7 +261,7 @@ impl Table {
         for column in self
             .uniques
             .iter()
-            .flat_map(|u| u.columns.iter().map(|(c, _)| c))
+            .flat_map(Unique::depends_on)
             .chain(self.identity.iter().map(|(c, _)| c))
         {
             if !names.iter().any(|n| n.eq_ignore_ascii_case(column)) {
@@ -312,6 +340,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     let mut columns = Vec::new();
     let mut generated = Vec::new();
     let mut key = Vec::new();
+    let mut nullable_key = Vec::new();
     let mut rowid_alias = None;
     let mut text_columns = Vec::new();
     let mut integer_columns = Vec::new();
@@ -320,7 +349,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         // triggers), 1 a hidden column of a virtual table (never here).
         let mut stmt = conn
             .prepare(
-                "SELECT name, pk, type, hidden FROM pragma_table_xinfo(?1, 'main') \
+                "SELECT name, pk, type, hidden, \"notnull\" FROM pragma_table_xinfo(?1, 'main') \
                  WHERE hidden IN (0, 2, 3) ORDER BY cid",
             )
             .map_err(Error::sqlite("reading table columns"))?;
@@ -331,13 +360,17 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
                     r.get::<_, i64>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, bool>(4)?,
                 ))
             })
             .map_err(Error::sqlite("reading table columns"))?;
         let mut keyed = Vec::new();
         for row in rows {
-            let (column, pk, declared, hidden) =
+            let (column, pk, declared, hidden, not_null) =
                 row.map_err(Error::sqlite("reading table columns"))?;
+            if pk > 0 && !not_null && !without_rowid {
+                nullable_key.push(column.clone());
+            }
             match (hidden, crate::schema::Affinity::of_declared(&declared)) {
                 (0, crate::schema::Affinity::Text) => text_columns.push(column.clone()),
                 (0, crate::schema::Affinity::Integer | crate::schema::Affinity::Numeric) => {
@@ -370,6 +403,9 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             }
         }
         key.extend(keyed.into_iter().map(|(_, c, _)| c));
+        if rowid_alias.is_some() {
+            nullable_key.clear();
+        }
     }
     if key.is_empty() {
         return Err(Error::invalid(format!(
@@ -380,10 +416,31 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         )));
     }
     let Constraints {
-        uniques,
-        problem: replace_problem,
+        mut uniques,
+        problem: mut replace_problem,
         pk_colls,
     } = unique_constraints(conn, &canonical, &generated)?;
+    // The columns a partial index's WHERE names: a change of one of them
+    // moves a row into the index, where it can conflict.
+    for u in &mut uniques {
+        let Some(w) = &u.partial else { continue };
+        for name in crate::sql::identifiers(w) {
+            let Some(column) = columns.iter().find(|c| c.eq_ignore_ascii_case(&name)) else {
+                continue;
+            };
+            if generated.contains(column) && replace_problem.is_none() {
+                replace_problem = Some(format!(
+                    "the WHERE clause of a partial unique index of {shown} names the generated \
+                     column {}, whose new value a BEFORE UPDATE trigger cannot read, so capture \
+                     cannot tell which rows a REPLACE removes through it",
+                    shorten(column)
+                ));
+            }
+            if !u.partial_columns.contains(column) {
+                u.partial_columns.push(column.clone());
+            }
+        }
+    }
     // The rowid by a name no column takes, when the table has one.
     let rowid_name = if without_rowid {
         None
@@ -395,7 +452,6 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             .find(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
             .map(str::to_string)
     };
-    let mut uniques = uniques;
     if let Some(rowid) = &rowid_name {
         // An explicit rowid conflicts with the row that has it.
         uniques.insert(
@@ -403,6 +459,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
             Unique {
                 columns: vec![(rowid.clone(), None)],
                 partial: None,
+                partial_columns: Vec::new(),
             },
         );
     }
@@ -418,6 +475,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         name: canonical,
         columns,
         key,
+        nullable_key,
         rowid_alias,
         text_columns,
         integer_columns,
@@ -531,6 +589,7 @@ fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> R
         uniques.push(Unique {
             columns: cols,
             partial,
+            partial_columns: Vec::new(),
         });
     }
     Ok(Constraints {
@@ -673,51 +732,57 @@ pub(super) fn capture(
     options: &Map<String, Json>,
 ) -> Result<String> {
     let options = parse_options(options)?;
-    let t = find_table(conn, table)?;
-    let replace = options.events.contains(&Op::Delete);
-    if let (true, Some(problem)) = (replace, &t.replace_problem) {
-        return Err(Error::invalid(format!(
-            "cannot capture the deletes of {}: {problem}; drop or change it, or capture \
-             without \"delete\" in option events",
-            shorten(&t.name)
-        )));
-    }
-    let channel = options.channel.clone().unwrap_or_else(|| t.name.clone());
-    quote_text(&channel).map_err(|e| Error::invalid(format!("option channel: {e}")))?;
-    let existing = existing_captures(conn, &t.name)?;
-    let roles = Role::needed(&options.events);
-    // Every name must be free, or be one of this table's capture triggers,
-    // which are replaced.
-    for role in &roles {
-        let name = trigger_name(&t.name, *role);
-        if let Some((_, on)) = schema_entry(conn, Namespace::Triggers, &name)? {
-            if !existing.iter().any(|e| e.eq_ignore_ascii_case(&name)) {
-                return Err(Error::invalid(format!(
-                    "trigger {} on {} already exists and is not a capture trigger of {}; \
-                     drop or rename it first",
-                    shorten(&name),
-                    shorten(&on),
-                    shorten(&t.name)
-                )));
+    // Everything from the first read of the schema on happens under the
+    // write lock (see `in_savepoint`), so a concurrent capture of the same
+    // table is seen here and replaced, never collided with.
+    let (t, channel, existing, roles) = in_savepoint(conn, "trigger_capture", || {
+        let t = find_table(conn, table)?;
+        let replace = options.events.contains(&Op::Delete);
+        if let (true, Some(problem)) = (replace, &t.replace_problem) {
+            return Err(Error::invalid(format!(
+                "cannot capture the deletes of {}: {problem}; drop or change it, or capture \
+                 without \"delete\" in option events",
+                shorten(&t.name)
+            )));
+        }
+        if !t.nullable_key.is_empty() {
+            refuse_null_keys(conn, &t)?;
+        }
+        let channel = options.channel.clone().unwrap_or_else(|| t.name.clone());
+        quote_text(&channel).map_err(|e| Error::invalid(format!("option channel: {e}")))?;
+        let existing = existing_captures(conn, &t.name)?;
+        let roles = Role::needed(&options.events, !t.nullable_key.is_empty());
+        // Every name must be free, or be one of this table's capture
+        // triggers, which are replaced.
+        for role in &roles {
+            let name = trigger_name(&t.name, *role);
+            if let Some((_, on)) = schema_entry(conn, Namespace::Triggers, &name)? {
+                if !existing.iter().any(|e| e.eq_ignore_ascii_case(&name)) {
+                    return Err(Error::invalid(format!(
+                        "trigger {} on {} already exists and is not a capture trigger of {}; \
+                         drop or rename it first",
+                        shorten(&name),
+                        shorten(&on),
+                        shorten(&t.name)
+                    )));
+                }
             }
         }
-    }
-    // Tells this capture's notes in the shared table from every other's,
-    // even after renames.
-    let label: String = conn
-        .query_row("SELECT lower(hex(randomblob(8)))", [], |r| r.get(0))
-        .map_err(Error::sqlite("capturing"))?;
-    let gen = Generator {
-        t: &t,
-        events: &options.events,
-        channel: &channel,
-        label: &label,
-    };
-    let mut statements = Vec::new();
-    for role in &roles {
-        statements.push(gen.trigger_sql(*role)?);
-    }
-    in_savepoint(conn, "trigger_capture", || {
+        // Tells this capture's notes in the shared table from every
+        // other's, even after renames.
+        let label: String = conn
+            .query_row("SELECT lower(hex(randomblob(8)))", [], |r| r.get(0))
+            .map_err(Error::sqlite("capturing"))?;
+        let gen = Generator {
+            t: &t,
+            events: &options.events,
+            channel: &channel,
+            label: &label,
+        };
+        let mut statements = Vec::new();
+        for role in &roles {
+            statements.push(gen.trigger_sql(*role)?);
+        }
         drop_triggers(conn, &existing)?;
         ensure_tables(conn)?;
         if replace {
@@ -728,7 +793,8 @@ pub(super) fn capture(
                 .map_err(Error::sqlite(format!("capturing {}", shorten(&t.name))))?;
         }
         check_compiles(conn, &t)?;
-        drop_unused_notes(conn)
+        drop_unused_notes(conn)?;
+        Ok((t, channel, existing, roles))
     })?;
     let names: Vec<String> = roles
         .iter()
@@ -750,6 +816,34 @@ pub(super) fn capture(
         },
         names.join(", ")
     ))
+}
+
+/// Refuses a table that already holds rows with a NULL in its key.
+fn refuse_null_keys(conn: &Connection, t: &Table) -> Result<()> {
+    let mut terms = Vec::new();
+    for c in &t.nullable_key {
+        terms.push(format!("{} IS NULL", quote_ident(c)?));
+    }
+    let count: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM main.{} WHERE {}",
+                quote_ident(&t.name)?,
+                terms.join(" OR ")
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("reading the table"))?;
+    if count > 0 {
+        return Err(Error::invalid(format!(
+            "{} has {count} row{} with a NULL in its PRIMARY KEY; rows that share a NULL key \
+             cannot be told apart in events: give them keys or delete them first",
+            shorten(&t.name),
+            if count == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
 }
 
 /// Creates [`REPLACED_TABLE`] with at least `keys` key columns (`k1`,
@@ -840,7 +934,7 @@ impl Generator<'_> {
                 .t
                 .uniques
                 .iter()
-                .flat_map(|u| u.columns.iter().map(|(c, _)| c))
+                .flat_map(Unique::depends_on)
                 .chain(self.t.key.iter())
             {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(column)) {
@@ -943,6 +1037,14 @@ impl Generator<'_> {
                     body,
                 )
             }
+            Role::NullKeyInsert | Role::NullKeyUpdate => {
+                let (when, body) = self.refuse_null_key()?;
+                let timing = match role {
+                    Role::NullKeyInsert => "BEFORE INSERT".to_string(),
+                    _ => format!("BEFORE UPDATE OF {}", self.quoted(&t.nullable_key)?),
+                };
+                (timing, Some(when), body)
+            }
         };
         Ok(format!(
             "CREATE TRIGGER main.{name_q} {marker}\n\
@@ -978,6 +1080,42 @@ impl Generator<'_> {
             probes.push(probe);
         }
         Ok(probes)
+    }
+
+    /// `"a", "b"`.
+    fn quoted(&self, columns: &[String]) -> Result<String> {
+        Ok(columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Result<Vec<_>>>()?
+            .join(", "))
+    }
+
+    /// The WHEN and body of a trigger that refuses a NULL in a key column
+    /// that may hold one.
+    fn refuse_null_key(&self) -> Result<(String, String)> {
+        let mut when = Vec::new();
+        for c in &self.t.nullable_key {
+            when.push(format!("NEW.{} IS NULL", quote_ident(c)?));
+        }
+        let message = format!(
+            "NULL in the PRIMARY KEY of a captured table ({}): rows that share a NULL key \
+             cannot be told apart in its events; give the row a key (trigger_capture)",
+            self.t
+                .nullable_key
+                .iter()
+                .map(|c| display_name(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok((
+            when.join(" OR "),
+            format!(
+                "  SELECT RAISE(ABORT, {});
+",
+                quote_text(&message)?
+            ),
+        ))
     }
 
     /// The WHEN and body of a BEFORE trigger: when a row conflicts with the
@@ -1156,30 +1294,32 @@ fn payload(
 /// Drops the capture triggers of `table`, all or nothing. The events already
 /// recorded stay in the outbox.
 pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
-    let found: Option<String> = conn
-        .query_row(
-            "SELECT name FROM pragma_table_list(?1) WHERE schema = 'main'",
-            [table],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(Error::sqlite("reading the schema"))?;
-    let Some(name) = found else {
-        return Err(Error::invalid(format!(
-            "no table {} in the main database",
-            shorten(table)
-        )));
-    };
-    let existing = existing_captures(conn, &name)?;
-    if existing.is_empty() {
-        return Err(Error::invalid(format!(
-            "{} is not captured",
-            shorten(&name)
-        )));
-    }
-    in_savepoint(conn, "trigger_uncapture", || {
+    // Under the write lock from the first read on (see `in_savepoint`).
+    let (name, existing) = in_savepoint(conn, "trigger_uncapture", || {
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT name FROM pragma_table_list(?1) WHERE schema = 'main'",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::sqlite("reading the schema"))?;
+        let Some(name) = found else {
+            return Err(Error::invalid(format!(
+                "no table {} in the main database",
+                shorten(table)
+            )));
+        };
+        let existing = existing_captures(conn, &name)?;
+        if existing.is_empty() {
+            return Err(Error::invalid(format!(
+                "{} is not captured",
+                shorten(&name)
+            )));
+        }
         drop_triggers(conn, &existing)?;
-        drop_unused_notes(conn)
+        drop_unused_notes(conn)?;
+        Ok((name, existing))
     })?;
     let names: Vec<String> = existing.iter().map(|e| display_name(e)).collect();
     Ok(format!(

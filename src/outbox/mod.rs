@@ -389,8 +389,11 @@ fn on_tables<T>(
             op().map_err(Error::sqlite(context))
         }
         Err(e) => {
+            // Wrapped first: that reads the extended code of this failure,
+            // which the statements check_tables runs would overwrite.
+            let e = Error::sqlite(context)(e);
             check_tables(conn)?;
-            Err(Error::sqlite(context)(e))
+            Err(e)
         }
     }
 }

@@ -93,8 +93,16 @@ pub(super) fn wait(
     let mut fast_until = None;
     loop {
         check_interrupt(&mut probe)?;
-        if let Some(seq) = check(&reader, &mut seen, channel)? {
-            return Ok(Some(seq));
+        match check(&reader, &mut seen, channel) {
+            Ok(Some(seq)) => return Ok(Some(seq)),
+            // Looked at after every check: a file renamed over the path, or
+            // the path's file deleted, fails the reader's checks in WAL mode
+            // ("attempt to write a readonly database", "disk I/O error") and
+            // leaves them waiting for good in rollback-journal mode.
+            found => {
+                gone_while_waiting(&file)?;
+                found?;
+            }
         }
         let now = Instant::now();
         if now >= deadline {
@@ -147,7 +155,21 @@ fn interrupt_error(e: rusqlite::Error) -> Error {
 fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
     let refused = |why: String| Error::invalid(format!("needs a database file: {why}"));
     let Some(file) = crate::notify::db_file(conn) else {
+        let path = conn.path().unwrap_or_default();
         return Err(match crate::ffi::main_vfs_name(conn) {
+            Some(vfs)
+                if crate::notify::file_backed(&vfs)
+                    && !path.is_empty()
+                    && std::fs::metadata(path)
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                refused(format!(
+                    "{:?} was deleted since this connection opened it, so no other \
+                     connection can open it to commit an event; open the database again \
+                     to wait on it",
+                    crate::sql::shorten_to(path, 200)
+                ))
+            }
             Some(vfs)
                 if !crate::notify::file_backed(&vfs)
                     && conn.path().is_some_and(|p| !p.is_empty()) =>
@@ -171,6 +193,25 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
         )));
     }
     Ok(file)
+}
+
+/// Fails when the file at the waited path is no longer the one the wait
+/// began on: the connection's database is then a file no new connection can
+/// open, and events committed to the path go elsewhere.
+fn gone_while_waiting(file: &DbFile) -> Result<()> {
+    let now = crate::notify::identity(&file.path);
+    if now.as_deref() == Some(file.key.as_str()) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "the database file {:?} was {} while waiting; open the database again to wait on it",
+        crate::sql::shorten_to(&file.path, 200),
+        if now.is_some() {
+            "replaced by another file"
+        } else {
+            "deleted"
+        }
+    )))
 }
 
 /// A private read-only connection to the database file, through the same

@@ -192,3 +192,124 @@ def test_concurrent_installs_of_one_pack_install_it_once(wal, tmp_path):
     assert sorted(set(answers) - set(installed)) == [
         "task_state 1.0.0 is already installed with these parameters; nothing changed"
     ], answers
+
+
+def race(h, db, sql, racers=10):
+    """Runs `sql` on `racers` connections at the same moment: (answers, errors)."""
+    start = threading.Barrier(racers)
+    answers, errors = [], []
+
+    def run():
+        c = h.connect(db)
+        c.execute("PRAGMA busy_timeout = 20000")
+        start.wait()
+        try:
+            answers.append(c.execute(sql).fetchone()[0])
+        except sqlite3.Error as e:
+            errors.append(str(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run) for _ in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers, errors
+
+
+@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
+def test_concurrent_captures_listens_and_their_undoing_answer_as_one_after_another(wal, tmp_path):
+    """Several connections capturing (listening, uncapturing, unlistening)
+    at the same moment get the answers they would get one after another:
+    each capture (re)captures, one listener is created and the others are
+    told it exists, one uncapture and one unlisten succeed and the others
+    are told there is nothing to drop. No "already exists" from SQLite."""
+    h = host("sqlite3")
+    db, conn = database(h, tmp_path, wal=wal)
+    conn.close()
+
+    answers, errors = race(h, db, "SELECT trigger_capture('obs')")
+    assert errors == [], errors
+    assert sorted({a.split(" ")[0] for a in answers}) == ["captured", "recaptured"], answers
+    assert sum(a.startswith("captured") for a in answers) == 1, answers
+
+    answers, errors = race(h, db, "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')")
+    assert len(answers) == 1, (answers, errors)
+    assert {e.split(" as ")[0] for e in errors} == {
+        "trigger_listen(): this listener already exists"}, errors
+
+    answers, errors = race(h, db, "SELECT trigger_uncapture('obs')")
+    assert len(answers) == 1 and answers[0].startswith("uncaptured obs"), (answers, errors)
+    assert set(errors) == {'trigger_uncapture(): "obs" is not captured'}, errors
+
+    listener = h.connect(db).execute("SELECT name FROM trigger_listeners").fetchone()[0]
+    answers, errors = race(h, db, f"SELECT trigger_unlisten('{listener}')")
+    assert answers == [listener], (answers, errors)
+    assert all("no listener" in e for e in errors), errors
+    c = h.connect(db)
+    assert c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone() == (0,)
+
+
+SQLITE_BUSY_SNAPSHOT = 517
+
+# (setup, a call that writes inside the caller's transaction)
+SNAPSHOT_CALLS = {
+    "capture": ("", "SELECT trigger_capture('obs')"),
+    "install": ("", "SELECT trigger_install('task_state')"),
+    "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('worker', 1)"),
+    "emit": ("SELECT trigger_outbox_init()", "SELECT trigger_emit('c', 2)"),
+}
+
+
+def extended_code(h, error):
+    if h.name == "apsw":
+        return error.result, error.extendedresult
+    return error.sqlite_errorcode & 0xFF, error.sqlite_errorcode
+
+
+@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("call", SNAPSHOT_CALLS)
+def test_a_stale_snapshot_is_busy_snapshot_and_says_to_restart(name, call, tmp_path):
+    """WAL mode: a transaction that began with a read, another connection
+    commits, and then a call writes. SQLite refuses the upgrade with
+    SQLITE_BUSY_SNAPSHOT, which no retry inside that transaction can get
+    past: the host sees the extended code 517 (primary code SQLITE_BUSY),
+    and the message says to roll back and begin the transaction again
+    rather than to call again."""
+    h = host(name)
+    setup, sql = SNAPSHOT_CALLS[call]
+    db, conn = database(h, tmp_path, wal=True, setup=setup)
+    h.rows(conn, "BEGIN")
+    assert rows(conn, "SELECT count(*) FROM obs") == [(0,)]
+    other(h, db).execute("INSERT INTO user (name) VALUES ('other')")
+    with pytest.raises(busy_error(h)) as error:
+        h.rows(conn, sql)
+    assert extended_code(h, error.value) == (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT)
+    message = str(error.value)
+    assert f"trigger_{call}()" in message, message
+    assert "roll back" in message and "begin the transaction again" in message, message
+    assert "call again" not in message, message
+    # The caller's transaction is still open; once it is restarted the
+    # same call succeeds.
+    assert h.in_transaction(conn)
+    h.rows(conn, "ROLLBACK")
+    h.rows(conn, "BEGIN")
+    h.rows(conn, sql)
+    h.rows(conn, "COMMIT")
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_plain_busy_still_says_call_again(name, tmp_path):
+    """Plain SQLITE_BUSY (another writer holds the lock, no busy timeout)
+    keeps its code 5 and its advice: call again or set a busy timeout."""
+    h = host(name)
+    db, conn = database(h, tmp_path, wal=True)
+    h.rows(conn, "PRAGMA busy_timeout = 0")
+    writer = other(h, db)
+    writer.execute("BEGIN IMMEDIATE")
+    with pytest.raises(busy_error(h)) as error:
+        h.rows(conn, "SELECT trigger_capture('obs')")
+    assert extended_code(h, error.value) == (SQLITE_BUSY, SQLITE_BUSY)
+    assert "call again, or set a busy timeout" in str(error.value), error.value
+    writer.execute("COMMIT")

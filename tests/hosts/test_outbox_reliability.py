@@ -65,8 +65,15 @@ TABLES = {
         "CREATE TABLE {n}(x INTEGER, y TEXT COLLATE NOCASE, v INTEGER, PRIMARY KEY (x, y)) WITHOUT ROWID",
         "CREATE UNIQUE INDEX {n}_v ON {n}(v) WHERE v > 5",
     ],
+    # A partial index whose WHERE names a column outside the index: a
+    # change of `w` alone moves a row into the index and can replace another.
+    "d": [
+        "CREATE TABLE {n}(id INTEGER PRIMARY KEY, a INTEGER, w INTEGER)",
+        "CREATE UNIQUE INDEX {n}_a ON {n}(a) WHERE w = 1",
+    ],
 }
-KEYS = {"a": ["id"], "b": ["k"], "c": ["x", "y"]}
+KEYS = {"a": ["id"], "b": ["k"], "c": ["x", "y"], "d": ["id"]}
+UPSERT_TARGETS = {"a": ["id", "u"], "b": ["k", "u"], "c": ["x, y", "v) WHERE (v > 5"], "d": ["id", "a) WHERE (w = 1"]}
 
 
 def values(rng, kind):
@@ -82,6 +89,12 @@ def values(rng, kind):
             "k": rng.choice(["k1", "k2", "k3", "k4", "k5"]),
             "u": rng.choice([None, "u1", "u2", "u3"]),
             "v": rng.choice([0, 1, 1.5, -0.25, None, 1e300]),
+        }
+    if kind == "d":
+        return {
+            "id": rng.choice([None, 1, 2, 3, 4, 5]),
+            "a": rng.choice([1, 2, None]),
+            "w": rng.choice([0, 1, 1, None]),
         }
     return {
         "x": rng.choice([1, 2, 3]),
@@ -103,14 +116,9 @@ def statement(rng, kind, name):
         return f"{verb} INTO {name}({', '.join(cols)}) VALUES {marks}", [r[c] for r in rows for c in cols]
     if roll < 0.45:
         row = values(rng, kind)
-        target = rng.choice([pk, ["u"] if kind != "c" else ["v"], None])
-        if target == ["v"]:
-            target_sql = "(v) WHERE v > 5"
-        elif target:
-            target_sql = "(" + ", ".join(target) + ")"
-        else:
-            target_sql = ""
-        action = rng.choice(["DO NOTHING", "DO UPDATE SET v = excluded.v", f"DO UPDATE SET {cols[1]} = excluded.{cols[1]}", f"DO UPDATE SET {cols[0]} = excluded.{cols[0]}"])
+        target = rng.choice(UPSERT_TARGETS[kind] + [None])
+        target_sql = f"({target})" if target else ""
+        action = rng.choice(["DO NOTHING", f"DO UPDATE SET {cols[2]} = excluded.{cols[2]}", f"DO UPDATE SET {cols[1]} = excluded.{cols[1]}", f"DO UPDATE SET {cols[0]} = excluded.{cols[0]}"])
         if not target_sql:
             action = "DO NOTHING"
         marks = ", ".join("?" * len(cols))
@@ -130,6 +138,8 @@ def statement(rng, kind, name):
             return f"UPDATE {conflict} {name} SET id = id + 1", []
         if kind == "b":
             return f"UPDATE {conflict} {name} SET u = ? WHERE v IS NOT NULL", [rng.choice(["u1", "u2"])]
+        if kind == "d":
+            return f"UPDATE {conflict} {name} SET w = 1", []
         return f"UPDATE {conflict} {name} SET y = upper(y), v = 7", []
     where = values(rng, kind)
     w = rng.choice(cols)

@@ -248,8 +248,11 @@ def capture(h, conn, rng, names):
     one(h, conn, f"SELECT trigger_capture({', '.join('?' * len(args))})", args)
     triggers = {r[0] for r in h.rows(conn, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
                                            "AND tbl_name = ? COLLATE NOCASE", (t,))}
-    assert {fold(n) for n in triggers} == {fold(f"{t}_capture_{op}") for op in ("insert", "update", "delete", "update_key",
-                                                                    "before_insert", "before_update")}, triggers
+    # A composite key of a rowid table may be NULL: two more triggers refuse that.
+    ops = ("insert", "update", "delete", "update_key", "before_insert", "before_update")
+    if shape == "composite":
+        ops += ("null_key_insert", "null_key_update")
+    assert {fold(n) for n in triggers} == {fold(f"{t}_capture_{op}") for op in ops}, triggers
     values = [7] + [f"v{i}" for i in range(1, len(cols))]
     h.rows(conn, f"INSERT INTO {q(t)} VALUES ({', '.join('?' * len(cols))})", tuple(values))
     h.script(conn, f"UPDATE {q(t)} SET {q(cols[0])} = 8; DELETE FROM {q(t)}")

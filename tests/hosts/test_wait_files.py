@@ -138,3 +138,71 @@ def test_writers_with_a_busy_timeout_never_fail_because_of_a_waiter(tmp_path):
     assert int(out) == quiet
     assert failures == 0
     assert scalar(writer, "SELECT count(*) FROM t") == 1000
+
+
+def test_wait_on_a_deleted_file_says_it_was_deleted(tmp_path):
+    """The file was deleted after the connection opened it (by another
+    process, say): the connection still holds a database, but not one any
+    other connection can reach, and the message says so, not that it is an
+    in-memory database."""
+    path = str(tmp_path / "gone.db")
+    conn = connect(path)
+    assert scalar(conn, "SELECT trigger_emit('c', 'x')") == 1
+    os.remove(path)
+    with pytest.raises(sqlite3.OperationalError) as error:
+        conn.execute("SELECT trigger_wait(0, 0)")
+    message = str(error.value)
+    assert message.startswith("trigger_wait(): "), message
+    assert f'"{path}" was deleted since this connection opened it' in message, message
+    assert "in-memory" not in message, message
+
+
+REPLACED_WAITER = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.enable_load_extension(True)
+conn.load_extension(sys.argv[2])
+print("waiting", flush=True)
+try:
+    print(conn.execute("SELECT trigger_wait(?, 20000)", (int(sys.argv[3]),)).fetchone()[0], flush=True)
+except sqlite3.Error as e:
+    print(f"{e.sqlite_errorname}: {e}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+@pytest.mark.parametrize("how", ["replaced", "deleted"])
+def test_a_file_replaced_or_deleted_while_waiting_ends_the_wait(journal, how, tmp_path):
+    """Another process renames a new database file over the path (or deletes
+    the file) while trigger_wait blocks: the wait ends at once with an error
+    that says so and to open the database again, not with "attempt to write
+    a readonly database" and not by waiting on a file nobody writes to."""
+    path = str(tmp_path / "app.db")
+    conn = connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal}")
+    after = scalar(conn, "SELECT trigger_emit('c', 'old')")
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", REPLACED_WAITER, path, EXT, str(after)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert waiter.stdout.readline().strip() == "waiting"
+    if how == "replaced":
+        fresh = str(tmp_path / "fresh.db")
+        new = connect(fresh)
+        new.execute(f"PRAGMA journal_mode = {journal}")
+        scalar(new, "SELECT trigger_emit('c', 'new 1')")
+        new.close()
+        os.replace(fresh, path)
+        # A writer that opens the path now writes to the new file.
+        new = connect(path)
+        scalar(new, "SELECT trigger_emit('c', 'new 2')")
+    else:
+        os.remove(path)
+    out, _ = waiter.communicate(timeout=15)
+    out = out.strip()
+    assert out.startswith("SQLITE_ERROR: trigger_wait(): "), out
+    what = "replaced by another file" if how == "replaced" else "deleted"
+    assert f'the database file "{path}" was {what} while waiting' in out, out
+    assert "open the database again" in out, out
+    assert "readonly" not in out, out
