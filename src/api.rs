@@ -1,8 +1,8 @@
 //! The Rust API: Rust closures that run when rows commit, and Rust
 //! handlers that trigger bodies call.
 //!
-//! SQL function: `trigger_call(name [, arg, ...])` (innocuous) runs the
-//! handler registered under `name` with [`register_handler`] and returns its
+//! The SQL function `trigger_call` (see `docs/reference.md`) runs the
+//! handler registered under a name with [`register_handler`] and returns its
 //! value; on a connection without that handler it is an error.
 //!
 //! For programs that link their own SQLite through rusqlite (build this
@@ -77,6 +77,8 @@ const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
     // A handler takes at most 63 arguments: SQLite's own limit on a
     // function call is 127, and a few are plenty.
     args: 1..=64,
+    // innocuous: made for trigger bodies: runs a handler that only a Rust program linking
+    // the crate can register
     flags: INNOCUOUS,
     body: |a| {
         let name = a.str(0, "name")?;

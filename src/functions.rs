@@ -1,12 +1,8 @@
 //! How the extension's scalar SQL functions are declared, checked and
 //! registered: each feature module has a table of [`SqlFunction`]s, with
 //! the flags of each and why, and registers it through [`register`]. The
-//! core functions live here:
-//!
-//! | function | flags | why |
-//! |---|---|---|
-//! | `trigger_version()` | deterministic, innocuous | a constant |
-//! | `trigger_debug()` | innocuous | reads nothing but versions |
+//! core functions, `trigger_version()` and `trigger_debug()`, live here
+//! (`CORE`). Every function is listed in `docs/reference.md`.
 //!
 //! Direct-only functions cannot run from a trigger or view, so a database
 //! file from elsewhere cannot make them run when it is opened and queried.
@@ -53,6 +49,7 @@ pub(crate) const CORE: &[SqlFunction] = &[
         name: "trigger_version",
         signature: "",
         args: 0..=0,
+        // deterministic, innocuous: a constant
         flags: PURE,
         body: |_| Ok(Value::Text(crate::VERSION.into())),
     },
@@ -60,6 +57,7 @@ pub(crate) const CORE: &[SqlFunction] = &[
         name: "trigger_debug",
         signature: "",
         args: 0..=0,
+        // innocuous: reads nothing but versions
         flags: INNOCUOUS,
         body: |_| Ok(Value::Text(debug_text())),
     },

@@ -2,31 +2,11 @@
 //! durable outbox for SQLite, as a loadable extension
 //! (`.load ./target/release/libsqlite_triggers`) and a Rust library.
 //!
-//! SQL functions (see [`functions`] for their flags):
-//!
-//! | function | what it does |
-//! |---|---|
-//! | `trigger_version()` | the crate version |
-//! | `trigger_debug()` | version, minimum and running SQLite, build profile |
-//! | `trigger_install(pack [, params_json])` | installs a pack, all or nothing |
-//! | `trigger_uninstall(pack)` | removes exactly what the pack installed |
-//! | `trigger_pack_sql(pack [, params_json])` | the SQL an install would run |
-//! | `trigger_packs` | table-valued: every pack, and whether it is installed |
-//! | `trigger_listen(table, event, action_sql [, options_json])` | a listener: a self-describing, plain-SQL trigger |
-//! | `trigger_unlisten(name)` | drops a listener, and nothing else |
-//! | `trigger_listeners` | table-valued: every listener in main |
-//! | `trigger_emit(channel, payload)` | appends an event to the outbox |
-//! | `trigger_capture(table [, options_json])` | records a table's changes into the outbox |
-//! | `trigger_uncapture(table)` | stops recording them |
-//! | `trigger_outbox_init()` | creates the outbox tables |
-//! | `trigger_ack(consumer, seq)` / `trigger_cursor(consumer)` | a consumer's durable position |
-//! | `trigger_prune()` | deletes events every consumer has processed |
-//! | `trigger_wait(after_seq, timeout_ms [, channel])` | blocks until an event is committed |
-//! | `trigger_watch(table)` / `trigger_unwatch(table)` | start and stop the change feed of a table |
-//! | `trigger_feed_capacity([n])` | how many changes the feed keeps |
-//! | `trigger_changes` | table-valued: the committed changes |
-//! | `trigger_txn_joined()`, `trigger_txn` | the feed's transaction marker |
-//! | `trigger_call(name [, arg, ...])` | runs a Rust handler (see [`register_handler`]) |
+//! The SQL functions, their flags and arguments are listed once, in
+//! `docs/reference.md`; each feature module declares its own in a table of
+//! [`functions::SqlFunction`]s, with the reason for each function's flags,
+//! and registers it from [`register`]. `ARCHITECTURE.md` says which module
+//! holds what.
 //!
 //! Modules: `packs` (trigger packs), `listeners`, `feed` (the change feed),
 //! `outbox`, `session` (per-connection state and its transaction), `notify`

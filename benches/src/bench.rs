@@ -1,5 +1,5 @@
 //! Benchmark host for sqlite-triggers: loads the built extension into the
-//! system SQLite and runs benchmarks 1–4, 6 and 7 of the README's table,
+//! system SQLite and runs benchmarks 1–4, 6 and 7 of docs/benchmarks.md's table,
 //! each with its contenders interleaved. Benchmark 5 (SQLAlchemy) is
 //! `benches/python/sqlalchemy_row.py`; `scripts/bench` runs both and
 //! `benches/report.py` turns the raw samples into the results table.

@@ -1,16 +1,9 @@
 //! The change feed: row changes reported by SQLite's update hook, kept in
 //! memory per database file once they have committed.
 //!
-//! SQL functions:
-//!
-//! | function | flags | what it does |
-//! |---|---|---|
-//! | `trigger_watch(table)` | direct-only | starts capturing `table` (`'*'`: every table); returns the feed's last `seq` |
-//! | `trigger_unwatch(table)` | direct-only | stops; with `'*'`, stops everything |
-//! | `trigger_feed_capacity([n])` | direct-only | how many changes the feed keeps (sets it with `n`) |
-//! | `trigger_txn_joined()` | innocuous | used by the feed's TEMP triggers: whether `trigger_txn` is in the transaction |
-//! | `trigger_feed_deleted(token, schema, guard, rowid)` | innocuous | used by the feed's TEMP AFTER DELETE triggers: notes a row REPLACE deleted |
-//! | `trigger_changes` | table-valued | `seq, op, db, table_name, rowid, txn` of committed changes |
+//! Its SQL functions (`trigger_watch`, `trigger_changes` and the rest) are
+//! declared in this module's function table, with their flags and why, and
+//! listed in `docs/reference.md`; `docs/feed.md` describes the feed.
 //!
 //! How nothing rolled back gets in: the update hook records changes into the
 //! connection's pending transaction. A TEMP trigger on each watched table
@@ -37,6 +30,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_watch",
         signature: "table",
         args: 1..=1,
+        // direct-only: creates TEMP triggers and sets the connection's hooks
         flags: ADMIN,
         body: |a| {
             let table = a.text(0, "table")?;
@@ -47,6 +41,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_unwatch",
         signature: "table",
         args: 1..=1,
+        // direct-only: drops TEMP triggers and clears the connection's hooks
         flags: ADMIN,
         body: |a| {
             let table = a.text(0, "table")?;
@@ -57,6 +52,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_feed_capacity",
         signature: "[n]",
         args: 0..=1,
+        // direct-only: changes how much of the file's feed every connection of the process
+        // keeps
         flags: ADMIN,
         body: |a| {
             let n = a.opt_int(0, "n")?;
@@ -67,6 +64,9 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_feed_deleted",
         signature: "token, schema, guard, rowid",
         args: 4..=4,
+        // innocuous: called by the feed's TEMP AFTER DELETE triggers, and answers only them
+        // (they carry the connection's random token); touches only the connection's feed
+        // state
         flags: INNOCUOUS,
         // Called by the feed's AFTER DELETE guards for every deleted row of a
         // watched table: it only notes a delete the update hook missed. The
@@ -108,6 +108,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_txn_joined",
         signature: "",
         args: 0..=0,
+        // innocuous: called by the feed's TEMP triggers; reads only the connection's feed
+        // state
         flags: INNOCUOUS,
         // Called by the guards' WHEN for every row they see. SQLite puts
         // trigger_txn into the transaction when a statement that may write it

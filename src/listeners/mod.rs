@@ -1,12 +1,10 @@
 //! Listeners: SQLAlchemy's `event.listen(User, 'after_insert', fn)` for every
 //! SQLite client, as plain-SQL triggers.
 //!
-//! SQL functions of this module:
-//! - `trigger_listen(table, event, action_sql [, options_json])`: creates a
-//!   trigger and returns its name (direct-only)
-//! - `trigger_unlisten(name)`: drops a trigger `trigger_listen` created
-//!   (direct-only)
-//! - `trigger_listeners` (table-valued): one row per listener in `main`
+//! Its SQL functions (`trigger_listen`, `trigger_unlisten` and the table
+//! `trigger_listeners`) are declared in this module's function table, with
+//! their flags and why, and listed in `docs/reference.md`;
+//! `docs/listeners.md` describes listeners.
 //!
 //! A listener is an ordinary trigger, so it keeps firing on connections that
 //! never loaded the extension. It describes itself: its definition is stored
@@ -34,6 +32,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_listen",
         signature: "table, event, action_sql [, options_json]",
         args: 3..=4,
+        // direct-only: changes the schema (creates a trigger)
         flags: ADMIN,
         body: |a| {
             let table = a.text(0, "table")?;
@@ -47,6 +46,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_unlisten",
         signature: "name",
         args: 1..=1,
+        // direct-only: changes the schema (drops a trigger)
         flags: ADMIN,
         body: |a| {
             let name = a.text(0, "name")?;

@@ -2,18 +2,10 @@
 //! that caused them, into an ordinary table of the main database, so they
 //! survive crashes and restarts and other processes can read them.
 //!
-//! SQL functions of this module:
-//!
-//! | function | flags | why |
-//! |---|---|---|
-//! | `trigger_emit(channel, payload)` | innocuous | made for trigger bodies: it only appends a row to the outbox, inside the caller's transaction |
-//! | `trigger_cursor(consumer)` | innocuous | reads one row, changes nothing |
-//! | `trigger_outbox_init()` | direct-only | creates tables |
-//! | `trigger_capture(table [, options_json])` | direct-only | changes the schema (creates triggers) |
-//! | `trigger_uncapture(table)` | direct-only | changes the schema (drops triggers) |
-//! | `trigger_ack(consumer, seq)` | direct-only | moves a consumer's durable position, which decides what pruning deletes |
-//! | `trigger_prune()` | direct-only | deletes events |
-//! | `trigger_wait(after_seq, timeout_ms [, channel])` | direct-only | blocks its connection; from a trigger or view it would stall every writer |
+//! Its SQL functions (`trigger_emit`, `trigger_capture`, `trigger_ack`,
+//! `trigger_wait` and the rest) are declared in this module's function
+//! table, with their flags and why, and listed in `docs/reference.md`;
+//! `docs/outbox.md` describes the outbox.
 //!
 //! The tables, [`OUTBOX_TABLE`] and [`CONSUMERS_TABLE`], are created on first
 //! use by the functions that write ([`ensure_tables`]); the readers
@@ -54,6 +46,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_emit",
         signature: "channel, payload",
         args: 2..=2,
+        // innocuous: made for trigger bodies: it only appends a row to the outbox, inside
+        // the caller's transaction
         flags: INNOCUOUS,
         body: |a| {
             let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
@@ -94,6 +88,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_cursor",
         signature: "consumer",
         args: 1..=1,
+        // innocuous: reads one row, changes nothing
         flags: INNOCUOUS,
         body: |a| {
             let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
@@ -104,6 +99,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_outbox_init",
         signature: "",
         args: 0..=0,
+        // direct-only: creates tables
         flags: ADMIN,
         body: |a| {
             a.with_connection(|conn| {
@@ -118,6 +114,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_capture",
         signature: "table [, options_json]",
         args: 1..=2,
+        // direct-only: changes the schema (creates triggers)
         flags: ADMIN,
         body: |a| {
             let table = a.text(0, "table")?;
@@ -129,6 +126,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_uncapture",
         signature: "table",
         args: 1..=1,
+        // direct-only: changes the schema (drops triggers)
         flags: ADMIN,
         body: |a| {
             let table = a.text(0, "table")?;
@@ -139,6 +137,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_ack",
         signature: "consumer, seq",
         args: 2..=2,
+        // direct-only: moves a consumer's durable position, which decides what pruning
+        // deletes
         flags: ADMIN,
         body: |a| {
             let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
@@ -153,6 +153,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_prune",
         signature: "",
         args: 0..=0,
+        // direct-only: deletes events
         flags: ADMIN,
         body: |a| a.with_connection(prune),
     },
@@ -160,6 +161,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_wait",
         signature: "after_seq, timeout_ms [, channel]",
         args: 2..=3,
+        // direct-only: blocks its connection; from a trigger or view it would stall every
+        // writer
         flags: ADMIN,
         body: |a| {
             let after = a.int(0, "after_seq")?;

@@ -1,13 +1,9 @@
 //! Trigger packs: named, versioned, parameterised trigger SQL.
 //!
-//! SQL functions of this module:
-//!
-//! | function | flags | why |
-//! |---|---|---|
-//! | `trigger_pack_sql(pack [, params_json])` | innocuous | renders text; reads the declared types of the columns the pack's values meet, changes nothing |
-//! | `trigger_install(pack [, params_json])` | direct-only | changes the schema |
-//! | `trigger_uninstall(pack)` | direct-only | changes the schema |
-//! | `trigger_packs` | table-valued | lists the packs and what is installed |
+//! Its SQL functions (`trigger_install`, `trigger_uninstall`,
+//! `trigger_pack_sql` and the table `trigger_packs`) are declared in this
+//! module's function table, with their flags and why, and listed in
+//! `docs/reference.md`; `docs/packs.md` describes the packs.
 //!
 //! Each pack is one template under `sql/packs/`, embedded at build time. The
 //! SQL a pack installs is plain SQL: it keeps working on connections that
@@ -40,6 +36,8 @@ const FUNCTIONS: &[SqlFunction] = &[
         args: 1..=2,
         // Not deterministic: a value is typed like its column, which the
         // schema decides.
+        // innocuous: renders text; reads the declared types of the columns the pack's
+        // values meet, changes nothing
         flags: INNOCUOUS,
         body: |a| {
             let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
@@ -50,6 +48,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_install",
         signature: "pack [, params_json]",
         args: 1..=2,
+        // direct-only: changes the schema
         flags: ADMIN,
         body: |a| {
             let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
@@ -60,6 +59,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         name: "trigger_uninstall",
         signature: "pack",
         args: 1..=1,
+        // direct-only: changes the schema
         flags: ADMIN,
         body: |a| {
             let pack = a.text(0, "pack")?;

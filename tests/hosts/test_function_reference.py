@@ -1,4 +1,4 @@
-"""The README's table of SQL functions is the reference: it must list
+"""docs/reference.md's table of SQL functions is the reference: it must list
 exactly the functions and table-valued functions the built extension adds
 (pragma_function_list and pragma_module_list, both directions), with each
 function's flags and argument names as the extension declares them."""
@@ -12,9 +12,9 @@ ROW = re.compile(r"^\| `(trigger_\w+)(?:\((.*?)\))?`( \(table\))? \| ([^|]+) \|"
 
 
 def reference():
-    """{name: (is_table, argument names, flags text)} from the README."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("\n## SQL functions\n"):]
+    """{name: (is_table, argument names, flags text)} from docs/reference.md."""
+    text = (ROOT / "docs" / "reference.md").read_text()
+    section = text[text.index("\n## Functions\n"):]
     section = section[: section.index("\n## ", 1)]
     out = {}
     for line in section.splitlines():

@@ -266,7 +266,7 @@ def test_hostile_table_column_and_listener_names(name):
 
 
 @needs_shell
-def test_the_readme_example_runs_in_the_shell():
+def test_the_docs_example_runs_in_the_shell():
     run = shell((ROOT / "examples" / "listeners.sql").read_text())
     assert run.returncode == 0, run.stderr
     out = run.stdout

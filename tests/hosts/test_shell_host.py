@@ -68,7 +68,7 @@ def test_loading_a_missing_file_is_an_error_not_a_crash():
     assert run.stdout.strip() == "2"
 
 
-def test_outbox_example_runs_as_the_readme_shows(tmp_path):
+def test_outbox_example_runs_as_docs_outbox_shows(tmp_path):
     run = shell((ROOT / "examples" / "outbox.sql").read_text(), str(tmp_path / "outbox.db"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
@@ -85,7 +85,7 @@ def test_outbox_example_runs_as_the_readme_shows(tmp_path):
     ]
 
 
-def test_feed_example_runs_as_the_readme_shows():
+def test_feed_example_runs_as_docs_feed_shows():
     run = shell((ROOT / "examples" / "feed.sql").read_text(), bail=False)
     # The example's failing statement is the point: only committed rows show.
     assert "UNIQUE constraint failed: t.a" in run.stderr
