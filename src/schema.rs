@@ -87,13 +87,19 @@ fn pairs(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
 /// `trigger_txn` table (a table or view of that name hides an eponymous
 /// virtual table), described for an error message.
 pub(crate) fn shadowing_txn_table(conn: &Connection) -> Result<Option<String>> {
+    shadowing(conn, "trigger_txn")
+}
+
+/// An object of any schema that SQLite would find before the extension's
+/// eponymous virtual table `name`, described for an error message.
+pub(crate) fn shadowing(conn: &Connection, name: &str) -> Result<Option<String>> {
     conn.query_row(
-        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list('trigger_txn') \
-         WHERE name = 'trigger_txn' COLLATE NOCASE \
-         AND NOT (schema = 'main' AND type = 'virtual' AND name = 'trigger_txn' \
-                  AND NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name = 'trigger_txn' COLLATE NOCASE)) \
+        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list(?1) \
+         WHERE name = ?1 COLLATE NOCASE \
+         AND NOT (schema = 'main' AND type = 'virtual' AND name = ?1 \
+                  AND NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE)) \
          LIMIT 1",
-        [],
+        [name],
         |r| r.get(0),
     )
     .optional()

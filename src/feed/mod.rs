@@ -175,6 +175,14 @@ impl crate::ffi::RowSource for ChangesTable {
 
 /// `trigger_watch(table)`.
 fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> {
+    // The feed is read through trigger_changes: one a database file
+    // brings would be read instead, and show anything.
+    if let Some(object) = crate::schema::shadowing(conn, "trigger_changes")? {
+        return Err(Error::invalid(format!(
+            "{object} hides the extension's trigger_changes table, through which the feed \
+             is read; rename or drop it to watch tables here"
+        )));
+    }
     if table == "*" {
         change_interest(conn, session, |s| s.sql_all = true)?;
     } else {
