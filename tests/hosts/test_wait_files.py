@@ -3,6 +3,7 @@ not by its name; a waiter on a quiet channel finds its event among many on
 other channels; and writers with a busy timeout never fail because of a
 waiter, in rollback-journal mode too."""
 import os
+import time
 import sqlite3
 import subprocess
 import sys
@@ -187,6 +188,9 @@ def test_a_file_replaced_or_deleted_while_waiting_ends_the_wait(journal, how, tm
         text=True,
     )
     assert waiter.stdout.readline().strip() == "waiting"
+    # Let the wait begin: a file gone before it starts gets the message of
+    # a wait on a deleted file (tested above) instead.
+    time.sleep(0.5)
     if how == "replaced":
         fresh = str(tmp_path / "fresh.db")
         new = connect(fresh)
