@@ -94,7 +94,8 @@ pub(crate) fn shadowing_txn_table(conn: &Connection) -> Result<Option<String>> {
 /// eponymous virtual table `name`, described for an error message.
 pub(crate) fn shadowing(conn: &Connection, name: &str) -> Result<Option<String>> {
     conn.query_row(
-        "SELECT schema || '.' || name || ' (a ' || type || ')' FROM pragma_table_list(?1) \
+        "SELECT schema || '.' || name || ' (a ' || iif(type = 'virtual', 'virtual table', type) || ')' \
+         FROM pragma_table_list(?1) \
          WHERE name = ?1 COLLATE NOCASE \
          AND NOT (schema = 'main' AND type = 'virtual' AND name = ?1 \
                   AND NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE)) \

@@ -539,13 +539,21 @@ enum Refusal {
     EndsEarly,
     /// SQLite's message.
     Compile(String),
+    /// The database was busy or locked: not the definition's fault, and
+    /// reported with SQLite's code.
+    Busy(Error),
 }
 
 /// Creates the trigger `name` from `text` (see [`trigger_text`]), which
 /// must be exactly one statement and be stored whole, then prepares `fire`.
 /// Only called inside a savepoint, which undoes the trigger when this fails.
 fn create_checked(conn: &Connection, name: &str, text: &str, fire: &str) -> Result<(), Refusal> {
-    let compile = |e: rusqlite::Error| Refusal::Compile(sqlite_message(e));
+    let compile = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            Refusal::Busy(Error::sqlite("creating the listener's trigger")(e))
+        }
+        _ => Refusal::Compile(sqlite_message(e)),
+    };
     let create = format!("CREATE TRIGGER main.{text}");
     let mut batch = Batch::new(conn, &create);
     let mut stmt = batch
@@ -716,12 +724,13 @@ fn listener_name(
 
 /// The error for a refused trigger; `what` names the argument at fault.
 fn refused(refusal: Refusal, what: &str) -> Error {
-    Error::invalid(match refusal {
-        Refusal::EndsEarly => {
-            format!("{what} ends the trigger early: the text after its END would not be part of it")
-        }
-        Refusal::Compile(message) => format!("{what} does not compile: {message}"),
-    })
+    match refusal {
+        Refusal::Busy(error) => error,
+        Refusal::EndsEarly => Error::invalid(format!(
+            "{what} ends the trigger early: the text after its END would not be part of it"
+        )),
+        Refusal::Compile(message) => Error::invalid(format!("{what} does not compile: {message}")),
+    }
 }
 
 /// The definition of the trigger `name` in main, if it is a listener.

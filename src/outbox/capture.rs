@@ -1127,8 +1127,9 @@ impl Generator<'_> {
     /// NOTHING, DO UPDATE, a failed statement) and no AFTER trigger runs.
     /// Such a note is harmless: the flush records a noted row only once it
     /// is gone, and a row goes only by a delete (whose trigger drops its
-    /// note), by a REPLACE (whose BEFORE trigger drops every note first) or
-    /// by a change of its key (the `update_key` trigger drops its note).
+    /// note), by a REPLACE (whose BEFORE trigger drops the notes of rows
+    /// still there first) or by a change of its key (the `update_key`
+    /// trigger drops its note).
     fn note_replaced(&self, update: bool) -> Result<(String, String)> {
         let (from, row) = self.table_ref()?;
         let probes = self.conflicts(update)?;
@@ -1144,13 +1145,19 @@ impl Generator<'_> {
         for (c, _) in &self.t.identity {
             identity.push(format!("{row}.{}", quote_ident(c)?));
         }
+        // Notes of rows still there are stale (their change kept the row);
+        // notes of rows gone belong to a change whose AFTER trigger has not
+        // run yet: this BEFORE trigger runs inside it (a trigger of the
+        // user's that REPLACEs into the table), and they must stay.
         let body = format!(
-            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {label};\n  \
+            "  DELETE FROM {REPLACED_TABLE} WHERE capture = {label}\n    \
+             AND EXISTS (SELECT 1 FROM {from} WHERE {stale});\n  \
              INSERT INTO {REPLACED_TABLE} (capture, channel, payload, {keys})\n    \
              SELECT {label}, {channel},\n    \
              {payload},\n    {identity}\n    \
              FROM {from} WHERE {probes};\n",
             keys = keys.join(", "),
+            stale = self.noted_row(REPLACED_TABLE)?,
             channel = quote_text(self.channel)?,
             payload = payload(self.t, Op::Delete, Some(&row), None, false)?.sql()?,
             identity = identity.join(", "),
@@ -1201,27 +1208,33 @@ impl Generator<'_> {
     fn flush(&self) -> Result<String> {
         let (from, row) = self.table_ref()?;
         let label = quote_text(self.label)?;
-        let mut noted = Vec::new();
-        for (i, (c, coll)) in self.t.identity.iter().enumerate() {
-            let c = quote_ident(c)?;
-            noted.push(match coll {
-                Some(coll) => format!(
-                    "{row}.{c} = replaced.k{} COLLATE {}",
-                    i + 1,
-                    quote_ident(coll)?
-                ),
-                None => format!("{row}.{c} = replaced.k{}", i + 1),
-            });
-        }
         // A scan of a rowid table without an index yields its rows in rowid
         // order: the order the BEFORE trigger noted them.
         Ok(format!(
             "    SELECT replaced.channel, replaced.payload FROM {REPLACED_TABLE} AS replaced\n    \
              WHERE replaced.capture = {label}\n    \
              AND NOT EXISTS (SELECT 1 FROM {from} WHERE {noted} AND NOT ({new}))\n",
-            noted = noted.join(" AND "),
+            noted = self.noted_row("replaced")?,
             new = same_values(&self.t.identity, &row, "NEW")?,
         ))
+    }
+
+    /// `row.key = notes.k1 AND ...`: the row of the table a note names.
+    fn noted_row(&self, notes: &str) -> Result<String> {
+        let (_, row) = self.table_ref()?;
+        let mut noted = Vec::new();
+        for (i, (c, coll)) in self.t.identity.iter().enumerate() {
+            let c = quote_ident(c)?;
+            noted.push(match coll {
+                Some(coll) => format!(
+                    "{row}.{c} = {notes}.k{} COLLATE {}",
+                    i + 1,
+                    quote_ident(coll)?
+                ),
+                None => format!("{row}.{c} = {notes}.k{}", i + 1),
+            });
+        }
+        Ok(noted.join(" AND "))
     }
 
     /// The statement that drops the notes the flush has just read, so that

@@ -259,6 +259,8 @@ SNAPSHOT_CALLS = {
     "install": ("", "SELECT trigger_install('task_state')"),
     "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('worker', 1)"),
     "emit": ("SELECT trigger_outbox_init()", "SELECT trigger_emit('c', 2)"),
+    "listen": ("", "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')"),
+    "uncapture": ("SELECT trigger_capture('obs')", "SELECT trigger_uncapture('obs')"),
 }
 
 
