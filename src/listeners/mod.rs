@@ -22,6 +22,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::changes::Op;
 use crate::functions::{SqlFunction, ADMIN};
+use crate::marker;
 use crate::schema::reserved_name;
 use crate::sql::in_savepoint;
 use crate::sql::{json_kind, quote_ident, shorten, shorten_to};
@@ -55,7 +56,6 @@ const FUNCTIONS: &[SqlFunction] = &[
     },
 ];
 
-/// What starts the marker comment of a listener's trigger.
 /// Registers the listener functions and `trigger_listeners` on `conn`.
 pub(crate) fn register(
     conn: &Connection,
@@ -65,6 +65,7 @@ pub(crate) fn register(
     crate::ffi::register_table::<ListenersTable>(conn)
 }
 
+/// What starts the marker comment of a listener's trigger.
 const MARKER: &str = "/* sqlite-triggers listener ";
 
 /// The version of the marker's JSON layout.
@@ -136,9 +137,9 @@ struct Definition {
 }
 
 impl Definition {
-    /// The marker's JSON: keys in a fixed order, on one line, and every `*`
-    /// written as `\u002a`, so the text can never close the comment it sits
-    /// in. Its hash names listeners that are given no name.
+    /// The marker's JSON: keys in a fixed order, on one line. Its escaped
+    /// form (see [`marker::escape`]) is what the marker stores and what
+    /// names listeners that are given no name.
     fn marker_json(&self) -> String {
         let text = |s: &str| Json::String(s.into()).to_string();
         let or_null = |s: Option<String>| s.unwrap_or_else(|| "null".into());
@@ -150,7 +151,6 @@ impl Definition {
             or_null(self.when.as_deref().map(text)),
             text(&self.action),
         )
-        .replace('*', "\\u002a")
     }
 
     fn columns_json(&self) -> Option<String> {
@@ -161,18 +161,9 @@ impl Definition {
 
     /// Reads the definition back from a trigger's SQL, if the trigger is a
     /// listener: the marker must come right after `CREATE TRIGGER "name"`,
-    /// exactly where [`trigger_text`] puts it, so text elsewhere in a trigger
-    /// (a string in its body) never makes it a listener.
+    /// exactly where [`trigger_text`] puts it (see [`marker::decode`]).
     fn from_trigger(name: &str, sql: &str) -> Option<Definition> {
-        let rest = sql
-            .strip_prefix("CREATE TRIGGER ")?
-            .strip_prefix(quote_ident(name).ok()?.as_str())?
-            .strip_prefix(' ')?
-            .strip_prefix(MARKER)?;
-        let json = &rest[..rest.find("*/")?];
-        let Json::Object(map) = serde_json::from_str(json).ok()? else {
-            return None;
-        };
+        let map = marker::decode(MARKER, name, sql)?;
         if map.get("version")?.as_i64()? != MARKER_VERSION {
             return None;
         }
@@ -217,7 +208,7 @@ fn generated_name(def: &Definition) -> String {
         "listen_{}_{}_{:08x}",
         def.table,
         def.event.name,
-        fnv1a32(def.marker_json().as_bytes())
+        fnv1a32(marker::escape(&def.marker_json()).as_bytes())
     )
 }
 
@@ -292,9 +283,9 @@ fn close_line(sql: &str) -> String {
 /// SQLite stores it in `sqlite_master.sql` as `CREATE TRIGGER ` and this.
 fn trigger_text(name: &str, def: &Definition, body: &str) -> Result<String> {
     let mut sql = format!(
-        "{} {MARKER}{} */\n{} {}",
+        "{} {}\n{} {}",
         quote_ident(name)?,
-        def.marker_json(),
+        marker::encode(MARKER, &def.marker_json()),
         def.event.timing,
         def.event.op.sql()
     );
@@ -846,7 +837,7 @@ mod tests {
     #[test]
     fn the_marker_cannot_close_its_comment() {
         let d = def("SELECT '*/ DROP TABLE x; /*' /* c */");
-        let json = d.marker_json();
+        let json = marker::escape(&d.marker_json());
         assert!(!json.contains('*'), "{json}");
         assert!(!json.contains('\n'));
         let stored = format!(
