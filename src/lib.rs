@@ -9,7 +9,8 @@
 //! holds what.
 //!
 //! Modules: `packs` (trigger packs), `listeners`, `feed` (the change feed),
-//! `outbox`, `session` (per-connection state and its transaction), `notify`
+//! `outbox`, `marker` (the comment by which their triggers describe
+//! themselves), `session` (per-connection state and its transaction), `notify`
 //! (commit signals for `trigger_wait`), `api` (Rust closures and handlers),
 //! and `ffi`, the one place with `unsafe`: entry points, hooks, the
 //! `trigger_txn` virtual table, table-valued functions, inotify.
@@ -25,6 +26,7 @@ mod feed;
 mod ffi;
 pub mod functions;
 mod listeners;
+mod marker;
 mod notify;
 mod outbox;
 pub mod packs;

@@ -32,6 +32,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
 use crate::changes::Op;
+use crate::marker;
 use crate::schema::{reserved_name, schema_entry, Namespace};
 use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
@@ -689,31 +690,18 @@ fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
-/// The marker of a capture trigger's SQL: the JSON object in the comment
-/// that follows the trigger's name, with a valid `op`.
+/// The marker of a capture trigger's SQL (see [`marker::decode`]), with a
+/// valid `op`.
 fn marker_of(name: &str, sql: &str) -> Option<Map<String, Json>> {
-    let prefix = format!("CREATE TRIGGER {} {MARKER}", quote_ident(name).ok()?);
-    let rest = sql.strip_prefix(&prefix)?;
-    let json = &rest[..rest.find(" */")?];
-    match serde_json::from_str::<Json>(json).ok()? {
-        Json::Object(map)
-            if map
-                .get("op")
-                .and_then(Json::as_str)
-                .and_then(Role::parse)
-                .is_some() =>
-        {
-            Some(map)
-        }
-        _ => None,
-    }
+    let map = marker::decode(MARKER, name, sql)?;
+    Role::parse(map.get("op")?.as_str()?)?;
+    Some(map)
 }
 
-/// The marker comment for one trigger. `/` is escaped inside the JSON
-/// strings, so no name can close the comment early.
+/// The marker comment for one trigger (see [`marker::encode`]).
 fn marker(role: Role, channel: &str) -> String {
     let json = serde_json::json!({ "op": role.name(), "channel": channel }).to_string();
-    format!("{MARKER}{} */", json.replace("*/", "*\\/"))
+    marker::encode(MARKER, &json)
 }
 
 fn trigger_name(table: &str, role: Role) -> String {
