@@ -94,7 +94,13 @@ pub(super) fn wait(
     loop {
         check_interrupt(&mut probe)?;
         match check(&reader, &mut seen, channel) {
-            Ok(Some(seq)) => return Ok(Some(seq)),
+            // A file renamed over the path can share the old file's WAL
+            // name, so the reader may see the new file's event: a seq is
+            // returned only while the path still holds the file opened.
+            Ok(Some(seq)) => {
+                gone_while_waiting(&file)?;
+                return Ok(Some(seq));
+            }
             // Looked at after every check: a file renamed over the path, or
             // the path's file deleted, fails the reader's checks in WAL mode
             // ("attempt to write a readonly database", "disk I/O error") and
