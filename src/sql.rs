@@ -92,72 +92,145 @@ pub fn shorten_to(text: &str, max: usize) -> String {
     shown
 }
 
+/// What a [`Token`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// ASCII whitespace.
+    Space,
+    /// `-- ...` up to the end of the line, or `/* ... */`.
+    Comment,
+    /// A `'...'` string.
+    Text,
+    /// An `x'...'` blob.
+    Blob,
+    /// A `"..."`, `` `...` `` or `[...]` name.
+    Name,
+    /// A bare word: keyword, name or function (bytes past ASCII included,
+    /// as SQLite reads them).
+    Word,
+    /// A number, or the digits that start one.
+    Number,
+    /// Any other single byte (punctuation, operators).
+    Other,
+}
+
+/// One token of SQL text: its kind and byte range, and whether it was
+/// closed (a quote, bracket or comment the text ends inside is not).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) closed: bool,
+}
+
+/// Splits SQL text into tokens, enough of SQLite's tokenizer to skip
+/// strings, quoted names and comments and to find the words between them.
+pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
+    let b = sql.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    // The end of a run quoted by `close` from `from`, past a doubled
+    // `close` when `doubled` (SQL's escape); whether it was closed.
+    let quoted = move |from: usize, close: u8, doubled: bool| -> (usize, bool) {
+        let mut i = from;
+        while i < b.len() {
+            if b[i] == close {
+                if doubled && b.get(i + 1) == Some(&close) {
+                    i += 2;
+                    continue;
+                }
+                return (i + 1, true);
+            }
+            i += 1;
+        }
+        (b.len(), false)
+    };
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let start = i;
+        let c = *b.get(i)?;
+        let (kind, end, closed) = match c {
+            b'\'' => {
+                let (end, closed) = quoted(i + 1, b'\'', true);
+                (Kind::Text, end, closed)
+            }
+            b'"' | b'`' => {
+                let (end, closed) = quoted(i + 1, c, true);
+                (Kind::Name, end, closed)
+            }
+            b'[' => {
+                let (end, closed) = quoted(i + 1, b']', false);
+                (Kind::Name, end, closed)
+            }
+            b'x' | b'X' if b.get(i + 1) == Some(&b'\'') => {
+                let (end, closed) = quoted(i + 2, b'\'', false);
+                (Kind::Blob, end, closed)
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                let end = b[i..].iter().position(|&c| c == b'\n').map(|p| i + p);
+                (Kind::Comment, end.unwrap_or(b.len()), end.is_some())
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let end = sql[i + 2..].find("*/").map(|p| i + 2 + p + 2);
+                (Kind::Comment, end.unwrap_or(b.len()), end.is_some())
+            }
+            c if c.is_ascii_whitespace() => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_whitespace())
+                    .map_or(b.len(), |p| i + p);
+                (Kind::Space, end, true)
+            }
+            c if word(c) => {
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| !word(c))
+                    .map_or(b.len(), |p| i + p);
+                let kind = if c.is_ascii_digit() {
+                    Kind::Number
+                } else {
+                    Kind::Word
+                };
+                (kind, end, true)
+            }
+            _ => (Kind::Other, i + 1, true),
+        };
+        i = end;
+        Some(Token {
+            kind,
+            start,
+            end,
+            closed,
+        })
+    })
+}
+
 /// The identifiers a piece of SQL names, unquoted: bare words and
 /// `"..."`, `` `...` `` and `[...]` names, skipping strings, numbers, blobs
 /// and comments. Keywords and function names come out too; callers match
 /// the result against names they know, so a word too many does no harm.
 pub fn identifiers(sql: &str) -> Vec<String> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                let mut name = Vec::new();
-                i += 1;
-                while i < b.len() {
-                    if b[i] == q {
-                        if b.get(i + 1) == Some(&q) {
-                            name.push(q);
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    name.push(b[i]);
-                    i += 1;
+    tokens(sql)
+        .filter_map(|t| {
+            let text = &sql[t.start..t.end];
+            match t.kind {
+                Kind::Word => Some(text.to_string()),
+                Kind::Name => {
+                    let (open, inner) = text.split_at(1);
+                    let inner = if t.closed {
+                        &inner[..inner.len() - 1]
+                    } else {
+                        inner
+                    };
+                    Some(match open {
+                        "[" => inner.to_string(),
+                        q => inner.replace(&q.repeat(2), q),
+                    })
                 }
-                i += 1;
-                if q != b'\'' {
-                    out.push(String::from_utf8_lossy(&name).into_owned());
-                }
+                _ => None,
             }
-            b'[' => {
-                let end = b[i..]
-                    .iter()
-                    .position(|&c| c == b']')
-                    .map_or(b.len(), |p| i + p);
-                out.push(String::from_utf8_lossy(&b[i + 1..end]).into_owned());
-                i = end + 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(b.len(), |p| i + p);
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
-            }
-            c if word(c) => {
-                let start = i;
-                // x'..' is a blob literal.
-                if (c == b'x' || c == b'X') && b.get(i + 1) == Some(&b'\'') {
-                    i += 1;
-                    continue;
-                }
-                while i < b.len() && word(b[i]) {
-                    i += 1;
-                }
-                if !c.is_ascii_digit() {
-                    out.push(String::from_utf8_lossy(&b[start..i]).into_owned());
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
-//! A small lexer that knows SQLite's strings, quoted identifiers and
-//! comments: enough to tell how a piece of SQL a user gave ends, so that it
-//! can be wrapped into a trigger without changing its meaning.
+//! How a piece of SQL a user gave ends, read through the shared tokenizer
+//! ([`crate::sql::tokens`]), so that it can be wrapped into a trigger
+//! without changing its meaning.
 
-/// How a piece of SQL ends, seen by a small lexer that knows SQLite's
-/// strings, quoted identifiers and comments.
+/// How a piece of SQL ends, past strings, quoted identifiers and comments.
 #[derive(Debug, PartialEq)]
 pub(super) struct Ending {
     /// The last character outside comments and whitespace.
@@ -14,43 +13,31 @@ pub(super) struct Ending {
 }
 
 pub(super) fn ending(sql: &str) -> Ending {
-    let mut chars = sql.chars().peekable();
+    use crate::sql::Kind;
     let mut last = None;
     let mut in_line_comment = false;
-    while let Some(c) = chars.next() {
-        in_line_comment = false;
-        match c {
-            '-' if chars.peek() == Some(&'-') => {
-                in_line_comment = true;
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        in_line_comment = false;
-                        break;
-                    }
+    for t in crate::sql::tokens(sql) {
+        let text = &sql[t.start..t.end];
+        in_line_comment = t.kind == Kind::Comment && text.starts_with("--") && !t.closed;
+        match t.kind {
+            Kind::Space | Kind::Comment => {}
+            // A quoted run ends with its closing quote, even when the text
+            // ends inside it.
+            Kind::Text | Kind::Blob => last = Some('\''),
+            Kind::Name => {
+                last = Some(if text.starts_with('[') {
+                    ']'
+                } else {
+                    text.as_bytes()[0] as char
+                })
+            }
+            // Whitespace past ASCII is read as part of a word by SQLite, but
+            // never ends a statement.
+            Kind::Word | Kind::Number | Kind::Other => {
+                if let Some(c) = text.chars().rev().find(|c| !c.is_whitespace()) {
+                    last = Some(c);
                 }
             }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut star = false;
-                for c in chars.by_ref() {
-                    if star && c == '/' {
-                        break;
-                    }
-                    star = c == '*';
-                }
-            }
-            '\'' | '"' | '`' | '[' => {
-                let close = if c == '[' { ']' } else { c };
-                // A doubled quote inside reads as closing and reopening.
-                for c in chars.by_ref() {
-                    if c == close {
-                        break;
-                    }
-                }
-                last = Some(close);
-            }
-            c if c.is_whitespace() => {}
-            c => last = Some(c),
         }
     }
     Ending {

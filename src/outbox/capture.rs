@@ -602,66 +602,33 @@ fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> R
 
 /// The WHERE clause of a `CREATE UNIQUE INDEX ... ON t (...) WHERE ...`
 /// statement as SQLite stored it: the text after the column list, found by
-/// skipping quoted names, strings and comments.
+/// skipping quoted names, strings and comments ([`crate::sql::tokens`]).
 fn partial_where(sql: &str) -> Option<String> {
-    let b = sql.as_bytes();
-    let mut i = 0;
+    use crate::sql::Kind;
     let mut depth = 0usize;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                loop {
-                    if i >= b.len() {
-                        return None;
-                    }
-                    if b[i] == q {
-                        if b.get(i + 1) == Some(&q) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            b'[' => {
-                i += b[i..].iter().position(|&c| c == b']')?;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i += b[i..].iter().position(|&c| c == b'\n')?;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += sql[i + 2..].find("*/")? + 3;
-            }
-            b'(' => depth += 1,
-            b')' => {
+    let mut tokens = crate::sql::tokens(sql);
+    while let Some(t) = tokens.next() {
+        if !t.closed {
+            return None;
+        }
+        match (t.kind, &sql[t.start..t.end]) {
+            (Kind::Other, "(") => depth += 1,
+            (Kind::Other, ")") => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    let mut rest = sql[i + 1..].trim_start();
-                    // Comments between the column list and WHERE.
-                    loop {
-                        if let Some(r) = rest.strip_prefix("/*") {
-                            rest = r[r.find("*/")? + 2..].trim_start();
-                        } else if let Some(r) = rest.strip_prefix("--") {
-                            rest = r[r.find('\n')?..].trim_start();
-                        } else {
-                            break;
-                        }
-                    }
-                    if rest.len() > 5
-                        && rest[..5].eq_ignore_ascii_case("WHERE")
-                        && !rest.as_bytes()[5].is_ascii_alphanumeric()
-                        && rest.as_bytes()[5] != b'_'
-                    {
-                        return Some(rest[5..].trim().to_string());
-                    }
-                    return None;
+                    // Comments may stand between the column list and WHERE.
+                    let next = tokens
+                        .find(|t| !t.closed || !matches!(t.kind, Kind::Space | Kind::Comment))?;
+                    let rest = sql[next.start..].as_bytes();
+                    let keyword = next.closed
+                        && rest.len() > 5
+                        && rest[..5].eq_ignore_ascii_case(b"WHERE")
+                        && !(rest[5].is_ascii_alphanumeric() || rest[5] == b'_');
+                    return keyword.then(|| sql[next.start + 5..].trim().to_string());
                 }
             }
             _ => {}
         }
-        i += 1;
     }
     None
 }
@@ -1655,6 +1622,10 @@ mod tests {
             partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"),
             None
         );
+        // Text past ASCII right after the column list is read, not cut
+        // inside a character.
+        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a) é"), None);
+        assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a) WHERÉ"), None);
     }
 
     #[test]
