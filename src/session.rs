@@ -388,9 +388,7 @@ impl Session {
     }
 
     pub(crate) fn on_rollback_hook(&self) {
-        let mut state = self.state.lock();
-        state.schema_seen = None;
-        state.end_txn();
+        self.state.lock().end_rolled_back_txn();
     }
 
     pub(crate) fn txn_begin(&self) {
@@ -428,9 +426,7 @@ impl Session {
     /// transaction (a `SAVEPOINT` outside `BEGIN`): everything is undone.
     pub(crate) fn rollback_to(&self, level: i32) {
         let mut state = self.state.lock();
-        // A rollback can take the schema version back to one already seen,
-        // which a later ALTER TABLE then reaches again: look anew.
-        state.schema_seen = None;
+        state.schema_rolled_back();
         let txn = &mut state.txn;
         let Ok(level) = usize::try_from(level) else {
             txn.pending.clear();
@@ -461,9 +457,7 @@ impl Session {
     }
 
     pub(crate) fn txn_rollback(&self) {
-        let mut state = self.state.lock();
-        state.schema_seen = None;
-        state.end_txn();
+        self.state.lock().end_rolled_back_txn();
     }
 
     /// Hands the transaction's changes, which have committed, to the feed
@@ -589,6 +583,18 @@ impl crate::ffi::TxnEvents for Session {
 }
 
 impl State {
+    /// A rollback can take the schema version back to one already seen,
+    /// which a later ALTER TABLE then reaches again: renames are looked
+    /// for anew.
+    fn schema_rolled_back(&mut self) {
+        self.schema_seen = None;
+    }
+
+    fn end_rolled_back_txn(&mut self) {
+        self.schema_rolled_back();
+        self.end_txn();
+    }
+
     /// Forgets the transaction; once no change refers to them, forgets the
     /// table names too if there are many (tables created and dropped by the
     /// thousand must not slow every later commit down).

@@ -88,16 +88,7 @@ const FUNCTIONS: &[SqlFunction] = &[
             let schema = a.str(1, "schema")?;
             let guard = a.str(2, "guard")?;
             a.with_connection(|conn| {
-                let table: Option<String> = conn
-                    .query_row(
-                        "SELECT tbl_name FROM temp.sqlite_master \
-                         WHERE type = 'trigger' AND name = ?1",
-                        [guard],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(Error::sqlite("reading the temporary schema"))?;
-                if let Some(table) = table {
+                if let Some(table) = guard_table(conn, guard)? {
                     a.session.record_replaced_delete(schema, &table, rowid);
                 }
                 Ok(Value::Null)
@@ -334,15 +325,8 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
         else {
             continue;
         };
-        let now: Option<String> = conn
-            .query_row(
-                "SELECT tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND name = ?1",
-                [&name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(Error::sqlite("reading the temporary schema"))?;
-        if let Some(now) = now.filter(|now| !now.eq_ignore_ascii_case(&table)) {
+        if let Some(now) = guard_table(conn, &name)?.filter(|now| !now.eq_ignore_ascii_case(&table))
+        {
             moved.push(now.to_ascii_lowercase());
         }
     }
@@ -353,6 +337,17 @@ fn follow_renames(conn: &Connection, session: &Session) -> Result<()> {
         s.interest_changed();
     }
     Ok(())
+}
+
+/// The table the TEMP trigger `guard` is on now (renames move it).
+fn guard_table(conn: &Connection, guard: &str) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND name = ?1",
+        [guard],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(Error::sqlite("reading the temporary schema"))
 }
 
 /// Drops the feed's guards that a rename moved to another table: a TEMP

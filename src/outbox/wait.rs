@@ -93,22 +93,16 @@ pub(super) fn wait(
     let mut fast_until = None;
     loop {
         check_interrupt(&mut probe)?;
-        match check(&reader, &mut seen, channel) {
-            // A file renamed over the path can share the old file's WAL
-            // name, so the reader may see the new file's event: a seq is
-            // returned only while the path still holds the file opened.
-            Ok(Some(seq)) => {
-                gone_while_waiting(&file)?;
-                return Ok(Some(seq));
-            }
-            // Looked at after every check: a file renamed over the path, or
-            // the path's file deleted, fails the reader's checks in WAL mode
-            // ("attempt to write a readonly database", "disk I/O error") and
-            // leaves them waiting for good in rollback-journal mode.
-            found => {
-                gone_while_waiting(&file)?;
-                found?;
-            }
+        let found = check(&reader, &mut seen, channel);
+        // Looked at after every check. A file renamed over the path, or the
+        // path's file deleted, fails the reader's checks in WAL mode
+        // ("attempt to write a readonly database", "disk I/O error") and
+        // leaves them waiting for good in rollback-journal mode; and a file
+        // renamed over the path can share the old file's WAL name, so the
+        // reader may see the new file's event.
+        gone_while_waiting(&file)?;
+        if let Some(seq) = found? {
+            return Ok(Some(seq));
         }
         let now = Instant::now();
         if now >= deadline {
@@ -176,16 +170,11 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
                     crate::sql::shorten_to(path, 200)
                 ))
             }
-            Some(vfs)
-                if !crate::notify::file_backed(&vfs)
-                    && conn.path().is_some_and(|p| !p.is_empty()) =>
-            {
-                refused(format!(
-                    "this database is held by the VFS {}, not kept in a file other \
+            Some(vfs) if !crate::notify::file_backed(&vfs) && !path.is_empty() => refused(format!(
+                "this database is held by the VFS {}, not kept in a file other \
                      connections can open; open it from its file to wait on it",
-                    crate::sql::shorten(&vfs)
-                ))
-            }
+                crate::sql::shorten(&vfs)
+            )),
             _ => refused(
                 "no other connection can commit to an in-memory or temporary database".into(),
             ),

@@ -254,13 +254,8 @@ def test_concurrent_captures_listens_and_their_undoing_answer_as_one_after_anoth
 SQLITE_BUSY_SNAPSHOT = 517
 
 # (setup, a call that writes inside the caller's transaction)
-SNAPSHOT_CALLS = {
-    "capture": ("", "SELECT trigger_capture('obs')"),
-    "install": ("", "SELECT trigger_install('task_state')"),
-    "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('worker', 1)"),
+SNAPSHOT_CALLS = {name: CALLS[name] for name in ("capture", "install", "ack", "listen", "uncapture")} | {
     "emit": ("SELECT trigger_outbox_init()", "SELECT trigger_emit('c', 2)"),
-    "listen": ("", "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')"),
-    "uncapture": ("SELECT trigger_capture('obs')", "SELECT trigger_uncapture('obs')"),
 }
 
 
