@@ -205,6 +205,13 @@ pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
     })
 }
 
+/// `text` without the whitespace SQLite's tokenizer skips around it: ASCII
+/// space, tab, newline, form feed and carriage return. Other Unicode
+/// whitespace (U+00A0, U+3000 ...) is part of a name to SQLite, and stays.
+pub(crate) fn trim_sql(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
 /// The identifiers a piece of SQL names, unquoted: bare words and
 /// `"..."`, `` `...` `` and `[...]` names, skipping strings, numbers, blobs
 /// and comments. Keywords and function names come out too; callers match

@@ -31,13 +31,8 @@ pub(super) fn ending(sql: &str) -> Ending {
                     text.as_bytes()[0] as char
                 })
             }
-            // Whitespace past ASCII is read as part of a word by SQLite, but
-            // never ends a statement.
-            Kind::Word | Kind::Number | Kind::Other => {
-                if let Some(c) = text.chars().rev().find(|c| !c.is_whitespace()) {
-                    last = Some(c);
-                }
-            }
+            // Whitespace past ASCII is part of a word to SQLite.
+            Kind::Word | Kind::Number | Kind::Other => last = text.chars().last(),
         }
     }
     Ending {

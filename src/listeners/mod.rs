@@ -104,7 +104,7 @@ fn listen(
             ))
         })?;
         check_keys(options)?;
-        let action = action.trim();
+        let action = crate::sql::trim_sql(action);
         if action.contains('\0') {
             return Err(Error::invalid(
                 "argument 3 (action_sql) contains a NUL character",
@@ -119,8 +119,10 @@ fn listen(
         let def = Definition {
             columns: columns_option(options, event_def, &table, &columns)?,
             when: match text_option(options, "when")? {
-                Some(w) if w.trim().is_empty() => return Err(option_error("when", "is empty")),
-                w => w.map(|w| w.trim().to_string()),
+                Some(w) if crate::sql::trim_sql(&w).is_empty() => {
+                    return Err(option_error("when", "is empty"))
+                }
+                w => w.map(|w| crate::sql::trim_sql(&w).to_string()),
             },
             action: action.to_string(),
             table,

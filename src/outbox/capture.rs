@@ -624,7 +624,18 @@ fn partial_where(sql: &str) -> Option<String> {
                         && rest.len() > 5
                         && rest[..5].eq_ignore_ascii_case(b"WHERE")
                         && !(rest[5].is_ascii_alphanumeric() || rest[5] == b'_');
-                    return keyword.then(|| sql[next.start + 5..].trim().to_string());
+                    if !keyword {
+                        return None;
+                    }
+                    // Up to its last token: a comment SQLite kept after it
+                    // would swallow what the triggers write after it.
+                    let end = tokens
+                        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
+                        .last()
+                        .map_or(next.start + 5, |t| t.end);
+                    let clause =
+                        crate::sql::trim_sql(&sql[next.start + 5..end.max(next.start + 5)]);
+                    return (!clause.is_empty()).then(|| clause.to_string());
                 }
             }
             _ => {}
@@ -658,11 +669,16 @@ fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<String>> {
 }
 
 /// The marker of a capture trigger's SQL (see [`marker::decode`]), with a
-/// valid `op`.
+/// valid `op` that the trigger's name ends with, as capture names them
+/// (`<table>_capture_<op>`, the table's name when it was captured).
 fn marker_of(name: &str, sql: &str) -> Option<Map<String, Json>> {
     let map = marker::decode(MARKER, name, sql)?;
-    Role::parse(map.get("op")?.as_str()?)?;
-    Some(map)
+    let role = Role::parse(map.get("op")?.as_str()?)?;
+    let suffix = format!("_capture_{}", role.name());
+    let named = name.len() > suffix.len()
+        && name.is_char_boundary(name.len() - suffix.len())
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(&suffix);
+    named.then_some(map)
 }
 
 /// The marker comment for one trigger (see [`marker::encode`]).
@@ -1582,10 +1598,22 @@ mod tests {
     fn markers_cannot_close_their_comment_early() {
         let m = marker(Role::Insert, "a */ DROP TABLE x; /*");
         assert_eq!(m.matches("*/").count(), 1, "{m}");
-        let sql = format!("CREATE TRIGGER \"t\" {m}\nAFTER INSERT ON x BEGIN SELECT 1; END");
-        let parsed = marker_of("t", &sql).unwrap();
+        let sql = format!(
+            "CREATE TRIGGER \"x_capture_insert\" {m}\nAFTER INSERT ON x BEGIN SELECT 1; END"
+        );
+        let parsed = marker_of("x_capture_insert", &sql).unwrap();
         assert_eq!(parsed["channel"], "a */ DROP TABLE x; /*");
         assert_eq!(parsed["op"], "insert");
+    }
+
+    #[test]
+    fn a_marker_counts_only_on_a_capture_trigger_name() {
+        let m = marker(Role::Insert, "c");
+        let sql = |name: &str| format!("CREATE TRIGGER \"{name}\" {m}\nAFTER INSERT ON x");
+        assert!(marker_of("X_CAPTURE_INSERT", &sql("X_CAPTURE_INSERT")).is_some());
+        assert!(marker_of("elsewhere", &sql("elsewhere")).is_none());
+        assert!(marker_of("x_capture_delete", &sql("x_capture_delete")).is_none());
+        assert!(marker_of("_capture_insert", &sql("_capture_insert")).is_none());
     }
 
     #[test]
