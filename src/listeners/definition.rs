@@ -127,11 +127,25 @@ impl Definition {
             ),
             _ => return None,
         };
+        let event = EVENTS
+            .iter()
+            .find(|e| Some(e.name) == map.get("event").and_then(Json::as_str))?;
+        // The trigger is the event the marker names: its timing and event
+        // are the first words after the comment (renames of the table or a
+        // column rewrite names, never these words).
+        let comment = sql.find(MARKER)?;
+        let after = &sql[comment..];
+        let after = &after[after.find("*/")? + 2..];
+        let mut words = after.split_ascii_whitespace();
+        let same = |word: Option<&str>, expected: &str| {
+            word.is_some_and(|w| w.eq_ignore_ascii_case(expected))
+        };
+        if !(same(words.next(), event.timing) && same(words.next(), event.op.sql())) {
+            return None;
+        }
         Some(Definition {
             table: opt_text("table")??,
-            event: EVENTS
-                .iter()
-                .find(|e| Some(e.name) == map.get("event").and_then(Json::as_str))?,
+            event,
             columns,
             when: opt_text("when")?,
             action: opt_text("action")??,
