@@ -24,6 +24,15 @@ impl Error {
         Error::Invalid(message.into())
     }
 
+    /// The same error with `prefix` (say, the argument it is about) before
+    /// the message of bad input; other errors unchanged.
+    pub(crate) fn within(self, prefix: &str) -> Self {
+        match self {
+            Error::Invalid(message) => Error::Invalid(format!("{prefix}{message}")),
+            other => other,
+        }
+    }
+
     /// Wraps a SQLite error with what was being done when it happened.
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
         let context = context.into();

@@ -1,18 +1,76 @@
 //! What the main database says about its objects: tables from
 //! `pragma_table_list` (one query instead of reading `sqlite_schema` text
-//! or probing with statements that may fail for other reasons), and names
-//! by namespace.
+//! or probing with statements that may fail for other reasons), columns
+//! from `pragma_table_xinfo`, and names by namespace. A table is looked up
+//! and told from a view, a virtual, shadow or internal table here alone,
+//! and each of those refusals is worded here once; a feature adds only the
+//! refusals of its own.
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::sql::shorten;
 use crate::{Error, Result};
+
+/// What a table-like object of the main database is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// An ordinary table of the user's.
+    Table,
+    View,
+    Virtual,
+    /// The storage of a virtual table, as SQLite knows it.
+    Shadow,
+    /// One of SQLite's own tables (`sqlite_schema`, `sqlite_sequence`,
+    /// `sqlite_stat1`...), whatever `pragma_table_list` calls it.
+    Internal,
+}
 
 /// A table-like object of the main database.
 pub(crate) struct MainTable {
     /// The name as the schema spells it.
     pub(crate) name: String,
-    /// `table`, `view`, `virtual` or `shadow`.
-    pub(crate) kind: String,
+    pub(crate) kind: Kind,
     pub(crate) without_rowid: bool,
+}
+
+impl MainTable {
+    fn new(name: String, kind: &str, without_rowid: bool) -> MainTable {
+        let kind = match kind {
+            _ if reserved_name(&name) => Kind::Internal,
+            "table" => Kind::Table,
+            "view" => Kind::View,
+            "shadow" => Kind::Shadow,
+            _ => Kind::Virtual,
+        };
+        MainTable {
+            name,
+            kind,
+            without_rowid,
+        }
+    }
+
+    /// Whether its rows have a rowid (by any of its names).
+    pub(crate) fn has_rowid(&self) -> bool {
+        matches!(self.kind, Kind::Table | Kind::Internal) && !self.without_rowid
+    }
+
+    /// Why it is not an ordinary table of the user's, in the one wording
+    /// every feature uses; `None` for an ordinary table.
+    pub(crate) fn not_a_table(&self) -> Option<String> {
+        let shown = shorten(&self.name);
+        match self.kind {
+            Kind::Table => None,
+            Kind::View => Some(format!("{shown} is a view, not a table")),
+            Kind::Virtual => Some(format!(
+                "{shown} is a virtual table, which SQLite cannot put triggers on"
+            )),
+            Kind::Shadow => Some(format!(
+                "{shown} is a shadow table, the storage of a virtual table"
+            )),
+            Kind::Internal => Some(format!(
+                "{shown} is an internal table of SQLite, which cannot have triggers"
+            )),
+        }
+    }
 }
 
 /// Whether SQLite keeps `name` for its own objects: `sqlite_` in any case.
@@ -24,23 +82,107 @@ pub(crate) fn reserved_name(name: &str) -> bool {
 }
 
 /// The main-database table, view or virtual table called `name`, matched
-/// as SQLite matches names (ASCII case-insensitively). Like `sqlite_schema`
-/// itself, it does not list the schema table.
+/// as SQLite matches names (ASCII case-insensitively).
 pub(crate) fn main_table(conn: &Connection, name: &str) -> Result<Option<MainTable>> {
-    conn.query_row(
-        "SELECT name, type, wr FROM pragma_table_list \
-         WHERE schema = 'main' AND name = ?1 COLLATE NOCASE AND name <> 'sqlite_schema'",
-        [name],
-        |r| {
-            Ok(MainTable {
+    Ok(tables_named(conn, name)?
+        .into_iter()
+        .find(|(schema, _)| schema == "main")
+        .map(|(_, t)| t))
+}
+
+/// The main-database object called `name`, whatever it is; a missing one
+/// is refused in the one wording every feature uses, which names another
+/// schema that has one.
+pub(crate) fn find_main_table(conn: &Connection, name: &str) -> Result<MainTable> {
+    let mut found = tables_named(conn, name)?;
+    match found.first() {
+        Some((schema, _)) if schema == "main" => Ok(found.swap_remove(0).1),
+        Some((schema, _)) => Err(Error::invalid(format!(
+            "no table {} in the main database (there is one in {schema})",
+            shorten(name)
+        ))),
+        None => Err(Error::invalid(format!(
+            "no table {} in the main database",
+            shorten(name)
+        ))),
+    }
+}
+
+/// The ordinary main-database table called `name`: what [`find_main_table`]
+/// finds, refused (see [`MainTable::not_a_table`]) unless it is a table of
+/// the user's.
+pub(crate) fn ordinary_table(conn: &Connection, name: &str) -> Result<MainTable> {
+    let found = find_main_table(conn, name)?;
+    match found.not_a_table() {
+        Some(why) => Err(Error::invalid(why)),
+        None => Ok(found),
+    }
+}
+
+/// The objects of every schema called `name`, as (schema, object), those of
+/// main first.
+fn tables_named(conn: &Connection, name: &str) -> Result<Vec<(String, MainTable)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT schema, name, type, wr FROM pragma_table_list \
+             WHERE name = ?1 COLLATE NOCASE ORDER BY schema <> 'main'",
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    let found = stmt
+        .query_map([name], |r| {
+            Ok((
+                r.get(0)?,
+                MainTable::new(r.get(1)?, &r.get::<_, String>(2)?, r.get(3)?),
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading the schema"));
+    found
+}
+
+/// A column of a main-database table, from `pragma_table_xinfo`.
+pub(crate) struct Column {
+    pub(crate) name: String,
+    /// The declared type, empty when none.
+    pub(crate) declared: String,
+    pub(crate) not_null: bool,
+    pub(crate) has_default: bool,
+    /// Its position in the PRIMARY KEY, from 1; 0 when not in it.
+    pub(crate) pk: i64,
+    /// 0 an ordinary column, 1 a hidden column of a virtual table, 2 and 3
+    /// a generated column (virtual, stored).
+    pub(crate) hidden: i64,
+}
+
+impl Column {
+    pub(crate) fn generated(&self) -> bool {
+        self.hidden >= 2
+    }
+}
+
+/// The columns of the main-database table `table`, in order (none when
+/// there is no such table).
+pub(crate) fn columns(conn: &Connection, table: &str) -> Result<Vec<Column>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk, hidden \
+             FROM pragma_table_xinfo(?1, 'main') ORDER BY cid",
+        )
+        .map_err(Error::sqlite("reading table columns"))?;
+    let columns = stmt
+        .query_map([table], |r| {
+            Ok(Column {
                 name: r.get(0)?,
-                kind: r.get(1)?,
-                without_rowid: r.get(2)?,
+                declared: r.get(1)?,
+                not_null: r.get(2)?,
+                has_default: r.get(3)?,
+                pk: r.get(4)?,
+                hidden: r.get(5)?,
             })
-        },
-    )
-    .optional()
-    .map_err(Error::sqlite("reading the schema"))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading table columns"));
+    columns
 }
 
 /// The rowid tables of every schema (main, temp and attached databases), as
@@ -117,6 +259,8 @@ pub(crate) enum Namespace {
 
 /// A main-schema object as `sqlite_schema` records it.
 pub(crate) struct SchemaEntry {
+    /// The name as the schema spells it.
+    pub(crate) name: String,
     /// `table`, `view`, `index` or `trigger`.
     pub(crate) kind: String,
     /// The table it belongs to (its own name for tables and views).
@@ -148,20 +292,30 @@ pub(crate) fn schema_object(
     };
     conn.query_row(
         &format!(
-            "SELECT type, tbl_name, sql FROM main.sqlite_master \
+            "SELECT name, type, tbl_name, sql FROM main.sqlite_master \
              WHERE type IN {types} AND name = ?1 COLLATE NOCASE LIMIT 1"
         ),
         [name],
         |r| {
             Ok(SchemaEntry {
-                kind: r.get(0)?,
-                table: r.get(1)?,
-                sql: r.get(2)?,
+                name: r.get(0)?,
+                kind: r.get(1)?,
+                table: r.get(2)?,
+                sql: r.get(3)?,
             })
         },
     )
     .optional()
     .map_err(Error::sqlite("reading the schema"))
+}
+
+/// The main-schema object called `name` in either namespace, a trigger
+/// first: what the name is taken by.
+pub(crate) fn named_object(conn: &Connection, name: &str) -> Result<Option<SchemaEntry>> {
+    match schema_object(conn, Namespace::Triggers, name)? {
+        Some(trigger) => Ok(Some(trigger)),
+        None => schema_object(conn, Namespace::Relations, name),
+    }
 }
 
 /// The type affinity of `column` of the main-database table `table`, or
@@ -172,20 +326,16 @@ pub(crate) fn column_affinity(
     table: &str,
     column: &str,
 ) -> Result<Option<Affinity>> {
-    let declared: Option<String> = conn
-        .query_row(
-            "SELECT type FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 COLLATE NOCASE",
-            [table, column],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(Error::sqlite("reading table columns"))?;
+    let declared = columns(conn, table)?
+        .into_iter()
+        .find(|c| c.name.eq_ignore_ascii_case(column))
+        .map(|c| c.declared);
     Ok(match declared {
         Some(t) => Some(Affinity::of_declared(&t)),
         None if ["rowid", "oid", "_rowid_"]
             .iter()
             .any(|r| r.eq_ignore_ascii_case(column))
-            && main_table(conn, table)?.is_some_and(|t| t.kind == "table" && !t.without_rowid) =>
+            && main_table(conn, table)?.is_some_and(|t| t.has_rowid()) =>
         {
             Some(Affinity::Integer)
         }

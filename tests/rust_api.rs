@@ -250,7 +250,7 @@ mod listeners {
         conn.execute_batch("CREATE TABLE wr(k PRIMARY KEY) WITHOUT ROWID")
             .unwrap();
         let err = on_change(&conn, "missing", &[Op::Insert], |_| {}).unwrap_err();
-        assert_eq!(err.to_string(), "no such table: main.missing");
+        assert_eq!(err.to_string(), "no table \"missing\" in the main database");
         let err = on_change(&conn, "wr", &[Op::Insert], |_| {}).unwrap_err();
         assert!(err.to_string().contains("WITHOUT ROWID"), "{err}");
         let err = on_change(&conn, "user", &[], |_| {}).unwrap_err();

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::changes::{capacity, last_seq};
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::schema::{find_main_table, Kind};
 use crate::session::Session;
 use crate::sql::{display_name, quote_ident};
 use crate::{Error, Result};
@@ -220,35 +221,24 @@ fn unwatch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<Str
 
 /// The canonical name of a `main` table the update hook can see.
 pub(crate) fn watchable_table(conn: &Connection, table: &str) -> Result<String> {
-    let Some(found) = crate::schema::main_table(conn, table)? else {
+    let found = find_main_table(conn, table)?;
+    let name = display_name(&found.name);
+    if found.kind == Kind::Virtual {
         return Err(Error::invalid(format!(
-            "no such table: main.{}",
-            display_name(table)
+            "{name} is a virtual table; the update hook does not see its changes"
         )));
-    };
-    let name = found.name;
-    match found.kind.as_str() {
-        "view" => Err(Error::invalid(format!(
-            "{} is a view; only tables have row changes",
-            display_name(&name)
-        ))),
-        "virtual" => Err(Error::invalid(format!(
-            "{} is a virtual table; the update hook does not see its changes",
-            display_name(&name)
-        ))),
-        "shadow" => Err(Error::invalid(format!(
-            "{} is a shadow table, the storage of a virtual table; watch changes through \
-             the virtual table's own tables instead",
-            display_name(&name)
-        ))),
-        _ if found.without_rowid => Err(Error::invalid(format!(
-            "{} is a WITHOUT ROWID table, whose changes SQLite's update hook does not report; \
-             use trigger_capture({}) for it",
-            display_name(&name),
-            crate::sql::quote_text(&name)?
-        ))),
-        _ => Ok(name),
     }
+    if let Some(why) = found.not_a_table() {
+        return Err(Error::invalid(why));
+    }
+    if found.without_rowid {
+        return Err(Error::invalid(format!(
+            "{name} is a WITHOUT ROWID table, whose changes SQLite's update hook does not report; \
+             use trigger_capture({}) for it",
+            crate::sql::quote_text(&found.name)?
+        )));
+    }
+    Ok(found.name)
 }
 
 /// Changes what this connection watches, then brings hooks and guard

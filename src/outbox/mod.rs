@@ -24,6 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::ffi::StatementAnswers;
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
+use crate::schema::{columns, main_table, Kind};
 use crate::sql::display_name;
 use crate::{Error, Result};
 
@@ -424,26 +425,21 @@ const CONSUMERS_SHAPE: Shape = Shape {
 /// What keeps the existing `table` from serving as `wanted` (empty: it
 /// fits, or there is no such table yet).
 fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>> {
-    let read = Error::sqlite(format!("reading the columns of {table}"));
-    let Some(found) = crate::schema::main_table(conn, table)? else {
+    let Some(found) = main_table(conn, table)? else {
         return Ok(Vec::new());
     };
-    if found.kind != "table" {
-        let kind = match found.kind.as_str() {
-            "virtual" | "shadow" => format!("{} table", found.kind),
-            other => other.to_string(),
-        };
+    let kind = match found.kind {
+        Kind::Table => None,
+        Kind::View => Some("view"),
+        Kind::Virtual => Some("virtual table"),
+        Kind::Shadow => Some("shadow table"),
+        Kind::Internal => Some("table of SQLite's own"),
+    };
+    if let Some(kind) = kind {
         return Ok(vec![format!("it is a {kind}, not a table")]);
     }
-    // (name, declared type, NOT NULL, has a DEFAULT, primary key position)
-    let columns: Vec<(String, String, bool, bool, i64)> = conn
-        .prepare("SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_xinfo(?1, 'main')")
-        .and_then(|mut stmt| {
-            stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                .collect()
-        })
-        .map_err(read)?;
-    let column = |name: &str| columns.iter().find(|c| c.0.eq_ignore_ascii_case(name));
+    let columns = columns(conn, table)?;
+    let column = |name: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name));
     let mut problems = Vec::new();
     for name in wanted.columns {
         if column(name).is_none() {
@@ -456,22 +452,22 @@ fn misfits(conn: &Connection, table: &str, wanted: Shape) -> Result<Vec<String>>
         Key::AutoincrementRowid(_) => &["channel", "payload"],
         Key::Unique(_) => &["consumer", "seq"],
     };
-    for (name, _, not_null, has_default, pk) in &columns {
-        let filled = inserted.iter().any(|c| c.eq_ignore_ascii_case(name))
-            || matches!(wanted.key, Key::AutoincrementRowid(k) if k.eq_ignore_ascii_case(name) && *pk == 1);
-        if *not_null && !*has_default && !filled {
+    for c in &columns {
+        let filled = inserted.iter().any(|i| i.eq_ignore_ascii_case(&c.name))
+            || matches!(wanted.key, Key::AutoincrementRowid(k) if k.eq_ignore_ascii_case(&c.name) && c.pk == 1);
+        if c.not_null && !c.has_default && !filled {
             problems.push(format!(
                 "column {} is NOT NULL without a DEFAULT",
-                display_name(name)
+                display_name(&c.name)
             ));
         }
     }
     match wanted.key {
         Key::AutoincrementRowid(key) => {
-            let pk: Vec<_> = columns.iter().filter(|c| c.4 > 0).collect();
+            let pk: Vec<_> = columns.iter().filter(|c| c.pk > 0).collect();
             let rowid_alias = pk.len() == 1
-                && pk[0].0.eq_ignore_ascii_case(key)
-                && pk[0].1.eq_ignore_ascii_case("INTEGER");
+                && pk[0].name.eq_ignore_ascii_case(key)
+                && pk[0].declared.eq_ignore_ascii_case("INTEGER");
             let sql: String = conn
                 .query_row(
                     "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",

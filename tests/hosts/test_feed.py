@@ -73,8 +73,8 @@ def test_watch_errors(tmp_path):
         " CREATE TABLE wr(a PRIMARY KEY) WITHOUT ROWID;"
     )
     cases = {
-        "SELECT trigger_watch('nope')": "trigger_watch(): no such table: main.nope",
-        "SELECT trigger_watch('v')": "trigger_watch(): v is a view; only tables have row changes",
+        "SELECT trigger_watch('nope')": 'trigger_watch(): no table "nope" in the main database',
+        "SELECT trigger_watch('v')": 'trigger_watch(): "v" is a view, not a table',
         "SELECT trigger_watch('wr')": "trigger_watch(): wr is a WITHOUT ROWID table, whose changes "
         "SQLite's update hook does not report; use trigger_capture('wr') for it",
         "SELECT trigger_watch(NULL)": "trigger_watch(): argument 1 (table) must be text, got NULL",
