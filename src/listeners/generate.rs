@@ -6,8 +6,8 @@ use rusqlite::{Batch, Connection};
 
 use super::definition::Definition;
 use super::lexer::{close_line, ending, Ending};
-use super::table::Column;
 use crate::changes::Op;
+use crate::schema::Column;
 use crate::sql::quote_ident;
 use crate::{Error, Result};
 
@@ -54,7 +54,7 @@ pub(super) fn firing_sql(def: &Definition, columns: &[Column]) -> Result<String>
                 Some(c) => c.iter().map(String::as_str).collect(),
                 None => columns
                     .iter()
-                    .filter(|c| !c.generated)
+                    .filter(|c| !c.generated())
                     .map(|c| c.name.as_str())
                     .collect(),
             };

@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value as Json};
 
 use crate::functions::{SqlFunction, ADMIN};
-use crate::schema::reserved_name;
+use crate::schema::{columns, named_object, ordinary_table, reserved_name, SchemaEntry};
 use crate::sql::in_savepoint;
 use crate::sql::{quote_ident, shorten, shorten_to};
 use crate::{Error, Result};
@@ -35,13 +35,11 @@ mod definition;
 mod generate;
 mod lexer;
 mod options;
-mod table;
 
 use definition::{event_names, find_event, generated_name, Definition};
 use generate::{create_checked, firing_sql, refused, sqlite_message, trigger_text};
 use lexer::ending;
 use options::{check_keys, columns_option, option_error, text_option};
-use table::{columns_of, resolve_table, schema_object};
 
 const FUNCTIONS: &[SqlFunction] = &[
     SqlFunction {
@@ -95,7 +93,9 @@ fn listen(
     // by another connection is seen, as if the calls had come one after the
     // other.
     in_savepoint(conn, "trigger_listen", || {
-        let table = resolve_table(conn, table)?;
+        let table = ordinary_table(conn, table)
+            .map_err(|e| e.within("argument 1 (table): "))?
+            .name;
         let event_def = find_event(event).ok_or_else(|| {
             Error::invalid(format!(
                 "argument 2 (event) must be one of {}; got {}",
@@ -115,7 +115,7 @@ fn listen(
                 "argument 3 (action_sql) has no statement: give the SQL the trigger runs",
             ));
         }
-        let columns = columns_of(conn, &table)?;
+        let columns = columns(conn, &table)?;
         let def = Definition {
             columns: columns_option(options, event_def, &table, &columns)?,
             when: match text_option(options, "when")? {
@@ -174,7 +174,10 @@ fn listener_name(
                     format!("{} is reserved for SQLite's own objects", shorten(&name)),
                 ));
             }
-            if let Some((kind, found)) = schema_object(conn, &name)? {
+            if let Some(SchemaEntry {
+                kind, name: found, ..
+            }) = named_object(conn, &name)?
+            {
                 return Err(option_error(
                     "name",
                     format!(
@@ -187,7 +190,10 @@ fn listener_name(
         }
         None => {
             let name = generated_name(def);
-            if let Some((kind, found)) = schema_object(conn, &name)? {
+            if let Some(SchemaEntry {
+                kind, name: found, ..
+            }) = named_object(conn, &name)?
+            {
                 let same =
                     kind == "trigger" && listener_definition(conn, &found)?.as_ref() == Some(def);
                 return Err(Error::invalid(if same {
@@ -229,7 +235,7 @@ fn unlisten(conn: &Connection, name: &str) -> Result<String> {
     let bad = |why: String| Error::invalid(format!("argument 1 (name): {why}"));
     // Under the write lock from the first read on (see `in_savepoint`).
     in_savepoint(conn, "trigger_unlisten", || {
-        match schema_object(conn, name)? {
+        match named_object(conn, name)?.map(|e| (e.kind, e.name)) {
             None => Err(bad(format!(
                 "no listener {} in the main database",
                 shorten(name)

@@ -3,8 +3,8 @@
 use serde_json::{Map, Value as Json};
 
 use super::definition::Event;
-use super::table::Column;
 use crate::changes::Op;
+use crate::schema::Column;
 use crate::sql::{json_kind, shorten};
 use crate::{Error, Result};
 
@@ -105,7 +105,7 @@ pub(super) fn columns_option(
                 ),
             ));
         };
-        if column.generated {
+        if column.generated() {
             return Err(option_error(
                 "columns",
                 format!(
