@@ -33,7 +33,9 @@ use serde_json::{Map, Value as Json};
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
 use crate::changes::Op;
 use crate::marker;
-use crate::schema::{reserved_name, schema_entry, Namespace};
+use crate::schema::{
+    find_main_table, ordinary_table, schema_entry, Affinity, Column, MainTable, Namespace,
+};
 use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
 use crate::{Error, Result};
@@ -297,39 +299,12 @@ fn same_values(columns: &[(String, Option<String>)], a: &str, b: &str) -> Result
 /// Looks `name` up in the main database and refuses anything that cannot
 /// or must not be captured.
 fn find_table(conn: &Connection, name: &str) -> Result<Table> {
-    let found: Option<(String, String, bool)> = conn
-        .query_row(
-            "SELECT name, type, wr FROM pragma_table_list(?1) WHERE schema = 'main'",
-            [name],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(Error::sqlite("reading the schema"))?;
-    let Some((canonical, kind, without_rowid)) = found else {
-        return Err(Error::invalid(format!(
-            "no table {} in the main database",
-            shorten(name)
-        )));
-    };
+    let MainTable {
+        name: canonical,
+        without_rowid,
+        ..
+    } = ordinary_table(conn, name)?;
     let shown = shorten(&canonical);
-    match kind.as_str() {
-        "table" => {}
-        "view" => {
-            return Err(Error::invalid(format!(
-                "{shown} is a view; only tables can be captured"
-            )));
-        }
-        other => {
-            return Err(Error::invalid(format!(
-                "{shown} is a {other} table; SQLite cannot put triggers on it"
-            )));
-        }
-    }
-    if reserved_name(&canonical) {
-        return Err(Error::invalid(format!(
-            "{shown} is an internal SQLite table; it cannot be captured"
-        )));
-    }
     if [OUTBOX_TABLE, CONSUMERS_TABLE, REPLACED_TABLE]
         .iter()
         .any(|t| t.eq_ignore_ascii_case(&canonical))
@@ -346,37 +321,24 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
     let mut text_columns = Vec::new();
     let mut integer_columns = Vec::new();
     {
-        // hidden: 0 an ordinary column, 2 and 3 generated ones (readable in
-        // triggers), 1 a hidden column of a virtual table (never here).
-        let mut stmt = conn
-            .prepare(
-                "SELECT name, pk, type, hidden, \"notnull\" FROM pragma_table_xinfo(?1, 'main') \
-                 WHERE hidden IN (0, 2, 3) ORDER BY cid",
-            )
-            .map_err(Error::sqlite("reading table columns"))?;
-        let rows = stmt
-            .query_map([&canonical], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, bool>(4)?,
-                ))
-            })
-            .map_err(Error::sqlite("reading table columns"))?;
         let mut keyed = Vec::new();
-        for row in rows {
-            let (column, pk, declared, hidden, not_null) =
-                row.map_err(Error::sqlite("reading table columns"))?;
+        // A hidden column of a virtual table (hidden 1) is never here;
+        // generated ones are readable in triggers.
+        for column in crate::schema::columns(conn, &canonical)? {
+            let Column {
+                name: column,
+                declared,
+                not_null,
+                pk,
+                hidden,
+                ..
+            } = column;
             if pk > 0 && !not_null && !without_rowid {
                 nullable_key.push(column.clone());
             }
-            match (hidden, crate::schema::Affinity::of_declared(&declared)) {
-                (0, crate::schema::Affinity::Text) => text_columns.push(column.clone()),
-                (0, crate::schema::Affinity::Integer | crate::schema::Affinity::Numeric) => {
-                    integer_columns.push(column.clone())
-                }
+            match (hidden, Affinity::of_declared(&declared)) {
+                (0, Affinity::Text) => text_columns.push(column.clone()),
+                (0, Affinity::Integer | Affinity::Numeric) => integer_columns.push(column.clone()),
                 _ => {}
             }
             if hidden != 0 {
@@ -1280,20 +1242,7 @@ fn payload(
 pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
     // Under the write lock from the first read on (see `in_savepoint`).
     let (name, existing) = in_savepoint(conn, "trigger_uncapture", || {
-        let found: Option<String> = conn
-            .query_row(
-                "SELECT name FROM pragma_table_list(?1) WHERE schema = 'main'",
-                [table],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(Error::sqlite("reading the schema"))?;
-        let Some(name) = found else {
-            return Err(Error::invalid(format!(
-                "no table {} in the main database",
-                shorten(table)
-            )));
-        };
+        let name = find_main_table(conn, table)?.name;
         let existing = existing_captures(conn, &name)?;
         if existing.is_empty() {
             return Err(Error::invalid(format!(
