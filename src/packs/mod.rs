@@ -16,7 +16,9 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
-use crate::schema::{column_affinity, schema_entry, schema_object, Namespace, SchemaEntry};
+use crate::schema::{
+    column_affinity, columns, ordinary_table, schema_entry, schema_object, Namespace, SchemaEntry,
+};
 use crate::session::Session;
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
@@ -659,43 +661,20 @@ fn namespace_of(kind: ObjectKind) -> Namespace {
 fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     for r in &t.requires {
         let table = params.text(&r.table_param);
-        match schema_entry(conn, Namespace::Relations, table)? {
-            Some((kind, _)) if kind == "table" => {}
-            Some((kind, _)) => {
-                return Err(Error::invalid(format!(
-                    "pack {} needs a table {} (parameter {}), but {} is a {kind}",
-                    t.name,
-                    shorten(table),
-                    r.table_param,
-                    shorten(table)
-                )))
-            }
-            None => {
-                return Err(Error::invalid(format!(
-                "pack {} needs table {} (parameter {}), which does not exist in the main database",
-                t.name,
-                shorten(table),
-                r.table_param
-            )))
-            }
-        }
-        let columns: Vec<String> = {
-            let mut stmt = conn
-                .prepare("SELECT name FROM pragma_table_xinfo(?1, 'main')")
-                .map_err(Error::sqlite("reading table columns"))?;
-            let rows = stmt
-                .query_map([table], |r| r.get(0))
-                .map_err(Error::sqlite("reading table columns"))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(Error::sqlite("reading table columns"))?
-        };
+        let found = ordinary_table(conn, table).map_err(|e| {
+            e.within(&format!(
+                "pack {} needs a table (parameter {}): ",
+                t.name, r.table_param
+            ))
+        })?;
+        let columns = columns(conn, &found.name)?;
         for c in &r.column_params {
             let column = params.text(c);
-            let present = columns.iter().any(|x| x.eq_ignore_ascii_case(column))
+            let present = columns.iter().any(|x| x.name.eq_ignore_ascii_case(column))
                 || (["rowid", "oid", "_rowid_"]
                     .iter()
                     .any(|x| x.eq_ignore_ascii_case(column))
-                    && has_rowid(conn, table)?);
+                    && found.has_rowid());
             if !present {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter {}) in table {}, which has no such column",
@@ -708,11 +687,6 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
         }
     }
     Ok(())
-}
-
-fn has_rowid(conn: &Connection, table: &str) -> Result<bool> {
-    let sql = format!("SELECT rowid FROM main.{} LIMIT 0", quote_ident(table)?);
-    Ok(conn.prepare(&sql).is_ok())
 }
 
 /// Fails when a trigger or index the pack would create already exists, so

@@ -528,7 +528,7 @@ class Fuzzer:
             except self.h.Error as e:
                 message = str(e)
                 self.count("trigger_install", "errors")
-            table = re.match(r"trigger_install\(\): pack \w+ needs table .* \(parameter (\w+)\), which does not exist", message, re.S)
+            table = re.match(r"trigger_install\(\): pack \w+ needs a table \(parameter (\w+)\): no table ", message, re.S)
             column = re.match(r"trigger_install\(\): pack \w+ needs column .* \(parameter (\w+)\) in table .*, which has no such column$", message, re.S)
             if table:
                 tables.append(named[table.group(1)])

@@ -58,8 +58,8 @@ def test_errors_reach_the_shell_as_sqlite_errors():
     run = shell(f".load {EXT}\n" + SEED_SCHEMA + "SELECT trigger_install('nope');\n", bail=False)
     assert 'trigger_install(): unknown pack "nope" (packs: default_album, task_state)' in run.stderr
     run = shell(f".load {EXT}\nSELECT trigger_install('task_state');\n", bail=False)
-    assert ("trigger_install(): pack task_state needs table \"obs\" (parameter obs_table), "
-            "which does not exist in the main database") in run.stderr
+    assert ("trigger_install(): pack task_state needs a table (parameter obs_table): "
+            "no table \"obs\" in the main database") in run.stderr
 
 
 def test_loading_a_missing_file_is_an_error_not_a_crash():
