@@ -159,41 +159,6 @@ def test_with_a_busy_timeout_the_call_waits_for_the_writer(name, wal, call, tmp_
     assert h.rows(conn, "SELECT name FROM obs") == [("w",)]
 
 
-@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
-def test_concurrent_installs_of_one_pack_install_it_once(wal, tmp_path):
-    """Connections installing the same pack at the same moment: one installs
-    it, every other one sees that install and changes nothing."""
-    h = host("sqlite3")
-    db, conn = database(h, tmp_path, wal=wal)
-    conn.close()
-    racers = 12
-    start = threading.Barrier(racers)
-    answers, errors = [], []
-
-    def install():
-        c = h.connect(db)
-        c.execute("PRAGMA busy_timeout = 20000")
-        start.wait()
-        try:
-            answers.append(c.execute("SELECT trigger_install('task_state')").fetchone()[0])
-        except sqlite3.Error as e:
-            errors.append(str(e))
-        finally:
-            c.close()
-
-    threads = [threading.Thread(target=install) for _ in range(racers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    installed = [a for a in answers if a.startswith("installed task_state")]
-    assert len(installed) == 1, answers
-    assert sorted(set(answers) - set(installed)) == [
-        "task_state 1.0.0 is already installed with these parameters; nothing changed"
-    ], answers
-
-
 def race(h, db, sql, racers=10):
     """Runs `sql` on `racers` connections at the same moment: (answers, errors)."""
     start = threading.Barrier(racers)
@@ -216,6 +181,22 @@ def race(h, db, sql, racers=10):
     for t in threads:
         t.join()
     return answers, errors
+
+
+@pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
+def test_concurrent_installs_of_one_pack_install_it_once(wal, tmp_path):
+    """Connections installing the same pack at the same moment: one installs
+    it, every other one sees that install and changes nothing."""
+    h = host("sqlite3")
+    db, conn = database(h, tmp_path, wal=wal)
+    conn.close()
+    answers, errors = race(h, db, "SELECT trigger_install('task_state')", racers=12)
+    assert errors == []
+    installed = [a for a in answers if a.startswith("installed task_state")]
+    assert len(installed) == 1, answers
+    assert sorted(set(answers) - set(installed)) == [
+        "task_state 1.0.0 is already installed with these parameters; nothing changed"
+    ], answers
 
 
 @pytest.mark.parametrize("wal", [True, False], ids=["wal", "rollback"])
