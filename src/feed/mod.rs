@@ -482,18 +482,20 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
 /// The TEMP guard triggers of `schema.table`, one per operation, as
 /// (name, text after `CREATE TRIGGER `, which is how SQLite stores it). The
 /// guards of a `main` table are `trigger_feed_<table>_<op>`, those of
-/// another schema's `trigger_feed_<schema>.<table>_<op>`.
+/// another schema's `trigger_feed@<length of schema>@<schema>.<table>_<op>`:
+/// no two tables share a name, whatever their names are (a main table
+/// named `temp.t` beside `temp.t`).
 fn guards(schema: &str, table: &str, token: &str) -> Result<Vec<(String, String)>> {
     let on = format!("{}.{}", quote_ident(schema)?, quote_ident(table)?);
     let prefix = if schema == "main" {
-        String::new()
+        "_".to_string()
     } else {
-        format!("{schema}.")
+        format!("@{}@{schema}.", schema.len())
     };
     let mut guards = ["INSERT", "UPDATE", "DELETE"]
         .into_iter()
         .map(|op| {
-            let name = format!("trigger_feed_{prefix}{table}_{}", op.to_ascii_lowercase());
+            let name = format!("trigger_feed{prefix}{table}_{}", op.to_ascii_lowercase());
             let text = format!("{} BEFORE {op} ON {on}{GUARD_BODY}", quote_ident(&name)?);
             Ok((name, text))
         })
@@ -502,7 +504,7 @@ fn guards(schema: &str, table: &str, token: &str) -> Result<Vec<(String, String)
     // on, SQLite runs DELETE triggers for them. The guard names itself (a
     // rename keeps trigger names), so the session finds its table, and
     // carries the session's token, which no database file can know.
-    let name = format!("trigger_feed_{prefix}{table}_replaced");
+    let name = format!("trigger_feed{prefix}{table}_replaced");
     let text = format!(
         "{} AFTER DELETE ON {on} BEGIN SELECT trigger_feed_deleted({}, {}, {}, old.rowid); END",
         quote_ident(&name)?,
