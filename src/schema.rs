@@ -97,6 +97,16 @@ pub(crate) fn find_main_table(conn: &Connection, name: &str) -> Result<MainTable
     let mut found = tables_named(conn, name)?;
     match found.first() {
         Some((schema, _)) if schema == "main" => Ok(found.swap_remove(0).1),
+        // SQLite's own names, listed under others (`sqlite_master` is
+        // `sqlite_schema`, `sqlite_temp_master` temp's) or not at all.
+        _ if reserved_name(name)
+            && (!found.is_empty()
+                || ["sqlite_master", "sqlite_temp_master"]
+                    .iter()
+                    .any(|alias| alias.eq_ignore_ascii_case(name))) =>
+        {
+            Ok(MainTable::new(name.to_string(), "table", false))
+        }
         Some((schema, _)) => Err(Error::invalid(format!(
             "no table {} in the main database (there is one in {schema})",
             shorten(name)
