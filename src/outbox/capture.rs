@@ -731,10 +731,10 @@ pub(super) fn capture(
     })?;
     let names: Vec<String> = roles
         .iter()
-        .map(|role| display_name(&trigger_name(&t.name, *role)))
+        .map(|role| trigger_name(&t.name, *role))
         .collect();
     Ok(format!(
-        "{} {} into channel {}: {} {}",
+        "{} {} into channel {}: {}",
         if existing.is_empty() {
             "captured"
         } else {
@@ -742,13 +742,20 @@ pub(super) fn capture(
         },
         display_name(&t.name),
         display_name(&channel),
-        if names.len() == 1 {
-            "trigger"
-        } else {
-            "triggers"
-        },
-        names.join(", ")
+        listed_triggers(&names)
     ))
+}
+
+/// `trigger a` or `triggers a, b`, as the answers of capture and uncapture
+/// list them.
+fn listed_triggers(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().map(|n| display_name(n)).collect();
+    let noun = if shown.len() == 1 {
+        "trigger"
+    } else {
+        "triggers"
+    };
+    format!("{noun} {}", shown.join(", "))
 }
 
 /// Refuses a table that already holds rows with a NULL in its key.
@@ -1254,16 +1261,10 @@ pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
         drop_unused_notes(conn)?;
         Ok((name, existing))
     })?;
-    let names: Vec<String> = existing.iter().map(|e| display_name(e)).collect();
     Ok(format!(
-        "uncaptured {}: dropped {} {}",
+        "uncaptured {}: dropped {}",
         display_name(&name),
-        if names.len() == 1 {
-            "trigger"
-        } else {
-            "triggers"
-        },
-        names.join(", ")
+        listed_triggers(&existing)
     ))
 }
 
