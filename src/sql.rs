@@ -240,6 +240,98 @@ pub fn identifiers(sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// The head of a `CREATE TRIGGER` statement, as [`trigger_head`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TriggerHead {
+    /// `CREATE TEMP TRIGGER`.
+    pub(crate) temp: bool,
+    /// Where the trigger's own name starts (past any `schema.`).
+    pub(crate) name_start: usize,
+    /// Whether a schema name came before the trigger's name.
+    pub(crate) qualified: bool,
+    /// `BEFORE`, `AFTER` or `INSTEAD OF`, upper-case; `BEFORE` when the
+    /// statement names none, as SQLite reads it.
+    pub(crate) timing: &'static str,
+    /// `DELETE`, `INSERT` or `UPDATE`, upper-case.
+    pub(crate) op: &'static str,
+}
+
+/// Reads the head of a `CREATE TRIGGER` statement (`CREATE [TEMP] TRIGGER
+/// [IF NOT EXISTS] [schema.]name [timing] op`); `None` for anything else.
+pub(crate) fn trigger_head(sql: &str) -> Option<TriggerHead> {
+    let mut words = tokens(sql).filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment));
+    let text = |t: &Token| &sql[t.start..t.end];
+    let is = |t: Option<Token>, word: &str| {
+        t.is_some_and(|t| t.kind == Kind::Word && sql[t.start..t.end].eq_ignore_ascii_case(word))
+    };
+    if !is(words.next(), "CREATE") {
+        return None;
+    }
+    let mut next = words.next()?;
+    let temp = next.kind == Kind::Word
+        && ["TEMP", "TEMPORARY"]
+            .iter()
+            .any(|w| text(&next).eq_ignore_ascii_case(w));
+    if temp {
+        next = words.next()?;
+    }
+    if !is(Some(next), "TRIGGER") {
+        return None;
+    }
+    let mut rest: Vec<Token> = words.take(10).collect();
+    if rest.len() >= 3 && is(Some(rest[0]), "IF") && is(Some(rest[1]), "NOT") {
+        if !is(Some(rest[2]), "EXISTS") {
+            return None;
+        }
+        rest.drain(..3);
+    }
+    let name = |t: &Token| matches!(t.kind, Kind::Word | Kind::Name | Kind::Text) && t.closed;
+    let mut at = 0;
+    if !rest.first().is_some_and(name) {
+        return None;
+    }
+    let qualified = rest.get(1).is_some_and(|t| text(t) == ".");
+    if qualified {
+        at = 2;
+        if !rest.get(at).is_some_and(name) {
+            return None;
+        }
+    }
+    let name_start = rest[at].start;
+    let word = |i: usize| {
+        rest.get(i)
+            .filter(|t| t.kind == Kind::Word)
+            .map(|t| text(t))
+    };
+    let mut i = at + 1;
+    let timing = match word(i) {
+        Some(w) if w.eq_ignore_ascii_case("BEFORE") => "BEFORE",
+        Some(w) if w.eq_ignore_ascii_case("AFTER") => "AFTER",
+        Some(w) if w.eq_ignore_ascii_case("INSTEAD") => {
+            i += 1;
+            if !word(i).is_some_and(|w| w.eq_ignore_ascii_case("OF")) {
+                return None;
+            }
+            "INSTEAD OF"
+        }
+        _ => {
+            i -= 1;
+            "BEFORE"
+        }
+    };
+    i += 1;
+    let op = ["DELETE", "INSERT", "UPDATE"]
+        .into_iter()
+        .find(|op| word(i).is_some_and(|w| w.eq_ignore_ascii_case(op)))?;
+    Some(TriggerHead {
+        temp,
+        name_start,
+        qualified,
+        timing,
+        op,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +385,40 @@ mod tests {
         );
         assert_eq!(identifiers("\"x\"\"y\" = 'it''s'"), ["x\"y"]);
         assert_eq!(identifiers("\"open"), ["open"]);
+    }
+
+    #[test]
+    fn trigger_heads_give_timing_op_and_where_the_name_starts() {
+        type Head<'a> = (bool, &'a str, bool, &'static str, &'static str);
+        fn head(sql: &str) -> Option<Head<'_>> {
+            trigger_head(sql).map(|h| (h.temp, &sql[h.name_start..], h.qualified, h.timing, h.op))
+        }
+        assert_eq!(
+            head("CREATE TRIGGER usr BEFORE INSERT ON t BEGIN SELECT 1; END"),
+            Some((
+                false,
+                "usr BEFORE INSERT ON t BEGIN SELECT 1; END",
+                false,
+                "BEFORE",
+                "INSERT"
+            ))
+        );
+        assert_eq!(
+            head("create trigger \"a b\" update of x on t begin select 1; end").map(|h| (h.3, h.4)),
+            Some(("BEFORE", "UPDATE"))
+        );
+        assert_eq!(
+            head("CREATE TEMP TRIGGER IF NOT EXISTS main.[x] /* c */ INSTEAD OF DELETE ON v BEGIN SELECT 1; END")
+                .map(|h| (h.0, h.1.starts_with("[x]"), h.2, h.3, h.4)),
+            Some((true, true, true, "INSTEAD OF", "DELETE"))
+        );
+        assert_eq!(
+            head("CREATE TRIGGER 'q' AFTER -- x\n DELETE ON t BEGIN SELECT 1; END").map(|h| h.3),
+            Some("AFTER")
+        );
+        assert_eq!(head("CREATE TABLE t(x)"), None);
+        assert_eq!(head("CREATE TRIGGER x ON t"), None);
+        assert_eq!(head("CREATE TRIGGER \"open"), None);
     }
 
     #[test]

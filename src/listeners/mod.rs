@@ -153,6 +153,8 @@ fn listen(
         }
         create_checked(conn, &name, &text, &fire)
             .map_err(|r| refused(r, "argument 3 (action_sql)"))?;
+        // What the action writes is recorded after the change it reacts to.
+        crate::outbox::keep_capture_first(conn, &def.table)?;
         Ok(name)
     })
 }

@@ -36,8 +36,8 @@ use crate::marker;
 use crate::schema::{
     find_main_table, ordinary_table, schema_entry, Affinity, Column, MainTable, Namespace,
 };
-use crate::sql::in_savepoint;
 use crate::sql::{display_name, json_kind, quote_ident, quote_text, shorten};
+use crate::sql::{in_savepoint, trigger_head, TriggerHead};
 use crate::{Error, Result};
 
 /// Starts the comment that marks a capture trigger.
@@ -668,7 +668,7 @@ pub(super) fn capture(
     // Everything from the first read of the schema on happens under the
     // write lock (see `in_savepoint`), so a concurrent capture of the same
     // table is seen here and replaced, never collided with.
-    let (t, channel, existing, roles) = in_savepoint(conn, "trigger_capture", || {
+    let (t, channel, existing, roles, moved) = in_savepoint(conn, "trigger_capture", || {
         let t = find_table(conn, table)?;
         let replace = options.events.contains(&Op::Delete);
         if let (true, Some(problem)) = (replace, &t.replace_problem) {
@@ -725,15 +725,20 @@ pub(super) fn capture(
             conn.execute_batch(sql)
                 .map_err(Error::sqlite(format!("capturing {}", shorten(&t.name))))?;
         }
+        let moved = if replace {
+            recreate_user_before_triggers(conn, &t.name)?
+        } else {
+            Vec::new()
+        };
         check_compiles(conn, &t)?;
         drop_unused_notes(conn)?;
-        Ok((t, channel, existing, roles))
+        Ok((t, channel, existing, roles, moved))
     })?;
     let names: Vec<String> = roles
         .iter()
         .map(|role| trigger_name(&t.name, *role))
         .collect();
-    Ok(format!(
+    let mut answer = format!(
         "{} {} into channel {}: {}",
         if existing.is_empty() {
             "captured"
@@ -743,7 +748,115 @@ pub(super) fn capture(
         display_name(&t.name),
         display_name(&channel),
         listed_triggers(&names)
-    ))
+    );
+    if !moved.is_empty() {
+        answer.push_str(&format!(
+            "; {} re-created unchanged after them, so that {} before them",
+            listed_triggers(&moved),
+            if moved.len() == 1 {
+                "it fires"
+            } else {
+                "they fire"
+            }
+        ));
+    }
+    Ok(answer)
+}
+
+/// The main-schema triggers on `table`, oldest first (the order SQLite
+/// loads them in, so the reverse of the order they fire in), with their
+/// SQL and head.
+fn triggers_on(conn: &Connection, table: &str) -> Result<Vec<(String, String, TriggerHead)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, sql FROM main.sqlite_master \
+             WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL \
+             ORDER BY rowid",
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    let rows = stmt
+        .query_map([table], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(Error::sqlite("reading the schema"))?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (name, sql) = row.map_err(Error::sqlite("reading the schema"))?;
+        // SQLite writes every trigger it stores as `CREATE TRIGGER name ...`;
+        // one it could not have written is left where it is.
+        if let Some(head) = trigger_head(&sql).filter(|h| !h.temp && !h.qualified) {
+            found.push((name, sql, head));
+        }
+    }
+    Ok(found)
+}
+
+/// Drops the trigger and creates it again from its own SQL, so that it
+/// becomes the newest trigger of its table: SQLite fires the newest first.
+fn recreate(conn: &Connection, name: &str, sql: &str, head: &TriggerHead) -> Result<()> {
+    let what = || format!("re-creating trigger {}", shorten(name));
+    conn.execute_batch(&format!("DROP TRIGGER main.{}", quote_ident(name)?))
+        .map_err(Error::sqlite(what()))?;
+    conn.execute(
+        &format!("CREATE TRIGGER main.{}", &sql[head.name_start..]),
+        [],
+    )
+    .map_err(Error::sqlite(what()))?;
+    Ok(())
+}
+
+/// Re-creates, unchanged and in their order, the table's own BEFORE INSERT
+/// and BEFORE UPDATE triggers that are older than its capture triggers;
+/// returns their names.
+///
+/// SQLite fires a table's triggers newest first, so such a trigger fires
+/// after the `_before_*` triggers have noted the rows a REPLACE will
+/// delete. If it writes to the table itself (a REPLACE that removes a noted
+/// row, or adds a row the outer REPLACE then deletes), the notes no longer
+/// name the rows the outer REPLACE deletes, and a delete would be lost.
+/// Once re-created, they fire first, and the notes are taken after
+/// everything they do. Newer triggers fire first anyway.
+fn recreate_user_before_triggers(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut moved = Vec::new();
+    for (name, sql, head) in triggers_on(conn, table)? {
+        if head.timing == "BEFORE"
+            && matches!(head.op, "INSERT" | "UPDATE")
+            && marker_of(&name, &sql).is_none()
+        {
+            recreate(conn, &name, &sql, &head)?;
+            moved.push(name);
+        }
+    }
+    Ok(moved)
+}
+
+/// Keeps the AFTER triggers of the capture of `table`, if it is captured,
+/// the first to fire: re-creates them, in their order, when an AFTER
+/// trigger of another kind is newer than one of them. Called by what
+/// creates AFTER triggers on a table (listeners, packs).
+///
+/// An AFTER trigger that fires before capture's and writes (to this table
+/// or another captured one) records its changes before the change that
+/// caused them: a replica would see an update of a row before its insert.
+pub(crate) fn keep_capture_first(conn: &Connection, table: &str) -> Result<()> {
+    let triggers = triggers_on(conn, table)?;
+    let ours = |name: &str, sql: &str, head: &TriggerHead| {
+        head.timing == "AFTER" && marker_of(name, sql).is_some()
+    };
+    let Some(first_ours) = triggers.iter().position(|(n, s, h)| ours(n, s, h)) else {
+        return Ok(());
+    };
+    let behind = triggers[first_ours..]
+        .iter()
+        .any(|(n, s, h)| h.timing == "AFTER" && !ours(n, s, h));
+    if behind {
+        for (name, sql, head) in &triggers {
+            if ours(name, sql, head) {
+                recreate(conn, name, sql, head)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `trigger a` or `triggers a, b`, as the answers of capture and uncapture

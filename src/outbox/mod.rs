@@ -16,6 +16,8 @@
 //! SQLite has one writer at a time, events become visible in sequence order,
 //! so a consumer that reads `seq > position` never skips one.
 mod capture;
+
+pub(crate) use capture::keep_capture_first;
 mod wait;
 
 use parking_lot::Mutex;

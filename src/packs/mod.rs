@@ -268,7 +268,13 @@ fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<
 fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
     let sql = render(t, params)?;
     conn.execute_batch(&sql)
-        .map_err(Error::sqlite(format!("installing pack {}", t.name)))
+        .map_err(Error::sqlite(format!("installing pack {}", t.name)))?;
+    // The pack's triggers fire after a capture's on the same table, so that
+    // the changes they make are recorded after the change that made them.
+    for o in t.objects.iter().filter(|o| o.kind == ObjectKind::Trigger) {
+        crate::outbox::keep_capture_first(conn, params.text(&o.table_param))?;
+    }
+    Ok(())
 }
 
 /// Where one of a pack's objects stands in the main schema.

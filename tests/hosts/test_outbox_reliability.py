@@ -72,6 +72,37 @@ TABLES = {
         "CREATE UNIQUE INDEX {n}_a ON {n}(a) WHERE w = 1",
     ],
 }
+# Triggers of the user's that write into their own table, REPLACE included,
+# while a change of that table is under way: (event, when, action). SQLite
+# fires a table's newest trigger first. `create` makes each one before the
+# capture, or after it: as a listener, or by hand followed by another
+# trigger_capture (which the docs say to do). None changes the row being
+# updated from a BEFORE UPDATE trigger: SQLite leaves that undefined.
+WRITE_BACK = {
+    "a": [
+        ("before_insert", "new.v = 'x'", "INSERT OR REPLACE INTO {n}(id, u, v) VALUES (new.u, 5, 'inner')"),
+        ("before_update", "new.v = 1 AND old.v IS NOT 1 AND old.id <> 7 AND old.u IS NOT 3",
+         "REPLACE INTO {n}(id, u, v) VALUES (7, 3, 'inner')"),
+        ("after_insert", "new.v = -7", "INSERT OR REPLACE INTO {n}(id, u, v) VALUES (6, 4, 'after')"),
+        ("after_update", "new.v = 2.5 AND old.v IS NOT 2.5", "UPDATE {n} SET u = NULL WHERE id = new.id"),
+    ],
+    "b": [
+        ("before_insert", "new.v = 1.5", "REPLACE INTO {n}(k, u, v) VALUES ('k5', new.u, -1)"),
+        ("after_update", "new.v = 0 AND old.v IS NOT 0",
+         "INSERT INTO {n}(k, u, v) VALUES ('k1', 'u3', 2) ON CONFLICT(k) DO UPDATE SET u = excluded.u"),
+    ],
+    "d": [
+        ("before_update", "new.w = 1 AND old.w IS NOT 1 AND old.id <> 9",
+         "INSERT OR REPLACE INTO {n}(id, a, w) VALUES (9, new.a, 1)"),
+    ],
+}
+
+
+def write_back_trigger(name, i, event, when, action):
+    timing, op = event.upper().split("_")
+    return f"CREATE TRIGGER {name}_wb{i} {timing} {op} ON {name} WHEN {when} BEGIN {action.format(n=name)}; END"
+
+
 KEYS = {"a": ["id"], "b": ["k"], "c": ["x", "y"], "d": ["id"]}
 UPSERT_TARGETS = {"a": ["id", "u"], "b": ["k", "u"], "c": ["x, y", "v) WHERE (v > 5"], "d": ["id", "a) WHERE (w = 1"]}
 
@@ -213,7 +244,23 @@ def test_replicas_built_from_the_outbox_equal_the_tables(tmp_path, host, seed):
         name, channel = f"{kind}{incarnation[kind]}", f"{kind}#{incarnation[kind]}"
         for sql in TABLES[kind]:
             run(sql.format(n=name))
-        run("SELECT trigger_capture(?, json_object('channel', ?))", (name, channel))
+        capture = "SELECT trigger_capture(?, json_object('channel', ?))"
+        later = []
+        for i, wb in enumerate(WRITE_BACK.get(kind, [])):
+            if rng.random() < 0.5:
+                run(write_back_trigger(name, i, *wb))
+            else:
+                later.append((i, wb))
+        run(capture, (name, channel))
+        by_hand = False
+        for i, (event, when, action) in later:
+            if rng.random() < 0.5:
+                run("SELECT trigger_listen(?, ?, ?, json_object('when', ?))", (name, event, action.format(n=name), when))
+            else:
+                run(write_back_trigger(name, i, event, when, action))
+                by_hand = True
+        if by_hand:
+            run(capture, (name, channel))
         slots[kind] = [name, channel]
 
     for kind in TABLES:
