@@ -71,7 +71,8 @@ fn errors_are_typed_and_readable() {
     let err = sqlite_triggers::packs::install(&conn, "task_state", Some("{")).unwrap_err();
     assert!(matches!(err, sqlite_triggers::Error::Invalid(_)));
     assert!(
-        err.to_string().starts_with("params_json is not valid JSON"),
+        err.to_string()
+            .starts_with("argument 2 (params_json) is not valid JSON"),
         "{err}"
     );
     let err = sqlite_triggers::packs::install(

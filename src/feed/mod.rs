@@ -23,7 +23,7 @@ use crate::changes::{capacity, last_seq};
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::schema::{find_main_table, Kind};
 use crate::session::Session;
-use crate::sql::{display_name, quote_ident};
+use crate::sql::{display_name, quote_ident, shorten};
 use crate::{Error, Result};
 
 const FUNCTIONS: &[SqlFunction] = &[
@@ -178,7 +178,7 @@ fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> 
     if table == "*" {
         change_interest(conn, session, |s| s.sql_all = true)?;
     } else {
-        let name = watchable_table(conn, table)?;
+        let name = watchable_table(conn, table).map_err(|e| e.within("argument 1 (table): "))?;
         change_interest(conn, session, |s| {
             s.sql_tables.insert(name.to_ascii_lowercase());
         })?;
@@ -202,15 +202,15 @@ fn unwatch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<Str
     };
     if !listed && all {
         return Err(Error::invalid(format!(
-            "table {} is not watched on its own: trigger_watch('*') watches every table; \
-             call trigger_unwatch('*') to stop watching them all",
-            display_name(table)
+            "argument 1 (table): {} is not watched on its own: trigger_watch('*') watches \
+             every table; call trigger_unwatch('*') to stop watching them all",
+            shorten(table)
         )));
     }
     if !listed {
         return Err(Error::invalid(format!(
-            "table {} is not watched on this connection",
-            display_name(table)
+            "argument 1 (table): {} is not watched on this connection",
+            shorten(table)
         )));
     }
     change_interest(conn, session, |s| {

@@ -664,12 +664,12 @@ pub(super) fn capture(
     table: &str,
     options: &Map<String, Json>,
 ) -> Result<String> {
-    let options = parse_options(options)?;
+    let options = parse_options(options).map_err(|e| e.within("argument 2 (options_json): "))?;
     // Everything from the first read of the schema on happens under the
     // write lock (see `in_savepoint`), so a concurrent capture of the same
     // table is seen here and replaced, never collided with.
     let (t, channel, existing, roles, moved) = in_savepoint(conn, "trigger_capture", || {
-        let t = find_table(conn, table)?;
+        let t = find_table(conn, table).map_err(|e| e.within("argument 1 (table): "))?;
         let replace = options.events.contains(&Op::Delete);
         if let (true, Some(problem)) = (replace, &t.replace_problem) {
             return Err(Error::invalid(format!(
@@ -682,7 +682,9 @@ pub(super) fn capture(
             refuse_null_keys(conn, &t)?;
         }
         let channel = options.channel.clone().unwrap_or_else(|| t.name.clone());
-        quote_text(&channel).map_err(|e| Error::invalid(format!("option channel: {e}")))?;
+        quote_text(&channel).map_err(|e| {
+            Error::invalid(format!("argument 2 (options_json): option channel: {e}"))
+        })?;
         let existing = existing_captures(conn, &t.name)?;
         let roles = Role::needed(&options.events, !t.nullable_key.is_empty());
         // Every name must be free, or be one of this table's capture
@@ -1362,11 +1364,13 @@ fn payload(
 pub(super) fn uncapture(conn: &Connection, table: &str) -> Result<String> {
     // Under the write lock from the first read on (see `in_savepoint`).
     let (name, existing) = in_savepoint(conn, "trigger_uncapture", || {
-        let name = find_main_table(conn, table)?.name;
+        let name = find_main_table(conn, table)
+            .map_err(|e| e.within("argument 1 (table): "))?
+            .name;
         let existing = existing_captures(conn, &name)?;
         if existing.is_empty() {
             return Err(Error::invalid(format!(
-                "{} is not captured",
+                "argument 1 (table): {} is not captured",
                 shorten(&name)
             )));
         }

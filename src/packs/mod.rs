@@ -114,8 +114,31 @@ pub fn find(name: &str) -> Result<&'static Template> {
 /// (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run again
 /// without harm.
 pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
-    let t = find(pack)?;
-    render(t, &typed(conn, t, &t.resolve(params_json)?)?)
+    let t = find_argument(pack)?;
+    let params = resolve_argument(t, params_json)?;
+    render(t, &typed(conn, t, &params).map_err(params_error)?)
+}
+
+/// [`find`], its error about the SQL functions' first argument.
+fn find_argument(pack: &str) -> Result<&'static Template> {
+    find(pack).map_err(|e| e.within("argument 1 (pack): "))
+}
+
+/// The parameters given, their errors about the SQL functions' second
+/// argument.
+fn resolve_argument(t: &Template, params_json: Option<&str>) -> Result<Params> {
+    t.resolve(params_json).map_err(params_error)
+}
+
+fn params_error(e: Error) -> Error {
+    match e {
+        // The JSON itself: `params_json must be ...`, `params_json: ...`.
+        Error::Invalid(message) if message.starts_with("params_json") => Error::invalid(format!(
+            "argument 2 (params_json){}",
+            &message["params_json".len()..]
+        )),
+        e => e.within("argument 2 (params_json): "),
+    }
 }
 
 /// The parameters with each value typed like its column in `conn`'s main
@@ -185,15 +208,15 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
 /// [`in_savepoint`]): of two connections installing the same pack at once,
 /// the second sees the first's install and changes nothing.
 pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
-    let t = find(pack)?;
-    let resolved = t.resolve(params_json)?;
+    let t = find_argument(pack)?;
+    let resolved = resolve_argument(t, params_json)?;
     in_savepoint(conn, "trigger_install", || {
         install_locked(conn, t, &resolved)
     })
 }
 
 fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<String> {
-    let params = typed(conn, t, resolved)?;
+    let params = typed(conn, t, resolved).map_err(params_error)?;
     if let Some(found) = installed(conn, &t.name)? {
         if found.version != t.version || !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
@@ -480,7 +503,7 @@ fn not_the_packs(
 /// leave an object that may still fire (a pack trigger rewritten by RENAME
 /// COLUMN, say) while the pack reads as uninstalled.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
-    let t = find(pack)?;
+    let t = find_argument(pack)?;
     in_savepoint(conn, "trigger_uninstall", || uninstall_locked(conn, t))
 }
 

@@ -222,7 +222,7 @@ def test_concurrent_captures_listens_and_their_undoing_answer_as_one_after_anoth
 
     answers, errors = race(h, db, "SELECT trigger_uncapture('obs')")
     assert len(answers) == 1 and answers[0].startswith("uncaptured obs"), (answers, errors)
-    assert set(errors) == {'trigger_uncapture(): "obs" is not captured'}, errors
+    assert set(errors) == {'trigger_uncapture(): argument 1 (table): "obs" is not captured'}, errors
 
     listener = h.connect(db).execute("SELECT name FROM trigger_listeners").fetchone()[0]
     answers, errors = race(h, db, f"SELECT trigger_unlisten('{listener}')")

@@ -73,13 +73,13 @@ def test_watch_errors(tmp_path):
         " CREATE TABLE wr(a PRIMARY KEY) WITHOUT ROWID;"
     )
     cases = {
-        "SELECT trigger_watch('nope')": 'trigger_watch(): no table "nope" in the main database',
-        "SELECT trigger_watch('v')": 'trigger_watch(): "v" is a view, not a table',
-        "SELECT trigger_watch('wr')": "trigger_watch(): wr is a WITHOUT ROWID table, whose changes "
+        "SELECT trigger_watch('nope')": 'trigger_watch(): argument 1 (table): no table "nope" in the main database',
+        "SELECT trigger_watch('v')": 'trigger_watch(): argument 1 (table): "v" is a view, not a table',
+        "SELECT trigger_watch('wr')": "trigger_watch(): argument 1 (table): wr is a WITHOUT ROWID table, whose changes "
         "SQLite's update hook does not report; use trigger_capture('wr') for it",
         "SELECT trigger_watch(NULL)": "trigger_watch(): argument 1 (table) must be text, got NULL",
         "SELECT trigger_watch()": "trigger_watch(): takes 1 argument (table), got 0 arguments",
-        "SELECT trigger_unwatch('t')": "trigger_unwatch(): table t is not watched on this connection",
+        "SELECT trigger_unwatch('t')": 'trigger_unwatch(): argument 1 (table): "t" is not watched on this connection',
         "SELECT trigger_feed_capacity(0)": "trigger_feed_capacity(): argument 1 (n) must be between 1 and 100000000, got 0",
     }
     for sql, message in cases.items():

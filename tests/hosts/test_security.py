@@ -336,7 +336,7 @@ def test_hostile_pack_names_give_short_one_line_errors(h, function):
         with pytest.raises(h.Error) as e:
             h.rows(conn, f"SELECT {function}(?)", (name,))
         message = str(e.value)
-        assert message.startswith(f"{function}(): unknown pack "), message
+        assert message.startswith(f"{function}(): argument 1 (pack): unknown pack "), message
         assert "\n" not in message and "\x00" not in message and len(message) < 300, message
     assert schema(h, conn) == before and h.rows(conn, "SELECT x FROM canary") == [(1,)]
 
