@@ -454,15 +454,29 @@ pub(crate) fn in_savepoint<T>(
     if conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
         return in_immediate_transaction(conn, body);
     }
-    conn.execute_batch(&format!("SAVEPOINT {name}"))
-        .map_err(Error::sqlite(format!("starting savepoint {name}")))?;
+    if let Err(e) = conn.execute_batch(&format!("SAVEPOINT {name}")) {
+        let interrupted = is_interrupt(&e);
+        let e = Error::sqlite(format!("starting savepoint {name}"))(e);
+        if interrupted {
+            // Interrupted by a progress handler after the savepoint began.
+            rollback_to(conn, name);
+        }
+        return Err(e);
+    }
     match body() {
         Ok(value) => match conn.execute_batch(&format!("RELEASE {name}")) {
             Ok(()) => Ok(value),
             Err(e) => {
+                let interrupted = is_interrupt(&e);
                 // Wrapped before the rollback, which would overwrite the
                 // failure's extended code (SQLITE_BUSY_SNAPSHOT).
                 let e = Error::sqlite(format!("committing {name}"))(e);
+                // A progress handler may interrupt RELEASE after it took
+                // effect: then there is no savepoint left to roll back to,
+                // and the work stands.
+                if interrupted && conn.execute_batch(&format!("ROLLBACK TO {name}")).is_err() {
+                    return Ok(value);
+                }
                 rollback_to(conn, name);
                 Err(e)
             }
@@ -475,12 +489,20 @@ pub(crate) fn in_savepoint<T>(
 }
 
 fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(Error::sqlite("taking the database's write lock"))?;
-    let result = body().and_then(|value| {
-        conn.execute_batch("COMMIT")
-            .map_err(Error::sqlite("committing"))?;
-        Ok(value)
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let e = Error::sqlite("taking the database's write lock")(e);
+        if !conn.is_autocommit() {
+            // Interrupted by a progress handler after the transaction began.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(e);
+    }
+    let result = body().and_then(|value| match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(value),
+        // SQLite asks a progress handler once more after COMMIT did its
+        // work; interrupted then, the transaction is committed and over.
+        Err(e) if is_interrupt(&e) && conn.is_autocommit() => Ok(value),
+        Err(e) => Err(Error::sqlite("committing")(e)),
     });
     if result.is_err() && !conn.is_autocommit() {
         // A COMMIT that failed BUSY leaves the transaction open, holding its
@@ -488,6 +510,10 @@ fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
+}
+
+fn is_interrupt(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
 fn rollback_to(conn: &Connection, name: &str) {
