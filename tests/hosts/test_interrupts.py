@@ -20,26 +20,44 @@ def schema(conn):
     return [tuple(re.sub(r"'[0-9a-f]{16}'", "'<label>'", v) if isinstance(v, str) else v for v in row)
             for row in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")]
 
+# name: (what is there before, the call)
 CALLS = {
-    "capture": "SELECT trigger_capture('obs')",
-    "listen": "SELECT trigger_listen('obs', 'after_update', 'SELECT 1')",
-    "install": "SELECT trigger_install('task_state')",
-    "outbox_init": "SELECT trigger_outbox_init()",
+    "capture": ("", "SELECT trigger_capture('obs')"),
+    "uncapture": ("SELECT trigger_capture('obs')", "SELECT trigger_uncapture('obs')"),
+    "listen": ("", "SELECT trigger_listen('obs', 'after_update', 'SELECT 1', '{\"name\": \"l\"}')"),
+    "unlisten": ("SELECT trigger_listen('obs', 'after_update', 'SELECT 1', '{\"name\": \"l\"}')",
+                 "SELECT trigger_unlisten('l')"),
+    "install": ("", "SELECT trigger_install('task_state')"),
+    "uninstall": ("SELECT trigger_install('task_state')", "SELECT trigger_uninstall('task_state')"),
+    "outbox_init": ("", "SELECT trigger_outbox_init()"),
+    "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('reader', 1)"),
+    "prune": ("SELECT trigger_emit('c', 1); SELECT trigger_ack('reader', 1)", "SELECT trigger_prune()"),
 }
+
+
+def contents(conn):
+    """The schema and the outbox's consumers and events."""
+    rows = schema(conn)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trigger_outbox'").fetchone():
+        rows += conn.execute("SELECT 'event', seq, channel, payload FROM trigger_outbox").fetchall()
+        rows += conn.execute("SELECT 'consumer', consumer, seq, NULL FROM trigger_outbox_consumers").fetchall()
+    return rows
 
 
 @pytest.mark.parametrize("in_txn", [False, True], ids=["autocommit", "in-transaction"])
 @pytest.mark.parametrize("call", list(CALLS))
 def test_an_interrupt_at_any_step_leaves_all_or_nothing_and_no_stray_transaction(call, in_txn):
-    sql = CALLS[call]
+    setup, sql = CALLS[call]
     done = None
     outcomes = set()
     for step in range(1, 20000):
         conn = connect()
         conn.executescript(SEED_SCHEMA)
+        for statement in filter(None, setup.split("; ")):
+            conn.execute(statement).fetchall()
         if in_txn:
             conn.execute("BEGIN")
-        before = schema(conn)
+        before = contents(conn)
         n = [0]
 
         def handler():
@@ -59,7 +77,7 @@ def test_an_interrupt_at_any_step_leaves_all_or_nothing_and_no_stray_transaction
             assert "interrupted" in error, error
         else:
             assert conn.in_transaction == in_txn, (step, error)
-        after = schema(conn)
+        after = contents(conn)
         if error is None:
             if done is None:
                 done = after
