@@ -21,6 +21,9 @@ root=$(cd "$here/../../.." && pwd)
 so=${1:-$root/target/release/libsqlite_triggers}
 so=${so%.so}.so
 cd "$root"
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "run.sh: no $tool on PATH: the Node host tests need Node 20 or newer with npm" >&2; exit 1; }
+done
 
 bash scripts/npm-pack "$so"
 version=$(node -p "require('./bindings/node/sqlite-triggers/package.json').version")
