@@ -784,9 +784,7 @@ fn triggers_on(conn: &Connection, table: &str) -> Result<Vec<(String, String, Tr
     let mut found = Vec::new();
     for row in rows {
         let (name, sql) = row.map_err(Error::sqlite("reading the schema"))?;
-        // SQLite writes every trigger it stores as `CREATE TRIGGER name ...`;
-        // one it could not have written is left where it is.
-        if let Some(head) = trigger_head(&sql).filter(|h| !h.temp && !h.qualified) {
+        if let Some(head) = trigger_head(&sql) {
             found.push((name, sql, head));
         }
     }
@@ -825,6 +823,18 @@ fn recreate_user_before_triggers(conn: &Connection, table: &str) -> Result<Vec<S
             && matches!(head.op, "INSERT" | "UPDATE")
             && marker_of(&name, &sql).is_none()
         {
+            // SQLite stores `CREATE TRIGGER name ...`, which re-creating
+            // gives back as it was; other text (written with
+            // writable_schema) would not come back the same.
+            if &sql[..head.name_start] != "CREATE TRIGGER " {
+                return Err(Error::invalid(format!(
+                    "trigger {} on {} must be re-created after capture's own, but its stored \
+                     SQL does not start the way SQLite writes it (\"CREATE TRIGGER name\"); \
+                     drop it and create it again, then capture",
+                    shorten(&name),
+                    shorten(table)
+                )));
+            }
             recreate(conn, &name, &sql, &head)?;
             moved.push(name);
         }

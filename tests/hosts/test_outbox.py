@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import EXT, connect, scalar
+from conftest import EXT, connect, scalar, schema
 
 # A child process that loads the extension, prints "waiting" and then runs
 # one trigger_wait, printing its result (or the error) as JSON.
@@ -287,3 +287,34 @@ def test_the_first_emit_creates_the_outbox_from_inside_a_running_statement(tmp_p
     assert scalar(conn, "SELECT count(*) FROM trigger_outbox") == 500
     assert scalar(conn, "SELECT count(*) FROM copy c JOIN trigger_outbox o ON o.seq = c.seq AND o.payload = c.id") == 500
     assert scalar(conn, "PRAGMA integrity_check") == "ok"
+
+
+def test_capture_refuses_to_recreate_a_before_trigger_whose_stored_sql_sqlite_did_not_write(tmp_path):
+    """Capture re-creates the table's older BEFORE triggers from their stored
+    SQL; text SQLite never writes (here a comment before the name, put there
+    with writable_schema) would not come back the same, so capture stops and
+    says what to do, changing nothing."""
+    path = str(tmp_path / "w.db")
+    conn = connect(path)
+    conn.executescript(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, u UNIQUE);"
+        "CREATE TRIGGER b BEFORE INSERT ON t BEGIN SELECT 1; END;"
+        "PRAGMA writable_schema = ON;"
+        "UPDATE sqlite_master SET sql = 'CREATE TRIGGER /* odd */ b BEFORE INSERT ON t BEGIN SELECT 1; END'"
+        " WHERE name = 'b';"
+        "PRAGMA writable_schema = OFF;"
+    )
+    conn.close()
+    conn = connect(path)
+    before = schema(conn)
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_capture('t')")
+    assert str(e.value) == (
+        'trigger_capture(): trigger "b" on "t" must be re-created after capture\'s own, but its stored '
+        'SQL does not start the way SQLite writes it ("CREATE TRIGGER name"); drop it and create it '
+        "again, then capture")
+    assert schema(conn) == before
+    assert not conn.in_transaction
+    conn.executescript("DROP TRIGGER b; CREATE TRIGGER b BEFORE INSERT ON t BEGIN SELECT 1; END;")
+    assert conn.execute("SELECT trigger_capture('t')").fetchone()[0].endswith(
+        "; trigger b re-created unchanged after them, so that it fires before them")
