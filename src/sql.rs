@@ -243,12 +243,8 @@ pub fn identifiers(sql: &str) -> Vec<String> {
 /// The head of a `CREATE TRIGGER` statement, as [`trigger_head`] reads it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct TriggerHead {
-    /// `CREATE TEMP TRIGGER`.
-    pub(crate) temp: bool,
     /// Where the trigger's own name starts (past any `schema.`).
     pub(crate) name_start: usize,
-    /// Whether a schema name came before the trigger's name.
-    pub(crate) qualified: bool,
     /// `BEFORE`, `AFTER` or `INSTEAD OF`, upper-case; `BEFORE` when the
     /// statement names none, as SQLite reads it.
     pub(crate) timing: &'static str,
@@ -324,9 +320,7 @@ pub(crate) fn trigger_head(sql: &str) -> Option<TriggerHead> {
         .into_iter()
         .find(|op| word(i).is_some_and(|w| w.eq_ignore_ascii_case(op)))?;
     Some(TriggerHead {
-        temp,
         name_start,
-        qualified,
         timing,
         op,
     })
@@ -389,31 +383,29 @@ mod tests {
 
     #[test]
     fn trigger_heads_give_timing_op_and_where_the_name_starts() {
-        type Head<'a> = (bool, &'a str, bool, &'static str, &'static str);
+        type Head<'a> = (&'a str, &'static str, &'static str);
         fn head(sql: &str) -> Option<Head<'_>> {
-            trigger_head(sql).map(|h| (h.temp, &sql[h.name_start..], h.qualified, h.timing, h.op))
+            trigger_head(sql).map(|h| (&sql[h.name_start..], h.timing, h.op))
         }
         assert_eq!(
             head("CREATE TRIGGER usr BEFORE INSERT ON t BEGIN SELECT 1; END"),
             Some((
-                false,
                 "usr BEFORE INSERT ON t BEGIN SELECT 1; END",
-                false,
                 "BEFORE",
                 "INSERT"
             ))
         );
         assert_eq!(
-            head("create trigger \"a b\" update of x on t begin select 1; end").map(|h| (h.3, h.4)),
+            head("create trigger \"a b\" update of x on t begin select 1; end").map(|h| (h.1, h.2)),
             Some(("BEFORE", "UPDATE"))
         );
         assert_eq!(
             head("CREATE TEMP TRIGGER IF NOT EXISTS main.[x] /* c */ INSTEAD OF DELETE ON v BEGIN SELECT 1; END")
-                .map(|h| (h.0, h.1.starts_with("[x]"), h.2, h.3, h.4)),
-            Some((true, true, true, "INSTEAD OF", "DELETE"))
+                .map(|h| (h.0.starts_with("[x]"), h.1, h.2)),
+            Some((true, "INSTEAD OF", "DELETE"))
         );
         assert_eq!(
-            head("CREATE TRIGGER 'q' AFTER -- x\n DELETE ON t BEGIN SELECT 1; END").map(|h| h.3),
+            head("CREATE TRIGGER 'q' AFTER -- x\n DELETE ON t BEGIN SELECT 1; END").map(|h| h.1),
             Some("AFTER")
         );
         assert_eq!(head("CREATE TABLE t(x)"), None);

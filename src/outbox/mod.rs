@@ -16,9 +16,9 @@
 //! SQLite has one writer at a time, events become visible in sequence order,
 //! so a consumer that reads `seq > position` never skips one.
 mod capture;
+mod wait;
 
 pub(crate) use capture::keep_capture_first;
-mod wait;
 
 use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};
