@@ -20,6 +20,7 @@ mod handler;
 mod harness;
 mod latency;
 mod rows;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, Statement};
 use crate::harness::{
     expect_count, timed, Bench, Contender, Context, Extension, Kind, Sample, Target, TempDb, R,
 };
+use crate::session::Session;
 use crate::Plan;
 
 /// The seed schema: obs/task and user/album.
@@ -122,12 +123,16 @@ enum Load {
     None,
     Loaded,
     Watching,
+    /// No extension: a session of SQLite's session extension attached to
+    /// the table, its changeset built before the commit.
+    Session,
 }
 
 fn insert_rows(tmp: &Path, ext: &Extension, load: Load, n: i64) -> R<Sample> {
     let db = TempDb::new(tmp)?;
     let conn = db.open(None)?;
     conn.execute_batch(ITEM_TABLE).ctx("creating item")?;
+    let mut session = None;
     match load {
         Load::None => {}
         Load::Loaded => ext.load(&conn)?,
@@ -135,7 +140,9 @@ fn insert_rows(tmp: &Path, ext: &Extension, load: Load, n: i64) -> R<Sample> {
             ext.load(&conn)?;
             select(&conn, "SELECT trigger_watch('*')")?;
         }
+        Load::Session => session = Some(Session::attach(&conn, c"item")?),
     }
+    let mut changeset = None;
     let secs = timed(|| {
         conn.execute_batch("BEGIN").ctx("BEGIN")?;
         let mut insert = conn
@@ -146,9 +153,24 @@ fn insert_rows(tmp: &Path, ext: &Extension, load: Load, n: i64) -> R<Sample> {
                 .execute(params!["item", i])
                 .ctx("inserting an item")?;
         }
+        if let Some(session) = &session {
+            changeset = Some(session.changeset()?);
+        }
         conn.execute_batch("COMMIT").ctx("COMMIT")
     })?;
     expect_count(&conn, "SELECT count(*) FROM item", n)?;
+    if let Some(changeset) = &changeset {
+        // The changeset holds every row: an empty or partial one fails.
+        let inserts = changeset.count_inserts("item")?;
+        if inserts != n || changeset.size() < n as usize {
+            return Err(format!(
+                "the changeset holds {inserts} inserts in {} bytes, expected {n}",
+                changeset.size()
+            ));
+        }
+    }
+    drop(changeset);
+    drop(session);
     Ok(secs)
 }
 
@@ -173,6 +195,12 @@ pub fn row1<'a>(plan: &Plan, ext: &'a Extension, sizes: &Sizes) -> Bench<'a> {
             Contender::new("trigger_watch('*') on", run(Load::Watching))
                 .target(Target::RatioAtMost(1.3))
                 .skip_if(ext.lacks(&["trigger_watch"])),
+            // A reference, no target: what SQLite's own change recording
+            // costs for the same rows.
+            Contender::new(
+                "SQLite's session extension (changeset built)",
+                run(Load::Session),
+            ),
         ],
     }
 }
