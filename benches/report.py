@@ -2,7 +2,7 @@
 stdout, `results.json` and `results.csv`, and a comparison with the last
 run's `results.json` (kept as `previous.json`).
 
-    python benches/report.py --out DIR RAW.json... [--markdown]
+    python benches/report.py --out DIR RAW.json... [--markdown] [--callgrind FILE]
 
 Every statistic is computed here, for the Rust and the Python rows alike:
 
@@ -14,6 +14,10 @@ Every statistic is computed here, for the Rust and the Python rows alike:
   the ratio of the p50s;
 - target: met, MISSED, pending (the contender waits for a function not in
   this build, and was skipped) or failed.
+
+With `--callgrind` (the `results.json` of `benches/callgrind.py`), the
+instruction counts per row of benchmarks 1, 6 and 8 and their ratios are
+shown beside the times, in their own column of the Markdown table.
 """
 import argparse
 import csv
@@ -156,6 +160,17 @@ def against_last(row, previous):
     return text
 
 
+def instructions_text(row):
+    """The "instructions/unit (ratio)" cell of a row measured by callgrind."""
+    cg = row.get("callgrind")
+    if not cg or cg.get("status") != "ran":
+        return ""
+    text = f"{round(cg['per_unit']):,}/{cg['unit']}"
+    if "ratio" in cg:
+        text += f" ({cg['ratio']:.3f}×)"
+    return text
+
+
 def print_table(rows, previous):
     current = None
     for row in rows:
@@ -168,16 +183,27 @@ def print_table(rows, previous):
         last = against_last(row, previous)
         last = f"  [last run: {last}]" if last else ""
         print(f"   {row['contender']}: {timing_text(row)}{ratio}{target}{last}")
+        if instructions_text(row):
+            print(f"      callgrind: {instructions_text(row)} instructions")
 
 
-def print_markdown(rows, machine):
+def print_markdown(rows, machine, callgrind=None):
     print(
         f"Full run of {machine['date'][:10]}: {machine['cores']} cores ({machine['cpu']}), "
         f"SQLite {machine['sqlite']}, Python {machine['python']} with SQLAlchemy "
-        f"{machine.get('sqlalchemy', '-')}, sqlite-triggers {machine['extension']}.\n"
+        f"{machine.get('sqlalchemy', '-')}, sqlite-triggers {machine['extension']}."
     )
-    print("| # | work | contender | median (min–max) | ratio | target | result |")
-    print("|---|---|---|---|---|---|---|")
+    if callgrind:
+        sizes = sorted({(r["id"], r["units"], r["unit"]) for r in callgrind["rows"]})
+        print(
+            f"Instructions: callgrind run of {callgrind['date'][:10]} ({callgrind['valgrind']}), "
+            "one run per contender, only the timed work, at "
+            + ", ".join(f"{units:,} {unit}s ({id_})" for id_, units, unit in sizes)
+            + "."
+        )
+    print()
+    print("| # | work | contender | median (min–max) | ratio | instructions/row (ratio) | target | result |")
+    print("|---|---|---|---|---|---|---|---|")
     shown = None
     for row in rows:
         timing = timing_text(row) if row["status"] == "ran" else row["status"]
@@ -185,7 +211,7 @@ def print_markdown(rows, machine):
         shown = row["id"]
         print(
             f"| {row['id'] if first else ''} | {row['work'] if first else ''} | {row['contender']} | "
-            f"{timing} | {ratio_text(row)} | {row['target']} | {row['result']} |"
+            f"{timing} | {ratio_text(row)} | {instructions_text(row)} | {row['target']} | {row['result']} |"
         )
 
 
@@ -194,6 +220,7 @@ def main():
     parser.add_argument("raw", nargs="+", type=pathlib.Path)
     parser.add_argument("--out", type=pathlib.Path, required=True)
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument("--callgrind", type=pathlib.Path, help="instruction counts of benches/callgrind.py")
     args = parser.parse_args()
 
     hosts = [json.loads(p.read_text()) for p in args.raw]
@@ -221,6 +248,13 @@ def main():
         (b for h in hosts for b in h["benchmarks"]), key=lambda b: (int(b["id"]), b["id"])
     )
     rows = [row for bench in benchmarks for row in summarise(bench)]
+    callgrind = None
+    if args.callgrind:
+        callgrind = json.loads(args.callgrind.read_text())
+        counted = {(r["id"], r["contender"]): r for r in callgrind["rows"]}
+        for row in rows:
+            if (row["id"], row["contender"]) in counted:
+                row["callgrind"] = counted[(row["id"], row["contender"])]
 
     args.out.mkdir(parents=True, exist_ok=True)
     results, previous_file = args.out / "results.json", args.out / "previous.json"
@@ -252,7 +286,7 @@ def main():
         print("targets missed: " + "; ".join(missed))
     if args.markdown:
         print()
-        print_markdown(rows, machine)
+        print_markdown(rows, machine, callgrind)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,21 @@
 //!
 //! ```text
 //! sqlite-triggers-bench --extension PATH [--quick] [--rows 1,2,...] [--out FILE] [--tmp DIR]
+//! sqlite-triggers-bench --extension PATH --callgrind --rows 1 --list
+//! sqlite-triggers-bench --extension PATH --callgrind --rows 1 --contender 0 [--out FILE]
 //! sqlite-triggers-bench wait-child EXTENSION DB     (benchmark 7's other process)
 //! ```
+//!
+//! `--callgrind` runs the sizes of the callgrind mode, once and without a
+//! warm-up; `--list` prints the chosen benchmarks' contenders as JSON
+//! without running them, and `--contender` runs only one of them.
+//! `benches/callgrind.py` starts one such process per contender under
+//! valgrind.
 mod handler;
 mod harness;
 mod latency;
 mod rows;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,9 +59,24 @@ const QUICK: Sizes = Sizes {
     capture_rows: 2_000,
 };
 
+/// The callgrind mode (`benches/callgrind.py`): every run executes about 50
+/// times slower under valgrind, and instruction counts need one run only.
+const CALLGRIND: Sizes = Sizes {
+    insert_rows: 20_000,
+    users: 1_000,
+    users_scaling: 5_000,
+    users_unindexed_scaling: 1_000,
+    obs: 300,
+    tasks_per_obs: 10,
+    capture_rows: 5_000,
+};
+
 struct Args {
     extension: PathBuf,
     quick: bool,
+    callgrind: bool,
+    list: bool,
+    contender: Option<usize>,
     rows: Option<Vec<String>>,
     out: Option<PathBuf>,
     tmp: PathBuf,
@@ -62,6 +86,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> R<Args> {
     let mut parsed = Args {
         extension: PathBuf::new(),
         quick: false,
+        callgrind: false,
+        list: false,
+        contender: None,
         rows: None,
         out: None,
         tmp: std::env::temp_dir(),
@@ -71,6 +98,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> R<Args> {
         match arg.as_str() {
             "--extension" => parsed.extension = value("--extension")?.into(),
             "--quick" => parsed.quick = true,
+            "--callgrind" => parsed.callgrind = true,
+            "--list" => parsed.list = true,
+            "--contender" => {
+                let v = value("--contender")?;
+                parsed.contender = Some(v.parse().map_err(|_| format!("--contender {v:?}"))?)
+            }
             "--rows" => {
                 parsed.rows = Some(value("--rows")?.split(',').map(str::to_string).collect())
             }
@@ -87,7 +120,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> R<Args> {
 
 fn run(args: Args) -> R<bool> {
     let ext = Extension::probe(&args.extension)?;
-    let (sizes, plan) = if args.quick {
+    let (sizes, plan) = if args.callgrind {
+        (
+            CALLGRIND,
+            Plan {
+                warmup: 0,
+                rounds: 1,
+                latency_samples: 20,
+                tmp: args.tmp,
+            },
+        )
+    } else if args.quick {
         (
             QUICK,
             Plan {
@@ -109,18 +152,18 @@ fn run(args: Args) -> R<bool> {
         )
     };
     let sqlite = rusqlite::version().to_string();
-    println!(
-        "sqlite-triggers {} on SQLite {sqlite}; {} mode; functions: {}",
-        ext.version,
-        if args.quick { "quick" } else { "full" },
-        ext.functions.iter().cloned().collect::<Vec<_>>().join(", ")
-    );
+    let mode = if args.callgrind {
+        "callgrind"
+    } else if args.quick {
+        "quick"
+    } else {
+        "full"
+    };
     let wanted = |id: &str| {
         args.rows
             .as_ref()
             .is_none_or(|rows| rows.iter().any(|r| r == id))
     };
-    let mut benchmarks: Vec<Value> = Vec::new();
     type Make<'a> = Box<dyn Fn() -> harness::Bench<'a> + 'a>;
     let all: Vec<(&str, Make)> = vec![
         ("1", Box::new(|| rows::row1(&plan, &ext, &sizes))),
@@ -131,9 +174,29 @@ fn run(args: Args) -> R<bool> {
         ("7", Box::new(|| latency::row7(&plan, &ext))),
         ("8", Box::new(|| handler::row8(&plan, &sizes))),
     ];
+    if args.list {
+        let list: Vec<Value> = all
+            .iter()
+            .filter(|(id, _)| wanted(id))
+            .map(|(_, make)| make().describe())
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list).expect("JSON"));
+        return Ok(true);
+    }
+    println!(
+        "sqlite-triggers {} on SQLite {sqlite}; {} mode; functions: {}",
+        ext.version,
+        mode,
+        ext.functions.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    let mut benchmarks: Vec<Value> = Vec::new();
     for (id, make) in &all {
         if wanted(id) {
-            benchmarks.push(make().run());
+            let bench = match args.contender {
+                Some(index) => make().only(index)?,
+                None => make(),
+            };
+            benchmarks.push(bench.run());
         }
     }
     let failed = benchmarks
@@ -142,7 +205,7 @@ fn run(args: Args) -> R<bool> {
         .any(|c| c["status"] == "failed");
     let record = json!({
         "host": "rust",
-        "mode": if args.quick { "quick" } else { "full" },
+        "mode": mode,
         "sqlite": sqlite,
         "extension": ext.version,
         "extension_functions": ext.functions,

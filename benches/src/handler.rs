@@ -69,6 +69,7 @@ pub fn row8<'a>(plan: &Plan, sizes: &Sizes) -> Bench<'a> {
         kind: Kind::Time,
         warmup: plan.warmup,
         rounds: plan.rounds,
+        units: Some((n, "row")),
         contenders: vec![
             Contender::new("trigger calling abs(), a built-in (baseline)", run(Body::BuiltIn)),
             Contender::new("trigger calling trigger_call('noop', ...)", run(Body::Handler))

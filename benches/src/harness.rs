@@ -117,6 +117,9 @@ pub struct Bench<'a> {
     pub kind: Kind,
     pub warmup: usize,
     pub rounds: usize,
+    /// How many units of work (and what one is: "row", "change") one run
+    /// does, for the instruction counts per unit of `benches/callgrind.py`.
+    pub units: Option<(i64, &'static str)>,
     pub contenders: Vec<Contender<'a>>,
 }
 
@@ -193,7 +196,42 @@ impl Bench<'_> {
             },
             "warmup": self.warmup,
             "rounds": self.rounds,
+            "units": self.units.map(|(n, unit)| json!({"count": n, "unit": unit})),
             "contenders": contenders,
+        })
+    }
+
+    /// Runs only contender `index` (the others are skipped): one process
+    /// per contender, as the callgrind mode measures them.
+    pub fn only(mut self, index: usize) -> R<Self> {
+        if index >= self.contenders.len() {
+            return Err(format!(
+                "benchmark {} has no contender {index} (it has {})",
+                self.id,
+                self.contenders.len()
+            ));
+        }
+        for (i, c) in self.contenders.iter_mut().enumerate() {
+            if i != index && c.skip.is_none() {
+                c.skip = Some("not selected (--contender)".into());
+            }
+        }
+        Ok(self)
+    }
+
+    /// The benchmark's contenders without running them: what the callgrind
+    /// mode needs to start one process per contender.
+    pub fn describe(&self) -> Value {
+        json!({
+            "id": self.id,
+            "title": self.title,
+            "work": self.work,
+            "units": self.units.map(|(n, unit)| json!({"count": n, "unit": unit})),
+            "contenders": self.contenders.iter().map(|c| json!({
+                "name": c.name,
+                "ratio_to": self.contenders_name(c.ratio_to),
+                "skip": c.skip,
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -321,13 +359,25 @@ pub fn clock_ns(clock: libc::clockid_t) -> i64 {
     ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
 }
 
+/// The timed work of every benchmark runs inside this function, never
+/// inlined and under a fixed symbol name: the callgrind mode counts
+/// instructions only while it runs (`--toggle-collect=`), so the set-up and
+/// the checks of a run are not counted.
+#[no_mangle]
+#[inline(never)]
+pub fn sqlite_triggers_bench_timed_work(work: &mut dyn FnMut() -> R<()>) -> R<()> {
+    work()
+}
+
 /// Runs `work` and measures it (process CPU time and wall-clock time).
 pub fn timed(work: impl FnOnce() -> R<()>) -> R<Sample> {
+    let mut work = Some(work);
+    let mut once = || work.take().expect("timed work runs once")();
     let (cpu, wall) = (
         clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
         clock_ns(libc::CLOCK_MONOTONIC),
     );
-    work()?;
+    sqlite_triggers_bench_timed_work(&mut once)?;
     Ok(Sample {
         measure: (clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu) as f64 / 1e9,
         wall: (clock_ns(libc::CLOCK_MONOTONIC) - wall) as f64 / 1e9,

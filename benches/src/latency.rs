@@ -301,6 +301,7 @@ pub fn row7<'a>(plan: &Plan, ext: &'a Extension) -> Bench<'a> {
         kind: Kind::Latency,
         warmup: 5,
         rounds: plan.latency_samples,
+        units: None,
         contenders: vec![
             contender(
                 "waiter in this process",
