@@ -120,9 +120,24 @@ fn file_name(path: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// While writes keep coming less than this apart ...
+const BURST_GAP: Duration = Duration::from_millis(1);
+/// ... for this many notifications in a row, the watcher gathers the next
+/// writes for [`BURST_GAP`] before it notifies again.
+const BURST_AFTER: u32 = 16;
+
 /// Turns writes to the database file, `-wal` or `-journal` into
 /// notifications; ends when no waiter is left.
+///
+/// A write after a quiet spell is notified at once. Under a stream of
+/// commits (thousands a second, say, on channels nobody here waits for),
+/// one notification per write would wake this thread and every waiter for
+/// each of them, and the waiters would spend most of a core looking; so
+/// once writes come in a burst, the watcher notifies at most once per
+/// [`BURST_GAP`], and each waiter looks once for all of them.
 fn watch_loop(watch: crate::ffi::DirWatch, file: Vec<u8>, signal: Arc<Signal>) {
+    let mut last = Instant::now();
+    let mut burst = 0u32;
     loop {
         let events = watch.wait(Duration::from_millis(200));
         let ours = match &events {
@@ -134,6 +149,20 @@ fn watch_loop(watch: crate::ffi::DirWatch, file: Vec<u8>, signal: Arc<Signal>) {
         };
         if ours {
             signal.notify();
+            let now = Instant::now();
+            burst = if now.duration_since(last) < BURST_GAP {
+                burst.saturating_add(1)
+            } else {
+                0
+            };
+            last = now;
+            if burst >= BURST_AFTER {
+                // The writes of this gap wait in the watch, and the next
+                // `wait` reads them all at once (and, coming at once, keep
+                // the burst going).
+                std::thread::sleep(BURST_GAP);
+                last = Instant::now();
+            }
         }
         let mut watching = signal.watching.lock();
         if events.is_err() || signal.waiters.load(Ordering::SeqCst) == 0 {

@@ -254,7 +254,14 @@ struct Seen {
 /// tries again.
 fn check(reader: &Connection, seen: &mut Seen, channel: Option<&str>) -> Result<Option<i64>> {
     let context = || format!("reading {OUTBOX_TABLE}");
-    let version = match reader.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
+    // Both statements stay prepared on the private reader between checks
+    // (reset, so they hold no read transaction): a waiter is woken by every
+    // commit to the file, and parsing them again each time was most of its
+    // cost.
+    let version = match reader
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
+    {
         Ok(version) => version,
         Err(e) if is_busy(&e) => return Ok(None),
         Err(e) => return Err(Error::sqlite(context())(e)),
@@ -264,7 +271,7 @@ fn check(reader: &Connection, seen: &mut Seen, channel: Option<&str>) -> Result<
     }
     // One statement, so both answers come from one snapshot.
     let found = reader
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT (SELECT seq FROM main.{OUTBOX_TABLE} \
                      WHERE seq > ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY seq LIMIT 1), \
                     (SELECT max(seq) FROM main.{OUTBOX_TABLE})"
