@@ -28,7 +28,7 @@ from sqlalchemy.dialects import sqlite as _sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import Delete, Insert, Update
-from sqlalchemy.sql.elements import ClauseElement, ColumnClause, ColumnElement, TextClause
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, ColumnElement, TextClause
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.sql.selectable import CompoundSelect, Select, TableClause
 
@@ -327,20 +327,61 @@ OLD = PseudoRow("OLD")
 """The row being deleted, or the row as it was before an update."""
 
 
-def _compile(clause: ClauseElement, what: str) -> str:
+def _compiled(clause: ClauseElement, what: str) -> Any:
     try:
-        compiled = clause.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
+        return clause.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
     except exc.CompileError as error:
+        reason = str(error).replace("; see parent stack trace for more detail", "").rstrip(".")
         raise TriggerBodyError(
-            f"{what} cannot be written into a trigger: {error}. A trigger body holds no bound "
+            f"{what} cannot be written into a trigger: {reason}. A trigger body holds no bound "
             "parameters, so every value must be one SQLAlchemy can write as an SQL literal "
             "(numbers, strings, None, NEW/OLD columns), or an expression over them"
         ) from error
-    return str(compiled).strip()
 
 
-def _check_tables(clause: ClauseElement, what: str) -> None:
+def _compile(clause: ClauseElement, what: str) -> str:
+    return str(_compiled(clause, what)).strip()
+
+
+def _with_python_defaults(statement: Any, what: str) -> Any:
+    """The statement with the Python-side defaults (Column(default=...,
+    onupdate=...)) SQLAlchemy would fill in at execution written into it:
+    compiled with literal values they would be NULL. A scalar default is
+    written as its value; a callable one cannot run inside a trigger."""
+    compiled = _compiled(statement, what)
+    prefetch = [(c, "default") for c in compiled.insert_prefetch] + [(c, "onupdate") for c in compiled.update_prefetch]
+    if not prefetch:
+        return statement
+    if isinstance(statement, Insert) and statement.select is not None:
+        names = ", ".join(c.name for c, _ in prefetch)
+        raise TriggerBodyError(
+            f"{what} is an INSERT ... SELECT into columns with Python-side defaults ({names}), "
+            "which a trigger cannot fill in: select a value for each, or pass include_defaults=False "
+            "to from_select() to leave them to the table"
+        )
+    values = {}
+    for column, kind in prefetch:
+        default = getattr(column, kind)
+        if default is None or not getattr(default, "is_scalar", False):
+            raise TriggerBodyError(
+                f"{what} leaves column {column.table.name}.{column.name} to its Python-side {kind}= "
+                "(a Python callable), which SQLAlchemy runs in Python and a "
+                f"trigger cannot: give {column.name} a value in the statement, or make it a server_default"
+            )
+        values[column] = default.arg
+    return statement.values(values)
+
+
+def _check_elements(clause: ClauseElement, what: str) -> None:
+    """Refuses tables of other schemas, and bound parameters whose value is
+    only known at execution (which literal_binds would write as NULL)."""
     for element in visitors.iterate(clause):
+        if isinstance(element, BindParameter) and (element.required or element.callable is not None):
+            raise TriggerBodyError(
+                f"{what} has the bound parameter {element.key!r}, whose value is given only when a "
+                "statement is executed; a trigger body holds no parameters: write the value, or "
+                "a NEW/OLD column, in its place"
+            )
         if isinstance(element, TableClause) and getattr(element, "schema", None) is not None:
             raise TriggerBodyError(
                 f"{what} names table {element.schema}.{element.name} of schema {element.schema!r}: "
@@ -367,8 +408,8 @@ def _action_sql(statement: Any) -> str:
         )
     if getattr(statement, "_returning", ()) or getattr(statement, "_return_defaults", False):
         raise TriggerBodyError(f"{what} has RETURNING (returning()/return_defaults()), which a trigger body cannot hold")
-    _check_tables(statement, what)
-    return _compile(statement, what)
+    _check_elements(statement, what)
+    return _compile(_with_python_defaults(statement, what), what)
 
 
 @dataclass(frozen=True)
@@ -478,7 +519,7 @@ def listen(
     if when is not None:
         if not isinstance(when, ClauseElement) or isinstance(when, TextClause):
             raise TriggerBodyError(f"listen(): when= must be a Core condition over NEW/OLD, got {when!r}")
-        _check_tables(when, "listen(): when=")
+        _check_elements(when, "listen(): when=")
         when_sql = _compile(when, "listen(): when=")
     names = None
     if columns is not None:
