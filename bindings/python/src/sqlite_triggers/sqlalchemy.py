@@ -1,0 +1,665 @@
+"""sqlite-triggers for SQLAlchemy 2.x.
+
+- :func:`enable` loads the extension on every connection an engine's pool
+  opens (pysqlite, aiosqlite, or an engine on sqlean-py's DB-API).
+- :class:`Pack` declares a pack next to the models: ``metadata.create_all()``
+  installs it once its tables exist, ``metadata.drop_all()`` uninstalls it
+  before they go.
+- :func:`listen` declares a listener as a Core statement over the trigger's
+  pseudo-rows :data:`NEW` and :data:`OLD`; it becomes a plain-SQL trigger
+  (``trigger_listen``) at ``create_all()`` and goes at ``drop_all()``.
+- :func:`compare` tells which declared packs and listeners the database
+  lacks, which it has undeclared, and which differ.
+
+Packs and listeners are plain SQL triggers: once created they fire for every
+writer (ORM flushes, Core, raw SQL, other programs), with or without the
+extension. Creating and dropping them needs the extension on the connection
+(:func:`enable`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from sqlalchemy import MetaData, Table, event, exc, inspect, literal_column, text
+from sqlalchemy.dialects import sqlite as _sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, ColumnElement, TextClause
+from sqlalchemy.sql.schema import Column
+from sqlalchemy.sql.selectable import CompoundSelect, Select, TableClause
+
+from . import LoadError, _cannot_load_message, load, loadable_path
+
+__all__ = [
+    "enable",
+    "Pack",
+    "listen",
+    "Listener",
+    "NEW",
+    "OLD",
+    "declared",
+    "compare",
+    "Comparison",
+    "Difference",
+    "InstalledPack",
+    "InstalledListener",
+    "TriggerBodyError",
+    "ExtensionNotLoadedError",
+]
+
+# Statements are compiled with SQLAlchemy's own SQLite dialect, values written
+# as literals (literal_binds): a trigger body holds no bound parameters.
+_DIALECT = _sqlite.dialect()
+_EVENTS = (
+    "before_insert",
+    "after_insert",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
+_INFO_KEY = "sqlite_triggers"
+
+
+class TriggerBodyError(exc.CompileError):
+    """A statement or condition given to :func:`listen` that a trigger
+    cannot hold (text(), several statements, RETURNING, a table of another
+    schema, a value that cannot be written as an SQL literal, ...). Raised
+    when the listener is declared; the message says why and what to do."""
+
+
+class ExtensionNotLoadedError(exc.InvalidRequestError):
+    """Installing or dropping a pack or listener on a connection that has
+    not loaded the extension: call :func:`enable` on the engine first."""
+
+
+# --- enable(engine) ----------------------------------------------------------
+
+
+def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    run_async = getattr(dbapi_connection, "run_async", None)
+    if run_async is None:
+        load(dbapi_connection)
+        return
+    # An asyncio driver (aiosqlite): its connection's methods are coroutines,
+    # run here through SQLAlchemy's adapter. aiosqlite wraps this Python's
+    # sqlite3, so it can load extensions exactly when sqlite3 can.
+    driver = dbapi_connection.driver_connection
+    inner = getattr(driver, "_conn", None)
+    if not callable(getattr(inner, "enable_load_extension", None)):
+        raise LoadError(_cannot_load_message(inner))
+    path = loadable_path()
+    run_async(lambda conn: conn.enable_load_extension(True))
+    try:
+        run_async(lambda conn: conn.load_extension(path))
+    finally:
+        run_async(lambda conn: conn.enable_load_extension(False))
+
+
+def enable(engine: Any) -> Any:
+    """Loads the extension on every connection ``engine``'s pool opens, and
+    returns the engine.
+
+    ``engine`` is an :class:`~sqlalchemy.engine.Engine` or an
+    ``AsyncEngine`` of the SQLite dialect: ``sqlite://`` / ``sqlite+pysqlite://``
+    (Python's sqlite3), ``sqlite+aiosqlite://``, or an engine on sqlean-py
+    (``create_engine("sqlite://", module=sqlean)``). Call it before the
+    engine's first connection; connections already pooled are not touched.
+    Calling it twice changes nothing.
+
+    When the driver cannot load extensions, connecting raises
+    :class:`sqlalchemy.exc.NotSupportedError` wrapping
+    :class:`sqlite_triggers.LoadError`, whose message names the fixes.
+    """
+    sync = getattr(engine, "sync_engine", engine)
+    if not isinstance(sync, Engine):
+        raise TypeError(f"enable(engine) takes an Engine or AsyncEngine; got {type(engine).__name__}")
+    if sync.dialect.name != "sqlite":
+        raise ValueError(f"enable(engine): sqlite-triggers is a SQLite extension; this engine's dialect is {sync.dialect.name}")
+    if not event.contains(sync, "connect", _on_connect):
+        event.listen(sync, "connect", _on_connect)
+    return engine
+
+
+# --- names from Table and Column objects ------------------------------------
+
+
+def _table_of(target: Any, what: str) -> TableClause:
+    if isinstance(target, TableClause):
+        table = target
+    else:
+        mapper = inspect(target, raiseerr=False)
+        table = getattr(mapper, "local_table", None)
+        if not isinstance(table, TableClause):
+            raise TypeError(f"{what}: expected a Table or a mapped class, got {target!r}")
+    if table.schema not in (None, "main"):
+        raise ValueError(
+            f"{what}: table {table.schema}.{table.name} is in schema {table.schema!r}; "
+            "sqlite-triggers works on the main database's tables only"
+        )
+    return table
+
+
+def _column_name(column: Any, what: str) -> str:
+    if isinstance(column, str):
+        return column
+    if hasattr(column, "__clause_element__"):
+        column = column.__clause_element__()
+    if isinstance(column, ColumnClause):
+        return column.name
+    raise TypeError(f"{what}: expected a column name or a Column, got {column!r}")
+
+
+def _param_value(key: str, value: Any) -> Any:
+    what = f"Pack parameter {key}"
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, TableClause) or isinstance(getattr(inspect(value, raiseerr=False), "local_table", None), Table):
+        return _table_of(value, what).name
+    if isinstance(value, ColumnClause) or hasattr(value, "__clause_element__"):
+        return _column_name(value, what)
+    raise TypeError(f"{what}: expected a Table, Column, mapped class or attribute, or a str/int/float/bool value, got {value!r}")
+
+
+# --- declarations on a MetaData ---------------------------------------------
+
+
+def declared(metadata: MetaData) -> List[Union["Pack", "Listener"]]:
+    """The packs and listeners declared on ``metadata``, in declaration order
+    (the order ``create_all()`` creates them in; ``drop_all()`` drops them in
+    reverse)."""
+    return list(metadata.info.get(_INFO_KEY, []))
+
+
+def _declare(metadata: MetaData, item: Union["Pack", "Listener"]) -> None:
+    if not isinstance(metadata, MetaData):
+        raise TypeError(f"expected a MetaData, got {metadata!r}")
+    items = metadata.info.setdefault(_INFO_KEY, [])
+    for other in items:
+        if type(other) is type(item) and other.key == item.key:
+            raise exc.ArgumentError(f"{item!r} is declared twice on this MetaData (as {other!r})")
+    items.append(item)
+    if not event.contains(metadata, "after_create", _after_create):
+        event.listen(metadata, "after_create", _after_create)
+        event.listen(metadata, "before_drop", _before_drop)
+
+
+def _after_create(metadata: MetaData, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    for item in declared(metadata):
+        item.create(connection)
+
+
+def _before_drop(metadata: MetaData, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    for item in reversed(declared(metadata)):
+        item.drop(connection)
+
+
+def _require_extension(connection: Connection, what: str) -> None:
+    loaded = connection.execute(
+        text("SELECT count(*) FROM pragma_function_list WHERE name = 'trigger_install'")
+    ).scalar()
+    if not loaded:
+        raise ExtensionNotLoadedError(
+            f"{what}: sqlite-triggers is not loaded on this connection; "
+            "call sqlite_triggers.sqlalchemy.enable(engine) before the engine's first connection"
+        )
+
+
+# --- packs --------------------------------------------------------------------
+
+
+class Pack:
+    """A pack declared next to the models.
+
+    ``Pack("default_album", metadata, user_table=User.__table__,
+    album_user_fk=Album.__table__.c.user_id)``: parameters are the pack's
+    (see the packs' documentation); a Table or mapped class gives its name,
+    a Column or mapped attribute its name, anything else is passed as it is.
+    With ``metadata``, ``metadata.create_all()`` installs the pack after
+    creating the tables (``SELECT trigger_install(:name, :params)``) and
+    ``metadata.drop_all()`` uninstalls it before dropping them. Without,
+    call :meth:`create` and :meth:`drop` yourself.
+    """
+
+    def __init__(self, name: str, metadata: Optional[MetaData] = None, /, **params: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Pack(name, ...): name must be a pack's name, got {name!r}")
+        self.name = name
+        self.params: Dict[str, Any] = {k: _param_value(k, v) for k, v in params.items()}
+        if metadata is not None:
+            _declare(metadata, self)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def params_json(self) -> str:
+        """The parameters as given to ``trigger_install``."""
+        return json.dumps(self.params, sort_keys=True)
+
+    def __repr__(self) -> str:
+        return f"Pack({self.name!r}, {', '.join(f'{k}={v!r}' for k, v in self.params.items())})".replace(", )", ")")
+
+    def create(self, connection: Connection) -> str:
+        """Installs the pack (``trigger_install``) and returns its summary;
+        an install with the same parameters changes nothing."""
+        _require_extension(connection, f"installing pack {self.name}")
+        return connection.execute(
+            text("SELECT trigger_install(:name, :params)"), {"name": self.name, "params": self.params_json}
+        ).scalar_one()
+
+    def drop(self, connection: Connection) -> Optional[str]:
+        """Uninstalls the pack (``trigger_uninstall``) when it is installed,
+        and returns the summary; ``None`` when it was not installed."""
+        _require_extension(connection, f"uninstalling pack {self.name}")
+        installed = connection.execute(
+            text("SELECT installed FROM trigger_packs WHERE name = :name"), {"name": self.name}
+        ).scalar()
+        if not installed:
+            return None
+        return connection.execute(text("SELECT trigger_uninstall(:name)"), {"name": self.name}).scalar_one()
+
+    def expected(self, connection: Connection) -> Tuple[str, Dict[str, Any]]:
+        """The version and the full parameters (defaults included, values
+        typed by their columns) an install would record on this database:
+        read from ``trigger_pack_sql``, which returns exactly the SQL an
+        install runs."""
+        _require_extension(connection, f"previewing pack {self.name}")
+        sql = connection.execute(
+            text("SELECT trigger_pack_sql(:name, :params)"), {"name": self.name, "params": self.params_json}
+        ).scalar_one()
+        found = re.search(
+            r"INSERT INTO main\.trigger_pack_installs \(pack, version, params\)\s+"
+            r"SELECT '(?:[^']|'')*', '((?:[^']|'')*)', '((?:[^']|'')*)'",
+            sql,
+        )
+        if not found:
+            raise exc.InvalidRequestError(f"pack {self.name}: trigger_pack_sql() gave no install record to compare with")
+        version, params = (g.replace("''", "'") for g in found.groups())
+        return version, json.loads(params)
+
+
+# --- listeners ----------------------------------------------------------------
+
+
+class PseudoRow:
+    """``NEW`` or ``OLD`` in a trigger: ``NEW.id``, ``NEW["id"]`` or
+    ``NEW[User.__table__.c.id]`` (which also carries the column's type) is
+    the column expression ``NEW."id"``, quoted by SQLAlchemy's SQLite
+    dialect."""
+
+    def __init__(self, which: str) -> None:
+        self._which = which
+
+    def __getattr__(self, name: str) -> ColumnElement[Any]:
+        if name.startswith("__") or name.startswith("_sa_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, column: Any) -> ColumnElement[Any]:
+        type_ = None
+        if hasattr(column, "__clause_element__"):
+            column = column.__clause_element__()
+        if isinstance(column, ColumnClause):
+            type_ = column.type
+            column = column.name
+        if not isinstance(column, str):
+            raise TypeError(f"{self._which}[...]: expected a column name or a Column, got {column!r}")
+        quoted = _DIALECT.identifier_preparer.quote_identifier(column)
+        return literal_column(f"{self._which}.{quoted}", type_)
+
+    def __repr__(self) -> str:
+        return self._which
+
+
+NEW = PseudoRow("NEW")
+"""The row being inserted, or the row as an update leaves it."""
+OLD = PseudoRow("OLD")
+"""The row being deleted, or the row as it was before an update."""
+
+
+def _compiled(clause: ClauseElement, what: str) -> Any:
+    try:
+        return clause.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
+    except exc.CompileError as error:
+        reason = str(error).replace("; see parent stack trace for more detail", "").rstrip(".")
+        raise TriggerBodyError(
+            f"{what} cannot be written into a trigger: {reason}. A trigger body holds no bound "
+            "parameters, so every value must be one SQLAlchemy can write as an SQL literal "
+            "(numbers, strings, None, NEW/OLD columns), or an expression over them"
+        ) from error
+
+
+def _compile(clause: ClauseElement, what: str) -> str:
+    return str(_compiled(clause, what)).strip()
+
+
+def _with_python_defaults(statement: Any, what: str) -> Any:
+    """The statement with the Python-side defaults (Column(default=...,
+    onupdate=...)) SQLAlchemy would fill in at execution written into it:
+    compiled with literal values they would be NULL. A scalar default is
+    written as its value; a callable one cannot run inside a trigger."""
+    compiled = _compiled(statement, what)
+    prefetch = [(c, "default") for c in compiled.insert_prefetch] + [(c, "onupdate") for c in compiled.update_prefetch]
+    if not prefetch:
+        return statement
+    if isinstance(statement, Insert) and statement.select is not None:
+        names = ", ".join(c.name for c, _ in prefetch)
+        raise TriggerBodyError(
+            f"{what} is an INSERT ... SELECT into columns with Python-side defaults ({names}), "
+            "which a trigger cannot fill in: select a value for each, or pass include_defaults=False "
+            "to from_select() to leave them to the table"
+        )
+    values = {}
+    for column, kind in prefetch:
+        default = getattr(column, kind)
+        if default is None or not getattr(default, "is_scalar", False):
+            raise TriggerBodyError(
+                f"{what} leaves column {column.table.name}.{column.name} to its Python-side {kind}= "
+                "(a Python callable), which SQLAlchemy runs in Python and a "
+                f"trigger cannot: give {column.name} a value in the statement, or make it a server_default"
+            )
+        values[column] = default.arg
+    return statement.values(values)
+
+
+def _check_elements(clause: ClauseElement, what: str) -> None:
+    """Refuses tables of other schemas, and bound parameters whose value is
+    only known at execution (which literal_binds would write as NULL)."""
+    for element in visitors.iterate(clause):
+        if isinstance(element, BindParameter) and (element.required or element.callable is not None):
+            raise TriggerBodyError(
+                f"{what} has the bound parameter {element.key!r}, whose value is given only when a "
+                "statement is executed; a trigger body holds no parameters: write the value, or "
+                "a NEW/OLD column, in its place"
+            )
+        if isinstance(element, TableClause) and getattr(element, "schema", None) is not None:
+            raise TriggerBodyError(
+                f"{what} names table {element.schema}.{element.name} of schema {element.schema!r}: "
+                "a trigger of the main database can only use the main database's tables, unqualified"
+            )
+
+
+def _action_sql(statement: Any) -> str:
+    what = "listen(): the statement"
+    if isinstance(statement, (list, tuple)):
+        raise TriggerBodyError(
+            f"{what} must be one Core statement, got {len(statement)}: declare one listener per "
+            "statement (each its own trigger)"
+        )
+    if isinstance(statement, TextClause):
+        raise TriggerBodyError(
+            f"{what} is text(): give a Core insert(), update(), delete() or select(), which "
+            "SQLAlchemy compiles for SQLite; for SQL text, call trigger_listen() yourself"
+        )
+    if not isinstance(statement, (Insert, Update, Delete, Select, CompoundSelect)):
+        raise TriggerBodyError(
+            f"{what} must be a Core insert(), update(), delete() or select() construct, got "
+            f"{type(statement).__name__}"
+        )
+    if getattr(statement, "_returning", ()) or getattr(statement, "_return_defaults", False):
+        raise TriggerBodyError(f"{what} has RETURNING (returning()/return_defaults()), which a trigger body cannot hold")
+    _check_elements(statement, what)
+    return _compile(_with_python_defaults(statement, what), what)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listener declared with :func:`listen`: a trigger made by
+    ``trigger_listen(table, event, action, options)``."""
+
+    table: str
+    event: str
+    action: str
+    when: Optional[str] = None
+    columns: Optional[Tuple[str, ...]] = None
+    name: Optional[str] = None
+
+    @property
+    def key(self) -> Tuple[Any, ...]:
+        return (self.name,) if self.name else (self.table, self.event, self.action, self.when, self.columns)
+
+    @property
+    def options(self) -> Dict[str, Any]:
+        """The options_json of ``trigger_listen``, without the ones not given."""
+        options: Dict[str, Any] = {}
+        if self.columns is not None:
+            options["columns"] = list(self.columns)
+        if self.when is not None:
+            options["when"] = self.when
+        if self.name is not None:
+            options["name"] = self.name
+        return options
+
+    def matches(self, installed: "InstalledListener") -> bool:
+        """True when ``installed`` is this listener as declared."""
+        return (
+            (self.name is None or installed.name == self.name)
+            and installed.table == self.table
+            and installed.event == self.event
+            and installed.action == self.action
+            and installed.when == self.when
+            and installed.columns == self.columns
+        )
+
+    def find(self, connection: Connection) -> Optional["InstalledListener"]:
+        """The listener in the database that is this one, if any."""
+        for row in installed_listeners(connection):
+            if self.matches(row):
+                return row
+        return None
+
+    def create(self, connection: Connection) -> str:
+        """Creates the listener (``trigger_listen``), unless the database
+        already has it as declared, and returns its trigger's name."""
+        _require_extension(connection, f"creating listener {self.name or self.table + ' ' + self.event}")
+        existing = self.find(connection)
+        if existing is not None:
+            return existing.name
+        params = {"table": self.table, "event": self.event, "action": self.action}
+        if self.options:
+            params["options"] = json.dumps(self.options)
+            sql = "SELECT trigger_listen(:table, :event, :action, :options)"
+        else:
+            sql = "SELECT trigger_listen(:table, :event, :action)"
+        return connection.execute(text(sql), params).scalar_one()
+
+    def drop(self, connection: Connection) -> Optional[str]:
+        """Drops the listener (``trigger_unlisten``) when the database has
+        it as declared, and returns its name; ``None`` when it had not."""
+        _require_extension(connection, f"dropping listener {self.name or self.table + ' ' + self.event}")
+        existing = self.find(connection)
+        if existing is None:
+            return None
+        return connection.execute(text("SELECT trigger_unlisten(:name)"), {"name": existing.name}).scalar_one()
+
+
+def listen(
+    target: Any,
+    event_name: str,
+    statement: Any,
+    *,
+    when: Optional[ColumnElement[bool]] = None,
+    columns: Optional[Sequence[Any]] = None,
+    name: Optional[str] = None,
+    metadata: Optional[MetaData] = None,
+) -> Listener:
+    """Declares a listener: after (or before) each insert, update or delete
+    of a row of ``target``, ``statement`` runs, for every writer.
+
+    ``listen(User, "after_insert", insert(Album).values(user_id=NEW.id,
+    album_name="default album"))``. ``target`` is a mapped class or a
+    Table of the main database; ``event_name`` one of before_insert,
+    after_insert, before_update, after_update, before_delete, after_delete;
+    ``statement`` one Core insert(), update(), delete() or select() over
+    :data:`NEW` and :data:`OLD`. It is compiled with SQLAlchemy's SQLite
+    dialect, values as literals; what a trigger cannot hold raises
+    :class:`TriggerBodyError` here. Options: ``when``, a Core condition over
+    NEW/OLD (the trigger's WHEN); ``columns``, Columns or names (an UPDATE OF
+    filter, update events only); ``name``, the trigger's name.
+
+    The listener is declared on the table's MetaData (or ``metadata``):
+    ``create_all()`` creates it and ``drop_all()`` drops it. Returns the
+    :class:`Listener`.
+    """
+    table = _table_of(target, "listen()")
+    if event_name not in _EVENTS:
+        raise exc.ArgumentError(f"listen(): event must be one of {', '.join(_EVENTS)}; got {event_name!r}")
+    action = _action_sql(statement)
+    when_sql = None
+    if when is not None:
+        if not isinstance(when, ClauseElement) or isinstance(when, TextClause):
+            raise TriggerBodyError(f"listen(): when= must be a Core condition over NEW/OLD, got {when!r}")
+        _check_elements(when, "listen(): when=")
+        when_sql = _compile(when, "listen(): when=")
+    names = None
+    if columns is not None:
+        if isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable):
+            raise TypeError(f"listen(): columns= must be a list of Columns or names, got {columns!r}")
+        names = tuple(_column_name(c, "listen(): columns=") for c in columns)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"listen(): name= must be a non-empty string, got {name!r}")
+    listener = Listener(table.name, event_name, action, when_sql, names, name)
+    metadata = metadata if metadata is not None else getattr(table, "metadata", None)
+    if metadata is None:
+        raise exc.ArgumentError(f"listen(): table {table.name} belongs to no MetaData; pass metadata=")
+    _declare(metadata, listener)
+    return listener
+
+
+# --- what the database has, and compare() -----------------------------------
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    """A row of ``trigger_packs`` for an installed pack."""
+
+    name: str
+    version: str
+    params: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InstalledListener:
+    """A row of ``trigger_listeners``."""
+
+    name: str
+    table: str
+    event: str
+    columns: Optional[Tuple[str, ...]]
+    when: Optional[str]
+    action: str
+
+
+def installed_packs(connection: Connection) -> List[InstalledPack]:
+    """The packs installed in the connection's main database."""
+    _require_extension(connection, "listing packs")
+    rows = connection.execute(
+        text("SELECT name, installed_version, installed_params FROM trigger_packs WHERE installed ORDER BY name")
+    )
+    return [InstalledPack(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+def installed_listeners(connection: Connection) -> List[InstalledListener]:
+    """The listeners in the connection's main database."""
+    _require_extension(connection, "listing listeners")
+    rows = connection.execute(
+        text("SELECT name, table_name, event, columns, when_expr, action FROM trigger_listeners ORDER BY name")
+    )
+    return [
+        InstalledListener(r[0], r[1], r[2], tuple(json.loads(r[3])) if r[3] is not None else None, r[4], r[5])
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A declared pack or listener the database has in another form."""
+
+    declared: Union[Pack, Listener]
+    installed: Union[InstalledPack, InstalledListener]
+    reasons: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare` found."""
+
+    missing: Tuple[Union[Pack, Listener], ...]
+    """Declared, and not in the database."""
+    extra: Tuple[Union[InstalledPack, InstalledListener], ...]
+    """In the database, and not declared."""
+    differ: Tuple[Difference, ...]
+    """Declared, and in the database with other parameters, version or definition."""
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.missing or self.extra or self.differ)
+
+
+def _listener_reasons(declared_listener: Listener, row: InstalledListener) -> Tuple[str, ...]:
+    reasons = []
+    for field in ("table", "event", "action", "when", "columns"):
+        want, have = getattr(declared_listener, field), getattr(row, field)
+        if want != have:
+            reasons.append(f"{field}: declared {want!r}, installed {have!r}")
+    return tuple(reasons)
+
+
+def compare(metadata: MetaData, connection: Connection) -> Comparison:
+    """Compares the packs and listeners declared on ``metadata`` with the
+    ones in ``connection``'s database (``trigger_packs``,
+    ``trigger_listeners``).
+
+    A pack differs when its installed version or parameters are not what an
+    install of the declaration would record now (defaults filled in, values
+    typed by their columns, as ``trigger_pack_sql`` shows). A listener is
+    matched by its name when declared with one (then a different definition
+    is a difference), else by its whole definition (then a changed one is
+    missing, and the old one extra).
+    """
+    packs = {p.name: p for p in installed_packs(connection)}
+    listeners = installed_listeners(connection)
+    missing: List[Union[Pack, Listener]] = []
+    differ: List[Difference] = []
+    seen_packs, seen_listeners = set(), set()
+    for item in declared(metadata):
+        if isinstance(item, Pack):
+            row = packs.get(item.name)
+            if row is None:
+                missing.append(item)
+                continue
+            seen_packs.add(item.name)
+            version, params = item.expected(connection)
+            reasons = []
+            if row.version != version:
+                reasons.append(f"version: installed {row.version}, the extension's is {version}")
+            for key in sorted(set(params) | set(row.params)):
+                if params.get(key) != row.params.get(key):
+                    reasons.append(f"parameter {key}: declared {params.get(key)!r}, installed {row.params.get(key)!r}")
+            if reasons:
+                differ.append(Difference(item, row, tuple(reasons)))
+            continue
+        found = next((r for r in listeners if item.matches(r)), None)
+        if found is None and item.name is not None:
+            found = next((r for r in listeners if r.name == item.name), None)
+            if found is not None:
+                seen_listeners.add(found.name)
+                differ.append(Difference(item, found, _listener_reasons(item, found)))
+                continue
+        if found is None:
+            missing.append(item)
+        else:
+            seen_listeners.add(found.name)
+    extra: List[Union[InstalledPack, InstalledListener]] = [p for n, p in packs.items() if n not in seen_packs]
+    extra += [r for r in listeners if r.name not in seen_listeners]
+    return Comparison(tuple(missing), tuple(extra), tuple(differ))

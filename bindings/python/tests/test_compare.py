@@ -1,0 +1,76 @@
+"""compare(metadata, connection): the declared packs and listeners against
+trigger_packs and trigger_listeners."""
+from sqlalchemy import create_engine, insert
+
+from sqlite_triggers.sqlalchemy import (NEW, OLD, Comparison, InstalledListener, InstalledPack, Listener, Pack,
+                                        compare, enable, listen)
+from models import make_models
+
+
+def declare(m, album_name="default album", audit_when=None):
+    Pack("default_album", m.metadata, user_table=m.User, album_table=m.Album, album_name=album_name)
+    listen(m.User, "after_insert", insert(m.Album).values(user_id=NEW.id, album_name="extra"))
+    listen(m.User, "after_update", insert(m.Album).values(user_id=NEW.id, album_name=NEW.name),
+           name="named", when=audit_when)
+
+
+def test_in_sync_after_create_all_and_empty_after_drop_all(tmp_path):
+    m = make_models()
+    declare(m)
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    m.metadata.create_all(engine)
+    with engine.connect() as conn:
+        result = compare(m.metadata, conn)
+        assert result == Comparison((), (), ()) and result.in_sync
+    m.metadata.drop_all(engine)
+    m.metadata.tables["user"].create(engine)  # tables without the triggers
+    m.metadata.tables["album"].create(engine)
+    with engine.connect() as conn:
+        result = compare(m.metadata, conn)
+    assert not result.in_sync and result.extra == () and result.differ == ()
+    assert [type(x) for x in result.missing] == [Pack, Listener, Listener]
+
+
+def test_missing_extra_and_different(tmp_path):
+    installed = make_models()
+    declare(installed)
+    Pack("task_state", installed.metadata)
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    installed.metadata.create_all(engine)
+
+    m = make_models()
+    # Same pack, another album name; the unnamed listener changed; the named
+    # one got a condition; task_state no longer declared; a new listener.
+    Pack("default_album", m.metadata, user_table=m.User, album_table=m.Album, album_name="first album")
+    changed = listen(m.User, "after_insert", insert(m.Album).values(user_id=NEW.id, album_name="other"))
+    listen(m.User, "after_update", insert(m.Album).values(user_id=NEW.id, album_name=NEW.name),
+           name="named", when=NEW.name.is_not(OLD.name))
+    new = listen(m.Obs, "after_delete", insert(m.Album).values(user_id=OLD.id, album_name="gone"), name="new_one")
+    with engine.connect() as conn:
+        result = compare(m.metadata, conn)
+
+    assert result.missing == (changed, new)
+    assert [(type(x), x.name) for x in result.extra] == [
+        (InstalledPack, "task_state"), (InstalledListener, result.extra[1].name)]
+    assert result.extra[1].action == """INSERT INTO album (user_id, album_name) VALUES (NEW."id", 'extra')"""
+    pack, named = result.differ
+    assert pack.declared.name == "default_album" and pack.installed.params["album_name"] == "default album"
+    assert pack.reasons == ("parameter album_name: declared 'first album', installed 'default album'",)
+    assert named.installed.name == "named"
+    assert named.reasons == ("""when: declared 'NEW."name" IS NOT OLD."name"', installed None""",)
+
+
+def test_values_are_compared_as_installed_and_versions_too(tmp_path):
+    m = make_models()
+    Pack("task_state", m.metadata, when_state=2, trigger_name="obs_done")
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    m.metadata.create_all(engine)
+
+    again = make_models()
+    # "2" is installed as 2 (state is an INTEGER column); index_name follows trigger_name.
+    Pack("task_state", again.metadata, when_state="2", trigger_name="obs_done", index_name="obs_done_idx")
+    with engine.begin() as conn:
+        assert compare(again.metadata, conn).in_sync
+        conn.exec_driver_sql("UPDATE trigger_pack_installs SET version = '0.9.0' WHERE pack = 'task_state'")
+        (difference,) = compare(again.metadata, conn).differ
+        assert difference.reasons == ("version: installed 0.9.0, the extension's is 1.0.0",)

@@ -1,0 +1,127 @@
+"""Packs declared next to the models: create_all() installs them after their
+tables, drop_all() uninstalls them first, and the seed behaviour follows."""
+import json
+
+import pytest
+import sqlalchemy
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from sqlite_triggers.sqlalchemy import ExtensionNotLoadedError, Pack, declared, enable
+from models import make_models
+
+
+def engine_for(tmp_path):
+    return enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+
+
+def schema_names(conn, kind):
+    return conn.execute(text("SELECT name FROM sqlite_master WHERE type = :k ORDER BY name"), {"k": kind}).scalars().all()
+
+
+def test_create_all_installs_and_the_seed_behaviour_follows(tmp_path):
+    m = make_models()
+    Pack("task_state", m.metadata, obs_table=m.Obs.__table__, task_table=m.Task.__table__,
+         task_obs_fk=m.Task.__table__.c.obs_id, when_state=2, set_state=2)
+    Pack("default_album", m.metadata, user_table=m.User.__table__, album_table=m.Album.__table__,
+         album_user_fk=m.Album.__table__.c.user_id)
+    engine = engine_for(tmp_path)
+    m.metadata.create_all(engine)
+
+    with Session(engine) as session:  # the ORM's writes
+        session.add_all([m.User(id=1, name="alice"), m.Obs(id=1, name="comet"), m.Obs(id=2, name="nebula")])
+        session.flush()
+        session.add_all([m.Task(obs_id=1, name="calibrate"), m.Task(obs_id=1, name="expose"),
+                         m.Task(obs_id=2, name="calibrate")])
+        session.flush()
+        session.execute(update(m.Obs).where(m.Obs.id == 1).values(state=2))
+        session.commit()
+    with engine.begin() as conn:  # Core and raw SQL writes fire them too
+        conn.execute(insert(m.User).values(id=2, name="bob"))
+        conn.exec_driver_sql("INSERT INTO user (id, name) VALUES (3, 'carol')")
+        conn.exec_driver_sql("INSERT INTO album (user_id, album_name) VALUES (3, 'holiday')")
+        assert conn.execute(select(m.Album.user_id, m.Album.album_name).order_by(m.Album.id)).all() == [
+            (1, "default album"), (2, "default album"), (3, "default album"), (3, "holiday")]
+        assert conn.execute(select(m.Task.obs_id, m.Task.name, m.Task.state).order_by(m.Task.id)).all() == [
+            (1, "calibrate", 2), (1, "expose", 2), (2, "calibrate", 0)]
+        installed = dict(conn.execute(text("SELECT name, installed FROM trigger_packs")).all())
+        assert installed == {"default_album": 1, "task_state": 1}
+
+    m.metadata.drop_all(engine)
+    with engine.connect() as conn:
+        assert schema_names(conn, "trigger") == []
+        assert schema_names(conn, "index") == []
+        assert schema_names(conn, "table") == []  # trigger_pack_installs went with the last pack
+
+
+def test_parameters_from_renamed_tables_and_mapped_attributes(tmp_path):
+    m = make_models(user_table="member", album_table="photo_album")
+    pack = Pack("default_album", m.metadata, user_table=m.User, album_table=m.Album,
+                album_user_fk=m.Album.user_id, album_name="first album", trigger_name="member_album")
+    assert pack.params == {"user_table": "member", "album_table": "photo_album", "album_user_fk": "user_id",
+                           "album_name": "first album", "trigger_name": "member_album"}
+    assert declared(m.metadata) == [pack]
+    engine = engine_for(tmp_path)
+    m.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO member (id, name) VALUES (7, 'dora')")
+        assert conn.exec_driver_sql("SELECT user_id, album_name FROM photo_album").all() == [(7, "first album")]
+        params = json.loads(conn.execute(text(
+            "SELECT installed_params FROM trigger_packs WHERE name = 'default_album'")).scalar_one())
+        assert params["user_table"] == "member" and params["index_name"] == "member_album_idx"
+        assert schema_names(conn, "trigger") == ["member_album"]
+
+
+def test_create_all_again_changes_nothing(tmp_path):
+    m = make_models()
+    Pack("default_album", m.metadata)
+    engine = engine_for(tmp_path)
+    m.metadata.create_all(engine)
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name").all()
+    m.metadata.create_all(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name").all() == before
+
+
+def test_drop_all_of_a_pack_never_installed(tmp_path):
+    m = make_models()
+    pack = Pack("default_album", m.metadata)
+    engine = engine_for(tmp_path)
+    m.metadata.create_all(engine)
+    with engine.begin() as conn:
+        assert pack.drop(conn).startswith("uninstalled default_album 1.0.0")
+        assert pack.drop(conn) is None
+    m.metadata.drop_all(engine)
+
+
+def test_an_install_error_is_an_sqlalchemy_error_and_installs_nothing(tmp_path):
+    m = make_models()
+    Pack("task_state", m.metadata, obs_state="status")
+    engine = engine_for(tmp_path)
+    with pytest.raises(sqlalchemy.exc.OperationalError,
+                       match=r'pack task_state needs column "status" \(parameter obs_state\) in table "obs"'):
+        m.metadata.create_all(engine)
+    with engine.connect() as conn:  # the install is all or nothing
+        assert schema_names(conn, "trigger") == [] and schema_names(conn, "index") == []
+        assert "trigger_pack_installs" not in schema_names(conn, "table")
+
+
+def test_without_the_extension_create_all_says_to_enable(tmp_path):
+    m = make_models()
+    Pack("default_album", m.metadata)
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    with pytest.raises(ExtensionNotLoadedError, match=r"call sqlite_triggers\.sqlalchemy\.enable\(engine\)"):
+        m.metadata.create_all(engine)
+
+
+def test_bad_declarations():
+    metadata = MetaData()
+    with pytest.raises(TypeError, match="Pack parameter user_table: expected a Table"):
+        Pack("default_album", metadata, user_table=object())
+    other = Table("user", MetaData(), Column("id", Integer, primary_key=True), schema="aux")
+    with pytest.raises(ValueError, match="works on the main database's tables only"):
+        Pack("default_album", metadata, user_table=other)
+    Pack("default_album", metadata)
+    with pytest.raises(sqlalchemy.exc.ArgumentError, match="declared twice"):
+        Pack("default_album", metadata, album_name="x")
