@@ -119,9 +119,9 @@ static void use(sqlite3 *db, int cycle) {
     exit(1);
   }
   if (scalar(db, "SELECT count(*) FROM trigger_packs WHERE installed") != 2) die(db, "trigger_packs");
-  fails(db, "SELECT trigger_install('nope')", "trigger_install(): unknown pack");
+  fails(db, "SELECT trigger_install('nope')", "trigger_install(): argument 1 (pack): unknown pack");
   fails(db, "SELECT trigger_install('task_state', '{\"set_state\": 9}')", "trigger_install(): pack task_state");
-  fails(db, "SELECT trigger_pack_sql('task_state', '{')", "trigger_pack_sql(): params_json");
+  fails(db, "SELECT trigger_pack_sql('task_state', '{')", "trigger_pack_sql(): argument 2 (params_json)");
   fails(db, "SELECT trigger_install('default_album', '{\"user_table\": \"nope\"}')", "trigger_install(): ");
   fails(db, "SELECT * FROM trigger_packs('x')", "too many arguments on trigger_packs");
   ok(db, "SELECT trigger_uninstall('task_state'); SELECT trigger_uninstall('default_album')");
