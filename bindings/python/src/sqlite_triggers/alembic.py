@@ -59,6 +59,7 @@ from .sqlalchemy import (
     _require_extension,
     compare,
     declared,
+    installed_packs,
 )
 
 try:  # Alembic 1.18 and later order comparators by priority.
@@ -410,8 +411,6 @@ def _compare_triggers(autogen_context: Any, upgrade_ops: Any, schemas: Any) -> A
     for md in metadatas:
         merged.info.setdefault("sqlite_triggers", []).extend(declared(md))
     result = compare(merged, connection)
-    from .sqlalchemy import installed_packs
-
     _, indexes = _pack_objects(connection, installed_packs(connection))
     _leave_pack_objects(upgrade_ops, indexes)
 
