@@ -3,7 +3,9 @@ folder (`alembic init`, an env.py that imports the models of alembic_app.py
 and calls enable(engine)), driven by Alembic's command line: autogenerate
 writes the pack and listener operations, upgrade and downgrade run them,
 and `upgrade --sql` writes plain SQL that the sqlite3 shell, which never
-loads the extension, runs to the same behaviour."""
+loads the extension, runs to the same behaviour. The operations are also
+called by hand, online and offline."""
+import io
 import os
 import pathlib
 import re
@@ -12,9 +14,13 @@ import sqlite3
 import subprocess
 import sys
 
-from sqlalchemy import create_engine
+import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine
 
-from sqlite_triggers.sqlalchemy import compare, enable
+import sqlite_triggers.alembic  # noqa: F401  (registers the operations)
+from sqlite_triggers.sqlalchemy import ExtensionNotLoadedError, compare, enable
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -183,3 +189,42 @@ def test_offline_sql_runs_without_the_extension(tmp_path):
     # Plain SQL cannot drop trigger_pack_installs only when it is empty: it stays, empty.
     assert schema(db) == ["table|alembic_version", "table|trigger_pack_installs"]
     assert shell(db, "SELECT count(*) FROM trigger_pack_installs;").split() == ["0"]
+
+
+def test_operations_by_hand_online_and_offline(tmp_path):
+    db = tmp_path / "hand.db"
+    shell(db, (HERE / "seed_schema.sql").read_text())
+    plain = create_engine(f"sqlite:///{db}")
+    with plain.begin() as conn:
+        with pytest.raises(ExtensionNotLoadedError, match=r"enable\(engine\)"):
+            Operations(MigrationContext.configure(conn)).install_trigger_pack("task_state")
+    plain.dispose()
+
+    engine = enable(create_engine(f"sqlite:///{db}"))
+    with engine.begin() as conn:
+        op = Operations(MigrationContext.configure(conn))
+        assert op.install_trigger_pack("task_state", {"set_state": 3}).startswith("installed task_state 1.0.0")
+        name = op.create_listener("user", "after_insert", "UPDATE user SET name = upper(NEW.name) WHERE id = NEW.id")
+        assert re.fullmatch(r"listen_user_after_insert_[0-9a-f]{8}", name)
+    shell(db, "INSERT INTO user (id, name) VALUES (1, 'ann'); INSERT INTO obs (id, name) VALUES (1, 'o');"
+              "INSERT INTO task (obs_id, name) VALUES (1, 't'); UPDATE obs SET state = 2;")
+    assert shell(db, "SELECT name FROM user; SELECT state FROM task;").split() == ["ANN", "3"]
+    with engine.begin() as conn:
+        op = Operations(MigrationContext.configure(conn))
+        assert op.drop_listener(name) == name
+        assert op.uninstall_trigger_pack("task_state").startswith("uninstalled task_state")
+    engine.dispose()
+    assert schema(db) == ["table|album", "table|obs", "table|task", "table|user"]
+
+    # Offline, a listener's CREATE TRIGGER is made in a database of the
+    # target metadata's tables: one it lacks is refused, saying so.
+    metadata = MetaData()
+    Table("obs", metadata, Column("id", Integer, primary_key=True))
+    out = io.StringIO()
+    context = MigrationContext.configure(dialect_name="sqlite", opts={
+        "as_sql": True, "output_buffer": out, "target_metadata": metadata})
+    op = Operations(context)
+    op.create_listener("obs", "after_delete", "SELECT OLD.id", {"name": "gone"})
+    assert 'CREATE TRIGGER "gone"' in out.getvalue()
+    with pytest.raises(ValueError, match="target_metadata in env.py to hold the tables"):
+        op.create_listener("user", "after_insert", "SELECT 1")
