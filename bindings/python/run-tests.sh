@@ -3,9 +3,9 @@
 #   - scripts/wheel builds target/wheels/sqlite_triggers-*.whl;
 #   - a fresh venv of Debian's /usr/bin/python3 (whose sqlite3 can load
 #     extensions) gets the wheel and requirements-test.txt;
-#   - pytest runs a copy of tests/ (with examples/seed_schema.sql and the
-#     READMEs whose Python snippets it runs) in a temporary folder, so nothing
-#     of the repository is importable;
+#   - pytest runs a copy of tests/ (with examples/seed_schema.sql, the Flask
+#     seed app examples/flask_seed/ and the READMEs whose Python snippets it
+#     runs) in a temporary folder, so nothing of the repository is importable;
 #   - a Python whose sqlite3 cannot load extensions (the first python3 on
 #     PATH that lacks enable_load_extension, e.g. pyenv's; else one of
 #     pyenv's versions) gets a venv with the wheel too, and the tests run it
@@ -49,5 +49,6 @@ fi
 mkdir "$fresh/tests"
 cp "$here"/tests/*.py "$root/examples/seed_schema.sql" "$here/README.md" "$fresh/tests/"
 cp "$root/README.md" "$fresh/tests/project-README.md"
+cp -r "$root/examples/flask_seed" "$fresh/tests/flask_seed"
 cd "$fresh/tests"
 "$fresh/venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -1,7 +1,8 @@
 """Every ```python block of the package's README.md, and the one of the
 project README's "From Python" section (copied here as project-README.md),
 runs as it is, in order in one namespace, and prints what its comments say
-(`# value` after a print)."""
+(`# value` after a print). ```py blocks are excerpts of an Alembic env.py,
+which only Alembic runs: test_alembic.py makes an env.py with those lines."""
 import contextlib
 import io
 import pathlib
@@ -23,7 +24,7 @@ def expected(block):
     return [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)\s+#\s*(.*)$", block, re.M)]
 
 
-@pytest.mark.parametrize("name, count", [("README.md", 5), ("project-README.md", 1)])
+@pytest.mark.parametrize("name, count", [("README.md", 6), ("project-README.md", 1)])
 def test_readme_python_blocks(name, count, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # app.db goes there
     found = blocks(name)
