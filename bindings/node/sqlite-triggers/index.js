@@ -25,12 +25,20 @@ function supportedList() {
 
 // 'glibc' or 'musl' on Linux (Node's own report names the glibc it runs
 // on), null elsewhere.
+// Node's report takes milliseconds to make, and its answer does not change
+// while the process runs: it is kept, for as long as getReport is the same
+// function (one that stands in for it gets asked again).
+let libcSeen = null;
 function linuxLibc() {
   if (process.platform !== 'linux') return null;
-  const report = process.report && typeof process.report.getReport === 'function'
-    ? process.report.getReport()
+  const getReport = process.report && typeof process.report.getReport === 'function'
+    ? process.report.getReport
     : null;
-  return report && report.header && report.header.glibcVersionRuntime ? 'glibc' : 'musl';
+  if (libcSeen && libcSeen.from === getReport) return libcSeen.libc;
+  const report = getReport ? getReport.call(process.report) : null;
+  const libc = report && report.header && report.header.glibcVersionRuntime ? 'glibc' : 'musl';
+  libcSeen = { from: getReport, libc };
+  return libc;
 }
 
 function failure(code, message) {
