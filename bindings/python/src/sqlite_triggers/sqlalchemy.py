@@ -339,8 +339,71 @@ def _compiled(clause: ClauseElement, what: str) -> Any:
         ) from error
 
 
-def _compile(clause: ClauseElement, what: str) -> str:
-    return str(_compiled(clause, what)).strip()
+# SQLite's tokens, as far as a trigger body's checks need them: quoted
+# strings and names, comments, parameter placeholders, words, semicolons.
+_TOKEN = re.compile(
+    r"""(?P<string>'(?:[^']|'')*'?)"""
+    r"""|(?P<name>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)"""
+    r"""|(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"""
+    r"""|(?P<variable>\?[0-9]*|[:@$][A-Za-z0-9_$\x80-\U0010ffff]+(?:::)?(?:\([^)]*\))?)"""
+    r"""|(?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*)"""
+    r"""|(?P<semicolon>;)""",
+    re.S,
+)
+
+
+def _check_sql(sql: str, what: str, statement: bool) -> None:
+    """Refuses SQL text a trigger body cannot hold that SQLAlchemy compiles
+    anyway: a NUL character, several statements, parameter placeholders, and
+    (for the statement) a WITH clause before it."""
+    if "\x00" in sql:
+        raise TriggerBodyError(
+            f"{what} holds a NUL character (in a string value, say), which SQLite's SQL text "
+            "cannot carry: leave it out, or make it in SQL when the trigger runs (func.char(0))"
+        )
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(sql) if m.lastgroup != "comment"]
+    if any(kind == "semicolon" for kind, _ in tokens):
+        raise TriggerBodyError(
+            f"{what} compiles to several statements (a ';' in {sql!r}, from a literal_column() "
+            "or text() inside it, say); a listener's statement must be exactly one: declare one "
+            "listener per statement"
+        )
+    variables = [text_ for kind, text_ in tokens if kind == "variable"]
+    if variables:
+        raise TriggerBodyError(
+            f"{what} holds the parameter placeholder {variables[0]!r} (in {sql!r}); a trigger body "
+            "holds no parameters: write the value, or a NEW/OLD column, in its place"
+        )
+    words = [text_.upper() if kind == "word" else None for kind, text_ in tokens]
+    if statement and any(words[i:i + 2] == ["DEFAULT", "VALUES"] for i in range(len(words))):
+        raise TriggerBodyError(
+            f"{what} is INSERT ... DEFAULT VALUES (insert(table).values() with no values), which "
+            "SQLite does not allow in a trigger body: give at least one column its value in .values(...)"
+        )
+    if statement and tokens and tokens[0][0] == "word" and tokens[0][1].upper() == "WITH":
+        raise TriggerBodyError(
+            f"{what} begins with a WITH clause (a CTE, which SQLAlchemy writes before the "
+            "statement), and a statement of an SQLite trigger cannot: SQLite does not support "
+            "common table expressions in trigger bodies. Write it as a subquery (.subquery() or "
+            ".scalar_subquery()) instead"
+        )
+
+
+def _compile(clause: ClauseElement, what: str, statement: bool = False) -> str:
+    compiled = _compiled(clause, what)
+    # Placeholders left after literal_binds are values SQLAlchemy expects at
+    # execution: the columns an insert() or update() gives no value.
+    placeholders = list(getattr(compiled, "positiontup", None) or compiled.binds)
+    if placeholders:
+        raise TriggerBodyError(
+            f"{what} leaves {', '.join(placeholders)} without a value: SQLAlchemy writes a "
+            "placeholder (?) for each, to be given when the statement is executed, and a trigger "
+            "body holds no parameters. Give each a value in .values(...) (a literal, or a NEW/OLD "
+            "column)"
+        )
+    sql = str(compiled).strip()
+    _check_sql(sql, what, statement)
+    return sql
 
 
 def _with_python_defaults(statement: Any, what: str) -> Any:
@@ -409,7 +472,7 @@ def _action_sql(statement: Any) -> str:
     if getattr(statement, "_returning", ()) or getattr(statement, "_return_defaults", False):
         raise TriggerBodyError(f"{what} has RETURNING (returning()/return_defaults()), which a trigger body cannot hold")
     _check_elements(statement, what)
-    return _compile(_with_python_defaults(statement, what), what)
+    return _compile(_with_python_defaults(statement, what), what, statement=True)
 
 
 @dataclass(frozen=True)
@@ -526,6 +589,11 @@ def listen(
         if isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable):
             raise TypeError(f"listen(): columns= must be a list of Columns or names, got {columns!r}")
         names = tuple(_column_name(c, "listen(): columns=") for c in columns)
+        if not event_name.endswith("_update"):
+            raise exc.ArgumentError(
+                f"listen(): columns= (an UPDATE OF filter) is only for update events "
+                f"(before_update, after_update), not {event_name}"
+            )
     if name is not None and (not isinstance(name, str) or not name):
         raise TypeError(f"listen(): name= must be a non-empty string, got {name!r}")
     listener = Listener(table.name, event_name, action, when_sql, names, name)
