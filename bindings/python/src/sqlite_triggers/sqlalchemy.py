@@ -63,6 +63,17 @@ _EVENTS = (
     "after_delete",
 )
 _INFO_KEY = "sqlite_triggers"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: Any) -> Any:
+    """A name (or a tuple of names) as SQLite compares names: ASCII letters
+    case-insensitively, every other character as it is."""
+    if isinstance(name, str):
+        return name.translate(_ASCII_LOWER)
+    if isinstance(name, tuple):
+        return tuple(_fold(n) for n in name)
+    return name
 
 
 class TriggerBodyError(exc.CompileError):
@@ -489,7 +500,9 @@ class Listener:
 
     @property
     def key(self) -> Tuple[Any, ...]:
-        return (self.name,) if self.name else (self.table, self.event, self.action, self.when, self.columns)
+        if self.name:
+            return (_fold(self.name),)
+        return (_fold(self.table), self.event, self.action, self.when, _fold(self.columns))
 
     @property
     def options(self) -> Dict[str, Any]:
@@ -504,14 +517,16 @@ class Listener:
         return options
 
     def matches(self, installed: "InstalledListener") -> bool:
-        """True when ``installed`` is this listener as declared."""
+        """True when ``installed`` is this listener as declared (names of
+        the trigger, the table and the columns compared as SQLite compares
+        them, ASCII letters case-insensitively)."""
         return (
-            (self.name is None or installed.name == self.name)
-            and installed.table == self.table
+            (self.name is None or _fold(installed.name) == _fold(self.name))
+            and _fold(installed.table) == _fold(self.table)
             and installed.event == self.event
             and installed.action == self.action
             and installed.when == self.when
-            and installed.columns == self.columns
+            and _fold(installed.columns) == _fold(self.columns)
         )
 
     def find(self, connection: Connection) -> Optional["InstalledListener"]:
@@ -678,6 +693,8 @@ def _listener_reasons(declared_listener: Listener, row: InstalledListener) -> Tu
     reasons = []
     for field in ("table", "event", "action", "when", "columns"):
         want, have = getattr(declared_listener, field), getattr(row, field)
+        if field in ("table", "columns") and _fold(want) == _fold(have):
+            continue
         if want != have:
             reasons.append(f"{field}: declared {want!r}, installed {have!r}")
     return tuple(reasons)
@@ -719,7 +736,7 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
             continue
         found = next((r for r in listeners if item.matches(r)), None)
         if found is None and item.name is not None:
-            found = next((r for r in listeners if r.name == item.name), None)
+            found = next((r for r in listeners if _fold(r.name) == _fold(item.name)), None)
             if found is not None:
                 seen_listeners.add(found.name)
                 differ.append(Difference(item, found, _listener_reasons(item, found)))
