@@ -19,6 +19,8 @@ extension. Creating and dropping them needs the extension on the connection
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -176,6 +178,44 @@ def _param_value(key: str, value: Any) -> Any:
     raise TypeError(f"{what}: expected a Table, Column, mapped class or attribute, or a str/int/float/bool value, got {value!r}")
 
 
+_CATALOGUE: Optional[Dict[str, Any]] = None
+
+
+def _pack_catalogue() -> Optional[Dict[str, Any]]:
+    """The bundled extension's packs and their parameters (packs.json, which
+    the wheel carries beside the extension: read, not loaded, so that
+    declaring a pack does not tie the process to one SQLite library); None
+    where the package has no such file."""
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packs.json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                _CATALOGUE = json.load(f)["packs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            _CATALOGUE = {}
+    return _CATALOGUE or None
+
+
+def _check_pack(name: str, params: Dict[str, Any]) -> None:
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"Pack(): parameter {key} of pack {name} is {value!r}, which JSON (and so trigger_install) cannot carry"
+            )
+    catalogue = _pack_catalogue()
+    if catalogue is None:
+        return  # left to the extension, at create()
+    if name not in catalogue:
+        raise ValueError(f'Pack(): unknown pack "{name}" (packs: {", ".join(sorted(catalogue))})')
+    known = catalogue[name].get("params", {})
+    for key in params:
+        if key not in known:
+            raise ValueError(
+                f'Pack(): unknown parameter "{key}" for pack {name} (parameters: {", ".join(known)})'
+            )
+
+
 # --- declarations on a MetaData ---------------------------------------------
 
 
@@ -245,6 +285,7 @@ class Pack:
             raise TypeError(f"Pack(name, ...): name must be a pack's name, got {name!r}")
         self.name = name
         self.params: Dict[str, Any] = {k: _param_value(k, v) for k, v in params.items()}
+        _check_pack(name, self.params)
         if metadata is not None:
             _declare(metadata, self)
 
@@ -255,7 +296,7 @@ class Pack:
     @property
     def params_json(self) -> str:
         """The parameters as given to ``trigger_install``."""
-        return json.dumps(self.params, sort_keys=True)
+        return json.dumps(self.params, sort_keys=True, allow_nan=False)
 
     def __repr__(self) -> str:
         return f"Pack({self.name!r}, {', '.join(f'{k}={v!r}' for k, v in self.params.items())})".replace(", )", ")")
