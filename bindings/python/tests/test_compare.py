@@ -100,3 +100,22 @@ def test_names_differing_only_in_case_are_the_same_names(tmp_path):
     metadata.drop_all(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").scalar_one() == 0
+
+
+def test_a_pack_whose_trigger_was_dropped_by_hand_differs(tmp_path):
+    m = make_models()
+    Pack("default_album", m.metadata)
+    Pack("task_state", m.metadata, trigger_name='obs "done"')
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    m.metadata.create_all(engine)
+    with engine.begin() as conn:
+        assert compare(m.metadata, conn).in_sync
+        conn.exec_driver_sql('DROP TRIGGER "user_default_album"')
+        conn.exec_driver_sql('DROP TRIGGER "obs ""done"""')
+        conn.exec_driver_sql('DROP INDEX "obs ""done""_idx"')
+        result = compare(m.metadata, conn)
+    assert result.missing == () and result.extra == ()
+    assert [(d.declared.name, d.reasons) for d in result.differ] == [
+        ("default_album", ("trigger user_default_album is missing",)),
+        ("task_state", ('index obs "done"_idx is missing', 'trigger obs "done" is missing')),
+    ]

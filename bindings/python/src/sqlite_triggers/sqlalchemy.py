@@ -730,6 +730,31 @@ class Comparison:
         return not (self.missing or self.extra or self.differ)
 
 
+_PACK_OBJECT = re.compile(r'CREATE (TRIGGER|INDEX) IF NOT EXISTS main\."((?:[^"]|"")*)"')
+
+
+def _missing_pack_objects(connection: Connection, pack: InstalledPack) -> List[str]:
+    """The triggers and indexes an installed pack made that the database no
+    longer has (dropped by hand, say): their names are the ones
+    ``trigger_pack_sql`` gives for the parameters installed."""
+    try:
+        sql = connection.execute(
+            text("SELECT trigger_pack_sql(:name, :params)"), {"name": pack.name, "params": json.dumps(pack.params)}
+        ).scalar_one()
+    except exc.DBAPIError:
+        return []  # a pack the extension no longer renders: its version already differs
+    missing = []
+    for kind, quoted in _PACK_OBJECT.findall(sql):
+        name = quoted.replace('""', '"')
+        found = connection.execute(
+            text("SELECT count(*) FROM sqlite_master WHERE type = :type AND name = :name COLLATE NOCASE"),
+            {"type": kind.lower(), "name": name},
+        ).scalar()
+        if not found:
+            missing.append(f"{kind.lower()} {name} is missing")
+    return missing
+
+
 def _listener_reasons(declared_listener: Listener, row: InstalledListener) -> Tuple[str, ...]:
     reasons = []
     for field in ("table", "event", "action", "when", "columns"):
@@ -748,7 +773,8 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
 
     A pack differs when its installed version or parameters are not what an
     install of the declaration would record now (defaults filled in, values
-    typed by their columns, as ``trigger_pack_sql`` shows). A listener is
+    typed by their columns, as ``trigger_pack_sql`` shows), or when a
+    trigger or index it made is gone (``"trigger X is missing"``). A listener is
     matched by its name when declared with one (then a different definition
     is a difference), else by its whole definition (then a changed one is
     missing, and the old one extra).
@@ -772,6 +798,7 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
             for key in sorted(set(params) | set(row.params)):
                 if params.get(key) != row.params.get(key):
                     reasons.append(f"parameter {key}: declared {params.get(key)!r}, installed {row.params.get(key)!r}")
+            reasons += _missing_pack_objects(connection, row)
             if reasons:
                 differ.append(Difference(item, row, tuple(reasons)))
             continue
