@@ -175,3 +175,13 @@ def test_an_aiosqlite_connection_is_told_how_to_load():
 
 def test_the_package_is_typed():
     assert (pathlib.Path(sqlite_triggers.__file__).parent / "py.typed").is_file()
+
+
+def test_the_wheel_asks_for_the_python_the_readme_names():
+    import importlib.metadata
+    import re
+
+    requires = importlib.metadata.metadata("sqlite-triggers")["Requires-Python"]
+    readme = (pathlib.Path(__file__).parent / "README.md").read_text()
+    named = re.search(r"It asks for Python (\d+\.\d+) or newer", readme)
+    assert named and requires == f">={named.group(1)}", (requires, named)
