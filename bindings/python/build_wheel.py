@@ -1,5 +1,5 @@
 """Writes the sqlite-triggers platform wheel: the package of src/, the
-extension, and the dist-info (METADATA, WHEEL, RECORD) a wheel needs, as a
+extension, its pack catalogue (packs.json), and the dist-info (METADATA, WHEEL, RECORD) a wheel needs, as a
 zip with fixed timestamps, so the same inputs give the same bytes.
 
     python3 build_wheel.py --so libsqlite_triggers.so --platform manylinux_2_34_x86_64 --out DIR
@@ -14,7 +14,9 @@ import argparse
 import base64
 import hashlib
 import pathlib
+import json
 import re
+import sqlite3
 import sys
 import tomllib
 import zipfile
@@ -39,6 +41,20 @@ def metadata(project: dict, readme: str) -> str:
         lines += [f'Requires-Dist: {d}; extra == "{extra}"' for d in deps]
     lines.append("Description-Content-Type: text/markdown")
     return "\n".join(lines) + "\n\n" + readme
+
+
+def pack_catalogue(so: pathlib.Path) -> bytes:
+    """The extension's packs, their versions and parameters (with their
+    defaults), as trigger_packs lists them: Pack() checks its arguments
+    against them without loading the extension (which would tie the process
+    to Python's sqlite3, while the application may use apsw or sqlean)."""
+    conn = sqlite3.connect(":memory:")
+    conn.enable_load_extension(True)
+    conn.load_extension(str(so.resolve()))
+    rows = conn.execute("SELECT name, version, params FROM trigger_packs ORDER BY name").fetchall()
+    conn.close()
+    packs = {name: {"version": version, "params": json.loads(params)} for name, version, params in rows}
+    return (json.dumps({"packs": packs}, indent=1, sort_keys=True) + "\n").encode()
 
 
 def record_line(name: str, data: bytes) -> str:
@@ -69,6 +85,7 @@ def main() -> int:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed"):
             files.append((f"sqlite_triggers/{path.relative_to(package).as_posix()}", path.read_bytes(), 0o644))
     files.append(("sqlite_triggers/libsqlite_triggers.so", args.so.read_bytes(), 0o755))
+    files.append(("sqlite_triggers/packs.json", pack_catalogue(args.so), 0o644))
 
     info = f"{dist}-{version}.dist-info"
     tag = f"py3-none-{args.platform}"

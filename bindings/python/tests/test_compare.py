@@ -1,6 +1,8 @@
 """compare(metadata, connection): the declared packs and listeners against
 trigger_packs and trigger_listeners."""
-from sqlalchemy import create_engine, insert
+import pytest
+import sqlalchemy
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
 
 from sqlite_triggers.sqlalchemy import (NEW, OLD, Comparison, InstalledListener, InstalledPack, Listener, Pack,
                                         compare, enable, listen)
@@ -74,3 +76,46 @@ def test_values_are_compared_as_installed_and_versions_too(tmp_path):
         conn.exec_driver_sql("UPDATE trigger_pack_installs SET version = '0.9.0' WHERE pack = 'task_state'")
         (difference,) = compare(again.metadata, conn).differ
         assert difference.reasons == ("version: installed 0.9.0, the extension's is 1.0.0",)
+
+
+def test_names_differing_only_in_case_are_the_same_names(tmp_path):
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE user (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.exec_driver_sql("CREATE TABLE audit (at INTEGER PRIMARY KEY, what TEXT)")
+    metadata = MetaData()
+    # SQLite matches names ASCII-case-insensitively: USER is the table user, Name its column name.
+    user = Table("USER", metadata, Column("id", Integer, primary_key=True), Column("Name", String))
+    audit = Table("audit", metadata, Column("at", Integer, primary_key=True), Column("what", String))
+    listen(user, "after_update", insert(audit).values(what=NEW.Name), columns=[user.c.Name])
+    listen(user, "after_insert", insert(audit).values(what="named"), name="Nm", when=NEW.id > 0)
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        assert compare(metadata, conn) == Comparison((), (), ())
+    metadata.create_all(engine)  # again: the listeners are found, not created twice
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM trigger_listeners").scalar_one() == 2
+    with pytest.raises(sqlalchemy.exc.ArgumentError, match="declared twice"):
+        listen(user, "after_insert", insert(audit).values(what="other"), name="NM")
+    metadata.drop_all(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").scalar_one() == 0
+
+
+def test_a_pack_whose_trigger_was_dropped_by_hand_differs(tmp_path):
+    m = make_models()
+    Pack("default_album", m.metadata)
+    Pack("task_state", m.metadata, trigger_name='obs "done"')
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    m.metadata.create_all(engine)
+    with engine.begin() as conn:
+        assert compare(m.metadata, conn).in_sync
+        conn.exec_driver_sql('DROP TRIGGER "user_default_album"')
+        conn.exec_driver_sql('DROP TRIGGER "obs ""done"""')
+        conn.exec_driver_sql('DROP INDEX "obs ""done""_idx"')
+        result = compare(m.metadata, conn)
+    assert result.missing == () and result.extra == ()
+    assert [(d.declared.name, d.reasons) for d in result.differ] == [
+        ("default_album", ("trigger user_default_album is missing",)),
+        ("task_state", ('index obs "done"_idx is missing', 'trigger obs "done" is missing')),
+    ]

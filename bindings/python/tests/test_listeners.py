@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 import sqlalchemy
 from sqlalchemy import (Column, Integer, MetaData, String, Table, bindparam, create_engine, delete,
-                        insert, select, text, update)
+                        insert, literal_column, select, text, update)
 
 from sqlite_triggers.sqlalchemy import NEW, OLD, TriggerBodyError, declared, enable, listen
 from models import make_models
@@ -143,12 +143,32 @@ def test_the_extensions_check_is_an_sqlalchemy_error(tmp_path):
     (lambda m: insert(m.Task).from_select(["obs_id", "name"], select(NEW.id, NEW.name)),
      "INSERT ... SELECT into columns with Python-side defaults \\(state\\)"),
     (lambda m: m.audit, "must be a Core insert\\(\\), update\\(\\), delete\\(\\) or select\\(\\) construct, got Table"),
+    # Columns given no value: SQLAlchemy writes a placeholder for each.
+    (lambda m: insert(m.audit), "leaves at, what without a value"),
+    (lambda m: update(m.audit), "leaves at, what without a value"),
+    (lambda m: update(m.audit).where(m.audit.c.at == NEW.id), "leaves at, what without a value"),
+    (lambda m: insert(m.audit).values(), "is INSERT ... DEFAULT VALUES .* which SQLite does not allow in a trigger"),
+    (lambda m: select(literal_column("?")), "holds the parameter placeholder '\\?'"),
+    (lambda m: insert(m.audit).values(what="a\x00b"), "holds a NUL character"),
+    (lambda m: select(literal_column("1; DELETE FROM audit")), "compiles to several statements"),
+    (lambda m: select(literal_column("1; END; DROP TABLE audit; SELECT 1")), "compiles to several statements"),
+    (lambda m: insert(m.audit).from_select(["what"], select(select(m.User.name).cte("c"))),
+     "begins with a WITH clause .* SQLite does not support common table expressions in trigger bodies"),
 ])
 def test_refusals(tmp_path, statement, message):
     m, engine, path = setup(tmp_path)
     with pytest.raises(TriggerBodyError, match=message):
         listen(m.User, "after_insert", statement(m))
     assert declared(m.metadata) == []
+
+
+def test_values_that_look_like_sql_stay_values(tmp_path):
+    m, engine, path = setup(tmp_path)
+    listen(m.User, "after_insert", insert(m.audit).values(what="a; b ? :c -- d"))
+    m.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO user (id, name) VALUES (1, 'alice')")
+        assert conn.exec_driver_sql("SELECT what FROM audit").scalars().all() == ["a; b ? :c -- d"]
 
 
 def test_refused_options_and_targets(tmp_path):
@@ -162,6 +182,12 @@ def test_refused_options_and_targets(tmp_path):
         listen(m.User, "after_insert", stmt, when=NEW.id > bindparam("n"))
     with pytest.raises(TypeError, match="expected a Table or a mapped class"):
         listen("user", "after_insert", stmt)
+    with pytest.raises(TriggerBodyError, match="when= holds a NUL character"):
+        listen(m.User, "after_insert", stmt, when=NEW.name == "a\x00")
+    for event in ("after_insert", "before_delete"):
+        with pytest.raises(sqlalchemy.exc.ArgumentError, match=f"columns= .* is only for update events .*, not {event}"):
+            listen(m.User, event, stmt, columns=[m.User.name])
+    assert declared(m.metadata) == []
     aux = Table("u", MetaData(), Column("id", Integer, primary_key=True), schema="aux")
     with pytest.raises(ValueError, match="works on the main database's tables only"):
         listen(aux, "after_insert", stmt)

@@ -121,6 +121,27 @@ def test_a_python_without_extension_loading_gets_load_error():
         assert fix in message
 
 
+@needs_noload_python
+def test_an_aiosqlite_connection_of_a_python_without_extension_loading_gets_load_error():
+    script = (
+        "import asyncio, aiosqlite, sqlite_triggers\n"
+        "async def main():\n"
+        "    async with aiosqlite.connect(':memory:') as conn:\n"
+        "        try:\n"
+        "            sqlite_triggers.load(conn)\n"
+        "        except sqlite_triggers.LoadError as e:\n"
+        "            print(e)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([NOLOAD_PYTHON, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    message = out.stdout.strip()
+    assert message.startswith("sqlite-triggers cannot be loaded: this Python's sqlite3 module "
+                              "was built without extension loading"), message
+    for fix in FIXES:
+        assert fix in message
+
+
 def test_not_a_connection_is_a_type_error():
     with pytest.raises(TypeError, match="takes a connection of sqlite3, apsw or sqlean"):
         sqlite_triggers.load(object())
@@ -154,3 +175,13 @@ def test_an_aiosqlite_connection_is_told_how_to_load():
 
 def test_the_package_is_typed():
     assert (pathlib.Path(sqlite_triggers.__file__).parent / "py.typed").is_file()
+
+
+def test_the_wheel_asks_for_the_python_the_readme_names():
+    import importlib.metadata
+    import re
+
+    requires = importlib.metadata.metadata("sqlite-triggers")["Requires-Python"]
+    readme = (pathlib.Path(__file__).parent / "README.md").read_text()
+    named = re.search(r"It asks for Python (\d+\.\d+) or newer", readme)
+    assert named and requires == f">={named.group(1)}", (requires, named)

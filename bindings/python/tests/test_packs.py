@@ -125,3 +125,23 @@ def test_bad_declarations():
     Pack("default_album", metadata)
     with pytest.raises(sqlalchemy.exc.ArgumentError, match="declared twice"):
         Pack("default_album", metadata, album_name="x")
+
+
+def test_pack_arguments_are_checked_when_declared():
+    metadata = MetaData()
+    with pytest.raises(ValueError, match=r'unknown pack "nope" \(packs: default_album, task_state\)'):
+        Pack("nope", metadata)
+    with pytest.raises(ValueError, match=r'unknown parameter "obs_tabel" for pack task_state \(parameters: .*obs_table'):
+        Pack("task_state", metadata, obs_tabel="obs")
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="parameter when_state of pack task_state is .*which JSON .* cannot carry"):
+            Pack("task_state", metadata, when_state=value)
+    assert declared(metadata) == []
+    # Checked against the catalogue the wheel carries, without loading the
+    # extension: this process can still choose apsw as its SQLite library.
+    import apsw
+    import sqlite_triggers
+
+    conn = apsw.Connection(":memory:")
+    sqlite_triggers.load(conn)
+    assert list(conn.execute("SELECT trigger_version()")) == [("0.1.0",)]

@@ -92,8 +92,8 @@ def load(conn: Any) -> None:
     cannot call ``load_extension()`` later.
 
     Raises :class:`LoadError` when the binding cannot load extensions (no
-    ``enable_load_extension``: pyenv builds and macOS's system Python), with
-    the fixes in its message; :class:`TypeError` for an object that is not
+    ``enable_load_extension``: pyenv builds and macOS's system Python, also
+    for an aiosqlite connection there), with the fixes in its message; :class:`TypeError` for an object that is not
     such a connection (an SQLAlchemy engine or connection: use
     :func:`sqlite_triggers.sqlalchemy.enable`; aiosqlite: await its own
     ``enable_load_extension`` and ``load_extension`` with
@@ -118,6 +118,11 @@ def load(conn: Any) -> None:
             f"got {module}.{type(conn).__qualname__}"
         )
     if inspect.iscoroutinefunction(enable) or inspect.iscoroutinefunction(loader):
+        # aiosqlite wraps a connection of this Python's sqlite3: when that one
+        # cannot load extensions, neither can the wrapper, whatever it says.
+        inner = getattr(conn, "_conn", None)
+        if inner is not None and not callable(getattr(inner, "enable_load_extension", None)):
+            raise LoadError(_cannot_load_message(inner))
         raise TypeError(
             f"sqlite_triggers.load(conn): {module}.{type(conn).__qualname__} loads "
             "asynchronously: await conn.enable_load_extension(True), then await "

@@ -19,6 +19,8 @@ extension. Creating and dropping them needs the extension on the connection
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -63,6 +65,17 @@ _EVENTS = (
     "after_delete",
 )
 _INFO_KEY = "sqlite_triggers"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: Any) -> Any:
+    """A name (or a tuple of names) as SQLite compares names: ASCII letters
+    case-insensitively, every other character as it is."""
+    if isinstance(name, str):
+        return name.translate(_ASCII_LOWER)
+    if isinstance(name, tuple):
+        return tuple(_fold(n) for n in name)
+    return name
 
 
 class TriggerBodyError(exc.CompileError):
@@ -165,6 +178,44 @@ def _param_value(key: str, value: Any) -> Any:
     raise TypeError(f"{what}: expected a Table, Column, mapped class or attribute, or a str/int/float/bool value, got {value!r}")
 
 
+_CATALOGUE: Optional[Dict[str, Any]] = None
+
+
+def _pack_catalogue() -> Optional[Dict[str, Any]]:
+    """The bundled extension's packs and their parameters (packs.json, which
+    the wheel carries beside the extension: read, not loaded, so that
+    declaring a pack does not tie the process to one SQLite library); None
+    where the package has no such file."""
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packs.json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                _CATALOGUE = json.load(f)["packs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            _CATALOGUE = {}
+    return _CATALOGUE or None
+
+
+def _check_pack(name: str, params: Dict[str, Any]) -> None:
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"Pack(): parameter {key} of pack {name} is {value!r}, which JSON (and so trigger_install) cannot carry"
+            )
+    catalogue = _pack_catalogue()
+    if catalogue is None:
+        return  # left to the extension, at create()
+    if name not in catalogue:
+        raise ValueError(f'Pack(): unknown pack "{name}" (packs: {", ".join(sorted(catalogue))})')
+    known = catalogue[name].get("params", {})
+    for key in params:
+        if key not in known:
+            raise ValueError(
+                f'Pack(): unknown parameter "{key}" for pack {name} (parameters: {", ".join(known)})'
+            )
+
+
 # --- declarations on a MetaData ---------------------------------------------
 
 
@@ -234,6 +285,7 @@ class Pack:
             raise TypeError(f"Pack(name, ...): name must be a pack's name, got {name!r}")
         self.name = name
         self.params: Dict[str, Any] = {k: _param_value(k, v) for k, v in params.items()}
+        _check_pack(name, self.params)
         if metadata is not None:
             _declare(metadata, self)
 
@@ -244,7 +296,7 @@ class Pack:
     @property
     def params_json(self) -> str:
         """The parameters as given to ``trigger_install``."""
-        return json.dumps(self.params, sort_keys=True)
+        return json.dumps(self.params, sort_keys=True, allow_nan=False)
 
     def __repr__(self) -> str:
         return f"Pack({self.name!r}, {', '.join(f'{k}={v!r}' for k, v in self.params.items())})".replace(", )", ")")
@@ -339,8 +391,71 @@ def _compiled(clause: ClauseElement, what: str) -> Any:
         ) from error
 
 
-def _compile(clause: ClauseElement, what: str) -> str:
-    return str(_compiled(clause, what)).strip()
+# SQLite's tokens, as far as a trigger body's checks need them: quoted
+# strings and names, comments, parameter placeholders, words, semicolons.
+_TOKEN = re.compile(
+    r"""(?P<string>'(?:[^']|'')*'?)"""
+    r"""|(?P<name>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)"""
+    r"""|(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"""
+    r"""|(?P<variable>\?[0-9]*|[:@$][A-Za-z0-9_$\x80-\U0010ffff]+(?:::)?(?:\([^)]*\))?)"""
+    r"""|(?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*)"""
+    r"""|(?P<semicolon>;)""",
+    re.S,
+)
+
+
+def _check_sql(sql: str, what: str, statement: bool) -> None:
+    """Refuses SQL text a trigger body cannot hold that SQLAlchemy compiles
+    anyway: a NUL character, several statements, parameter placeholders, and
+    (for the statement) a WITH clause before it."""
+    if "\x00" in sql:
+        raise TriggerBodyError(
+            f"{what} holds a NUL character (in a string value, say), which SQLite's SQL text "
+            "cannot carry: leave it out, or make it in SQL when the trigger runs (func.char(0))"
+        )
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(sql) if m.lastgroup != "comment"]
+    if any(kind == "semicolon" for kind, _ in tokens):
+        raise TriggerBodyError(
+            f"{what} compiles to several statements (a ';' in {sql!r}, from a literal_column() "
+            "or text() inside it, say); a listener's statement must be exactly one: declare one "
+            "listener per statement"
+        )
+    variables = [text_ for kind, text_ in tokens if kind == "variable"]
+    if variables:
+        raise TriggerBodyError(
+            f"{what} holds the parameter placeholder {variables[0]!r} (in {sql!r}); a trigger body "
+            "holds no parameters: write the value, or a NEW/OLD column, in its place"
+        )
+    words = [text_.upper() if kind == "word" else None for kind, text_ in tokens]
+    if statement and any(words[i:i + 2] == ["DEFAULT", "VALUES"] for i in range(len(words))):
+        raise TriggerBodyError(
+            f"{what} is INSERT ... DEFAULT VALUES (insert(table).values() with no values), which "
+            "SQLite does not allow in a trigger body: give at least one column its value in .values(...)"
+        )
+    if statement and tokens and tokens[0][0] == "word" and tokens[0][1].upper() == "WITH":
+        raise TriggerBodyError(
+            f"{what} begins with a WITH clause (a CTE, which SQLAlchemy writes before the "
+            "statement), and a statement of an SQLite trigger cannot: SQLite does not support "
+            "common table expressions in trigger bodies. Write it as a subquery (.subquery() or "
+            ".scalar_subquery()) instead"
+        )
+
+
+def _compile(clause: ClauseElement, what: str, statement: bool = False) -> str:
+    compiled = _compiled(clause, what)
+    # Placeholders left after literal_binds are values SQLAlchemy expects at
+    # execution: the columns an insert() or update() gives no value.
+    placeholders = list(getattr(compiled, "positiontup", None) or compiled.binds)
+    if placeholders:
+        raise TriggerBodyError(
+            f"{what} leaves {', '.join(placeholders)} without a value: SQLAlchemy writes a "
+            "placeholder (?) for each, to be given when the statement is executed, and a trigger "
+            "body holds no parameters. Give each a value in .values(...) (a literal, or a NEW/OLD "
+            "column)"
+        )
+    sql = str(compiled).strip()
+    _check_sql(sql, what, statement)
+    return sql
 
 
 def _with_python_defaults(statement: Any, what: str) -> Any:
@@ -409,7 +524,7 @@ def _action_sql(statement: Any) -> str:
     if getattr(statement, "_returning", ()) or getattr(statement, "_return_defaults", False):
         raise TriggerBodyError(f"{what} has RETURNING (returning()/return_defaults()), which a trigger body cannot hold")
     _check_elements(statement, what)
-    return _compile(_with_python_defaults(statement, what), what)
+    return _compile(_with_python_defaults(statement, what), what, statement=True)
 
 
 @dataclass(frozen=True)
@@ -426,7 +541,9 @@ class Listener:
 
     @property
     def key(self) -> Tuple[Any, ...]:
-        return (self.name,) if self.name else (self.table, self.event, self.action, self.when, self.columns)
+        if self.name:
+            return (_fold(self.name),)
+        return (_fold(self.table), self.event, self.action, self.when, _fold(self.columns))
 
     @property
     def options(self) -> Dict[str, Any]:
@@ -441,14 +558,16 @@ class Listener:
         return options
 
     def matches(self, installed: "InstalledListener") -> bool:
-        """True when ``installed`` is this listener as declared."""
+        """True when ``installed`` is this listener as declared (names of
+        the trigger, the table and the columns compared as SQLite compares
+        them, ASCII letters case-insensitively)."""
         return (
-            (self.name is None or installed.name == self.name)
-            and installed.table == self.table
+            (self.name is None or _fold(installed.name) == _fold(self.name))
+            and _fold(installed.table) == _fold(self.table)
             and installed.event == self.event
             and installed.action == self.action
             and installed.when == self.when
-            and installed.columns == self.columns
+            and _fold(installed.columns) == _fold(self.columns)
         )
 
     def find(self, connection: Connection) -> Optional["InstalledListener"]:
@@ -526,6 +645,11 @@ def listen(
         if isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable):
             raise TypeError(f"listen(): columns= must be a list of Columns or names, got {columns!r}")
         names = tuple(_column_name(c, "listen(): columns=") for c in columns)
+        if not event_name.endswith("_update"):
+            raise exc.ArgumentError(
+                f"listen(): columns= (an UPDATE OF filter) is only for update events "
+                f"(before_update, after_update), not {event_name}"
+            )
     if name is not None and (not isinstance(name, str) or not name):
         raise TypeError(f"listen(): name= must be a non-empty string, got {name!r}")
     listener = Listener(table.name, event_name, action, when_sql, names, name)
@@ -606,10 +730,37 @@ class Comparison:
         return not (self.missing or self.extra or self.differ)
 
 
+_PACK_OBJECT = re.compile(r'CREATE (TRIGGER|INDEX) IF NOT EXISTS main\."((?:[^"]|"")*)"')
+
+
+def _missing_pack_objects(connection: Connection, pack: InstalledPack) -> List[str]:
+    """The triggers and indexes an installed pack made that the database no
+    longer has (dropped by hand, say): their names are the ones
+    ``trigger_pack_sql`` gives for the parameters installed."""
+    try:
+        sql = connection.execute(
+            text("SELECT trigger_pack_sql(:name, :params)"), {"name": pack.name, "params": json.dumps(pack.params)}
+        ).scalar_one()
+    except exc.DBAPIError:
+        return []  # a pack the extension no longer renders: its version already differs
+    missing = []
+    for kind, quoted in _PACK_OBJECT.findall(sql):
+        name = quoted.replace('""', '"')
+        found = connection.execute(
+            text("SELECT count(*) FROM sqlite_master WHERE type = :type AND name = :name COLLATE NOCASE"),
+            {"type": kind.lower(), "name": name},
+        ).scalar()
+        if not found:
+            missing.append(f"{kind.lower()} {name} is missing")
+    return missing
+
+
 def _listener_reasons(declared_listener: Listener, row: InstalledListener) -> Tuple[str, ...]:
     reasons = []
     for field in ("table", "event", "action", "when", "columns"):
         want, have = getattr(declared_listener, field), getattr(row, field)
+        if field in ("table", "columns") and _fold(want) == _fold(have):
+            continue
         if want != have:
             reasons.append(f"{field}: declared {want!r}, installed {have!r}")
     return tuple(reasons)
@@ -622,7 +773,8 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
 
     A pack differs when its installed version or parameters are not what an
     install of the declaration would record now (defaults filled in, values
-    typed by their columns, as ``trigger_pack_sql`` shows). A listener is
+    typed by their columns, as ``trigger_pack_sql`` shows), or when a
+    trigger or index it made is gone (``"trigger X is missing"``). A listener is
     matched by its name when declared with one (then a different definition
     is a difference), else by its whole definition (then a changed one is
     missing, and the old one extra).
@@ -646,12 +798,13 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
             for key in sorted(set(params) | set(row.params)):
                 if params.get(key) != row.params.get(key):
                     reasons.append(f"parameter {key}: declared {params.get(key)!r}, installed {row.params.get(key)!r}")
+            reasons += _missing_pack_objects(connection, row)
             if reasons:
                 differ.append(Difference(item, row, tuple(reasons)))
             continue
         found = next((r for r in listeners if item.matches(r)), None)
         if found is None and item.name is not None:
-            found = next((r for r in listeners if r.name == item.name), None)
+            found = next((r for r in listeners if _fold(r.name) == _fold(item.name)), None)
             if found is not None:
                 seen_listeners.add(found.name)
                 differ.append(Difference(item, found, _listener_reasons(item, found)))
