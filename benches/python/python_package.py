@@ -32,10 +32,11 @@ import tempfile
 import time
 
 import sqlalchemy
-from sqlalchemy import ForeignKey, create_engine, event, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
 
 import bench_args
+from seed_models import add_default_album, seed_models
 import sqlite_triggers
 from sqlite_triggers.sqlalchemy import Pack, enable
 
@@ -56,29 +57,9 @@ def models(with_listener, with_pack):
     """Fresh declarative models, so each contender's listener or pack is its
     own (mapper listeners and packs attach to classes and metadata)."""
 
-    class Base(DeclarativeBase):
-        pass
-
-    class User(Base):
-        __tablename__ = "user"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str]
-
-    class Album(Base):
-        __tablename__ = "album"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-        album_name: Mapped[str]
-
+    Base, User, Album = seed_models()
     if with_listener:
-
-        @event.listens_for(User, "after_insert")
-        def add_default_album(mapper, connection, target):
-            connection.execute(
-                text("INSERT INTO album (user_id, album_name) VALUES (:user_id, 'default album')"),
-                {"user_id": target.id},
-            )
-
+        event.listen(User, "after_insert", add_default_album)
     if with_pack:
         Pack("default_album", Base.metadata, user_table=User.__table__,
              album_table=Album.__table__, album_user_fk=Album.__table__.c.user_id)

@@ -25,38 +25,17 @@ import tempfile
 import time
 
 import sqlalchemy
-from sqlalchemy import ForeignKey, create_engine, event, insert, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import create_engine, event, insert
+from sqlalchemy.orm import Session
 
 import bench_args
+from seed_models import add_default_album, seed_models
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEED_SCHEMA = (ROOT / "examples" / "seed_schema.sql").read_text()
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
-    __tablename__ = "user"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str]
-
-
-class Album(Base):
-    __tablename__ = "album"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    album_name: Mapped[str]
-
-
-def add_default_album(mapper, connection, target):
-    """The seed's listener: every user the ORM flushes gets its album."""
-    connection.execute(
-        text("INSERT INTO album (user_id, album_name) VALUES (:user_id, 'default album')"),
-        {"user_id": target.id},
-    )
+Base, User, Album = seed_models()
 
 
 # Fires only for ORM flushes: the Core contender's insert(User) never runs
