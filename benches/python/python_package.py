@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 import bench_args
+from interleave import interleaved
 from seed_models import add_default_album, seed_models
 import sqlite_triggers
 from sqlite_triggers.sqlalchemy import Pack, enable
@@ -146,24 +147,7 @@ def main():
          "ratio_to": trigger},
     ]
     print(f"\n== 11 the Python package: SQLAlchemy {sqlalchemy.__version__} ORM inserts ({n:,} users)")
-    samples = [[] for _ in contenders]
-    failed = [None for _ in contenders]
-    for rnd in range(warmup + rounds):
-        label = f"warm-up {rnd + 1}" if rnd < warmup else f"round {rnd + 1 - warmup}/{rounds}"
-        line = f"   {label}:"
-        for i, c in enumerate(contenders):
-            if failed[i]:
-                continue
-            try:
-                cpu, wall = run(c["how"], n)
-            except Exception as e:  # reported as a failed contender
-                failed[i] = f"{type(e).__name__}: {e}"
-                print(f"   {c['name']}: FAILED: {failed[i]}")
-                continue
-            if rnd >= warmup:
-                samples[i].append((cpu, wall))
-            line += f"  [{i + 1}] {cpu * 1e3:.2f}ms"
-        print(line, flush=True)
+    results = interleaved(contenders, lambda c: run(c["how"], n), warmup, rounds)
 
     imports = [import_cost() for _ in range(3 if args.quick else 7)]
     loads = [load_cost() for _ in range(3 if args.quick else 7)]
@@ -188,11 +172,7 @@ def main():
                 "measure": "process CPU time",
                 "warmup": warmup,
                 "rounds": rounds,
-                "contenders": [
-                    contender(c["name"], "failed" if failed[i] else "ran", failed[i], c["ratio_to"],
-                              c["target"], [cpu for cpu, _ in samples[i]], [w for _, w in samples[i]])
-                    for i, c in enumerate(contenders)
-                ] + [
+                "contenders": results + [
                     contender("import sqlite_triggers.sqlalchemy (SQLAlchemy already imported)",
                               "ran", None, "import sqlite_triggers.sqlalchemy (SQLAlchemy already imported)",
                               None, imports, imports),
@@ -204,7 +184,7 @@ def main():
     }
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
-    return 1 if any(failed) else 0
+    return 1 if any(r["status"] == "failed" for r in results) else 0
 
 
 if __name__ == "__main__":

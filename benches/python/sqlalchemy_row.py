@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, event, insert
 from sqlalchemy.orm import Session
 
 import bench_args
+from interleave import interleaved
 from seed_models import add_default_album, seed_models
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -133,24 +134,7 @@ def main():
         },
     ]
     print(f"\n== 5 SQLAlchemy {sqlalchemy.__version__}: ORM listener or pack ({n:,} users)")
-    samples = [[] for _ in contenders]
-    failed = [None for _ in contenders]
-    for rnd in range(warmup + rounds):
-        label = f"warm-up {rnd + 1}" if rnd < warmup else f"round {rnd + 1 - warmup}/{rounds}"
-        line = f"   {label}:"
-        for i, c in enumerate(contenders):
-            if failed[i]:
-                continue
-            try:
-                cpu, wall = c["run"](n, args.extension)
-            except Exception as e:  # reported as a failed contender
-                failed[i] = f"{type(e).__name__}: {e}"
-                print(f"   {c['name']}: FAILED: {failed[i]}")
-                continue
-            if rnd >= warmup:
-                samples[i].append((cpu, wall))
-            line += f"  [{i + 1}] {cpu * 1e3:.2f}ms"
-        print(line, flush=True)
+    results = interleaved(contenders, lambda c: c["run"](n, args.extension), warmup, rounds)
 
     record = {
         "host": "python",
@@ -166,24 +150,13 @@ def main():
                 "measure": "process CPU time",
                 "warmup": warmup,
                 "rounds": rounds,
-                "contenders": [
-                    {
-                        "name": c["name"],
-                        "status": "failed" if failed[i] else "ran",
-                        "reason": failed[i],
-                        "ratio_to": contenders[0]["name"],
-                        "target": c["target"],
-                        "samples": [cpu for cpu, _ in samples[i]],
-                        "wall_samples": [wall for _, wall in samples[i]],
-                    }
-                    for i, c in enumerate(contenders)
-                ],
+                "contenders": results,
             }
         ],
     }
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
-    return 1 if any(failed) else 0
+    return 1 if any(r["status"] == "failed" for r in results) else 0
 
 
 if __name__ == "__main__":
