@@ -60,6 +60,7 @@ from .sqlalchemy import (
     compare,
     declared,
     installed_packs,
+    trigger_listen,
 )
 
 try:  # Alembic 1.18 and later order comparators by priority.
@@ -327,13 +328,7 @@ def _create_listener(operations: Operations, op: CreateListenerOp) -> Optional[s
         _write(operations, sql)
         return name
     conn = _bind(operations, f"create_listener({op.table!r}, {op.event!r})")
-    params = {"table": op.table, "event": op.event, "action": op.action_sql}
-    if op.options:
-        params["options"] = json.dumps(op.options)
-        sql = "SELECT trigger_listen(:table, :event, :action, :options)"
-    else:
-        sql = "SELECT trigger_listen(:table, :event, :action)"
-    return conn.execute(text(sql), params).scalar_one()
+    return trigger_listen(conn, op.table, op.event, op.action_sql, op.options)
 
 
 @Operations.implementation_for(DropListenerOp)

@@ -527,6 +527,18 @@ def _action_sql(statement: Any) -> str:
     return _compile(_with_python_defaults(statement, what), what, statement=True)
 
 
+def trigger_listen(connection: Connection, table: str, event: str, action: str,
+                   options: Optional[Dict[str, Any]] = None) -> str:
+    """Calls ``trigger_listen`` on ``connection``; returns the listener's name."""
+    params = {"table": table, "event": event, "action": action}
+    if options:
+        params["options"] = json.dumps(options)
+        sql = "SELECT trigger_listen(:table, :event, :action, :options)"
+    else:
+        sql = "SELECT trigger_listen(:table, :event, :action)"
+    return connection.execute(text(sql), params).scalar_one()
+
+
 @dataclass(frozen=True)
 class Listener:
     """A listener declared with :func:`listen`: a trigger made by
@@ -584,13 +596,7 @@ class Listener:
         existing = self.find(connection)
         if existing is not None:
             return existing.name
-        params = {"table": self.table, "event": self.event, "action": self.action}
-        if self.options:
-            params["options"] = json.dumps(self.options)
-            sql = "SELECT trigger_listen(:table, :event, :action, :options)"
-        else:
-            sql = "SELECT trigger_listen(:table, :event, :action)"
-        return connection.execute(text(sql), params).scalar_one()
+        return trigger_listen(connection, self.table, self.event, self.action, self.options)
 
     def drop(self, connection: Connection) -> Optional[str]:
         """Drops the listener (``trigger_unlisten``) when the database has
