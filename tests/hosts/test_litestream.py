@@ -46,6 +46,7 @@ db, ext, w, rounds, channel = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sy
 conn = sqlite3.connect(db, isolation_level=None, timeout=30)
 conn.enable_load_extension(True)
 conn.load_extension(ext)
+conn.execute("PRAGMA wal_autocheckpoint = 0")   # litestream checkpoints (see docs/replication.md)
 for i in range(rounds):
     uid = w * 1000 + i
     conn.execute("BEGIN IMMEDIATE")
@@ -75,6 +76,7 @@ db, ext, name, log, stop = sys.argv[1:6]
 conn = sqlite3.connect(db, isolation_level=None, timeout=30)
 conn.enable_load_extension(True)
 conn.load_extension(ext)
+conn.execute("PRAGMA wal_autocheckpoint = 0")   # litestream checkpoints (see docs/replication.md)
 with open(log, "a") as out:
     while True:
         cursor = conn.execute("SELECT trigger_cursor(?)", (name,)).fetchone()[0]
@@ -103,9 +105,14 @@ def run(args, timeout=30, check=True):
     return done
 
 
+CHILDREN = []
+
+
 def spawn(script, *args):
-    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
+    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    CHILDREN.append(proc)
+    return proc
 
 
 def finish(proc, timeout=30):
@@ -190,7 +197,7 @@ def check_consistent(db, history, acks):
 @pytest.fixture
 def litestream(tmp_path):
     """Starts `litestream replicate` for app.db; stops it (by pid) at the end,
-    also when the test fails."""
+    also when the test fails, and the writers and consumers with it."""
     procs = []
 
     def start():
@@ -213,7 +220,7 @@ def litestream(tmp_path):
         return proc
 
     yield start
-    for proc in procs:
+    for proc in procs + CHILDREN:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
@@ -238,6 +245,10 @@ def test_a_replica_restores_objects_outbox_and_cursors_exactly(tmp_path, litestr
 
     conn = connect(db)
     assert conn.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    # Checkpoints are litestream's: with the connections' automatic ones,
+    # litestream 0.5.17 lost committed transactions from its replica in about
+    # one run in three here (rows missing, integrity_check still ok).
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     conn.executescript(SEED_SCHEMA + """
         CREATE TABLE audit (n INTEGER PRIMARY KEY, what TEXT);
         CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT NOT NULL, qty INTEGER);
@@ -306,7 +317,7 @@ def test_a_replica_restores_objects_outbox_and_cursors_exactly(tmp_path, litestr
     # Points in time from the middle of the writes: each one consistent.
     listing = json.loads(run([LITESTREAM, "ltx", "-level", "0", "-json", replica]).stdout)
     txids = sorted({int(f["max_txid"], 16) for f in listing})
-    assert txids[-1] == txid and len(txids) >= 4, (txid, listing)
+    assert txid in txids and len(txids) >= 4, (txid, listing)
     picked = sorted({txids[len(txids) * k // 6] for k in range(6)})
     tops = []
     for t in picked:
