@@ -11,8 +11,9 @@
  * other node is given --join (the address of a node already in the cluster):
  * once running, it asks the cluster's leader to add it and then to make it a
  * voter, retrying for up to a minute. A restarted node (same id and data
- * dir) that is already a voter is left as it is. SIGTERM or SIGINT stops the
- * node cleanly (exit 0). See README.md in this folder.
+ * dir, which holds raft's metadata) is a member already: --join is not
+ * used. SIGTERM or SIGINT stops the node cleanly (exit 0). See README.md in
+ * this folder.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -313,7 +314,10 @@ start:;
 	fprintf(stderr, "%s: node %llu serving %s (data %s, %s)\n", prog, id, address, dir,
 		no_extension ? "without sqlite-triggers" : "sqlite-triggers on every connection");
 
-	if (join) {
+	if (join && has_run)
+		fprintf(stderr, "%s: node %llu has run before: it is a member already, --join is not used\n",
+			prog, id);
+	if (join && !has_run) {
 		char why[512] = "";
 		time_t until = time(NULL) + 60;
 		for (;;) {

@@ -642,6 +642,13 @@ func round(r *rand.Rand, i int) {
 	}
 	victim.start(join)
 	waitVoters(1, 2, 3)
+	for _, n := range nodes {
+		select {
+		case <-n.exited:
+			fail("round %d: node %d exited (see its log)", i, n.id)
+		default:
+		}
+	}
 	fmt.Printf("ok: round %d: killed the leader (node %d) after %v; writes went on after %v; node %d restarted\n",
 		i, victim.id, delay, failovers[len(failovers)-1].Round(time.Millisecond), victim.id)
 	verify(i)
