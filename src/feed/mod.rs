@@ -167,6 +167,19 @@ impl crate::ffi::RowSource for ChangesTable {
 
 /// `trigger_watch(table)`.
 fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> {
+    // dqlite (VFS "dqlite-N") runs each client's statements on a connection
+    // of the leader node, sets that connection's hooks itself and applies
+    // the commits of other nodes by replication: a feed kept in one process's
+    // memory would miss changes and vanish at a failover.
+    if let Some(vfs) = crate::ffi::main_vfs_name(conn).filter(|v| v.starts_with("dqlite")) {
+        return Err(Error::invalid(format!(
+            "the change feed cannot follow a dqlite database (VFS {}): it lives in one \
+             connection's memory, while dqlite runs statements on whichever node leads and \
+             replicates commits to the others; capture the table into the outbox instead \
+             (trigger_capture) and poll trigger_outbox by seq",
+            shorten(&vfs)
+        )));
+    }
     // The feed is read through trigger_changes: one a database file
     // brings would be read instead, and show anything.
     if let Some(object) = crate::schema::shadowing(conn, "trigger_changes")? {

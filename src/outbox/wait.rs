@@ -170,6 +170,13 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
                     crate::sql::shorten_to(path, 200)
                 ))
             }
+            Some(vfs) if vfs.starts_with("dqlite") => refused(format!(
+                "this database is replicated by dqlite (VFS {}): it is kept in the node's \
+                 memory, not in a file, and other nodes' commits reach it by replication, so \
+                 there is nothing to wait on; poll instead: SELECT seq, channel, payload FROM \
+                 trigger_outbox WHERE seq > after_seq ORDER BY seq",
+                crate::sql::shorten(&vfs)
+            )),
             Some(vfs) if !crate::notify::file_backed(&vfs) && !path.is_empty() => refused(format!(
                 "this database is held by the VFS {}, not kept in a file other \
                      connections can open; open it from its file to wait on it",
