@@ -147,6 +147,9 @@ pub(crate) struct Session {
     pub(crate) handle: usize,
     /// The connection's main database file, if it has one.
     pub(crate) file_key: Option<String>,
+    /// Whether dqlite replicates the main database (see
+    /// [`crate::sql::refuse_on_dqlite`]).
+    pub(crate) dqlite: bool,
     /// Which process-wide change feed this connection publishes to: the
     /// file's, or its own for an in-memory database.
     pub(crate) feed_key: String,
@@ -199,6 +202,7 @@ impl Session {
             feed: crate::changes::shared(&feed_key),
             signal: file_key.as_deref().map(crate::notify::signal),
             file_key,
+            dqlite: crate::sql::on_dqlite(conn),
             feed_key,
             state: Mutex::new(State::default()),
             handlers: Mutex::new(HashMap::new()),

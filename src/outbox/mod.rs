@@ -79,6 +79,9 @@ const FUNCTIONS: &[SqlFunction] = &[
                          SELECT of its own, or outside BEGIN ... COMMIT",
                     ));
                 }
+                if a.session.dqlite && conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
+                    crate::sql::refuse_on_dqlite(conn)?;
+                }
                 let seq = a.session.statements(|cache, kept| {
                     emit(conn, cache, &kept.checked, &channel, payload)
                 })?;

@@ -728,6 +728,32 @@ func refusals() {
 		}
 		fmt.Printf("ok: %s refused: %v\n", c.query, execErr)
 	}
+	// A call that writes, in a statement of its own outside BEGIN ...
+	// COMMIT: dqlite would take it for a read, not replicate its write and
+	// abort the leader on its next write. The extension refuses it, and the
+	// leader goes on writing.
+	for _, q := range []string{
+		"SELECT trigger_emit('refused', 1)",
+		"SELECT trigger_ack('refused', 0)",
+		"SELECT trigger_capture('reading')",
+	} {
+		_, err := db.Exec(q)
+		if err == nil || !strings.Contains(err.Error(), "must run inside BEGIN ... COMMIT") {
+			fail("%s outside a transaction: want it refused, got %v", q, err)
+		}
+		fmt.Printf("ok: %s outside a transaction refused: %v\n", q, err)
+	}
+	mustTx("a write after the refusals", func(t *sql.Tx) error {
+		if _, err := t.Exec("CREATE TABLE IF NOT EXISTS after_refusals (x)"); err != nil {
+			return err
+		}
+		_, err := t.Exec("INSERT INTO after_refusals VALUES (1)")
+		return err
+	})
+	if n := queryInts("SELECT count(*) FROM trigger_outbox WHERE channel = 'refused'")[0][0]; n != 0 {
+		fail("the refused calls left %d events", n)
+	}
+	fmt.Println("ok: the leader writes on after the refusals, which wrote nothing")
 }
 
 // withoutExtension: a node without the extension joins as a voter (nothing
