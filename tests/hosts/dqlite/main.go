@@ -6,8 +6,10 @@
 // through the cluster that processes every committed event exactly once.
 // Then it checks what a node without the extension does once it leads.
 //
-// Usage: dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR ROUNDS
-//        dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR --bench [--quick] --out FILE
+// Usage:
+//
+//	dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR ROUNDS
+//	dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR --bench [--quick] --out FILE
 //
 // --bench runs benchmark 12 of docs/benchmarks.md instead (bench.go) and
 // writes its raw samples to FILE in the shape benches/report.py reads.
