@@ -109,9 +109,12 @@ func bench(seedPath string, quick bool, out string) {
 		}
 		fmt.Println(line)
 	}
+	var sqliteVersion string
+	check(db.QueryRow("SELECT sqlite_version()").Scan(&sqliteVersion), "sqlite_version()")
 	record := map[string]any{
-		"host": "dqlite",
-		"mode": mode,
+		"host":   "dqlite",
+		"mode":   mode,
+		"sqlite": sqliteVersion,
 		"benchmarks": []any{map[string]any{
 			"id":         "12",
 			"title":      "dqlite cluster: writes with the packs and capture, or with no triggers",
