@@ -8,6 +8,8 @@ Every statistic is computed here, for the Rust and the Python rows alike:
 
 - time rows: median and spread (min–max) of the measured rounds;
 - latency rows: p50, p99 and max of the samples;
+- throughput: for a benchmark whose record gives `units` and `unit` (the
+  work of one sample, e.g. 400 writes), units per second at the median;
 - ratio: the median of the per-round ratios contender/reference (round i of
   one against round i of the other: they ran next to each other, so a slow
   minute of the machine cancels out), with their min–max; for latency rows,
@@ -108,6 +110,9 @@ def summarise(bench):
                 p99_s=quantile(samples, 0.99),
                 wall_median_s=statistics.median(wall),
             )
+            if bench.get("units"):
+                row["per_second"] = bench["units"] / row["median_s"]
+                row["unit"] = bench["unit"]
             ref = by_name[c["ratio_to"]]
             if ref is not c and ref["status"] == "ran" and ref["samples"]:
                 if bench["kind"] == "latency":
@@ -135,7 +140,10 @@ def timing_text(row):
         return f"{row['status']}: {row['reason']}"
     if row["kind"] == "latency":
         return f"p50 {human(row['p50_s'])}, p99 {human(row['p99_s'])} (max {human(row['max_s'])})"
-    return f"{human(row['median_s'])} ({human(row['min_s'])}–{human(row['max_s'])})"
+    text = f"{human(row['median_s'])} ({human(row['min_s'])}–{human(row['max_s'])})"
+    if "per_second" in row:
+        text += f" = {row['per_second']:,.0f} {row['unit']}s/s"
+    return text
 
 
 def ratio_text(row):
@@ -236,7 +244,7 @@ def main():
         "cores": os.cpu_count(),
         "cpu": cpu,
         "load_average": os.getloadavg(),
-        "sqlite": rust.get("sqlite", python.get("sqlite")),
+        "sqlite": rust.get("sqlite", python.get("sqlite", next((h.get("sqlite") for h in hosts if h.get("sqlite")), None))),
         "python": platform.python_version(),
         "python_sqlite": python.get("sqlite"),
         "sqlalchemy": python.get("sqlalchemy"),
@@ -273,7 +281,7 @@ def main():
     results.write_text(json.dumps({"machine": machine, "rows": rows, "raw": hosts}, indent=2))
     fields = [
         "id", "contender", "status", "n", "median_s", "min_s", "max_s", "p50_s", "p99_s",
-        "wall_median_s", "ratio", "ratio_min", "ratio_max", "wall_ratio", "ratio_to",
+        "wall_median_s", "per_second", "ratio", "ratio_min", "ratio_max", "wall_ratio", "ratio_to",
         "target", "result", "work", "measure", "reason",
     ]
     with open(args.out / "results.csv", "w", newline="") as f:

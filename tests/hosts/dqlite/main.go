@@ -6,7 +6,13 @@
 // through the cluster that processes every committed event exactly once.
 // Then it checks what a node without the extension does once it leads.
 //
-// Usage: dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR ROUNDS
+// Usage:
+//
+//	dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR ROUNDS
+//	dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR --bench [--quick] --out FILE
+//
+// --bench runs benchmark 12 of docs/benchmarks.md instead (bench.go) and
+// writes its raw samples to FILE in the shape benches/report.py reads.
 //
 // The pids of the nodes it runs are kept in WORKDIR/pids, so that run.sh
 // can stop them whatever happens to this program.
@@ -839,18 +845,47 @@ func withoutExtension() {
 }
 
 func main() {
-	if len(os.Args) != 6 {
-		fmt.Fprintln(os.Stderr, "usage: dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR ROUNDS")
+	usage := func() {
+		fmt.Fprintln(os.Stderr, "usage: dqlite-cluster-test NODE_BINARY EXTENSION SEED_SCHEMA_SQL WORKDIR (ROUNDS | --bench [--quick] --out FILE)")
 		os.Exit(2)
 	}
+	if len(os.Args) < 6 {
+		usage()
+	}
 	nodeBin, extPath, workDir = os.Args[1], os.Args[2], os.Args[4]
-	rounds, err := strconv.Atoi(os.Args[5])
-	check(err, "ROUNDS")
+	benchMode, quick, benchOut := false, false, ""
+	rounds := 0
+	var err error
+	if os.Args[5] == "--bench" {
+		benchMode = true
+		for i := 6; i < len(os.Args); i++ {
+			switch {
+			case os.Args[i] == "--quick":
+				quick = true
+			case os.Args[i] == "--out" && i+1 < len(os.Args):
+				i++
+				benchOut = os.Args[i]
+			default:
+				usage()
+			}
+		}
+		if benchOut == "" {
+			usage()
+		}
+	} else {
+		if len(os.Args) != 6 {
+			usage()
+		}
+		rounds, err = strconv.Atoi(os.Args[5])
+		check(err, "ROUNDS")
+	}
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("DQLITE_TEST_SEED"); s != "" {
 		seed, _ = strconv.ParseInt(s, 10, 64)
 	}
-	fmt.Printf("seed %d (DQLITE_TEST_SEED=%d repeats the random choices)\n", seed, seed)
+	if !benchMode {
+		fmt.Printf("seed %d (DQLITE_TEST_SEED=%d repeats the random choices)\n", seed, seed)
+	}
 	r := rand.New(rand.NewSource(seed))
 
 	for id := uint64(1); id <= 3; id++ {
@@ -876,6 +911,13 @@ func main() {
 	db, err = sql.Open("dqlite", "app.db")
 	check(err, "open")
 
+	if benchMode {
+		bench(os.Args[3], quick, benchOut)
+		check(db.Close(), "close")
+		stopAll(syscall.SIGTERM)
+		fmt.Println("ok: nodes stopped with SIGTERM")
+		return
+	}
 	schema(os.Args[3])
 	refusals()
 	verify(0)

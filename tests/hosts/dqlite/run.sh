@@ -6,15 +6,21 @@
 # packs, the outbox and an acking consumer after each failover; then a node
 # without the extension joins and leads. See main.go.
 #
-# Usage: run.sh EXTENSION [--soak]
+# Usage: run.sh EXTENSION [--soak | --bench [--quick] --out FILE]
 #   quick (scripts/test): 4 failovers; --soak: 40 (DQLITE_ROUNDS overrides).
+#   --bench: benchmark 12 of docs/benchmarks.md instead of the failovers
+#   (scripts/bench runs it), its raw samples written to FILE.
 # Builds into target/dqlite-node and target/dqlite-test; the cluster's data
 # and logs go to a temporary folder, kept (and named) when the test fails.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
-ext=${1:?usage: run.sh EXTENSION [--soak]}
+ext=${1:?usage: run.sh EXTENSION [--soak | --bench [--quick] --out FILE]}
 rounds=${DQLITE_ROUNDS:-4}
-[ "${2:-}" = --soak ] && rounds=${DQLITE_ROUNDS:-40}
+mode=("$rounds")
+case "${2:-}" in
+  --soak) mode=("${DQLITE_ROUNDS:-40}") ;;
+  --bench) mode=("${@:2}") ;;
+esac
 [ -e "$ext" ] || [ -e "$ext.so" ] || { echo "FAIL: no extension at $ext"; exit 1; }
 ext=$(cd "$(dirname "$ext")" && pwd)/$(basename "$ext")
 
@@ -38,4 +44,4 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"$out/dqlite-cluster-test" "$root/target/dqlite-node/dqlite-node" "$ext" "$root/examples/seed_schema.sql" "$work" "$rounds"
+"$out/dqlite-cluster-test" "$root/target/dqlite-node/dqlite-node" "$ext" "$root/examples/seed_schema.sql" "$work" "${mode[@]}"
