@@ -110,9 +110,11 @@ def summarise(bench):
                 p99_s=quantile(samples, 0.99),
                 wall_median_s=statistics.median(wall),
             )
-            if bench.get("units"):
-                row["per_second"] = bench["units"] / row["median_s"]
-                row["unit"] = bench["unit"]
+            # Every host gives the work's size as {"count", "unit"}; a
+            # benchmark about throughput ("rate") shows it per second too.
+            if bench.get("rate") and bench.get("units"):
+                row["per_second"] = bench["units"]["count"] / row["median_s"]
+                row["unit"] = bench["units"]["unit"]
             ref = by_name[c["ratio_to"]]
             if ref is not c and ref["status"] == "ran" and ref["samples"]:
                 if bench["kind"] == "latency":
