@@ -206,6 +206,12 @@ pub(crate) fn db_file(conn: &Connection) -> Option<DbFile> {
     Some(DbFile { key, path, vfs })
 }
 
+/// Whether a VFS is one of dqlite's (`dqlite-<n>`), which keep a replicated
+/// database in a node's memory.
+pub(crate) fn dqlite(vfs: &str) -> bool {
+    vfs.starts_with("dqlite")
+}
+
 /// The VFSes SQLite ships that keep a database in the file of its name.
 pub(crate) fn file_backed(vfs: &str) -> bool {
     vfs == "unix" || vfs.starts_with("unix-") || vfs == "win32" || vfs.starts_with("win32-")

@@ -148,7 +148,7 @@ pub(crate) struct Session {
     /// The connection's main database file, if it has one.
     pub(crate) file_key: Option<String>,
     /// Whether dqlite replicates the main database (see
-    /// [`crate::sql::refuse_on_dqlite`]).
+    /// [`crate::sql::dqlite_read_statement_refused`]).
     pub(crate) dqlite: bool,
     /// Which process-wide change feed this connection publishes to: the
     /// file's, or its own for an in-memory database.

@@ -444,7 +444,9 @@ pub(crate) fn in_savepoint<T>(
     body: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     if conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
-        refuse_on_dqlite(conn)?;
+        if on_dqlite(conn) {
+            return Err(dqlite_read_statement_refused());
+        }
         return in_immediate_transaction(conn, body);
     }
     if let Err(e) = conn.execute_batch(&format!("SAVEPOINT {name}")) {
@@ -508,26 +510,23 @@ fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<
 /// Whether `conn`'s main database is one dqlite replicates (its VFS is
 /// named `dqlite-<n>`).
 pub(crate) fn on_dqlite(conn: &Connection) -> bool {
-    crate::ffi::main_vfs_name(conn).is_some_and(|vfs| vfs.starts_with("dqlite"))
+    crate::ffi::main_vfs_name(conn).is_some_and(|vfs| crate::notify::dqlite(&vfs))
 }
 
-/// Refuses a call that would write from a statement that only reads,
-/// outside a transaction (`SELECT trigger_emit(...)` on its own), on a
-/// database dqlite replicates. dqlite takes such a statement for a read:
+/// The refusal of a call that would write from a statement that only
+/// reads, outside a transaction (`SELECT trigger_emit(...)` on its own), on
+/// a database dqlite replicates. dqlite takes such a statement for a read:
 /// it does not replicate what the call wrote, and the node's next write
 /// fails an assertion that aborts the whole node (dqlite 1.11). Inside
 /// `BEGIN ... COMMIT`, or from a trigger of an INSERT, UPDATE or DELETE,
 /// the call is part of a write and replicates with it.
-pub(crate) fn refuse_on_dqlite(conn: &Connection) -> Result<()> {
-    if on_dqlite(conn) {
-        return Err(Error::invalid(
-            "on a database dqlite replicates, a call that writes must run inside BEGIN ... \
-             COMMIT (or from a trigger of an INSERT, UPDATE or DELETE): dqlite takes a \
-             statement of its own that only reads for a read, and would not replicate what \
-             the call writes",
-        ));
-    }
-    Ok(())
+pub(crate) fn dqlite_read_statement_refused() -> Error {
+    Error::invalid(
+        "on a database dqlite replicates, a call that writes must run inside BEGIN ... \
+         COMMIT (or from a trigger of an INSERT, UPDATE or DELETE): dqlite takes a \
+         statement of its own that only reads for a read, and would not replicate what \
+         the call writes",
+    )
 }
 
 fn is_interrupt(e: &rusqlite::Error) -> bool {

@@ -1,6 +1,10 @@
 """The command line every Python benchmark takes: --extension PATH,
---quick (small sizes, for the smoke run) and --out FILE (results JSON)."""
+--quick (small sizes, for the smoke run) and --out FILE (results JSON), and
+the results file they write."""
 import argparse
+import json
+import pathlib
+import sqlite3
 
 
 def parse(doc):
@@ -9,3 +13,19 @@ def parse(doc):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out")
     return parser.parse_args()
+
+
+def write(args, benchmarks, **versions):
+    """Writes `benchmarks` to --out, if given, in the shape
+    `benches/report.py` reads; `versions` adds the versions of what ran
+    (`sqlalchemy=...`)."""
+    if not args.out:
+        return
+    record = {
+        "host": "python",
+        "mode": "quick" if args.quick else "full",
+        "sqlite": sqlite3.sqlite_version,
+        **versions,
+        "benchmarks": benchmarks,
+    }
+    pathlib.Path(args.out).write_text(json.dumps(record, indent=2))

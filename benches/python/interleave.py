@@ -28,14 +28,22 @@ def interleaved(contenders, run, warmup, rounds):
             line += f"  [{i + 1}] {cpu * 1e3:.2f}ms"
         print(line, flush=True)
     return [
-        {
-            "name": c["name"],
-            "status": "failed" if failed[i] else "ran",
-            "reason": failed[i],
-            "ratio_to": c.get("ratio_to", contenders[0]["name"]),
-            "target": c["target"],
-            "samples": [cpu for cpu, _ in samples[i]],
-            "wall_samples": [wall for _, wall in samples[i]],
-        }
+        contender_record(c["name"], [cpu for cpu, _ in samples[i]], [wall for _, wall in samples[i]],
+                         ratio_to=c.get("ratio_to", contenders[0]["name"]), target=c["target"],
+                         failed=failed[i])
         for i, c in enumerate(contenders)
     ]
+
+
+def contender_record(name, samples, wall_samples, ratio_to=None, target=None, failed=None):
+    """One contender's results as `benches/report.py` reads them; a
+    contender is its own reference unless `ratio_to` names another."""
+    return {
+        "name": name,
+        "status": "failed" if failed else "ran",
+        "reason": failed,
+        "ratio_to": ratio_to or name,
+        "target": target,
+        "samples": samples,
+        "wall_samples": wall_samples,
+    }

@@ -22,7 +22,6 @@ command line and checked against the package's own extension version.
     python benches/python/python_package.py --extension PATH [--quick] [--out FILE]
 """
 import gc
-import json
 import pathlib
 import sqlite3
 import statistics
@@ -36,7 +35,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 import bench_args
-from interleave import interleaved
+from interleave import contender_record, interleaved
 from seed_models import add_default_album, seed_models
 import sqlite_triggers
 from sqlite_triggers.sqlalchemy import Pack, enable
@@ -154,36 +153,22 @@ def main():
     print(f"   import sqlite_triggers.sqlalchemy: {statistics.median(imports) * 1e3:.2f} ms; "
           f"load(conn): {statistics.median(loads) * 1e6:.1f} µs")
 
-    def contender(name, status, reason, ratio_to, target, cpu, wall):
-        return {"name": name, "status": status, "reason": reason, "ratio_to": ratio_to,
-                "target": target, "samples": cpu, "wall_samples": wall}
-
-    record = {
-        "host": "python",
-        "mode": "quick" if args.quick else "full",
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-        "benchmarks": [
-            {
-                "id": "11",
-                "title": "the Python package: ORM inserts with a declared pack",
-                "work": f"{n:,} users in one ORM transaction (SQLAlchemy {sqlalchemy.__version__})",
-                "kind": "time",
-                "measure": "process CPU time",
-                "warmup": warmup,
-                "rounds": rounds,
-                "contenders": results + [
-                    contender("import sqlite_triggers.sqlalchemy (SQLAlchemy already imported)",
-                              "ran", None, "import sqlite_triggers.sqlalchemy (SQLAlchemy already imported)",
-                              None, imports, imports),
-                    contender("sqlite_triggers.load(conn), one connection",
-                              "ran", None, "sqlite_triggers.load(conn), one connection", None, loads, loads),
-                ],
-            }
-        ],
-    }
-    if args.out:
-        pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
+    bench_args.write(args, [
+        {
+            "id": "11",
+            "title": "the Python package: ORM inserts with a declared pack",
+            "work": f"{n:,} users in one ORM transaction (SQLAlchemy {sqlalchemy.__version__})",
+            "kind": "time",
+            "measure": "process CPU time",
+            "warmup": warmup,
+            "rounds": rounds,
+            "contenders": results + [
+                contender_record("import sqlite_triggers.sqlalchemy (SQLAlchemy already imported)",
+                                 imports, imports),
+                contender_record("sqlite_triggers.load(conn), one connection", loads, loads),
+            ],
+        }
+    ], sqlalchemy=sqlalchemy.__version__)
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 

@@ -17,7 +17,6 @@ it. Writes raw samples in the JSON shape `benches/report.py` reads.
 
     python benches/python/sqlalchemy_row.py --extension PATH [--quick] [--out FILE]
 """
-import json
 import pathlib
 import sqlite3
 import sys
@@ -136,26 +135,18 @@ def main():
     print(f"\n== 5 SQLAlchemy {sqlalchemy.__version__}: ORM listener or pack ({n:,} users)")
     results = interleaved(contenders, lambda c: c["run"](n, args.extension), warmup, rounds)
 
-    record = {
-        "host": "python",
-        "mode": "quick" if args.quick else "full",
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-        "benchmarks": [
-            {
-                "id": "5",
-                "title": "SQLAlchemy: the seed's ORM listener or the pack",
-                "work": f"{n:,} users in one transaction (SQLAlchemy {sqlalchemy.__version__})",
-                "kind": "time",
-                "measure": "process CPU time",
-                "warmup": warmup,
-                "rounds": rounds,
-                "contenders": results,
-            }
-        ],
-    }
-    if args.out:
-        pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
+    bench_args.write(args, [
+        {
+            "id": "5",
+            "title": "SQLAlchemy: the seed's ORM listener or the pack",
+            "work": f"{n:,} users in one transaction (SQLAlchemy {sqlalchemy.__version__})",
+            "kind": "time",
+            "measure": "process CPU time",
+            "warmup": warmup,
+            "rounds": rounds,
+            "contenders": results,
+        }
+    ], sqlalchemy=sqlalchemy.__version__)
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 

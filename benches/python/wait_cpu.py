@@ -12,7 +12,6 @@ must cost almost nothing while nothing it waits for arrives (target: under
 
     python benches/python/wait_cpu.py --extension PATH [--quick] [--out FILE]
 """
-import json
 import pathlib
 import sqlite3
 import subprocess
@@ -101,44 +100,37 @@ def main():
             f"of {commits:,} commits ({cpu / wall:.3f} s of CPU per second)",
             flush=True,
         )
-    record = {
-        "host": "python",
-        "mode": "quick" if args.quick else "full",
-        "sqlite": sqlite3.sqlite_version,
-        "benchmarks": [
-            {
-                "id": "9",
-                "title": "trigger_wait on a quiet channel while others commit",
-                "work": f"{older:,} older events, {seconds:g} s of commits on another channel",
-                "kind": "time",
-                "measure": "waiter process CPU time against the commits' wall-clock time",
-                "warmup": 0,
-                "rounds": rounds,
-                "contenders": [
-                    {
-                        "name": "wall-clock time of the commits",
-                        "status": "failed" if failed else "ran",
-                        "reason": failed,
-                        "ratio_to": "wall-clock time of the commits",
-                        "target": None,
-                        "samples": wall_samples,
-                        "wall_samples": wall_samples,
-                    },
-                    {
-                        "name": "waiter CPU (all threads)",
-                        "status": "failed" if failed else "ran",
-                        "reason": failed,
-                        "ratio_to": "wall-clock time of the commits",
-                        "target": {"kind": "ratio_at_most", "value": 0.25},
-                        "samples": cpu_samples,
-                        "wall_samples": wall_samples,
-                    },
-                ],
-            }
-        ],
-    }
-    if args.out:
-        pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
+    bench_args.write(args, [
+        {
+            "id": "9",
+            "title": "trigger_wait on a quiet channel while others commit",
+            "work": f"{older:,} older events, {seconds:g} s of commits on another channel",
+            "kind": "time",
+            "measure": "waiter process CPU time against the commits' wall-clock time",
+            "warmup": 0,
+            "rounds": rounds,
+            "contenders": [
+                {
+                    "name": "wall-clock time of the commits",
+                    "status": "failed" if failed else "ran",
+                    "reason": failed,
+                    "ratio_to": "wall-clock time of the commits",
+                    "target": None,
+                    "samples": wall_samples,
+                    "wall_samples": wall_samples,
+                },
+                {
+                    "name": "waiter CPU (all threads)",
+                    "status": "failed" if failed else "ran",
+                    "reason": failed,
+                    "ratio_to": "wall-clock time of the commits",
+                    "target": {"kind": "ratio_at_most", "value": 0.25},
+                    "samples": cpu_samples,
+                    "wall_samples": wall_samples,
+                },
+            ],
+        }
+    ])
     return 1 if failed else 0
 
 

@@ -171,7 +171,7 @@ fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> 
     // of the leader node, sets that connection's hooks itself and applies
     // the commits of other nodes by replication: a feed kept in one process's
     // memory would miss changes and vanish at a failover.
-    if let Some(vfs) = crate::ffi::main_vfs_name(conn).filter(|v| v.starts_with("dqlite")) {
+    if let Some(vfs) = crate::ffi::main_vfs_name(conn).filter(|v| crate::notify::dqlite(v)) {
         return Err(Error::invalid(format!(
             "the change feed cannot follow a dqlite database (VFS {}): it lives in one \
              connection's memory, while dqlite runs statements on whichever node leads and \

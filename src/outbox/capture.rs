@@ -606,27 +606,15 @@ fn partial_where(sql: &str) -> Option<String> {
     None
 }
 
-/// The names of the capture triggers on `table`, recognised by their marker
+/// The names of the capture triggers on `table`, in order of name, recognised by their marker
 /// comment right after the trigger's name.
 fn existing_captures(conn: &Connection, table: &str) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, sql FROM main.sqlite_master \
-             WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE ORDER BY name",
-        )
-        .map_err(Error::sqlite("reading the schema"))?;
-    let rows = stmt
-        .query_map([table], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })
-        .map_err(Error::sqlite("reading the schema"))?;
-    let mut found = Vec::new();
-    for row in rows {
-        let (name, sql) = row.map_err(Error::sqlite("reading the schema"))?;
-        if sql.is_some_and(|sql| marker_of(&name, &sql).is_some()) {
-            found.push(name);
-        }
-    }
+    let mut found: Vec<String> = triggers_on(conn, table)?
+        .into_iter()
+        .filter(|(name, sql, _)| marker_of(name, sql).is_some())
+        .map(|(name, ..)| name)
+        .collect();
+    found.sort();
     Ok(found)
 }
 

@@ -80,7 +80,7 @@ const FUNCTIONS: &[SqlFunction] = &[
                     ));
                 }
                 if a.session.dqlite && conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
-                    crate::sql::refuse_on_dqlite(conn)?;
+                    return Err(crate::sql::dqlite_read_statement_refused());
                 }
                 let seq = a.session.statements(|cache, kept| {
                     emit(conn, cache, &kept.checked, &channel, payload)

@@ -170,7 +170,7 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
                     crate::sql::shorten_to(path, 200)
                 ))
             }
-            Some(vfs) if vfs.starts_with("dqlite") => refused(format!(
+            Some(vfs) if crate::notify::dqlite(&vfs) => refused(format!(
                 "this database is replicated by dqlite (VFS {}): it is kept in the node's \
                  memory, not in a file, and other nodes' commits reach it by replication, so \
                  there is nothing to wait on; poll instead: SELECT seq, channel, payload FROM \

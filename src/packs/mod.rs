@@ -124,21 +124,19 @@ fn find_argument(pack: &str) -> Result<&'static Template> {
     find(pack).map_err(|e| e.within("argument 1 (pack): "))
 }
 
+/// The SQL functions' second argument, as their errors name it.
+const PARAMS_ARGUMENT: &str = "argument 2 (params_json)";
+
 /// The parameters given, their errors about the SQL functions' second
 /// argument.
 fn resolve_argument(t: &Template, params_json: Option<&str>) -> Result<Params> {
-    t.resolve(params_json).map_err(params_error)
+    t.resolve_object(template::user_params(params_json, PARAMS_ARGUMENT)?)
+        .map_err(params_error)
 }
 
+/// An error about a parameter's value, put down to the second argument.
 fn params_error(e: Error) -> Error {
-    match e {
-        // The JSON itself: `params_json must be ...`, `params_json: ...`.
-        Error::Invalid(message) if message.starts_with("params_json") => Error::invalid(format!(
-            "argument 2 (params_json){}",
-            &message["params_json".len()..]
-        )),
-        e => e.within("argument 2 (params_json): "),
-    }
+    e.within(&format!("{PARAMS_ARGUMENT}: "))
 }
 
 /// The parameters with each value typed like its column in `conn`'s main

@@ -237,6 +237,15 @@ impl Params {
     }
 }
 
+/// The user's parameters as a JSON object (`None` for none); `what` names
+/// the JSON in errors.
+pub fn user_params(user_json: Option<&str>, what: &str) -> Result<Map<String, Value>> {
+    match user_json {
+        None => Ok(Map::new()),
+        Some(text) => json_object(text, what),
+    }
+}
+
 impl Template {
     /// Parses a template's text; `file` names it in error messages.
     pub fn parse(file: &str, text: &str) -> Result<Template> {
@@ -373,10 +382,12 @@ impl Template {
     /// Merges the user's JSON object of parameters over the defaults and
     /// checks every value. `None` (or SQL NULL) means all defaults.
     pub fn resolve(&self, user_json: Option<&str>) -> Result<Params> {
-        let user = match user_json {
-            None => Map::new(),
-            Some(text) => json_object(text, "params_json")?,
-        };
+        self.resolve_object(user_params(user_json, "params_json")?)
+    }
+
+    /// [`Template::resolve`] for parameters already read from their JSON
+    /// (see [`user_params`]).
+    pub fn resolve_object(&self, user: Map<String, Value>) -> Result<Params> {
         if let Some(unknown) = user
             .keys()
             .find(|k| !self.params.iter().any(|p| &p.name == *k))
