@@ -658,6 +658,8 @@ pub(super) fn capture(
     // table is seen here and replaced, never collided with.
     let (t, channel, existing, roles, moved) = in_savepoint(conn, "trigger_capture", || {
         let t = find_table(conn, table).map_err(|e| e.within("argument 1 (table): "))?;
+        super::foreign_keys::refuse_action_loops(conn, &t.name)
+            .map_err(|e| e.within("argument 1 (table): "))?;
         let replace = options.events.contains(&Op::Delete);
         if let (true, Some(problem)) = (replace, &t.replace_problem) {
             return Err(Error::invalid(format!(

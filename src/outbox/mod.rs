@@ -16,6 +16,7 @@
 //! SQLite has one writer at a time, events become visible in sequence order,
 //! so a consumer that reads `seq > position` never skips one.
 mod capture;
+mod foreign_keys;
 mod wait;
 
 pub(crate) use capture::keep_capture_first;
