@@ -296,6 +296,22 @@ fn same_values(columns: &[(String, Option<String>)], a: &str, b: &str) -> Result
     Ok(terms.join(" AND "))
 }
 
+/// Refuses a database whose text is UTF-16: the triggers look for NUL
+/// among a text's bytes and write `{"$text":"<HEX>"}` from them, which must
+/// be UTF-8, and SQL has no way to convert text to UTF-8 bytes.
+fn refuse_utf16(conn: &Connection) -> Result<()> {
+    let encoding: String = conn
+        .query_row("PRAGMA main.encoding", [], |r| r.get(0))
+        .map_err(Error::sqlite("reading the database's text encoding"))?;
+    if encoding.eq_ignore_ascii_case("UTF-8") {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "the database's text is {encoding}, and capture writes its events from UTF-8 bytes; \
+         capture in a database created with PRAGMA encoding = 'UTF-8' (the default)"
+    )))
+}
+
 /// Looks `name` up in the main database and refuses anything that cannot
 /// or must not be captured.
 fn find_table(conn: &Connection, name: &str) -> Result<Table> {
@@ -305,6 +321,7 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         ..
     } = ordinary_table(conn, name)?;
     let shown = shorten(&canonical);
+    refuse_utf16(conn)?;
     if [OUTBOX_TABLE, CONSUMERS_TABLE, REPLACED_TABLE]
         .iter()
         .any(|t| t.eq_ignore_ascii_case(&canonical))
@@ -1549,7 +1566,8 @@ fn object_expr(t: &Table, row: &str, out: &mut JsonText) -> Result<()> {
 /// - text as a JSON string, copied as it is unless one GLOB finds a
 ///   character JSON cannot hold; then backslashes, double quotes, tabs,
 ///   newlines and carriage returns are escaped with replace(). Text with NUL
-///   (which GLOB and printf()'s `%s` stop at, so instr() looks for it) or
+///   (which GLOB and printf()'s `%s` stop at, so instr() looks for it among
+///   the text's UTF-8 bytes: a blob search, with no text to convert) or
 ///   another control character is written `{"$text":"<HEX>"}`: exact, and a
 ///   few operations instead of the 31 more replace() calls, which would run
 ///   on every row (SQLite sets up registers for all of a trigger's code each
@@ -1600,8 +1618,8 @@ fn value_expr(expr: &str, kind: Values) -> String {
     };
     format!(
         "CASE {number}WHEN {e} >= '' AND {e} < x'' THEN \
-         iif({e} GLOB '{SPECIAL}' OR instr({e}, {NUL}), \
-         iif({e} GLOB '{OTHER_CONTROLS}' OR instr({e}, {NUL}), \
+         iif({e} GLOB '{SPECIAL}' OR instr(CAST({e} AS BLOB), x'00'), \
+         iif({e} GLOB '{OTHER_CONTROLS}' OR instr(CAST({e} AS BLOB), x'00'), \
          '{{\"$text\":\"' || hex({e}) || '\"}}', {escaped}), \
          '\"' || {e} || '\"') \
          WHEN {e} IS NULL THEN 'null' \
@@ -1619,10 +1637,6 @@ enum Values {
     /// number of 64-bit range as an integer there.
     NoWholeReals,
 }
-
-/// NUL as text, without a function call: GLOB cannot see it (it stops
-/// there, and so does printf()'s `%s`), so instr() looks for it.
-const NUL: &str = "CAST(x'00' AS TEXT)";
 
 /// Characters a JSON string cannot hold as they are: `"`, `\\` and the
 /// control characters U+0001 to U+001F.

@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-from conftest import EXT, SQLITE3, needs_shell, shell
+import sqlite3
+
+from conftest import EXT, SQLITE3, connect, needs_shell, shell
 from sqlhosts import HOSTS, host
 
 SEED = 20261201
@@ -230,3 +232,19 @@ def test_shell_writes_with_trusted_schema_off_and_without_the_extension(tmp_path
     assert [d["op"] for d in docs] == ["insert", "update", "delete"]
     assert docs[0]["new"] == {"id": 1, "name": "a\nb", "price": 12345678.123456789}
     assert docs[1]["new"]["price"] == 0.1 + 0.2
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16le", "UTF-16be"])
+def test_a_utf16_database_is_refused_with_what_to_do(tmp_path, encoding):
+    # The triggers write {"$text": "<HEX>"} from a text's bytes, which must
+    # be UTF-8: SQL cannot convert UTF-16 text to UTF-8 bytes.
+    conn = connect(str(tmp_path / "u16.db"))
+    conn.execute(f"PRAGMA encoding = '{encoding}'")
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT)")
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_capture('t')")
+    assert str(e.value) == (
+        f"trigger_capture(): argument 1 (table): the database's text is {encoding}, and capture "
+        "writes its events from UTF-8 bytes; capture in a database created with "
+        "PRAGMA encoding = 'UTF-8' (the default)")
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone() == (0,)
