@@ -1447,6 +1447,15 @@ enum Part {
     Expr(String),
     /// An integer, written with `%d`: no conversion to text first.
     Int(String),
+    /// A column's value: `general` yields its JSON text whatever it holds
+    /// (see [`value_expr`]); when `fast` holds, `raw` is written as it is
+    /// with `format` instead.
+    Value {
+        general: String,
+        fast: String,
+        format: &'static str,
+        raw: String,
+    },
 }
 
 /// Most values one printf() call takes: older SQLite builds allow 127
@@ -1472,12 +1481,64 @@ impl JsonText {
     }
 
     /// A value of a column whose values are of the kinds `kind` allows.
+    ///
+    /// Most values of a TEXT column are text that JSON holds as it is, and
+    /// most of an INTEGER or NUMERIC column are integers: those are written
+    /// by the format itself (`"%s"`, `%d`), which saves the quotes' two
+    /// concatenations and the integer's conversion to text, each a memory
+    /// allocation, on every event (see [`JsonText::sql`]).
     fn value(&mut self, expr: &str, kind: Values) {
-        self.parts.push(Part::Expr(value_expr(expr, kind)));
+        let e = expr;
+        let general = value_expr(e, kind);
+        self.parts.push(match kind {
+            Values::NoNumbers => Part::Value {
+                general,
+                // Text sorts below x'' and above every number; a TEXT
+                // column holds no numbers, NULL fails the test.
+                fast: format!(
+                    "{e} < x'' AND NOT ({e} GLOB '{SPECIAL}' OR instr(CAST({e} AS BLOB), x'00'))"
+                ),
+                format: "\"%s\"",
+                raw: e.to_string(),
+            },
+            // No real of such a column equals its integer cast, nor does
+            // text, a blob or NULL.
+            Values::NoWholeReals => Part::Value {
+                general,
+                fast: format!("{e} = CAST({e} AS INTEGER)"),
+                format: "%d",
+                raw: e.to_string(),
+            },
+            Values::Any => Part::Expr(general),
+        });
     }
 
+    /// One printf() of the fast forms when every value has one (`CASE WHEN
+    /// <each value's test> THEN printf(fast) ELSE printf(general) END`),
+    /// or of the general forms alone.
     fn sql(self) -> Result<String> {
-        printf_nested(&self.parts)
+        let values = self
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, Part::Text(_)))
+            .count();
+        let tests: Vec<&str> = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Value { fast, .. } => Some(fast.as_str()),
+                _ => None,
+            })
+            .collect();
+        let general = printf_nested(&self.parts)?;
+        if tests.is_empty() || values > MAX_PRINTF_VALUES {
+            return Ok(general);
+        }
+        Ok(format!(
+            "CASE WHEN {} THEN {} ELSE {general} END",
+            tests.join(" AND "),
+            printf(&self.parts, true)?
+        ))
     }
 }
 
@@ -1486,7 +1547,7 @@ impl JsonText {
 fn printf_nested(parts: &[Part]) -> Result<String> {
     let values = parts.iter().filter(|p| !matches!(p, Part::Text(_))).count();
     if values <= MAX_PRINTF_VALUES {
-        return printf(parts);
+        return printf(parts, false);
     }
     let mut grouped = Vec::new();
     let mut chunk: Vec<&Part> = Vec::new();
@@ -1494,33 +1555,36 @@ fn printf_nested(parts: &[Part]) -> Result<String> {
     for part in parts {
         if !matches!(part, Part::Text(_)) {
             if in_chunk == MAX_PRINTF_VALUES {
-                grouped.push(Part::Expr(printf(chunk.drain(..))?));
+                grouped.push(Part::Expr(printf(chunk.drain(..), false)?));
                 in_chunk = 0;
             }
             in_chunk += 1;
         }
         chunk.push(part);
     }
-    grouped.push(Part::Expr(printf(chunk.drain(..))?));
+    grouped.push(Part::Expr(printf(chunk.drain(..), false)?));
     printf_nested(&grouped)
 }
 
-/// `printf('<format>', value, ...)` writing `parts` in order.
-fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Result<String> {
+/// `printf('<format>', value, ...)` writing `parts` in order, each value
+/// in its fast form when `fast` is set (see [`JsonText::value`]).
+fn printf<'a>(parts: impl IntoIterator<Item = &'a Part>, fast: bool) -> Result<String> {
     let mut format = String::new();
     let mut values = String::new();
     for part in parts {
-        match part {
-            Part::Text(text) => format.push_str(&text.replace('%', "%%")),
-            Part::Expr(expr) | Part::Int(expr) => {
-                format.push_str(match part {
-                    Part::Int(_) => "%d",
-                    _ => "%s",
-                });
-                values.push_str(",\n    ");
-                values.push_str(expr);
+        let (spec, expr) = match part {
+            Part::Text(text) => {
+                format.push_str(&text.replace('%', "%%"));
+                continue;
             }
-        }
+            Part::Expr(expr) => ("%s", expr),
+            Part::Int(expr) => ("%d", expr),
+            Part::Value { format, raw, .. } if fast => (*format, raw),
+            Part::Value { general, .. } => ("%s", general),
+        };
+        format.push_str(spec);
+        values.push_str(",\n    ");
+        values.push_str(expr);
     }
     Ok(format!("printf({}{values})", quote_text(&format)?))
 }
