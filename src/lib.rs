@@ -21,6 +21,7 @@
 
 mod api;
 mod changes;
+mod doctor;
 mod error;
 mod feed;
 mod ffi;
@@ -30,6 +31,7 @@ mod marker;
 mod notify;
 mod outbox;
 pub mod packs;
+mod problem;
 mod schema;
 mod session;
 pub mod sql;
@@ -69,6 +71,7 @@ pub fn register(conn: &rusqlite::Connection) -> Result<()> {
     feed::register(conn, &session)?;
     outbox::register(conn, &session)?;
     api::register(conn, &session)?;
+    doctor::register(conn)?;
     Ok(())
 }
 

@@ -63,7 +63,7 @@ pub(super) fn find_event(name: &str) -> Option<&'static Event> {
 }
 
 /// A listener's definition: what its marker comment stores.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone)]
 pub(super) struct Definition {
     /// The table as the schema spells it.
     pub(super) table: String,

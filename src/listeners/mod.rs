@@ -265,6 +265,61 @@ fn unlisten(conn: &Connection, name: &str) -> Result<String> {
     })
 }
 
+/// What `trigger_doctor()` finds wrong with the listeners in main: a
+/// trigger that is no longer what its stored definition makes, after its
+/// table or a column it names was renamed (SQLite rewrites the trigger, not
+/// the definition) or after the trigger was edited. Making the listener
+/// again from what the trigger does now repairs it.
+pub(crate) fn problems(conn: &Connection) -> Result<Vec<crate::problem::Problem>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master \
+             WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY name",
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    let triggers: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading the schema"))?;
+    let mut found = Vec::new();
+    for (name, table, sql) in triggers {
+        let Some(def) = Definition::from_trigger(&name, &sql) else {
+            continue;
+        };
+        // The trigger follows its table through a rename, and so does
+        // trigger_listeners: only the rest of the definition must match
+        // (the marker keeps the name it was made with).
+        let moved = Definition {
+            table,
+            ..def.clone()
+        };
+        let wanted = format!(
+            "CREATE TRIGGER {}",
+            trigger_text(&name, &moved, &def.action)?
+        )
+        .replacen(&moved.marker(), &def.marker(), 1);
+        if wanted == sql {
+            continue;
+        }
+        let problem = "its trigger is not what its definition makes (its table or a column it \
+                       names was renamed since it was made, and SQLite rewrote the trigger but \
+                       not the definition; or the trigger was edited), so trigger_listeners \
+                       shows what it no longer does"
+            .to_string();
+        found.push(crate::problem::Problem {
+            kind: "listener",
+            object: name.clone(),
+            problem,
+            repair: format!(
+                "SELECT trigger_unlisten({}); then trigger_listen() again with the table, \
+                 columns and action it should have",
+                crate::sql::quote_text(&name)?
+            ),
+        });
+    }
+    Ok(found)
+}
+
 /// The `trigger_listeners` table-valued function: one row per listener in
 /// main, by name. The table is the one the trigger is on now (SQLite
 /// follows `ALTER TABLE ... RENAME`); the rest is the stored definition.

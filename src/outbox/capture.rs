@@ -33,6 +33,7 @@ use serde_json::{Map, Value as Json};
 use super::{ensure_tables, CONSUMERS_TABLE, OUTBOX_TABLE};
 use crate::changes::Op;
 use crate::marker;
+use crate::problem::Problem;
 use crate::schema::{
     find_main_table, ordinary_table, schema_entry, Affinity, Column, MainTable, Namespace,
 };
@@ -658,6 +659,10 @@ fn trigger_name(table: &str, role: Role) -> String {
     format!("{table}_capture_{}", role.name())
 }
 
+/// The alias of the captured table in the trigger bodies (see
+/// [`Generator::table_ref`]).
+const ROW: &str = "captured_row";
+
 /// Holds, for the length of one row's change, the rows that a REPLACE may
 /// delete for it, with their delete events: SQLite fires no DELETE trigger
 /// for those rows while `recursive_triggers` is OFF.
@@ -878,6 +883,217 @@ pub(crate) fn keep_capture_first(conn: &Connection, table: &str) -> Result<()> {
     Ok(())
 }
 
+/// What `trigger_doctor()` finds wrong with the captures in main: a
+/// capture trigger missing or not what `trigger_capture` makes for the
+/// table now (a column added since, an edited trigger), a table that can no
+/// longer be captured, and another trigger that fires in capture's place.
+/// Each is repaired by capturing again, with the same channel and events.
+pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master \
+             WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY tbl_name, rowid",
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading the schema"))?;
+    // Captured tables, each with its capture triggers: (role, name, sql).
+    let mut captured: Vec<(String, Vec<(Role, String, String)>)> = Vec::new();
+    for (name, table, sql) in rows {
+        let Some(role) = marker_of(&name, &sql)
+            .and_then(|m| m.get("op").and_then(Json::as_str).and_then(Role::parse))
+        else {
+            continue;
+        };
+        match captured.last_mut() {
+            Some((t, list)) if t.eq_ignore_ascii_case(&table) => list.push((role, name, sql)),
+            _ => captured.push((table, vec![(role, name, sql)])),
+        }
+    }
+    let mut found = Vec::new();
+    for (table, triggers) in captured {
+        found.extend(capture_problems(conn, &table, &triggers)?);
+    }
+    Ok(found)
+}
+
+/// The problems of the capture of one table (see [`problems`]).
+fn capture_problems(
+    conn: &Connection,
+    table: &str,
+    triggers: &[(Role, String, String)],
+) -> Result<Vec<Problem>> {
+    let has = |role: Role| triggers.iter().find(|(r, ..)| *r == role);
+    let channel = triggers
+        .iter()
+        .find_map(|(_, name, sql)| {
+            marker_of(name, sql)?
+                .get("channel")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| table.to_string());
+    // The events, from the triggers there are: deletes need the delete
+    // trigger, updates the update trigger; inserts write their own event.
+    let mut events = BTreeSet::new();
+    // Deletes are captured when any trigger keeps REPLACE notes.
+    if has(Role::Delete).is_some()
+        || triggers
+            .iter()
+            .any(|(_, _, sql)| sql.contains(REPLACED_TABLE))
+    {
+        events.insert(Op::Delete);
+    }
+    if has(Role::Update).is_some() {
+        events.insert(Op::Update);
+    }
+    if has(Role::Insert).is_some_and(|(_, _, sql)| sql.contains("{\"op\":\"insert\"")) {
+        events.insert(Op::Insert);
+    }
+    if events.is_empty() {
+        events.insert(Op::Insert);
+    }
+    let mut options = serde_json::Map::new();
+    if channel != table {
+        options.insert("channel".into(), Json::String(channel.clone()));
+    }
+    if events.len() < 3 {
+        let names = events
+            .iter()
+            .map(|e| Json::String(e.name().into()))
+            .collect();
+        options.insert("events".into(), Json::Array(names));
+    }
+    let repair = format!(
+        "SELECT trigger_capture({}{})",
+        quote_text(table)?,
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", quote_text(&Json::Object(options).to_string())?)
+        }
+    );
+    let problem = |what: String| Problem {
+        kind: "capture",
+        object: table.to_string(),
+        problem: what,
+        repair: repair.clone(),
+    };
+    let t = match find_table(conn, table).and_then(|t| {
+        super::foreign_keys::refuse_action_loops(conn, &t.name)?;
+        Ok(t)
+    }) {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(vec![Problem {
+                kind: "capture",
+                object: table.to_string(),
+                problem: format!("the table can no longer be captured: {e}"),
+                repair: format!(
+                    "change the table as the problem says, or stop capturing it: \
+                     SELECT trigger_uncapture({})",
+                    quote_text(table)?
+                ),
+            }]);
+        }
+    };
+    let label = triggers
+        .iter()
+        .find_map(|(_, _, sql)| {
+            let start = sql.find("capture = '")? + "capture = '".len();
+            let len = sql[start..].find('\'')?;
+            Some(sql[start..start + len].to_string())
+        })
+        .unwrap_or_default();
+    let gen = Generator {
+        t: &t,
+        events: &events,
+        channel: &channel,
+        label: &label,
+    };
+    let needed = Role::needed(&events, !t.nullable_key.is_empty());
+    let (mut missing, mut changed) = (Vec::new(), Vec::new());
+    for role in &needed {
+        let Some((_, name, sql)) = has(*role) else {
+            missing.push(trigger_name(&t.name, *role));
+            continue;
+        };
+        // SQLite keeps the trigger's SQL as written, less `main.`: compare
+        // from the marker on, which names neither the trigger nor its schema.
+        let wanted = gen.trigger_sql(*role)?;
+        let tail = |sql: &str| sql.find(MARKER).map(|i| sql[i..].to_string());
+        if tail(sql) != tail(&wanted) {
+            changed.push(name.clone());
+        }
+    }
+    let left: Vec<String> = triggers
+        .iter()
+        .filter(|(role, ..)| !needed.contains(role))
+        .map(|(_, name, _)| name.clone())
+        .collect();
+    let mut found = Vec::new();
+    if !missing.is_empty() {
+        found.push(problem(format!(
+            "{} missing, so some of its changes are not recorded",
+            listed_triggers(&missing).replacen("trigger", "capture trigger", 1)
+                + if missing.len() == 1 { " is" } else { " are" }
+        )));
+    }
+    if !changed.is_empty() {
+        found.push(problem(format!(
+            "{} not what capture makes for the table now (a column added or changed since the \
+             capture, a trigger edited, or made by an older version), so events may miss or \
+             misstate values",
+            listed_triggers(&changed) + if changed.len() == 1 { " is" } else { " are" }
+        )));
+    }
+    if !left.is_empty() {
+        found.push(problem(format!(
+            "{} left from another capture of the table",
+            listed_triggers(&left) + if left.len() == 1 { " is" } else { " are" }
+        )));
+    }
+    let on = triggers_on(conn, &t.name)?;
+    let ours = |name: &str, sql: &str| marker_of(name, sql).is_some();
+    if let Some(first) = on
+        .iter()
+        .position(|(n, s, h)| h.timing == "AFTER" && ours(n, s))
+    {
+        for (name, sql, head) in &on[first..] {
+            if head.timing == "AFTER" && !ours(name, sql) {
+                found.push(problem(format!(
+                    "trigger {} was created after the capture and fires before its AFTER \
+                     triggers, so the changes it makes are recorded before the change that \
+                     caused them",
+                    display_name(name)
+                )));
+            }
+        }
+    }
+    if events.contains(&Op::Delete) {
+        if let Some(first) = on
+            .iter()
+            .position(|(n, s, h)| h.timing == "BEFORE" && ours(n, s))
+        {
+            for (name, sql, head) in &on[..first] {
+                if head.timing == "BEFORE"
+                    && matches!(head.op, "INSERT" | "UPDATE")
+                    && !ours(name, sql)
+                {
+                    found.push(problem(format!(
+                        "trigger {} is older than the capture's BEFORE triggers and fires after \
+                         them, so a row it writes can escape the notes of a REPLACE",
+                        display_name(name)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// `trigger a` or `triggers a, b`, as the answers of capture and uncapture
 /// list them.
 fn listed_triggers(names: &[String]) -> String {
@@ -979,21 +1195,13 @@ impl Generator<'_> {
     }
 
     /// How the trigger bodies name the captured table in a FROM clause, and
-    /// its rows: by its own name, or an alias when its name is one the
+    /// its rows: always through an alias, so that no name the table takes
+    /// later (`ALTER TABLE ... RENAME TO "new"`, which SQLite writes into
+    /// the triggers) can be read as the NEW or OLD row, or as a name the
     /// bodies use for something else.
     fn table_ref(&self) -> Result<(String, String)> {
         let table = quote_ident(&self.t.name)?;
-        if ["new", "old", "replaced", "later"]
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(&self.t.name))
-        {
-            Ok((
-                format!("{table} AS captured_row"),
-                "captured_row".to_string(),
-            ))
-        } else {
-            Ok((table.clone(), table))
-        }
+        Ok((format!("{table} AS {ROW}"), ROW.to_string()))
     }
 
     /// The columns whose change sends an update to the `update_key`

@@ -19,7 +19,7 @@ mod capture;
 mod foreign_keys;
 mod wait;
 
-pub(crate) use capture::keep_capture_first;
+pub(crate) use capture::{keep_capture_first, problems};
 
 use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};

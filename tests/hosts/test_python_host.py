@@ -49,7 +49,7 @@ def test_loading_adds_exactly_these_functions_and_table_functions():
     conn.load_extension(EXT)
     assert functions(conn) - before_f == EXPECTED_FUNCTIONS
     assert before_f - functions(conn) == set()
-    assert modules(conn) - before_m == {"trigger_packs", "trigger_listeners", "trigger_changes", "trigger_txn"}
+    assert modules(conn) - before_m == {"trigger_packs", "trigger_listeners", "trigger_changes", "trigger_txn", "trigger_doctor"}
 
 
 def test_loading_twice_on_one_connection_is_harmless():
