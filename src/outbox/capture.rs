@@ -919,6 +919,26 @@ pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
     Ok(found)
 }
 
+/// `, '<options_json>'` for a `trigger_capture` call that captures `events`
+/// of `table` into `channel`, or nothing when those are the defaults.
+fn options_arg(table: &str, channel: &str, events: &BTreeSet<Op>) -> Result<String> {
+    let mut options = serde_json::Map::new();
+    if channel != table {
+        options.insert("channel".into(), Json::String(channel.to_string()));
+    }
+    if events.len() < Op::ALL.len() {
+        let names = events
+            .iter()
+            .map(|e| Json::String(e.name().into()))
+            .collect();
+        options.insert("events".into(), Json::Array(names));
+    }
+    Ok(match options.is_empty() {
+        true => String::new(),
+        false => format!(", {}", quote_text(&Json::Object(options).to_string())?),
+    })
+}
+
 /// The problems of the capture of one table (see [`problems`]).
 fn capture_problems(
     conn: &Connection,
@@ -955,25 +975,10 @@ fn capture_problems(
     if events.is_empty() {
         events.insert(Op::Insert);
     }
-    let mut options = serde_json::Map::new();
-    if channel != table {
-        options.insert("channel".into(), Json::String(channel.clone()));
-    }
-    if events.len() < 3 {
-        let names = events
-            .iter()
-            .map(|e| Json::String(e.name().into()))
-            .collect();
-        options.insert("events".into(), Json::Array(names));
-    }
     let repair = format!(
         "SELECT trigger_capture({}{})",
         quote_text(table)?,
-        if options.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", quote_text(&Json::Object(options).to_string())?)
-        }
+        options_arg(table, &channel, &events)?
     );
     let problem = |what: String| Problem {
         kind: "capture",
@@ -999,6 +1004,21 @@ fn capture_problems(
             }]);
         }
     };
+    if let (true, Some(why)) = (events.contains(&Op::Delete), &t.replace_problem) {
+        let mut without = events.clone();
+        without.remove(&Op::Delete);
+        let table_q = quote_text(table)?;
+        return Ok(vec![Problem {
+            kind: "capture",
+            object: table.to_string(),
+            problem: format!("the rows a REPLACE deletes can no longer all be recorded: {why}"),
+            repair: format!(
+                "drop or change that index, then {repair}; or capture without deletes: \
+                 SELECT trigger_capture({table_q}{})",
+                options_arg(table, &channel, &without)?
+            ),
+        }]);
+    }
     let label = triggers
         .iter()
         .find_map(|(_, _, sql)| {
