@@ -162,6 +162,9 @@ pub(crate) struct Column {
     /// 0 an ordinary column, 1 a hidden column of a virtual table, 2 and 3
     /// a generated column (virtual, stored).
     pub(crate) hidden: i64,
+    /// Its type affinity: by SQLite's rules from the declared type, and
+    /// none for `ANY` in a STRICT table, which keeps every value as given.
+    pub(crate) affinity: Affinity,
 }
 
 impl Column {
@@ -173,6 +176,14 @@ impl Column {
 /// The columns of the main-database table `table`, in order (none when
 /// there is no such table).
 pub(crate) fn columns(conn: &Connection, table: &str) -> Result<Vec<Column>> {
+    let strict: bool = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_list WHERE schema = 'main' AND name = ?1 \
+             AND strict",
+            [table],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite("reading table columns"))?;
     let mut stmt = conn
         .prepare(
             "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk, hidden \
@@ -181,13 +192,19 @@ pub(crate) fn columns(conn: &Connection, table: &str) -> Result<Vec<Column>> {
         .map_err(Error::sqlite("reading table columns"))?;
     let columns = stmt
         .query_map([table], |r| {
+            let declared: String = r.get(1)?;
+            let affinity = match strict && declared.eq_ignore_ascii_case("ANY") {
+                true => Affinity::Blob,
+                false => Affinity::of_declared(&declared),
+            };
             Ok(Column {
                 name: r.get(0)?,
-                declared: r.get(1)?,
+                declared,
                 not_null: r.get(2)?,
                 has_default: r.get(3)?,
                 pk: r.get(4)?,
                 hidden: r.get(5)?,
+                affinity,
             })
         })
         .and_then(|rows| rows.collect())
@@ -336,12 +353,12 @@ pub(crate) fn column_affinity(
     table: &str,
     column: &str,
 ) -> Result<Option<Affinity>> {
-    let declared = columns(conn, table)?
+    let found = columns(conn, table)?
         .into_iter()
         .find(|c| c.name.eq_ignore_ascii_case(column))
-        .map(|c| c.declared);
-    Ok(match declared {
-        Some(t) => Some(Affinity::of_declared(&t)),
+        .map(|c| c.affinity);
+    Ok(match found {
+        Some(affinity) => Some(affinity),
         None if ["rowid", "oid", "_rowid_"]
             .iter()
             .any(|r| r.eq_ignore_ascii_case(column))

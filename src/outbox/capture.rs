@@ -167,7 +167,11 @@ fn parse_options(options: &Map<String, Json>) -> Result<Options> {
                             "option events: {item} is not one of \"insert\", \"update\", \"delete\""
                         ))
                     })?;
-                    parsed.events.insert(op);
+                    if !parsed.events.insert(op) {
+                        return Err(Error::invalid(format!(
+                            "option events lists {item} twice; list each once"
+                        )));
+                    }
                 }
             }
             other => {
@@ -349,12 +353,13 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
                 not_null,
                 pk,
                 hidden,
+                affinity,
                 ..
             } = column;
             if pk > 0 && !not_null && !without_rowid {
                 nullable_key.push(column.clone());
             }
-            match (hidden, Affinity::of_declared(&declared)) {
+            match (hidden, affinity) {
                 (0, Affinity::Text) => text_columns.push(column.clone()),
                 (0, Affinity::Integer | Affinity::Numeric) => integer_columns.push(column.clone()),
                 _ => {}
@@ -493,6 +498,10 @@ fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> R
             .map_err(Error::sqlite("reading table indexes"));
         rows?
     };
+    let names: Vec<String> = crate::schema::columns(conn, table)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     let mut uniques = Vec::new();
     let mut problem = None;
     let mut pk_colls = Vec::new();
@@ -554,7 +563,7 @@ fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> R
                 .map_err(Error::sqlite("reading table indexes"))?
                 .flatten();
             match sql.as_deref().and_then(partial_where) {
-                Some(w) => Some(w),
+                Some(w) => Some(double_quoted_strings(&w, &names)),
                 None => {
                     if problem.is_none() {
                         problem = Some(format!(
@@ -578,6 +587,34 @@ fn unique_constraints(conn: &Connection, table: &str, generated: &[String]) -> R
         problem,
         pk_colls,
     })
+}
+
+/// `clause` with each double-quoted name that is none of `columns` written
+/// as the string SQLite reads it as in the index (`status = "active"`): a
+/// connection with double-quoted strings off (SQLITE_DQS=0, or
+/// `SQLITE_DBCONFIG_DQS_DML` off) would refuse it in the triggers, and
+/// every write to the table with it.
+fn double_quoted_strings(clause: &str, columns: &[String]) -> String {
+    use crate::sql::Kind;
+    let mut out = String::with_capacity(clause.len());
+    let mut at = 0;
+    for t in crate::sql::tokens(clause) {
+        let token = &clause[t.start..t.end];
+        if t.kind != Kind::Name || !t.closed || !token.starts_with('"') {
+            continue;
+        }
+        let name = token[1..token.len() - 1].replace("\"\"", "\"");
+        if columns.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
+            continue;
+        }
+        out.push_str(&clause[at..t.start]);
+        out.push('\'');
+        out.push_str(&name.replace('\'', "''"));
+        out.push('\'');
+        at = t.end;
+    }
+    out.push_str(&clause[at..]);
+    out
 }
 
 /// The WHERE clause of a `CREATE UNIQUE INDEX ... ON t (...) WHERE ...`
@@ -730,6 +767,22 @@ pub(super) fn capture(
         for role in &roles {
             statements.push(gen.trigger_sql(*role)?);
         }
+        // A write to the table that does not compile now (a foreign key
+        // naming a missing table, a broken trigger of the user's) would be
+        // blamed on the capture below.
+        check_compiles(conn, &t).map_err(|e| {
+            Error::invalid(format!(
+                "argument 1 (table): writes to {} do not compile even before the capture ({}); \
+                 fix the table or its other triggers first",
+                shorten(&t.name),
+                e.to_string()
+                    .strip_prefix(&format!(
+                        "checking the capture triggers of {}: ",
+                        shorten(&t.name)
+                    ))
+                    .unwrap_or(&e.to_string())
+            ))
+        })?;
         drop_triggers(conn, &existing)?;
         ensure_tables(conn)?;
         if replace {
@@ -1729,11 +1782,11 @@ impl JsonText {
                 format: "\"%s\"",
                 raw: e.to_string(),
             },
-            // No real of such a column equals its integer cast, nor does
-            // text, a blob or NULL.
+            // No real of such a column equals its integer cast (-2^63
+            // aside, see [`value_expr`]), nor does text, a blob or NULL.
             Values::NoWholeReals => Part::Value {
                 general,
-                fast: format!("{e} = CAST({e} AS INTEGER)"),
+                fast: format!("{e} = CAST({e} AS INTEGER) AND {e} > {MIN_REAL}"),
                 format: "%d",
                 raw: e.to_string(),
             },
@@ -1890,9 +1943,12 @@ fn value_expr(expr: &str, kind: Values) -> String {
     // Numbers sort below '' and text below x'', which SQLite compares
     // without converting either side: type tests without a function call.
     let whole = match kind {
-        // No real here is a whole number of 64-bit range, so whatever
-        // equals its integer cast is an integer.
-        Values::NoWholeReals => format!("WHEN {e} = CAST({e} AS INTEGER) THEN {e} "),
+        // No real here is a whole number of 64-bit range but -2^63, which
+        // SQLite keeps as a real, so whatever else equals its integer cast
+        // is an integer.
+        Values::NoWholeReals => {
+            format!("WHEN {e} = CAST({e} AS INTEGER) AND {e} > {MIN_REAL} THEN {e} ")
+        }
         _ => format!("WHEN {e} < 1e15 AND {e} > -1e15 AND {e} = CAST({e} AS INTEGER) THEN {e} "),
     };
     let number = if kind != Values::NoNumbers {
@@ -1929,6 +1985,12 @@ enum Values {
     /// number of 64-bit range as an integer there.
     NoWholeReals,
 }
+
+/// -2^63 as a real: an INTEGER or NUMERIC column keeps it a real (SQLite
+/// converts only reals strictly inside the 64-bit range), and it equals its
+/// integer cast, so the tests for an integer exclude it, and with it the
+/// integer -2^63, which `typeof()` then tells apart.
+const MIN_REAL: &str = "-9223372036854775808.0";
 
 /// Characters a JSON string cannot hold as they are: `"`, `\\` and the
 /// control characters U+0001 to U+001F.
@@ -2019,6 +2081,14 @@ mod tests {
             Some("c = ')'")
         );
         assert_eq!(partial_where("CREATE UNIQUE INDEX i ON t (a)"), None);
+        let cols = ["status".to_string(), "Odd \"c\"".to_string()];
+        assert_eq!(
+            double_quoted_strings(
+                "status = \"active\" AND \"STATUS\" <> \"it's\" AND \"Odd \"\"c\"\"\" = 'x' AND [y] = \"\"",
+                &cols
+            ),
+            "status = 'active' AND \"STATUS\" <> 'it''s' AND \"Odd \"\"c\"\"\" = 'x' AND [y] = ''"
+        );
         assert_eq!(
             partial_where("CREATE UNIQUE INDEX i ON t (a) WHEREVER"),
             None

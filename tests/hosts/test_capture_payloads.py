@@ -223,44 +223,59 @@ def random_value(rng):
     return rng.choice([
         lambda: rng.randint(-10, 10),
         lambda: rng.choice([2**63 - 1, -2**63, 2**53 + 1, 0]),
-        lambda: rng.choice([2.5, -0.5, 1e300, -1e300, 2.0**63, 0.1 + 0.2, 3.0, 1e15, 123456789012345.0]),
-        lambda: rng.choice(["", "12", "1e3", " 7", "0x10", "abc", 'q"uote', "tab\t", "nul\x00", "é名🙂"]),
+        lambda: rng.choice([2.5, -0.5, 1e300, -1e300, 2.0**63, -2.0**63, 0.1 + 0.2, 3.0, 1e15,
+                            123456789012345.0, 9007199254740992.0]),
+        lambda: rng.choice(["", "12", "1e3", " 7", "0x10", "abc", 'q"uote', "tab\t", "nul\x00", "é名🙂",
+                            "00012", "+5", "5.", "-0", "1.0"]),
         lambda: rng.choice([b"", b"\x00", b"12", b"\xff\xfe"]),
         lambda: None,
     ])()
 
 
 @pytest.mark.parametrize("hostname", HOSTS)
-def test_every_value_of_every_affinity_reads_back_as_stored(hostname):
+@pytest.mark.parametrize("shape", ["affinities", "strict any", "strict any key"])
+def test_every_value_of_every_affinity_reads_back_as_stored(hostname, shape):
     # Values a column of each affinity holds, every storage class written
     # to each: both the short form (plain text, integers) and the general
-    # one must give back exactly what the table holds.
+    # one must give back exactly what the table holds. ANY in a STRICT
+    # table converts nothing.
     h = host(hostname)
     conn = h.connect()
     rng = random.Random(SEED + 7)
-    cols = ["t TEXT", "i INTEGER", "n NUMERIC", "r REAL", "b BLOB", "a"]
+    cols = {"affinities": ["t TEXT", "i INTEGER", "n NUMERIC", "r REAL", "b BLOB", "a"],
+            "strict any": ["t ANY", "i ANY", "x TEXT"],
+            "strict any key": ["t ANY", "i ANY"]}[shape]
     names = [c.split()[0] for c in cols]
-    h.script(conn, f"CREATE TABLE v (id INTEGER PRIMARY KEY, {', '.join(cols)})")
+    if shape == "strict any key":
+        h.script(conn, f"CREATE TABLE v (id ANY PRIMARY KEY, {', '.join(cols)}) STRICT, WITHOUT ROWID")
+    else:
+        h.script(conn, f"CREATE TABLE v (id INTEGER PRIMARY KEY, {', '.join(cols)}){' STRICT' * (shape != 'affinities')}")
     h.rows(conn, "SELECT trigger_capture('v')")
     h.rows(conn, "BEGIN")
     for i in range(1, 1201):
-        h.rows(conn, f"INSERT INTO v VALUES (?, {', '.join('?' * len(names))})",
-               [i] + [random_value(rng) for _ in names])
+        key = i if shape != "strict any key" else rng.choice([i, str(i), float(i) + 0.5])
+        row = [random_value(rng) if not c.endswith("TEXT") or shape == "affinities" else "x" for c in cols]
+        h.rows(conn, f"INSERT INTO v VALUES (?, {', '.join('?' * len(names))})", [key] + row)
     h.rows(conn, "COMMIT")
-    h.script(conn, "UPDATE v SET t = i, i = t WHERE id % 3 = 0; DELETE FROM v WHERE id % 5 = 0")
-    stored = {row[0]: row[1:] for row in h.rows(conn, f"SELECT id, {', '.join(names)} FROM v")}
+    h.script(conn, "UPDATE v SET t = i, i = t WHERE rowid % 3 = 0; DELETE FROM v WHERE rowid % 5 = 0"
+             if shape != "strict any key" else
+             "UPDATE v SET t = i, i = t WHERE length(id) % 3 = 0; DELETE FROM v WHERE length(id) = 3")
+    stored = {repr(row[0]): row[1:] for row in h.rows(conn, f"SELECT id, {', '.join(names)} FROM v")}
     images = {}
     for (p,) in h.rows(conn, "SELECT payload FROM trigger_outbox ORDER BY seq"):
         doc = json.loads(p)
+        key = repr(decode(doc["key"]))
         for image in ("old", "new"):
             if doc[image] is not None:
                 got = tuple(decode(doc[image][c]) for c in names)
-                prev = images.get(doc["key"])
+                prev = images.get(key)
                 if image == "old":
                     assert prev == got, (p, prev)
-                images[doc["key"]] = got
+                else:
+                    assert repr(decode(doc[image]["id"])) == key, p
+                images[key] = got
         if doc["op"] == "delete":
-            del images[doc["key"]]
+            del images[key]
     assert set(images) == set(stored)
     for key, got in images.items():
         want = stored[key]
@@ -308,3 +323,23 @@ def test_a_utf16_database_is_refused_with_what_to_do(tmp_path, encoding):
         "writes its events from UTF-8 bytes; capture in a database created with "
         "PRAGMA encoding = 'UTF-8' (the default)")
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone() == (0,)
+
+
+@needs_shell
+def test_a_partial_index_with_a_double_quoted_string_keeps_writes_working_with_dqs_off(tmp_path):
+    # SQLite reads "active" in the index's WHERE as a string; capture copies
+    # that WHERE into its triggers, where a connection with double-quoted
+    # strings off would refuse it (and so every write to the table).
+    db = str(tmp_path / "dq.db")
+    made = shell(f".load {EXT}\n"
+                 "CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT, status TEXT);\n"
+                 'CREATE UNIQUE INDEX t_u ON t(u) WHERE status = "active";\n'
+                 "SELECT trigger_capture('t') IS NOT NULL;\n", db)
+    assert made.stderr == "" and made.stdout == "1\n"
+    out = shell(".dbconfig dqs_dml off\n.dbconfig dqs_ddl off\n"
+                "INSERT INTO t VALUES (5, 'e', 'x');\n"
+                "INSERT INTO t VALUES (6, 'e', 'active');\n"
+                "INSERT OR REPLACE INTO t VALUES (7, 'e', 'active');\n"
+                "SELECT payload->>'op', payload->>'key' FROM trigger_outbox ORDER BY seq;\n", db)
+    assert out.stderr == ""
+    assert out.stdout.splitlines()[-4:] == ["insert|5", "insert|6", "delete|6", "insert|7"]
