@@ -50,10 +50,10 @@
 //! ```
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
+use crate::ffi::Mutex;
 use crate::functions::{SqlFunction, INNOCUOUS};
 use crate::session::{ApiListener, Session};
 use crate::sql::display_name;

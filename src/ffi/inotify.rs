@@ -11,6 +11,45 @@ use std::time::Duration;
 pub(crate) struct DirWatch {
     #[cfg(target_os = "linux")]
     fd: std::os::fd::OwnedFd,
+    /// Where the descriptor is listed in [`LIVE`], if it found room.
+    #[cfg(target_os = "linux")]
+    slot: Option<usize>,
+}
+
+/// The descriptors of the live watches, so that a forked child can close
+/// its copies ([`close_inherited`]): the thread that reads a watch does not
+/// exist in the child, and the kernel would keep queueing events for a copy
+/// nobody reads. A watch that finds no free slot is not listed; a child
+/// then keeps that copy until it execs (the descriptor is close-on-exec).
+#[cfg(target_os = "linux")]
+static LIVE: [std::sync::atomic::AtomicI32; 64] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; 64];
+
+/// Closes a forked child's copies of the parent's watches. Runs in the
+/// child's `pthread_atfork` handler, before anything else in the child: a
+/// descriptor listed is open, as a watch leaves the list before it closes.
+#[cfg(target_os = "linux")]
+pub(crate) fn close_inherited() {
+    use std::sync::atomic::Ordering;
+    for slot in &LIVE {
+        let fd = slot.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: fd is the child's copy of a watch's descriptor; the
+            // watch itself belongs to a thread of the parent and is never
+            // dropped in the child, so nothing else closes it here.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for DirWatch {
+    fn drop(&mut self) {
+        // Before the descriptor closes (the field is dropped after this).
+        if let Some(slot) = self.slot {
+            LIVE[slot].store(-1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -28,6 +67,16 @@ impl DirWatch {
         }
         // SAFETY: raw is a descriptor we own (above).
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let slot = LIVE.iter().position(|slot| {
+            slot.compare_exchange(
+                -1,
+                raw,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            )
+            .is_ok()
+        });
+        let watch = DirWatch { fd, slot };
         let mask = libc::IN_MODIFY
             | libc::IN_CLOSE_WRITE
             | libc::IN_CREATE
@@ -39,7 +88,7 @@ impl DirWatch {
         if wd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(DirWatch { fd })
+        Ok(watch)
     }
 
     /// Waits up to `timeout` for events; returns the names of the files

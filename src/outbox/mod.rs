@@ -20,11 +20,10 @@ mod wait;
 
 pub(crate) use capture::keep_capture_first;
 
-use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::ffi::StatementAnswers;
+use crate::ffi::{Mutex, StatementAnswers};
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::schema::{columns, main_table, Kind};
 use crate::sql::display_name;
