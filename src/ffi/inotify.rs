@@ -9,8 +9,9 @@ use std::time::Duration;
 
 /// A directory watched for writes, creations and deletions of its files.
 pub(crate) struct DirWatch {
+    /// The inotify descriptor, closed when the watch is dropped.
     #[cfg(target_os = "linux")]
-    fd: std::os::fd::OwnedFd,
+    fd: std::os::fd::RawFd,
     /// Where the descriptor is listed in [`LIVE`], if it found room.
     #[cfg(target_os = "linux")]
     slot: Option<usize>,
@@ -26,8 +27,10 @@ static LIVE: [std::sync::atomic::AtomicI32; 64] =
     [const { std::sync::atomic::AtomicI32::new(-1) }; 64];
 
 /// Closes a forked child's copies of the parent's watches. Runs in the
-/// child's `pthread_atfork` handler, before anything else in the child: a
-/// descriptor listed is open, as a watch leaves the list before it closes.
+/// child's `pthread_atfork` handler, before anything else in the child. A
+/// descriptor is opened and listed, and unlisted and closed, while forks
+/// are held off ([`super::hold_forks`]), so the list a child inherits holds
+/// exactly the watches' open descriptors.
 #[cfg(target_os = "linux")]
 pub(crate) fn close_inherited() {
     use std::sync::atomic::Ordering;
@@ -45,28 +48,28 @@ pub(crate) fn close_inherited() {
 #[cfg(target_os = "linux")]
 impl Drop for DirWatch {
     fn drop(&mut self) {
-        // Before the descriptor closes (the field is dropped after this).
+        let _forks = super::hold_forks();
         if let Some(slot) = self.slot {
             LIVE[slot].store(-1, std::sync::atomic::Ordering::SeqCst);
         }
+        // SAFETY: the watch owns fd (see new) and closes it once, here.
+        unsafe { libc::close(self.fd) };
     }
 }
 
 #[cfg(target_os = "linux")]
 impl DirWatch {
     pub(crate) fn new(dir: &std::path::Path) -> io::Result<DirWatch> {
-        use std::os::fd::{FromRawFd, OwnedFd};
         use std::os::unix::ffi::OsStrExt;
         let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
-        // SAFETY: plain syscall; a non-negative result is a new descriptor
-        // that OwnedFd closes exactly once.
+        let forks = super::hold_forks();
+        // SAFETY: plain syscall; a non-negative result is a new descriptor,
+        // which the watch made of it closes exactly once (Drop).
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: raw is a descriptor we own (above).
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let slot = LIVE.iter().position(|slot| {
             slot.compare_exchange(
                 -1,
@@ -76,7 +79,8 @@ impl DirWatch {
             )
             .is_ok()
         });
-        let watch = DirWatch { fd, slot };
+        drop(forks);
+        let watch = DirWatch { fd: raw, slot };
         let mask = libc::IN_MODIFY
             | libc::IN_CLOSE_WRITE
             | libc::IN_CREATE
@@ -94,8 +98,7 @@ impl DirWatch {
     /// Waits up to `timeout` for events; returns the names of the files
     /// they were about (empty after a timeout).
     pub(crate) fn wait(&self, timeout: Duration) -> io::Result<Vec<Vec<u8>>> {
-        use std::os::fd::AsRawFd;
-        let raw = self.fd.as_raw_fd();
+        let raw = self.fd;
         let mut poll = libc::pollfd {
             fd: raw,
             events: libc::POLLIN,

@@ -16,7 +16,7 @@ mod txn;
 pub(crate) use function::{calling_extended_code, create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
-pub(crate) use process::{Condvar, Mutex, PerProcess, ProcessId};
+pub(crate) use process::{hold_forks, watch_forks, Condvar, Mutex, PerProcess, ProcessId};
 pub(crate) use table::{register_table, RowSource};
 pub(crate) use txn::register as register_txn_table;
 

@@ -31,11 +31,32 @@
 //!   descriptors of the parent's wait watchers (see `inotify`): the threads
 //!   that read them do not exist in the child, and each is a queue the
 //!   kernel would keep filling.
+//! - The threads of `trigger_wait` keep working inside SQLite (a check
+//!   every few milliseconds on a private connection, and opening and
+//!   closing it), where SQLite takes locks of its own that a child needs
+//!   too: the lock of the database file's shared memory (`-shm`), held
+//!   while a read begins, and its allocator's lock
+//!   (`SQLITE_MUTEX_STATIC_MEM`), taken around every allocation while
+//!   memory statistics are on, as they are by default. A fork while a
+//!   waiting thread held one left a child whose first SQLite call on that
+//!   file, or first allocation, hung (the allocator: 2 in 100 forks beside
+//!   a looping `trigger_wait`; the shared memory: 1 in 200). So a wait
+//!   holds forks off ([`hold_forks`]) while it works inside SQLite, and
+//!   the prepare handler waits (at most [`FORK_WAITS_FOR_WAITS`]) until no
+//!   thread holds them, keeps new holds out until the fork is done, and
+//!   holds the allocator's lock across the fork (released in parent and
+//!   child). SQLite holds that lock only around the allocator and its
+//!   counters, taking no other lock inside, so the fork waits at most for
+//!   one allocation. A watch opens and closes its descriptor under the same
+//!   hold, so the child closes exactly the open ones. The host's own
+//!   threads inside SQLite at a fork are the host's affair (SQLite's rule:
+//!   a child uses only connections it opened).
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One process: its id and how many forks made it (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +71,6 @@ static FORKS: AtomicU64 = AtomicU64::new(0);
 impl ProcessId {
     /// The calling process.
     pub(crate) fn current() -> ProcessId {
-        count_forks();
         ProcessId {
             pid: std::process::id(),
             forks: FORKS.load(Ordering::SeqCst),
@@ -58,33 +78,141 @@ impl ProcessId {
     }
 }
 
-/// Registers [`forked`] once per process (a child inherits the
-/// registration). Without it the process id still tells a child from its
-/// parent.
+/// Registers the fork handlers once per process (a child inherits the
+/// registration), from [`crate::register`]: they reach SQLite, which a
+/// loadable extension can only do once a connection has loaded it. Before
+/// that, and where there are none, the process id still tells a child from
+/// its parent.
 #[cfg(target_os = "linux")]
-fn count_forks() {
+pub(crate) fn watch_forks() {
     use std::sync::atomic::AtomicBool;
     static REGISTERED: AtomicBool = AtomicBool::new(false);
     if REGISTERED.load(Ordering::Relaxed) || REGISTERED.swap(true, Ordering::SeqCst) {
         return;
     }
-    // SAFETY: registers a child handler that only adds to an atomic and
-    // closes descriptors the extension owns, both allowed in a child of a
-    // multithreaded process. Its code stays mapped for good: the loadable
-    // library is linked with `-z nodelete`, and glibc forgets the handlers
-    // of any library it unloads.
-    unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+    // SAFETY: registers handlers that wait for the extension's own threads,
+    // take and release one SQLite lock, store atomics and close descriptors
+    // the extension owns: all allowed around a fork of a multithreaded
+    // process. Their code stays mapped for good: the loadable library is
+    // linked with `-z nodelete`, and glibc forgets the handlers of any
+    // library it unloads.
+    unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(forked)) };
 }
 
 #[cfg(not(target_os = "linux"))]
-fn count_forks() {}
+pub(crate) fn watch_forks() {}
+
+/// How many holds ([`hold_forks`]) the process's threads have.
+static HOLDING: AtomicUsize = AtomicUsize::new(0);
+/// How many threads are forking: while any is, no new hold begins.
+static FORKING: AtomicUsize = AtomicUsize::new(0);
+/// The longest a fork waits for the holds to end (a wait's check waits up
+/// to 100 ms for a writer's lock); then it goes ahead.
+pub(crate) const FORK_WAITS_FOR_WAITS: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// How many holds this thread has: a fork from the same thread does
+    /// not wait for them, and a hold inside one begins at once.
+    static OWN_HOLDS: Cell<usize> = const { Cell::new(0) };
+    /// Whether this thread took SQLite's allocator lock before its fork.
+    static HOLDS_SQLITE_MEMORY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Forks held off: while the value lives, no fork of the process begins
+/// (see the module doc). For work a fork must not split: a wait's SQLite
+/// calls, which take SQLite's locks, and a watch opening or closing its
+/// descriptor. Never keep it while waiting for something.
+pub(crate) struct HeldForks(());
+
+/// Holds forks off, first waiting for a fork in progress to finish.
+pub(crate) fn hold_forks() -> HeldForks {
+    if OWN_HOLDS.with(Cell::get) > 0 {
+        // A fork waiting for this thread's holds to end would wait for
+        // this one to begin.
+        HOLDING.fetch_add(1, Ordering::SeqCst);
+        OWN_HOLDS.with(|own| own.set(own.get() + 1));
+        return HeldForks(());
+    }
+    loop {
+        HOLDING.fetch_add(1, Ordering::SeqCst);
+        // A fork that began before our count was seen is waited out; one
+        // that begins after sees it (both are SeqCst).
+        if FORKING.load(Ordering::SeqCst) == 0 {
+            OWN_HOLDS.with(|own| own.set(own.get() + 1));
+            return HeldForks(());
+        }
+        HOLDING.fetch_sub(1, Ordering::SeqCst);
+        while FORKING.load(Ordering::SeqCst) != 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+impl Drop for HeldForks {
+    fn drop(&mut self) {
+        OWN_HOLDS.with(|own| own.set(own.get().saturating_sub(1)));
+        HOLDING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The `pthread_atfork` prepare handler, in the thread about to fork.
+#[cfg(target_os = "linux")]
+extern "C" fn before_fork() {
+    let _ = super::catch("preparing a fork", || {
+        FORKING.fetch_add(1, Ordering::SeqCst);
+        let own = OWN_HOLDS.with(Cell::get);
+        let deadline = Instant::now() + FORK_WAITS_FOR_WAITS;
+        while HOLDING.load(Ordering::SeqCst) > own && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        // SAFETY: the handlers are registered only once the extension can
+        // reach SQLite (see watch_forks); a static mutex is SQLite's for
+        // good, and this thread does not hold it (SQLite takes it only
+        // inside its allocator, which does not fork). The waits' SQLite
+        // calls, which may be waiting for it, are done.
+        unsafe {
+            let memory = rusqlite::ffi::sqlite3_mutex_alloc(rusqlite::ffi::SQLITE_MUTEX_STATIC_MEM);
+            if !memory.is_null() {
+                rusqlite::ffi::sqlite3_mutex_enter(memory);
+                HOLDS_SQLITE_MEMORY.with(|held| held.set(true));
+            }
+        }
+    });
+}
+
+/// Releases SQLite's allocator lock if [`before_fork`] took it.
+#[cfg(target_os = "linux")]
+fn release_sqlite_memory() {
+    if HOLDS_SQLITE_MEMORY.with(|held| held.replace(false)) {
+        // SAFETY: this thread (or, in the child, its copy) took the same
+        // static mutex in before_fork.
+        unsafe {
+            rusqlite::ffi::sqlite3_mutex_leave(rusqlite::ffi::sqlite3_mutex_alloc(
+                rusqlite::ffi::SQLITE_MUTEX_STATIC_MEM,
+            ));
+        }
+    }
+}
+
+/// The `pthread_atfork` parent handler: the fork is done.
+#[cfg(target_os = "linux")]
+extern "C" fn after_fork_in_parent() {
+    let _ = super::catch("finishing a fork", || {
+        release_sqlite_memory();
+        FORKING.fetch_sub(1, Ordering::SeqCst);
+    });
+}
 
 /// The `pthread_atfork` child handler: runs in the child, in the thread
-/// that forked, before `fork()` returns there.
+/// that forked, before `fork()` returns there. The child has that thread
+/// only: no other thread holds forks off or forks.
 #[cfg(target_os = "linux")]
 extern "C" fn forked() {
-    // Neither call can panic; a panic must not unwind into libc all the same.
+    // Nothing here panics; a panic must not unwind into libc all the same.
     let _ = super::catch("a forked child's start", || {
+        release_sqlite_memory();
+        HOLDING.store(OWN_HOLDS.with(Cell::get), Ordering::SeqCst);
+        FORKING.store(0, Ordering::SeqCst);
         FORKS.fetch_add(1, Ordering::SeqCst);
         super::inotify::close_inherited();
     });
