@@ -218,6 +218,5 @@ pub fn remove_handler(conn: &Connection, name: &str) -> Result<()> {
 
 fn session(conn: &Connection) -> Result<Arc<Session>> {
     crate::register(conn)?;
-    Session::of(conn)
-        .ok_or_else(|| Error::invalid("the extension's state is missing on this connection"))
+    Session::of(conn).ok_or_else(|| Error::invalid(Session::MISSING))
 }

@@ -252,9 +252,15 @@ impl Session {
         }
     }
 
+    /// Why a connection the extension is registered on has no session
+    /// ([`Session::of`]): it was carried across `fork()` into this process.
+    pub(crate) const MISSING: &'static str =
+        "this connection was opened before fork(), by the parent process, which keeps the \
+         extension's state for it; open a connection in this process";
+
     /// The session of a connection the extension is registered on, in this
     /// process (a connection carried into a child by `fork()` has none
-    /// there).
+    /// there: see [`Session::MISSING`]).
     pub(crate) fn of(conn: &Connection) -> Option<Arc<Session>> {
         sessions()
             .lock()

@@ -158,8 +158,7 @@ impl crate::ffi::RowSource for ChangesTable {
         after: Option<i64>,
         limit: usize,
     ) -> Result<(Vec<Vec<Value>>, bool)> {
-        let session = Session::of(conn)
-            .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
+        let session = Session::of(conn).ok_or_else(|| Error::invalid(Session::MISSING))?;
         let page = session.feed().lock().page(after, limit);
         Ok(page)
     }
