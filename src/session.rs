@@ -56,9 +56,13 @@ pub(crate) struct State {
     names: Vec<Name>,
     /// The update hook's answers (an index into `names`, or not wanted) by
     /// schema and table, and the last one, which most rows hit.
-    known: HashMap<(Box<[u8]>, Box<[u8]>), Option<u32>>,
+    known: HashMap<TableKey, Option<u32>>,
     cache: Option<Lookup>,
 }
+
+/// A table as the update hook names it: schema and table, as SQLite spells
+/// them.
+type TableKey = (Box<[u8]>, Box<[u8]>);
 
 /// How many table names the state keeps between transactions before it
 /// forgets them all (they are looked up again when next written).

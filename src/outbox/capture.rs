@@ -583,7 +583,7 @@ fn partial_where(sql: &str) -> Option<String> {
                     // Comments may stand between the column list and WHERE.
                     let next = tokens
                         .find(|t| !t.closed || !matches!(t.kind, Kind::Space | Kind::Comment))?;
-                    let rest = sql[next.start..].as_bytes();
+                    let rest = &sql.as_bytes()[next.start..];
                     let keyword = next.closed
                         && rest.len() > 5
                         && rest[..5].eq_ignore_ascii_case(b"WHERE")

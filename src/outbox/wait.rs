@@ -200,9 +200,9 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
     };
     if opened_key != Some(file.key.as_str()) {
         return Err(refused(format!(
-            "{} is no longer the file this connection opened (it was deleted or replaced \
+            "{:?} is no longer the file this connection opened (it was deleted or replaced \
              since); open the database again to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            crate::sql::shorten_to(&file.path, 200)
         )));
     }
     Ok(file)
@@ -232,8 +232,8 @@ fn gone_while_waiting(file: &DbFile) -> Result<()> {
 fn open_reader(file: &DbFile) -> Result<Connection> {
     let context = || {
         format!(
-            "opening {} to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            "opening {:?} to wait on it",
+            crate::sql::shorten_to(&file.path, 200)
         )
     };
     let reader = Connection::open_with_flags_and_vfs(
@@ -248,9 +248,9 @@ fn open_reader(file: &DbFile) -> Result<Connection> {
     // The name could have been given to another file in between.
     if crate::notify::file_key(&reader).as_deref() != Some(file.key.as_str()) {
         return Err(Error::invalid(format!(
-            "needs a database file: {} was replaced while the wait began; open the \
+            "needs a database file: {:?} was replaced while the wait began; open the \
              database again to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            crate::sql::shorten_to(&file.path, 200)
         )));
     }
     Ok(reader)
