@@ -108,12 +108,17 @@ static HOLDING: AtomicUsize = AtomicUsize::new(0);
 static FORKING: AtomicUsize = AtomicUsize::new(0);
 /// The longest a fork waits for the holds to end (a wait's check waits up
 /// to 100 ms for a writer's lock); then it goes ahead.
+#[cfg(target_os = "linux")]
 pub(crate) const FORK_WAITS_FOR_WAITS: Duration = Duration::from_secs(1);
 
 thread_local! {
     /// How many holds this thread has: a fork from the same thread does
     /// not wait for them, and a hold inside one begins at once.
     static OWN_HOLDS: Cell<usize> = const { Cell::new(0) };
+}
+
+#[cfg(target_os = "linux")]
+thread_local! {
     /// Whether this thread took SQLite's allocator lock before its fork.
     static HOLDS_SQLITE_MEMORY: Cell<bool> = const { Cell::new(false) };
 }
