@@ -5,10 +5,16 @@ on a lock the parent's threads held at the fork."""
 import json
 import os
 import signal
+import sys
 import threading
 import time
 
+import pytest
+
 from conftest import connect, scalar
+
+# The children's reports read /proc, and the fork handlers are Linux's.
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
 FORKS = 50
 # Generous: a child does its work in well under a second.
