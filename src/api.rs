@@ -50,10 +50,10 @@
 //! ```
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
+use crate::ffi::Mutex;
 use crate::functions::{SqlFunction, INNOCUOUS};
 use crate::session::{ApiListener, Session};
 use crate::sql::display_name;
@@ -85,8 +85,8 @@ const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
         let handler = a.session.handlers.lock().get(name).cloned();
         let Some(handler) = handler else {
             return Err(format!(
-                "no handler named {} on this connection (a Rust program registers handlers \
-                 with sqlite_triggers::register_handler)",
+                "argument 1 (name): no handler named {} on this connection; a Rust program \
+                 registers handlers with sqlite_triggers::register_handler",
                 display_name(name)
             ));
         };
@@ -97,7 +97,12 @@ const FUNCTIONS: &[SqlFunction] = &[SqlFunction {
         let result = handler(&args);
         args.clear();
         ARGS.with(|buffer| buffer.set(args));
-        result.map_err(|e| format!("handler {}: {e}", display_name(name)))
+        result.map_err(|e| {
+            format!(
+                "argument 1 (name): handler {} failed: {e}",
+                display_name(name)
+            )
+        })
     },
 }];
 
@@ -218,6 +223,5 @@ pub fn remove_handler(conn: &Connection, name: &str) -> Result<()> {
 
 fn session(conn: &Connection) -> Result<Arc<Session>> {
     crate::register(conn)?;
-    Session::of(conn)
-        .ok_or_else(|| Error::invalid("the extension's state is missing on this connection"))
+    Session::of(conn).ok_or_else(|| Error::invalid(Session::MISSING))
 }

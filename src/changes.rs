@@ -5,8 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rusqlite::types::Value;
+
+use crate::ffi::{Mutex, PerProcess};
 
 /// What happened to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,10 +106,11 @@ impl Default for Feed {
     }
 }
 
+/// The process's feeds, by key. A child that `fork()` made starts with
+/// none (see [`PerProcess`]): its connections publish what they commit.
 fn feeds() -> &'static Mutex<HashMap<String, Arc<Mutex<Feed>>>> {
-    static FEEDS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Mutex<Feed>>>>> =
-        std::sync::OnceLock::new();
-    FEEDS.get_or_init(|| Mutex::new(HashMap::new()))
+    static FEEDS: PerProcess<Mutex<HashMap<String, Arc<Mutex<Feed>>>>> = PerProcess::new();
+    FEEDS.get(Default::default)
 }
 
 /// The feed `key` (a file's, or one connection's), shared by every session

@@ -61,6 +61,7 @@ pub fn register(conn: &rusqlite::Connection) -> Result<()> {
     if already_registered(conn) {
         return Ok(());
     }
+    ffi::watch_forks();
     let session = session::Session::new(conn);
     // The entry point registers each feature, top-down; no feature knows
     // the others, and ffi knows none.

@@ -10,14 +10,20 @@
 //!   `-wal` or its `-journal` is written: a commit by any process, plain-SQL
 //!   capture triggers and connections without the extension included. The
 //!   thread runs only while some `trigger_wait` waits on the file.
+//!
+//! The signals are the process's own ([`crate::ffi::PerProcess`]): a child
+//! that `fork()` made starts with none, whatever the parent's threads were
+//! doing with theirs, and starts watcher threads of its own (the parent's
+//! do not exist in the child).
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
+
+use crate::ffi::{Condvar, Mutex, PerProcess};
 
 /// A commit counter with a condition variable.
 #[derive(Default)]
@@ -46,30 +52,18 @@ impl Signal {
     /// Blocks until the generation moves past `seen` or `deadline` passes;
     /// returns the generation then.
     pub(crate) fn wait_past(&self, seen: u64, deadline: Instant) -> u64 {
-        let mut generation = self.generation.lock();
-        while *generation == seen {
-            if self
-                .changed
-                .wait_until(&mut generation, deadline)
-                .timed_out()
-            {
-                break;
-            }
-        }
-        *generation
+        let generation = self.generation.lock();
+        *self
+            .changed
+            .wait_while_until(generation, deadline, |generation| *generation == seen)
     }
 }
 
 /// The signal of the database file `key` (see [`file_key`]).
 pub(crate) fn signal(key: &str) -> Arc<Signal> {
-    static SIGNALS: Mutex<Option<HashMap<String, Arc<Signal>>>> = Mutex::new(None);
-    let mut signals = SIGNALS.lock();
-    Arc::clone(
-        signals
-            .get_or_insert_with(HashMap::new)
-            .entry(key.to_string())
-            .or_default(),
-    )
+    static SIGNALS: PerProcess<Mutex<HashMap<String, Arc<Signal>>>> = PerProcess::new();
+    let mut signals = SIGNALS.get(Default::default).lock();
+    Arc::clone(signals.entry(key.to_string()).or_default())
 }
 
 /// Registers a waiter on the file `key` at `path` for as long as the guard

@@ -8,10 +8,10 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
 use rusqlite::Connection;
 
 pub use crate::changes::{Change, Op};
+use crate::ffi::{Mutex, PerProcess, ProcessId};
 
 /// A Rust closure attached to a table, called after each commit with the
 /// changes that committed.
@@ -56,9 +56,13 @@ pub(crate) struct State {
     names: Vec<Name>,
     /// The update hook's answers (an index into `names`, or not wanted) by
     /// schema and table, and the last one, which most rows hit.
-    known: HashMap<(Box<[u8]>, Box<[u8]>), Option<u32>>,
+    known: HashMap<TableKey, Option<u32>>,
     cache: Option<Lookup>,
 }
+
+/// A table as the update hook names it: schema and table, as SQLite spells
+/// them.
+type TableKey = (Box<[u8]>, Box<[u8]>);
 
 /// How many table names the state keeps between transactions before it
 /// forgets them all (they are looked up again when next written).
@@ -153,9 +157,12 @@ pub(crate) struct Session {
     /// Which process-wide change feed this connection publishes to: the
     /// file's, or its own for an in-memory database.
     pub(crate) feed_key: String,
-    pub(crate) feed: Arc<Mutex<crate::changes::Feed>>,
-    /// The commit signal of the file, which `trigger_wait` waits on.
+    /// The feed, and the commit signal of the file (which `trigger_wait`
+    /// waits on), of the process that opened the connection; see
+    /// [`Session::feed`].
+    feed: Arc<Mutex<crate::changes::Feed>>,
     signal: Option<Arc<crate::notify::Signal>>,
+    opened_in: ProcessId,
     pub(crate) state: Mutex<State>,
     pub(crate) handlers: Mutex<HashMap<String, Handler>>,
     /// Whether a statement's program reads the outbox and emits (see
@@ -172,6 +179,12 @@ pub(crate) struct Session {
     /// connected: SQLite disconnects virtual tables when the connection
     /// closes, before it looks for unfinalized statements, and the
     /// disconnect drops it (see [`Session::statements`]).
+    ///
+    /// parking_lot's, as std has no reentrant lock. It never has to wait,
+    /// so it never reaches parking_lot's process-wide table of waiting
+    /// threads (see [`crate::ffi::PerProcess`] on why that matters): it is
+    /// taken only inside SQLite's calls on this connection, which SQLite
+    /// (or, in multi-thread mode, the host) runs one at a time.
     statements: parking_lot::ReentrantMutex<Statements>,
 }
 
@@ -201,6 +214,7 @@ impl Session {
             handle,
             feed: crate::changes::shared(&feed_key),
             signal: file_key.as_deref().map(crate::notify::signal),
+            opened_in: ProcessId::current(),
             file_key,
             dqlite: crate::sql::on_dqlite(conn),
             feed_key,
@@ -215,7 +229,42 @@ impl Session {
         session
     }
 
-    /// The session of a connection the extension is registered on.
+    /// The change feed this connection publishes to and reads.
+    ///
+    /// A connection carried into a child by `fork()` (which SQLite says
+    /// not to use there) gets the child's feed and signal, never the
+    /// copies of the parent's it holds, which another thread of the
+    /// parent may have held locked at the fork.
+    pub(crate) fn feed(&self) -> Arc<Mutex<crate::changes::Feed>> {
+        if self.opened_in == ProcessId::current() {
+            Arc::clone(&self.feed)
+        } else {
+            crate::changes::shared(&self.feed_key)
+        }
+    }
+
+    /// Wakes the waiters of the file (see [`Session::feed`] on a
+    /// connection carried across `fork()`).
+    fn notify_waiters(&self) {
+        let Some(signal) = &self.signal else {
+            return;
+        };
+        if self.opened_in == ProcessId::current() {
+            signal.notify();
+        } else if let Some(key) = &self.file_key {
+            crate::notify::signal(key).notify();
+        }
+    }
+
+    /// Why a connection the extension is registered on has no session
+    /// ([`Session::of`]): it was carried across `fork()` into this process.
+    pub(crate) const MISSING: &'static str =
+        "this connection was opened before fork(), by the parent process, which keeps the \
+         extension's state for it; open a connection in this process";
+
+    /// The session of a connection the extension is registered on, in this
+    /// process (a connection carried into a child by `fork()` has none
+    /// there: see [`Session::MISSING`]).
     pub(crate) fn of(conn: &Connection) -> Option<Arc<Session>> {
         sessions()
             .lock()
@@ -372,7 +421,7 @@ impl Session {
         if bounded && txn.pending.len() > txn.limit.unwrap_or(crate::changes::MIN_CAPACITY_CHECK) {
             let limit = *txn
                 .limit
-                .get_or_insert_with(|| crate::changes::capacity_of(&self.feed));
+                .get_or_insert_with(|| crate::changes::capacity_of(&self.feed()));
             while txn.pending.len() > limit {
                 txn.pending.pop_front();
                 txn.front += 1;
@@ -455,9 +504,7 @@ impl Session {
     /// `trigger_txn`'s `xCommit`: the commit has succeeded.
     pub(crate) fn txn_commit(&self) {
         self.publish();
-        if let Some(signal) = &self.signal {
-            signal.notify();
-        }
+        self.notify_waiters();
     }
 
     pub(crate) fn txn_rollback(&self) {
@@ -506,7 +553,7 @@ impl Session {
                     (Arc::clone(&n.db), Arc::clone(&n.table), count)
                 })
                 .collect();
-            crate::changes::publish(&self.feed, txn.front, &mut changes, unguarded);
+            crate::changes::publish(&self.feed(), txn.front, &mut changes, unguarded);
             let calls: Vec<(Callback, Vec<Change>)> = state
                 .api
                 .iter()
@@ -702,11 +749,11 @@ impl Drop for Session {
 const MAX_OPEN_DELETES: usize = 4096;
 
 /// Sessions by connection handle, for the Rust API, which gets a
-/// `rusqlite::Connection` and needs its session.
+/// `rusqlite::Connection` and needs its session. The process's own (see
+/// [`PerProcess`]): a child that `fork()` made starts with none.
 fn sessions() -> &'static Mutex<HashMap<usize, Weak<Session>>> {
-    static SESSIONS: std::sync::OnceLock<Mutex<HashMap<usize, Weak<Session>>>> =
-        std::sync::OnceLock::new();
-    SESSIONS.get_or_init(|| Mutex::new(HashMap::new()))
+    static SESSIONS: PerProcess<Mutex<HashMap<usize, Weak<Session>>>> = PerProcess::new();
+    SESSIONS.get(Default::default)
 }
 
 /// 128 random bits as hex, from the standard library's per-process random

@@ -294,11 +294,7 @@ pub(crate) fn trigger_head(sql: &str) -> Option<TriggerHead> {
         }
     }
     let name_start = rest[at].start;
-    let word = |i: usize| {
-        rest.get(i)
-            .filter(|t| t.kind == Kind::Word)
-            .map(|t| text(t))
-    };
+    let word = |i: usize| rest.get(i).filter(|t| t.kind == Kind::Word).map(text);
     let mut i = at + 1;
     let timing = match word(i) {
         Some(w) if w.eq_ignore_ascii_case("BEFORE") => "BEFORE",

@@ -297,15 +297,21 @@ mod listeners {
             .execute("INSERT INTO user VALUES (3, NULL)", [])
             .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("trigger_call(): handler greet: unexpected arguments"),
+            err.to_string().contains(
+                "trigger_call(): argument 1 (name): handler greet failed: unexpected arguments"
+            ),
             "{err}"
         );
         sqlite_triggers::remove_handler(&conn, "greet").unwrap();
         let err = conn
             .execute("INSERT INTO user VALUES (4, 'x')", [])
             .unwrap_err();
-        assert!(err.to_string().contains("no handler named greet"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "trigger_call(): argument 1 (name): no handler named greet on this connection"
+            ),
+            "{err}"
+        );
     }
 }
 

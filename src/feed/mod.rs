@@ -58,7 +58,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         flags: ADMIN,
         body: |a| {
             let n = a.opt_int(0, "n")?;
-            capacity(&a.session.feed, n).map(|n| Value::Integer(n as i64))
+            capacity(&a.session.feed(), n).map(|n| Value::Integer(n as i64))
         },
     },
     SqlFunction {
@@ -158,9 +158,8 @@ impl crate::ffi::RowSource for ChangesTable {
         after: Option<i64>,
         limit: usize,
     ) -> Result<(Vec<Vec<Value>>, bool)> {
-        let session = Session::of(conn)
-            .ok_or_else(|| Error::invalid("the extension is not registered on this connection"))?;
-        let page = session.feed.lock().page(after, limit);
+        let session = Session::of(conn).ok_or_else(|| Error::invalid(Session::MISSING))?;
+        let page = session.feed().lock().page(after, limit);
         Ok(page)
     }
 }
@@ -196,7 +195,7 @@ fn watch(conn: &Connection, session: &Arc<Session>, table: &str) -> Result<i64> 
             s.sql_tables.insert(name.to_ascii_lowercase());
         })?;
     }
-    Ok(last_seq(&session.feed))
+    Ok(last_seq(&session.feed()))
 }
 
 /// `trigger_unwatch(table)`.

@@ -9,25 +9,78 @@ use std::time::Duration;
 
 /// A directory watched for writes, creations and deletions of its files.
 pub(crate) struct DirWatch {
+    /// The inotify descriptor, closed when the watch is dropped.
     #[cfg(target_os = "linux")]
-    fd: std::os::fd::OwnedFd,
+    fd: std::os::fd::RawFd,
+    /// Where the descriptor is listed in [`LIVE`], if it found room.
+    #[cfg(target_os = "linux")]
+    slot: Option<usize>,
+}
+
+/// The descriptors of the live watches, so that a forked child can close
+/// its copies ([`close_inherited`]): the thread that reads a watch does not
+/// exist in the child, and the kernel would keep queueing events for a copy
+/// nobody reads. A watch that finds no free slot is not listed; a child
+/// then keeps that copy until it execs (the descriptor is close-on-exec).
+#[cfg(target_os = "linux")]
+static LIVE: [std::sync::atomic::AtomicI32; 64] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; 64];
+
+/// Closes a forked child's copies of the parent's watches. Runs in the
+/// child's `pthread_atfork` handler, before anything else in the child. A
+/// descriptor is opened and listed, and unlisted and closed, while forks
+/// are held off ([`super::hold_forks`]), so the list a child inherits holds
+/// exactly the watches' open descriptors.
+#[cfg(target_os = "linux")]
+pub(crate) fn close_inherited() {
+    use std::sync::atomic::Ordering;
+    for slot in &LIVE {
+        let fd = slot.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: fd is the child's copy of a watch's descriptor; the
+            // watch itself belongs to a thread of the parent and is never
+            // dropped in the child, so nothing else closes it here.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for DirWatch {
+    fn drop(&mut self) {
+        let _forks = super::hold_forks();
+        if let Some(slot) = self.slot {
+            LIVE[slot].store(-1, std::sync::atomic::Ordering::SeqCst);
+        }
+        // SAFETY: the watch owns fd (see new) and closes it once, here.
+        unsafe { libc::close(self.fd) };
+    }
 }
 
 #[cfg(target_os = "linux")]
 impl DirWatch {
     pub(crate) fn new(dir: &std::path::Path) -> io::Result<DirWatch> {
-        use std::os::fd::{FromRawFd, OwnedFd};
         use std::os::unix::ffi::OsStrExt;
         let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
-        // SAFETY: plain syscall; a non-negative result is a new descriptor
-        // that OwnedFd closes exactly once.
+        let forks = super::hold_forks();
+        // SAFETY: plain syscall; a non-negative result is a new descriptor,
+        // which the watch made of it closes exactly once (Drop).
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: raw is a descriptor we own (above).
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let slot = LIVE.iter().position(|slot| {
+            slot.compare_exchange(
+                -1,
+                raw,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            )
+            .is_ok()
+        });
+        drop(forks);
+        let watch = DirWatch { fd: raw, slot };
         let mask = libc::IN_MODIFY
             | libc::IN_CLOSE_WRITE
             | libc::IN_CREATE
@@ -39,14 +92,13 @@ impl DirWatch {
         if wd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(DirWatch { fd })
+        Ok(watch)
     }
 
     /// Waits up to `timeout` for events; returns the names of the files
     /// they were about (empty after a timeout).
     pub(crate) fn wait(&self, timeout: Duration) -> io::Result<Vec<Vec<u8>>> {
-        use std::os::fd::AsRawFd;
-        let raw = self.fd.as_raw_fd();
+        let raw = self.fd;
         let mut poll = libc::pollfd {
             fd: raw,
             events: libc::POLLIN,

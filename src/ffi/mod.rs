@@ -1,5 +1,6 @@
 //! The one place with `unsafe`: the extension's entry points, the connection
-//! handed to SQL functions, and the table-valued function adapter.
+//! handed to SQL functions, the table-valued function adapter, and what the
+//! threads of a process share (`process`: safe across `fork()`).
 //!
 //! Every path SQLite calls into catches panics, so a bug in the extension
 //! becomes an SQLite error, never an abort of the host process.
@@ -8,12 +9,14 @@
 mod function;
 mod hooks;
 mod inotify;
+mod process;
 mod table;
 mod txn;
 
 pub(crate) use function::{calling_extended_code, create_scalar_function, Call, Failure};
 pub(crate) use hooks::{install as install_hooks, remove as remove_hooks};
 pub(crate) use inotify::DirWatch;
+pub(crate) use process::{hold_forks, watch_forks, Condvar, Mutex, PerProcess, ProcessId};
 pub(crate) use table::{register_table, RowSource};
 pub(crate) use txn::register as register_txn_table;
 
@@ -224,8 +227,7 @@ pub(crate) struct StatementId(usize, usize, i32);
 
 /// Answers about statements (bits whose meaning the caller defines), kept
 /// with the SQL text each was given for.
-pub(crate) type StatementAnswers =
-    parking_lot::Mutex<std::collections::HashMap<StatementId, (Box<[u8]>, u8)>>;
+pub(crate) type StatementAnswers = Mutex<std::collections::HashMap<StatementId, (Box<[u8]>, u8)>>;
 
 /// Calls `visit` with each statement being stepped on `conn` and its SQL
 /// text (`None` for a statement prepared with the legacy
@@ -275,9 +277,16 @@ pub(crate) fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Result<T, String
 /// std, so the hook is the extension's alone, while a Rust program that links
 /// the crate keeps its own hook.
 #[cfg_attr(not(feature = "loadable"), allow(dead_code))]
+///
+/// A flag rather than a `Once`: a `Once` that another thread is running
+/// when the process forks stays running for good in the child, whose next
+/// load would wait for it forever.
 pub(crate) fn silence_panic_output() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::SeqCst) {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
 }
 
 #[cfg(feature = "loadable")]

@@ -61,25 +61,9 @@ pub(crate) fn register_table<S: RowSource>(conn: &Connection) -> crate::Result<(
 }
 
 fn module<S: RowSource>() -> &'static Module<'static, ListTab<S>> {
-    // One module per row source, leaked once per process: SQLite keeps a
+    // One constant per row source, promoted to a static, as SQLite keeps a
     // pointer to it for as long as any connection has it registered.
-    use std::any::TypeId;
-    use std::collections::HashMap;
-    static MODULES: parking_lot::Mutex<Option<HashMap<TypeId, usize>>> =
-        parking_lot::Mutex::new(None);
-    let mut guard = MODULES.lock();
-    let addr = *guard
-        .get_or_insert_with(HashMap::new)
-        .entry(TypeId::of::<S>())
-        .or_insert_with(|| {
-            let leaked: &'static Module<'static, ListTab<S>> = Box::leak(Box::new(
-                Module::<'static, ListTab<S>>::eponymous_only_module(),
-            ));
-            leaked as *const _ as usize
-        });
-    // SAFETY: the address was produced above from a leaked Box of exactly
-    // this type (keyed by TypeId), so it is valid for 'static.
-    unsafe { &*(addr as *const Module<'static, ListTab<S>>) }
+    &const { Module::<'static, ListTab<S>>::eponymous_only_module() }
 }
 
 #[repr(C)]

@@ -8,7 +8,7 @@ use super::definition::Definition;
 use super::lexer::{close_line, ending, Ending};
 use crate::changes::Op;
 use crate::schema::Column;
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, shorten_to};
 use crate::{Error, Result};
 
 /// A listener's trigger with `body` as its body, from its quoted name on:
@@ -122,12 +122,17 @@ pub(super) fn create_checked(
     conn.prepare(fire).map(drop).map_err(compile)
 }
 
-/// SQLite's own message, without rusqlite's wrapping.
+/// SQLite's own message, without rusqlite's wrapping, as an error shows
+/// it: quoted, escaped and cut like any user text ([`shorten_to`]), since
+/// it quotes the user's SQL (a name a megabyte long, one holding a newline
+/// or an escape character) as it is. Cut at 200 characters rather than 60,
+/// which would end some of SQLite's own sentences before their point.
 pub(super) fn sqlite_message(e: rusqlite::Error) -> String {
-    match e {
+    let message = match e {
         rusqlite::Error::SqliteFailure(_, Some(message)) => message,
         other => other.to_string(),
-    }
+    };
+    format!("{:?}", shorten_to(&message, 200))
 }
 
 /// The error for a refused trigger; `what` names the argument at fault.

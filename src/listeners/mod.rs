@@ -135,8 +135,8 @@ fn listen(
         // listener below.
         conn.prepare(&fire).map(drop).map_err(|e| {
             Error::invalid(format!(
-                "argument 1 (table): {} does not compile even before the listener is added ({}); \
-                 fix the table's other triggers first",
+                "argument 1 (table): {:?} does not compile even before the listener is added \
+                 ({}); fix the table's other triggers first",
                 shorten_to(&fire, 200),
                 sqlite_message(e)
             ))

@@ -134,10 +134,12 @@ fn parse_options(options: &Map<String, Json>) -> Result<Options> {
     for (key, value) in options {
         match key.as_str() {
             "channel" => match value {
-                Json::String(s) if !s.is_empty() => parsed.channel = Some(s.clone()),
-                Json::String(_) => {
-                    return Err(Error::invalid("option channel must not be empty"));
-                }
+                Json::String(s) => match super::name_problem(s) {
+                    Some(problem) => {
+                        return Err(Error::invalid(format!("option channel {problem}")));
+                    }
+                    None => parsed.channel = Some(s.clone()),
+                },
                 other => {
                     return Err(Error::invalid(format!(
                         "option channel must be a string, got {}",
@@ -636,7 +638,7 @@ fn partial_where(sql: &str) -> Option<String> {
                     // Comments may stand between the column list and WHERE.
                     let next = tokens
                         .find(|t| !t.closed || !matches!(t.kind, Kind::Space | Kind::Comment))?;
-                    let rest = sql[next.start..].as_bytes();
+                    let rest = &sql.as_bytes()[next.start..];
                     let keyword = next.closed
                         && rest.len() > 5
                         && rest[..5].eq_ignore_ascii_case(b"WHERE")
@@ -730,10 +732,8 @@ pub(super) fn capture(
         if !t.nullable_key.is_empty() {
             refuse_null_keys(conn, &t)?;
         }
+        // The option was checked (see parse_options); a table's name holds no NUL.
         let channel = options.channel.clone().unwrap_or_else(|| t.name.clone());
-        quote_text(&channel).map_err(|e| {
-            Error::invalid(format!("argument 2 (options_json): option channel: {e}"))
-        })?;
         let existing = existing_captures(conn, &t.name)?;
         let roles = Role::needed(&options.events, !t.nullable_key.is_empty());
         // Every name must be free, or be one of this table's capture

@@ -21,11 +21,10 @@ mod wait;
 
 pub(crate) use capture::{keep_capture_first, problems};
 
-use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::ffi::StatementAnswers;
+use crate::ffi::{Mutex, StatementAnswers};
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::schema::{columns, main_table, Kind};
 use crate::sql::display_name;
@@ -54,7 +53,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         // the caller's transaction
         flags: INNOCUOUS,
         body: |a| {
-            let channel = non_empty(a.text(0, "channel")?, 1, "channel")?;
+            let channel = name_argument(a.text(0, "channel")?, 1, "channel")?;
             let payload = a.value_ref(1);
             a.with_connection(|conn| {
                 if crate::functions::outermost_call() {
@@ -98,7 +97,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         // innocuous: reads one row, changes nothing
         flags: INNOCUOUS,
         body: |a| {
-            let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
+            let consumer = name_argument(a.text(0, "consumer")?, 1, "consumer")?;
             a.with_connection(|conn| cursor(conn, &consumer))
         },
     },
@@ -148,7 +147,7 @@ const FUNCTIONS: &[SqlFunction] = &[
         // deletes
         flags: ADMIN,
         body: |a| {
-            let consumer = non_empty(a.text(0, "consumer")?, 1, "consumer")?;
+            let consumer = name_argument(a.text(0, "consumer")?, 1, "consumer")?;
             let seq = a.int(1, "seq")?;
             if seq < 0 {
                 return Err(format!("argument 2 (seq) must be 0 or more, got {seq}"));
@@ -175,7 +174,7 @@ const FUNCTIONS: &[SqlFunction] = &[
             let after = a.int(0, "after_seq")?;
             let timeout_ms = wait::timeout(a.int(1, "timeout_ms")?)?;
             let channel = match a.opt_text(2, "channel")? {
-                Some(channel) => Some(non_empty(channel, 3, "channel")?),
+                Some(channel) => Some(name_argument(channel, 3, "channel")?),
                 None => None,
             };
             let key = a.session.file_key.clone();
@@ -328,12 +327,31 @@ fn read_program(conn: &Connection, sql: &str) -> u8 {
     bits
 }
 
-/// Refuses an empty text argument: no event or consumer can be named "".
-fn non_empty(text: String, position: usize, name: &str) -> Result<String, String> {
-    if text.is_empty() {
-        Err(format!("argument {position} ({name}) must not be empty"))
+/// What is wrong with a channel or consumer name, if anything: the one
+/// check of every function that takes one (`trigger_emit`, `trigger_wait`,
+/// `trigger_cursor`, `trigger_ack`, `trigger_capture`'s option channel).
+/// No event or consumer can be named "", and a name with a NUL would not
+/// read back as given: SQLite's text functions and C hosts end text at the
+/// first NUL, so `a\0b` would show, and be compared by some, as `a`.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("must not be empty")
+    } else if name.contains('\0') {
+        Some(
+            "contains a NUL character, where SQLite's text functions and C hosts end the \
+             text; give a name without one",
+        )
     } else {
-        Ok(text)
+        None
+    }
+}
+
+/// Refuses a channel or consumer name given as argument `position`
+/// ([`name_problem`]).
+fn name_argument(text: String, position: usize, name: &str) -> Result<String, String> {
+    match name_problem(&text) {
+        Some(problem) => Err(format!("argument {position} ({name}) {problem}")),
+        None => Ok(text),
     }
 }
 

@@ -10,6 +10,9 @@
 //! from inotify for writes to the file by anyone; where inotify is missing,
 //! polling `PRAGMA data_version` every few milliseconds finds them.
 //!
+//! A process may fork while a wait runs: the wait's work inside SQLite is
+//! kept apart from forks (see [`crate::ffi::hold_forks`]).
+//!
 //! The host can interrupt a wait as any statement (`sqlite3_interrupt`:
 //! Ctrl-C in the shell, `Connection.interrupt()` in Python): each time the
 //! wait wakes, at least every [`POLL`], it looks whether the calling
@@ -77,6 +80,12 @@ pub(super) fn wait(
              which could keep writers from committing; {call}"
         )));
     }
+    // Every SQLite call of the wait holds forks off, and nothing else does:
+    // a process that forks waits for the calls to end, so its child does
+    // not get a lock of SQLite's held by this thread (see
+    // `crate::ffi::hold_forks`). Declared first, it ends last, after the
+    // reader has closed.
+    let mut forks_held = Some(crate::ffi::hold_forks());
     let file = waited_file(conn, opened_key)?;
     let mut probe = interrupt_probe(conn)?;
     let reader = open_reader(&file)?;
@@ -92,6 +101,7 @@ pub(super) fn wait(
     };
     let mut fast_until = None;
     loop {
+        forks_held.get_or_insert_with(crate::ffi::hold_forks);
         check_interrupt(&mut probe)?;
         let found = check(&reader, &mut seen, channel);
         // Looked at after every check. A file renamed over the path, or the
@@ -112,6 +122,7 @@ pub(super) fn wait(
             Some(until) if now < until => FAST_POLL,
             _ => POLL,
         };
+        forks_held = None;
         let woken = signal.wait_past(generation, deadline.min(now + interval));
         if woken != generation {
             generation = woken;
@@ -189,9 +200,9 @@ fn waited_file(conn: &Connection, opened_key: Option<&str>) -> Result<DbFile> {
     };
     if opened_key != Some(file.key.as_str()) {
         return Err(refused(format!(
-            "{} is no longer the file this connection opened (it was deleted or replaced \
+            "{:?} is no longer the file this connection opened (it was deleted or replaced \
              since); open the database again to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            crate::sql::shorten_to(&file.path, 200)
         )));
     }
     Ok(file)
@@ -221,8 +232,8 @@ fn gone_while_waiting(file: &DbFile) -> Result<()> {
 fn open_reader(file: &DbFile) -> Result<Connection> {
     let context = || {
         format!(
-            "opening {} to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            "opening {:?} to wait on it",
+            crate::sql::shorten_to(&file.path, 200)
         )
     };
     let reader = Connection::open_with_flags_and_vfs(
@@ -237,9 +248,9 @@ fn open_reader(file: &DbFile) -> Result<Connection> {
     // The name could have been given to another file in between.
     if crate::notify::file_key(&reader).as_deref() != Some(file.key.as_str()) {
         return Err(Error::invalid(format!(
-            "needs a database file: {} was replaced while the wait began; open the \
+            "needs a database file: {:?} was replaced while the wait began; open the \
              database again to wait on it",
-            format!("{:?}", crate::sql::shorten_to(&file.path, 200))
+            crate::sql::shorten_to(&file.path, 200)
         )));
     }
     Ok(reader)

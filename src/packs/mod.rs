@@ -11,10 +11,11 @@
 //! [`install`] runs, including the row it records in [`INSTALLS_TABLE`].
 pub mod template;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::ffi::PerProcess;
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::schema::{
     column_affinity, columns, ordinary_table, schema_entry, schema_object, Namespace, SchemaEntry,
@@ -76,10 +77,12 @@ pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> Result<()> 
     crate::ffi::register_table::<PacksTable>(conn)
 }
 
-/// Every pack, parsed once from the embedded templates.
+/// Every pack, parsed once per process from the embedded templates (not in
+/// a `OnceLock`, which a child that `fork()` made while another thread was
+/// parsing would wait on forever: see [`crate::ffi::PerProcess`]).
 pub fn catalog() -> &'static [Template] {
-    static CATALOG: OnceLock<Vec<Template>> = OnceLock::new();
-    CATALOG.get_or_init(|| {
+    static CATALOG: PerProcess<Vec<Template>> = PerProcess::new();
+    CATALOG.get(|| {
         TEMPLATES
             .iter()
             .map(|(file, text)| {

@@ -162,7 +162,7 @@ def test_an_action_cannot_call_the_administrative_functions(seed_db):
     _, conn = seed_db
     before = schema(conn)
     with pytest.raises(sqlite3.OperationalError,
-                       match=r"trigger_listen\(\): argument 3 \(action_sql\) does not compile: unsafe use of trigger_listen\(\)"):
+                       match=r"trigger_listen\(\): argument 3 \(action_sql\) does not compile: \"unsafe use of trigger_listen\(\)\""):
         listen(conn, "user", "after_insert", "SELECT trigger_listen('album', 'after_insert', 'SELECT 1')")
     assert schema(conn) == before
 
@@ -222,11 +222,11 @@ def test_a_refused_listener_leaves_the_schema_and_the_transaction_alone(seed_db)
     cases = [
         (("nope", "after_insert", "SELECT 1"), r"argument 1 \(table\): no table \"nope\""),
         (("user", "after_upsert", "SELECT 1"), r"argument 2 \(event\) must be one of before_insert, after_insert"),
-        (("user", "after_insert", "INSERT INTO missing VALUES (1)"), r"argument 3 \(action_sql\) does not compile: no such table: main.missing"),
+        (("user", "after_insert", "INSERT INTO missing VALUES (1)"), r"argument 3 \(action_sql\) does not compile: \"no such table: main.missing\""),
         (("user", "after_insert", "SELECT 1; END; DROP TABLE album; CREATE TRIGGER x AFTER INSERT ON user BEGIN SELECT 1"),
          r"argument 3 \(action_sql\) ends the trigger early"),
         (("user", "after_update", "SELECT 1", {"columns": ["nope"]}), r"option columns names \"nope\", which is not a column of table \"user\" \(columns: id, name\)"),
-        (("user", "after_update", "SELECT 1", {"when": "NEW.nope"}), r"option when does not compile: no such column: NEW.nope"),
+        (("user", "after_update", "SELECT 1", {"when": "NEW.nope"}), r"option when does not compile: \"no such column: NEW.nope\""),
         (("user", "after_insert", "SELECT 1", {"name": "album"}), r"option name is \"album\", but a table of that name already exists"),
     ]
     for args, message in cases:
@@ -235,6 +235,54 @@ def test_a_refused_listener_leaves_the_schema_and_the_transaction_alone(seed_db)
     conn.execute("COMMIT")
     assert schema(conn) == before
     assert conn.execute("SELECT what FROM audit").fetchall() == [("kept",)]
+
+
+def quoted(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def test_sqlites_compile_errors_are_quoted_escaped_and_cut(seed_db):
+    """SQLite's message about a listener that does not compile quotes the
+    user's SQL as it is: the error shows it as any user text, on one line,
+    escaped and cut short, whatever the SQL held."""
+    _, conn = seed_db
+    before = schema(conn)
+    long_name = "x" * 1_000_000
+    odd_name = "tab\nle\x1b[31m"
+
+    def error(*args):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            listen(conn, *args)
+        return str(e.value)
+
+    prefix = 'trigger_listen(): argument 3 (action_sql) does not compile: "'
+    # A body of 1 MB naming a column that does not exist.
+    message = error("user", "after_insert", f"SELECT {long_name}")
+    assert message == prefix + "no such column: " + "x" * 184 + '…"'
+    # A body naming a table whose name holds a newline and an escape.
+    message = error("user", "after_insert", f"INSERT INTO {quoted(odd_name)} VALUES (1)")
+    assert message == prefix + 'no such table: main.tab\\nle\\u{1b}[31m"'
+    # A syntax error whose token is the odd name itself.
+    message = error("user", "after_insert", f"SELECT 1 {quoted(odd_name)} {quoted(odd_name)}")
+    assert message == prefix + 'near \\"\\"tab\\nle\\u{1b}[31m\\"\\": syntax error"'
+    # The condition (option when) goes the same way.
+    message = error("user", "after_update", "SELECT 1", {"when": f"NEW.{quoted(long_name)} > 1"})
+    assert message == ('trigger_listen(): argument 4 (options_json): option when does not compile: '
+                       '"no such column: NEW.' + "x" * 180 + '…"')
+    for message in [error("user", "after_insert", f"SELECT {long_name}"),
+                    error("user", "after_update", "SELECT 1", {"when": f"NEW.{quoted(odd_name)}"})]:
+        assert len(message) < 400 and not any(ord(c) < 32 or c == "\x7f" for c in message), message
+    # A table whose own trigger no longer compiles: the statement that
+    # fires it names the table.
+    conn.executescript(f"CREATE TABLE {quoted(odd_name)} (x); CREATE TABLE gone (y);"
+                       f"CREATE TRIGGER broken AFTER INSERT ON {quoted(odd_name)} BEGIN INSERT INTO gone VALUES (1); END;"
+                       "DROP TABLE gone;")
+    message = error(odd_name, "after_insert", "SELECT 1")
+    assert message == ('trigger_listen(): argument 1 (table): "INSERT INTO main.\\"tab\\nle\\u{1b}[31m\\" DEFAULT VALUES" '
+                       'does not compile even before the listener is added ("no such table: main.gone"); '
+                       "fix the table's other triggers first")
+    conn.executescript(f"DROP TABLE {quoted(odd_name)}")
+    assert schema(conn) == before
 
 
 HOSTILE = ["x" * 5000, "a]b", "a`b", "a'b", 'a"b', "a;b--", "a*/b", "a/*b", "ü名前", "a\nb", "[", "end;",
@@ -286,6 +334,6 @@ def test_listeners_in_apsw_with_a_newer_sqlite():
     assert name == "listen_user_after_insert_943ef828"
     conn.execute("INSERT INTO user (id, name) VALUES (1, 'a'), (2, 'b')")
     assert conn.execute("SELECT user_id FROM album").fetchall() == [(1,), (2,)]
-    with pytest.raises(apsw.SQLError, match=r"does not compile: no such column: NEW.nope"):
+    with pytest.raises(apsw.SQLError, match=r"does not compile: \"no such column: NEW.nope\""):
         conn.execute("SELECT trigger_listen('user', 'after_insert', 'SELECT NEW.nope')")
     assert conn.execute("SELECT name, event FROM trigger_listeners").fetchall() == [(name, "after_insert")]

@@ -327,6 +327,37 @@ def test_nul_in_names_is_refused_however_it_arrives(h):
     assert schema(h, conn) == before
 
 
+NUL_IN_A_NAME = ("contains a NUL character, where SQLite's text functions and C hosts end the text; "
+                 "give a name without one")
+
+
+@pytest.mark.parametrize("nul", ["bound", "char(0)"])
+def test_nul_in_a_channel_or_consumer_name_is_refused_by_every_function(h, nul, tmp_path):
+    """A channel or consumer name with a NUL would not read back as given
+    (SQLite's text functions and C hosts stop at it): every function that
+    takes one refuses it with the same error, and writes nothing."""
+    conn = h.connect(str(tmp_path / "app.db"))
+    h.script(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); SELECT trigger_outbox_init();")
+    assert one(h, conn, "SELECT trigger_emit('c', 'before')") == 1
+    before = schema(h, conn)
+    name, args = ("?", ("a\x00b",)) if nul == "bound" else ("'a' || char(0) || 'b'", ())
+    calls = {
+        f"SELECT trigger_emit({name}, 'x')": "argument 1 (channel) ",
+        f"SELECT trigger_wait(0, 0, {name})": "argument 3 (channel) ",
+        f"SELECT trigger_cursor({name})": "argument 1 (consumer) ",
+        f"SELECT trigger_ack({name}, 1)": "argument 1 (consumer) ",
+        f"SELECT trigger_capture('t', json_object('channel', {name}))": "argument 2 (options_json): option channel ",
+    }
+    for sql, argument in calls.items():
+        function = sql.split("(")[0].removeprefix("SELECT ")
+        with pytest.raises(h.Error) as e:
+            h.rows(conn, sql, args)
+        assert str(e.value) == f"{function}(): {argument}{NUL_IN_A_NAME}", sql
+    assert schema(h, conn) == before
+    assert h.rows(conn, "SELECT seq, channel FROM trigger_outbox") == [(1, "c")]
+    assert h.rows(conn, "SELECT count(*) FROM trigger_outbox_consumers") == [(0,)]
+
+
 @pytest.mark.parametrize("function", ["trigger_install", "trigger_uninstall", "trigger_pack_sql"])
 def test_hostile_pack_names_give_short_one_line_errors(h, function):
     conn = h.connect()

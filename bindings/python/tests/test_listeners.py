@@ -124,7 +124,7 @@ def test_create_all_again_keeps_one_trigger_each(tmp_path):
 def test_the_extensions_check_is_an_sqlalchemy_error(tmp_path):
     m, engine, path = setup(tmp_path)
     listen(m.User, "after_insert", insert(m.audit).values(what=NEW.nme))
-    with pytest.raises(sqlalchemy.exc.OperationalError, match=r'argument 3 \(action_sql\) does not compile: no such column: NEW\.nme'):
+    with pytest.raises(sqlalchemy.exc.OperationalError, match=r'argument 3 \(action_sql\) does not compile: "no such column: NEW\.nme"'):
         m.metadata.create_all(engine)
 
 
