@@ -1,5 +1,6 @@
 //! `SELECT * FROM trigger_doctor`: one row per problem with what the
-//! extension installed in main (captures, listeners), each with the call
+//! extension installed in main (captures, listeners) and of this connection's
+//! watch, each with the call
 //! that repairs it. It only reads; repairs stay explicit.
 //!
 //! Each feature checks its own objects; this table only puts their answers
@@ -20,6 +21,7 @@ impl crate::ffi::RowSource for DoctorTable {
     fn rows(conn: &Connection, _after: Option<i64>) -> Result<Vec<Vec<Value>>> {
         let mut found = crate::outbox::problems(conn)?;
         found.extend(crate::listeners::problems(conn)?);
+        found.extend(crate::feed::problems(conn)?);
         Ok(found
             .into_iter()
             .map(|p| {

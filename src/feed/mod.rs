@@ -491,6 +491,61 @@ fn sync_hooks_and_guards(conn: &Connection, session: &Arc<Session>, hooks_on: bo
     Ok(())
 }
 
+/// What `trigger_doctor()` finds wrong with this connection's watch: a
+/// guard trigger of a guarded table missing or changed (dropped or edited
+/// by hand), which leaves that table's changes held back as `unguarded`.
+pub(crate) fn problems(conn: &Connection) -> Result<Vec<crate::problem::Problem>> {
+    let Some(session) = Session::of(conn) else {
+        return Ok(Vec::new());
+    };
+    let mut guarded: Vec<(String, String)> = session.state.lock().guarded.iter().cloned().collect();
+    guarded.sort();
+    let mut found = Vec::new();
+    for (schema, table) in guarded {
+        let mut broken = Vec::new();
+        for (name, text) in guards(&schema, &table, &session.guard_token)? {
+            let stored: Option<String> = conn
+                .query_row(
+                    "SELECT sql FROM temp.sqlite_master WHERE type = 'trigger' AND name = ?1",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(Error::sqlite("reading the schema"))?;
+            if stored.as_deref() != Some(&format!("CREATE TRIGGER {text}")) {
+                broken.push(display_name(&name));
+            }
+        }
+        if broken.is_empty() {
+            continue;
+        }
+        let shown = match schema.as_str() {
+            "main" => table.clone(),
+            _ => format!("{schema}.{table}"),
+        };
+        found.push(crate::problem::Problem {
+            kind: "watch",
+            object: shown.clone(),
+            problem: format!(
+                "guard {} {} missing or changed, so in transactions this connection cannot prove \
+                 which changes of {} committed, and holds them back as unguarded",
+                if broken.len() == 1 {
+                    "trigger"
+                } else {
+                    "triggers"
+                },
+                broken.join(", ") + if broken.len() == 1 { " is" } else { " are" },
+                display_name(&shown)
+            ),
+            repair: format!(
+                "SELECT trigger_unwatch({q}); SELECT trigger_watch({q})",
+                q = crate::sql::quote_text(&shown)?
+            ),
+        });
+    }
+    Ok(found)
+}
+
 /// The TEMP guard triggers of `schema.table`, one per operation, as
 /// (name, text after `CREATE TRIGGER `, which is how SQLite stores it). The
 /// guards of a `main` table are `trigger_feed_<table>_<op>`, those of

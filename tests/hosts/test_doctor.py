@@ -142,3 +142,26 @@ def test_a_unique_index_on_an_expression_added_later_is_reported_with_both_ways_
         """without deletes: SELECT trigger_capture('t', '{"channel":"c","events":["insert","update"]}')""")]
     conn.execute("""SELECT trigger_capture('t', '{"channel":"c","events":["insert","update"]}')""")
     assert doctor(conn) == []
+
+
+def test_a_dropped_guard_of_a_watched_table_is_reported_and_rewatching_repairs_it(tmp_path):
+    conn = connect(str(tmp_path / "w.db"))
+    conn.execute("CREATE TABLE t(x)")
+    conn.execute("SELECT trigger_watch('t')")
+    assert doctor(conn) == []
+    conn.execute("DROP TRIGGER temp.trigger_feed_t_insert")
+    assert doctor(conn) == [(
+        "watch", "t",
+        "guard trigger trigger_feed_t_insert is missing or changed, so in transactions this connection "
+        "cannot prove which changes of t committed, and holds them back as unguarded",
+        "SELECT trigger_unwatch('t'); SELECT trigger_watch('t')")]
+    # Another connection has its own guards: nothing to report there.
+    other = connect(str(tmp_path / "w.db"))
+    assert doctor(other) == []
+    conn.execute("SELECT trigger_unwatch('t')")
+    conn.execute("SELECT trigger_watch('t')")
+    assert doctor(conn) == []
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT op, table_name FROM trigger_changes").fetchall() == [("insert", "t")]
