@@ -32,7 +32,7 @@ fn the_seed_story_through_the_rust_api() {
     let conn = seed();
     let summary = sqlite_triggers::packs::install(&conn, "default_album", None).unwrap();
     assert!(
-        summary.starts_with("installed default_album 1.0.0"),
+        summary.starts_with("installed default_album 1.1.0"),
         "{summary}"
     );
     sqlite_triggers::packs::install(&conn, "task_state", Some(r#"{"set_state": 7}"#)).unwrap();

@@ -267,7 +267,7 @@ def test_hostile_names_and_values_are_quoted_never_run(name):
     conn.execute("CREATE TABLE album (user_id, album_name)")
     params = {"user_table": table, "trigger_name": name, "index_name": name + "_i", "album_name": name}
     summary = scalar(conn, "SELECT trigger_install('default_album', ?)", json.dumps(params))
-    assert summary.startswith("installed default_album 1.0.0") and "\n" not in summary
+    assert summary.startswith("installed default_album 1.1.0") and "\n" not in summary
     conn.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
     assert conn.execute("SELECT user_id, album_name FROM album").fetchall() == [(1, name)]
     assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?", name) == 1
