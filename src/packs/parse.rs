@@ -542,6 +542,15 @@ fn statements(body: &str) -> std::result::Result<Vec<Statement<'_>>, (usize, Str
             .iter()
             .find(|(p, ..)| rest.starts_with(p) && rest[p.len()..].starts_with("{{"))
         else {
+            if CREATES.iter().any(|(p, ..)| rest.starts_with(p)) {
+                return Err((
+                    start,
+                    "the name of the object a statement creates is a placeholder, \
+                     main.{{NAME_PARAM}}, with NAME_PARAM named by an '-- object:' line; a \
+                     pack creates nothing the header does not declare"
+                        .into(),
+                ));
+            }
             let first_line = rest.lines().next().unwrap_or_default();
             return Err((
                 start,

@@ -92,23 +92,19 @@ fn read_file(path: &str) -> Result<String> {
                 .read_to_end(&mut bytes)
         })
         .map_err(cannot)?;
-    check_size(bytes.len(), &format!("file {}", shorten(path)))?;
-    let text = String::from_utf8(bytes).ok().filter(|t| {
-        t.strip_prefix('\u{feff}')
-            .unwrap_or(t)
-            .starts_with("-- pack:")
-    });
-    let Some(text) = text else {
-        return Err(Error::invalid(format!(
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let not_a_template = || {
+        Error::invalid(format!(
             "file {} is not a pack template: a template is UTF-8 text whose first line is \
              '-- pack: NAME'",
             shorten(path)
-        )));
+        ))
     };
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    })
+    if !bytes.starts_with(b"-- pack:") {
+        return Err(not_a_template());
+    }
+    check_size(bytes.len(), &format!("file {}", shorten(path)))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| not_a_template())
 }
 
 /// The statements that store `text` as version `t.version` of pack
