@@ -103,7 +103,11 @@ fn read_file(path: &str) -> Result<String> {
     if !bytes.starts_with(b"-- pack:") {
         return Err(not_a_template());
     }
-    check_size(bytes.len(), &format!("file {}", shorten(path)))?;
+    // At most one byte past the limit was read: the size is the file's.
+    let size = bytes
+        .len()
+        .max(usize::try_from(meta.len()).unwrap_or(usize::MAX));
+    check_size(size, &format!("file {}", shorten(path)))?;
     String::from_utf8(bytes.to_vec()).map_err(|_| not_a_template())
 }
 

@@ -310,7 +310,23 @@ impl Template {
     /// Fills `{param}` references in a derived default, in one pass over the
     /// pattern: a value that itself contains `{param}` is copied as it is,
     /// so a trigger named `x{index_name}` gets the index `x{index_name}_idx`.
+    /// A referenced parameter that was not given takes its own default,
+    /// derived in turn (`{trigger_name}_delete` where `trigger_name` is
+    /// `{table}_count`); defaults that refer to each other in a loop are an
+    /// error.
     fn derive(&self, pattern: &str, user: &Map<String, Value>) -> Result<String> {
+        self.derive_at(pattern, user, 0)
+    }
+
+    fn derive_at(&self, pattern: &str, user: &Map<String, Value>, depth: usize) -> Result<String> {
+        if depth > self.params.len() {
+            return Err(Error::invalid(format!(
+                "the defaults of pack {} refer to each other in a loop ({}); make one of them \
+                 a plain value",
+                self.name,
+                shorten(pattern)
+            )));
+        }
         let mut out = String::with_capacity(pattern.len() + 32);
         let mut rest = pattern;
         while let Some(start) = rest.find('{') {
@@ -321,7 +337,15 @@ impl Template {
                 .and_then(|end| Some((self.params.iter().find(|p| p.name == after[..end])?, end)));
             match param {
                 Some((p, end)) => {
-                    let v = user.get(&p.name).unwrap_or(&p.default);
+                    let derived;
+                    let v = match (user.get(&p.name), &p.default) {
+                        (Some(given), _) => given,
+                        (None, Value::String(s)) if s.contains('{') => {
+                            derived = Value::String(self.derive_at(s, user, depth + 1)?);
+                            &derived
+                        }
+                        (None, default) => default,
+                    };
                     let s = v.as_str().ok_or_else(|| {
                         Error::invalid(format!("parameter {} must be a string", p.name))
                     })?;
@@ -524,6 +548,32 @@ mod tests {
             let p = t.resolve(Some(&json)).unwrap();
             assert_eq!(p.text("index_name"), format!("{name}_idx"));
         }
+    }
+
+    #[test]
+    fn derived_defaults_may_derive_from_derived_ones_but_not_in_a_loop() {
+        let t = demo();
+        let text = |index: &str, trigger: &str| {
+            format!("{T}")
+                .replace("\"{trigger_name}_idx\"", index)
+                .replace("\"demo\" | the trigger", &format!("{trigger} | the trigger"))
+                .replace("-- requires: tbl | val_col_is_not_here\n", "-- requires: tbl | \n")
+                + "-- object: trigger | trigger_name | tbl\n--\n\
+                   CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END;\n"
+        };
+        let chained = Template::parse(&text("\"{trigger_name}_idx\"", "\"{tbl}_trg\"")).unwrap();
+        assert_eq!(
+            chained.resolve(None).unwrap().text("index_name"),
+            "t_trg_idx"
+        );
+        let e = Template::parse(&text("\"{trigger_name}_idx\"", "\"{index_name}_trg\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("line 8: the defaults of pack demo refer to each other in a loop"),
+            "{e}"
+        );
+        assert_eq!(t.resolve(None).unwrap().text("index_name"), "demo_idx");
     }
 
     #[test]

@@ -280,6 +280,8 @@ class Fuzzer:
             # Blocking functions only get short waits.
             return Value.bound(self.rng.choice([0, 1, 5, -1, 0.001, None, "x"]))
         if self.rng.random() < 0.55 and n:
+            if "template" in n:
+                return Value.bound(self.template())
             if "pack" in n and self.packs:
                 return Value.bound(self.rng.choice(self.packs))
             if "json" in n or "param" in n or "option" in n:
@@ -317,6 +319,7 @@ class Fuzzer:
         "trigger_uncapture": "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
                              "AND sql LIKE '%sqlite-triggers capture%'",
         "trigger_unlisten": "SELECT name FROM trigger_listeners",
+        "trigger_pack_unregister": "SELECT name FROM trigger_packs WHERE registered",
     }
 
     def arguments(self, function, sig):
@@ -501,6 +504,35 @@ class Fuzzer:
                 raise Broken(f"uninstalling right after {where} failed")
             if sqlhosts.schema(self.h, self.conn) != before:
                 raise Broken(f"uninstall did not restore the schema after {where}")
+
+    # Statements a template's body may try beside its trigger.
+    SNEAKY = ["DROP TABLE canary;", "CREATE TABLE IF NOT EXISTS main.stolen (x);", "ATTACH 'x.db' AS x;",
+              "CREATE TRIGGER IF NOT EXISTS main.evil AFTER INSERT ON canary BEGIN SELECT 1; END;",
+              "-- {{t}}", "SELECT '{{v}}';", "END;", "{{", "CREATE INDEX IF NOT EXISTS main.{{n}} ON {{t}}(x);"]
+
+    def template(self):
+        """A template for trigger_pack_register: one that registers, with
+        hostile names and values in its defaults, more than half of the time;
+        else one with a line changed, cut short or replaced by SQL that
+        tries to do more than the header declares."""
+        table, trigger, value = self.rng.choice(self.table_names), self.hostile_name(), self.text()
+        name = self.rng.choice(["fz", f"fz_{self.rng.randint(0, 9)}", "ünï_日本-2.x", "task_state", "a b", ""])
+        version = self.rng.choice(["1", "1.0.0", "2.10", "0.0.1", "x", ""])
+        lines = [f"-- pack: {name}", f"-- version: {version}",
+                 f"-- param: t | ident | {json.dumps(table)} | the table",
+                 f"-- param: n | ident | {json.dumps(trigger)} | the trigger",
+                 f"-- param: v | text | {json.dumps(value)} | a value",
+                 "-- requires: t |", "-- object: trigger | n | t", "--",
+                 "CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT {{v}}; END;"]
+        r = self.rng.random()
+        if r < 0.2:
+            lines[self.rng.randrange(len(lines))] = self.rng.choice(self.SNEAKY + [self.text()])
+        elif r < 0.35:
+            lines.insert(self.rng.randrange(len(lines) + 1), self.rng.choice(self.SNEAKY))
+        text = "\n".join(lines) + "\n"
+        if 0.35 <= r < 0.45:
+            return text[: self.rng.randrange(len(text))]
+        return text
 
     def hostile_name(self):
         if self.rng.random() < 0.6:
