@@ -15,6 +15,9 @@ EXPECTED_FUNCTIONS = {
     ("trigger_pack_sql", "s", "utf8", -1, INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_upgrade", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_pack_register", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_pack_unregister", "s", "utf8", -1, DIRECTONLY),
     ("trigger_watch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_unwatch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_feed_capacity", "s", "utf8", -1, DIRECTONLY),
@@ -114,7 +117,7 @@ def test_installed_triggers_fire_on_connections_without_the_extension(tmp_path):
 
 def test_packs_listing_follows_install_and_uninstall(seed):
     rows = seed.execute("SELECT name, version, installed, installed_version, installed_params FROM trigger_packs").fetchall()
-    assert rows == [("default_album", "1.0.0", 0, None, None), ("task_state", "1.0.0", 0, None, None)]
+    assert rows == [("default_album", "1.1.0", 0, None, None), ("task_state", "1.0.0", 0, None, None)]
     seed.execute("""SELECT trigger_install('task_state', '{"set_state": 3}')""")
     name, installed, params = seed.execute(
         "SELECT name, installed, installed_params FROM trigger_packs WHERE installed"
