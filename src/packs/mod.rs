@@ -1010,8 +1010,8 @@ pub struct PackRow {
     pub installed: bool,
     pub installed_version: Option<String>,
     pub installed_params: Option<String>,
-    /// Installed at an older version than [`PackRow::version`]:
-    /// `trigger_upgrade` upgrades it.
+    /// Installed at an older version than [`PackRow::version`] that this
+    /// database and extension know: `trigger_upgrade` upgrades it.
     pub upgradable: bool,
     /// Registered in the database rather than built in.
     pub registered: bool,
@@ -1040,9 +1040,13 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                 description: t.description.clone(),
                 params: t.defaults_json(),
                 installed: found.is_some(),
-                upgradable: found
-                    .as_ref()
-                    .is_some_and(|f| compare_versions(&f.version, t) == Ordering::Less),
+                upgradable: match &found {
+                    Some(f) => {
+                        compare_versions(&f.version, t) == Ordering::Less
+                            && p.version(conn, &f.version).is_ok()
+                    }
+                    None => false,
+                },
                 installed_version: found.as_ref().map(|f| f.version.clone()),
                 installed_params: found.map(|f| f.params),
                 registered: p.registered.is_some(),
