@@ -554,8 +554,7 @@ mod tests {
     fn derived_defaults_may_derive_from_derived_ones_but_not_in_a_loop() {
         let t = demo();
         let text = |index: &str, trigger: &str| {
-            format!("{T}")
-                .replace("\"{trigger_name}_idx\"", index)
+            T.replace("\"{trigger_name}_idx\"", index)
                 .replace("\"demo\" | the trigger", &format!("{trigger} | the trigger"))
                 .replace("-- requires: tbl | val_col_is_not_here\n", "-- requires: tbl | \n")
                 + "-- object: trigger | trigger_name | tbl\n--\n\

@@ -9,11 +9,12 @@ import json
 import shutil
 import sqlite3
 import sys
-import threading
 
 import pytest
 
 from conftest import ROOT, SEED_SCHEMA, connect, scalar, schema
+from sqlhosts import host
+from test_busy import race
 
 FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -182,23 +183,7 @@ def test_concurrent_upgrades_upgrade_once(wal, tmp_path):
     conn.executescript(SEED_SCHEMA)
     conn.executescript(OLD_PLAIN_FILE)
     conn.close()
-    answers, errors, start = [], [], threading.Barrier(8)
-
-    def racer():
-        c = connect(db)
-        c.execute("PRAGMA busy_timeout = 20000")
-        start.wait()
-        try:
-            answers.append(scalar(c, "SELECT trigger_upgrade('default_album')"))
-        except sqlite3.Error as e:
-            errors.append(str(e))
-        c.close()
-
-    threads = [threading.Thread(target=racer) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers, errors = race(host("sqlite3"), db, "SELECT trigger_upgrade('default_album')", racers=8)
     assert errors == []
     assert sum(a.startswith("upgraded default_album from 1.0.0 to 1.1.0") for a in answers) == 1, answers
     assert set(answers) - {a for a in answers if a.startswith("upgraded")} == {

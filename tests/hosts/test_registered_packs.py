@@ -9,11 +9,12 @@ parameter values that try to break out of their quotes."""
 import json
 import os
 import sqlite3
-import threading
 
 import pytest
 
 from conftest import EXT, SEED_SCHEMA, connect, needs_shell, scalar, schema, shell
+from sqlhosts import host
+from test_busy import race
 
 TEMPLATE = """-- pack: album_count
 -- version: 1.0.0
@@ -139,30 +140,19 @@ def test_upgrading_a_registered_pack_with_a_newer_version(db):
         "uninstalled album_count 1.1.0: trigger counting, trigger counting_delete")
 
 
-def test_registering_many_packs_from_threads_stores_each_once(db):
-    """Connections registering at the same moment: each pack is stored once,
-    and the same template registered twice answers that nothing changed."""
-    start = threading.Barrier(8)
-    answers, errors = [], []
-
-    def racer(i):
-        c = connect(db)
-        c.execute("PRAGMA busy_timeout = 20000")
-        start.wait()
-        try:
-            answers.append(register(c, TEMPLATE.replace("album_count", f"count_{i % 4}")))
-        except sqlite3.Error as e:
-            errors.append(str(e))
-
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+def test_connections_registering_at_once_store_the_template_once(db):
+    """Connections registering the same template at the same moment: one
+    stores it, every other one finds it there."""
+    answers, errors = race(host("sqlite3"), db, "SELECT trigger_pack_register(" + sql_text(TEMPLATE) + ")", racers=8)
     assert errors == []
-    assert sum(a.startswith("registered") for a in answers) == 4, answers
-    assert sum(a.endswith("nothing changed") for a in answers) == 4, answers
-    assert scalar(connect(db), "SELECT count(*) FROM trigger_pack_templates") == 4
+    assert sorted(set(answers)) == ["album_count 1.0.0 is already registered with this template; nothing changed",
+                                    "registered album_count 1.0.0: trigger album_count on album"]
+    assert answers.count("registered album_count 1.0.0: trigger album_count on album") == 1
+    assert scalar(connect(db), "SELECT count(*) FROM trigger_pack_templates") == 1
+
+
+def sql_text(text):
+    return "'" + text.replace("'", "''") + "'"
 
 
 # --- hostile input ------------------------------------------------------------
@@ -314,21 +304,15 @@ def test_parameter_values_stay_values(db):
 
 def test_template_errors_name_the_line_and_the_parameter(db):
     conn = connect(db)
-    cases = {
-        TEMPLATE.replace("-- param: user_key", "-- param: user_table"):
-            "line 7: parameter user_table is declared twice (first on line 6)",
-        TEMPLATE.replace("{{count_column}} + 1", "{{count_colum}} + 1"):
-            'line 16: {{…}} names parameter "count_colum", which is not declared',
-        TEMPLATE.replace("| user_key count_column", "| user_key count"):
-            'line 11: the column parameter "count" is not declared',
-        TEMPLATE.replace('"albums" |', "albums |"):
-            "line 8: the default of parameter count_column is not JSON",
-        TEMPLATE.replace("-- version: 1.0.0", "-- version: one"):
-            'line 2: version "one" is not numbers separated by dots',
-        TEMPLATE.replace("-- pack: album_count", "-- pack: task_state"):
-            'pack "task_state" is named like the built-in pack task_state, which it may not shadow',
-    }
-    for text, message in cases.items():
+    cases = [  # (what, changed to, the error)
+        ("-- param: user_key", "-- param: user_table", "line 7: parameter user_table is declared twice (first on line 6)"),
+        ("{{count_column}} + 1", "{{count_colum}} + 1", 'line 16: {{…}} names parameter "count_colum", which is not declared'),
+        ("| user_key count_column", "| user_key count", 'line 11: the column parameter "count" is not declared'),
+        ('"albums" |', "albums |", "line 8: the default of parameter count_column is not JSON"),
+        ("-- version: 1.0.0", "-- version: one", 'line 2: version "one" is not numbers separated by dots'),
+        ("-- pack: album_count", "-- pack: task_state", 'pack "task_state" is named like the built-in pack task_state'),
+    ]
+    for what, changed, message in cases:
         with pytest.raises(sqlite3.OperationalError) as e:
-            register(conn, text)
+            register(conn, TEMPLATE.replace(what, changed))
         assert str(e.value).startswith(f"trigger_pack_register(): argument 1 (template): {message}"), str(e.value)
