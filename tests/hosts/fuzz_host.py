@@ -515,7 +515,9 @@ class Fuzzer:
         hostile names and values in its defaults, more than half of the time;
         else one with a line changed, cut short or replaced by SQL that
         tries to do more than the header declares."""
-        table, trigger, value = self.rng.choice(self.table_names), self.hostile_name(), self.text()
+        # (hostile_db's generator, which borrows this, knows no tables yet.)
+        table = self.rng.choice(getattr(self, "table_names", None) or ["user"])
+        trigger, value = self.hostile_name(), self.text()
         name = self.rng.choice(["fz", f"fz_{self.rng.randint(0, 9)}", "ünï_日本-2.x", "task_state", "a b", ""])
         version = self.rng.choice(["1", "1.0.0", "2.10", "0.0.1", "x", ""])
         lines = [f"-- pack: {name}", f"-- version: {version}",
