@@ -1,13 +1,34 @@
-//! Embeds every pack template under `sql/packs/` into the library, so the
-//! `.sql` files stay the one source of truth for the packs' SQL.
+//! Embeds every pack template under `sql/packs/` (and the older versions
+//! under `sql/packs/older/`) into the library, so the `.sql` files stay the
+//! one source of truth for the packs' SQL.
 use std::{env, fs, path::Path};
 
 fn main() {
     keep_loaded();
-    let dir = Path::new("sql/packs");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("sql/packs/ is readable")
+    let root = env::var("CARGO_MANIFEST_DIR").unwrap();
+    let mut out = String::new();
+    // sql/packs/<pack>.sql: each pack's current version, which installs.
+    embed(&mut out, &root, "sql/packs", "TEMPLATES", "Pack templates");
+    // sql/packs/older/<pack>-<version>.sql: older versions, kept only to
+    // recognise and upgrade what they installed.
+    embed(
+        &mut out,
+        &root,
+        "sql/packs/older",
+        "OLDER_TEMPLATES",
+        "Older versions of the packs",
+    );
+    let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("pack_templates.rs");
+    fs::write(dest, out).expect("write pack_templates.rs");
+}
+
+/// Appends `const NAME: &[(&str, &str)]`, the `.sql` files of `dir` as
+/// (file stem, text), sorted by name.
+fn embed(out: &mut String, root: &str, dir: &str, name: &str, what: &str) {
+    let path = Path::new(dir);
+    println!("cargo:rerun-if-changed={}", path.display());
+    let mut stems: Vec<String> = fs::read_dir(path)
+        .unwrap_or_else(|e| panic!("{dir}/ is readable: {e}"))
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .map(|p| {
@@ -15,18 +36,17 @@ fn main() {
             p.file_stem().unwrap().to_string_lossy().into_owned()
         })
         .collect();
-    names.sort();
-    let root = env::var("CARGO_MANIFEST_DIR").unwrap();
-    let mut out = String::from("/// Pack templates as (file stem, text), sorted by name.\npub(crate) const TEMPLATES: &[(&str, &str)] = &[\n");
-    for name in &names {
+    stems.sort();
+    out.push_str(&format!(
+        "/// {what} as (file stem, text), sorted by name.\npub(crate) const {name}: &[(&str, &str)] = &[\n"
+    ));
+    for stem in &stems {
         out.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            format!("{root}/sql/packs/{name}.sql")
+            "    ({stem:?}, include_str!({:?})),\n",
+            format!("{root}/{dir}/{stem}.sql")
         ));
     }
     out.push_str("];\n");
-    let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("pack_templates.rs");
-    fs::write(dest, out).expect("write pack_templates.rs");
 }
 
 /// Marks the extension's `.so` as never unloaded (`-z nodelete`). SQLite

@@ -350,6 +350,18 @@ impl Args<'_, '_> {
         }
     }
 
+    /// Runs `body` on the calling connection with the required text
+    /// argument `i`: the whole body of a function that takes one name.
+    pub(crate) fn on_text<T: Into<Value>>(
+        &self,
+        i: usize,
+        name: &str,
+        body: impl FnOnce(&Connection, &str) -> crate::Result<T>,
+    ) -> Result<Value, String> {
+        let text = self.text(i, name)?;
+        self.with_connection(|conn| body(conn, &text))
+    }
+
     /// Runs `body` on the calling connection; its error or its text result
     /// becomes the function's, and an error keeps its result code.
     pub(crate) fn with_connection<T: Into<Value>>(

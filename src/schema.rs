@@ -278,7 +278,7 @@ pub(crate) fn shadowing(conn: &Connection, name: &str) -> Result<Option<String>>
 
 /// SQLite keeps trigger names apart from the names of tables, views and
 /// indexes, which share one namespace: a trigger may be named like its table.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Namespace {
     Triggers,
     Relations,
@@ -304,6 +304,11 @@ pub(crate) fn schema_entry(
     name: &str,
 ) -> Result<Option<(String, String)>> {
     Ok(schema_object(conn, ns, name)?.map(|e| (e.kind, e.table)))
+}
+
+/// Whether the main database has a table called `name`.
+pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(schema_entry(conn, Namespace::Relations, name)?.is_some_and(|(kind, _)| kind == "table"))
 }
 
 /// The main-schema object called `name` in one namespace, with its SQL,

@@ -199,6 +199,9 @@ pub(crate) struct Statements {
     /// How often SQLite had prepared the cached INSERT again when the
     /// outbox's shape was last checked (see `outbox::emit`).
     pub(crate) checked: std::cell::Cell<Option<i32>>,
+    /// Whether the cache must not be used: a trigger on the outbox was
+    /// found when the cached INSERT was last prepared (see `outbox::emit`).
+    pub(crate) uncachable: std::cell::Cell<bool>,
 }
 
 impl Session {

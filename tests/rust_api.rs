@@ -32,7 +32,7 @@ fn the_seed_story_through_the_rust_api() {
     let conn = seed();
     let summary = sqlite_triggers::packs::install(&conn, "default_album", None).unwrap();
     assert!(
-        summary.starts_with("installed default_album 1.0.0"),
+        summary.starts_with("installed default_album 1.1.0"),
         "{summary}"
     );
     sqlite_triggers::packs::install(&conn, "task_state", Some(r#"{"set_state": 7}"#)).unwrap();
@@ -63,6 +63,47 @@ fn the_seed_story_through_the_rust_api() {
         )
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[test]
+fn upgrades_and_packs_of_ones_own_through_the_rust_api() {
+    let conn = seed();
+    // default_album 1.0.0, as release 0.1.0's plain file installs it.
+    conn.execute_batch(include_str!("fixtures/default_album-1.0.0.sql"))
+        .unwrap();
+    let row = |conn: &rusqlite::Connection| {
+        sqlite_triggers::packs::list(conn)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.name == "default_album")
+            .unwrap()
+    };
+    assert!(row(&conn).upgradable);
+    assert_eq!(
+        sqlite_triggers::packs::upgrade(&conn, "default_album").unwrap(),
+        "upgraded default_album from 1.0.0 to 1.1.0: kept index user_default_album_idx, \
+         replaced trigger user_default_album"
+    );
+    assert_eq!(row(&conn).installed_version.as_deref(), Some("1.1.0"));
+
+    let template = "-- pack: obs_log\n-- version: 1\n\
+        -- param: t | ident | \"obs\" | the table\n-- param: n | ident | \"obs_log\" | the trigger\n\
+        -- requires: t |\n-- object: trigger | n | t\n--\n\
+        CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT 1; END;\n";
+    assert_eq!(
+        sqlite_triggers::packs::register_pack(&conn, template).unwrap(),
+        "registered obs_log 1: trigger obs_log on obs"
+    );
+    sqlite_triggers::packs::install(&conn, "obs_log", None).unwrap();
+    assert!(row(&conn).installed);
+    let err = sqlite_triggers::packs::unregister_pack(&conn, "obs_log").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("run trigger_uninstall('obs_log') first"),
+        "{err}"
+    );
+    sqlite_triggers::packs::uninstall(&conn, "obs_log").unwrap();
+    sqlite_triggers::packs::unregister_pack(&conn, "obs_log").unwrap();
 }
 
 #[test]

@@ -4,8 +4,9 @@
 #   - a fresh venv of Debian's /usr/bin/python3 (whose sqlite3 can load
 #     extensions) gets the wheel and requirements-test.txt;
 #   - pytest runs a copy of tests/ (with examples/seed_schema.sql, the Flask
-#     seed app examples/flask_seed/ and the READMEs whose Python snippets it
-#     runs) in a temporary folder, so nothing of the repository is importable;
+#     seed app examples/flask_seed/, the READMEs whose Python snippets it
+#     runs and tests/fixtures/default_album-1.0.0.sql) in a temporary
+#     folder, so nothing of the repository is importable;
 #   - a Python whose sqlite3 cannot load extensions (the first python3 on
 #     PATH that lacks enable_load_extension, e.g. pyenv's; else one of
 #     pyenv's versions) gets a venv with the wheel too, and the tests run it
@@ -48,6 +49,8 @@ fi
 
 mkdir "$fresh/tests"
 cp "$here"/tests/*.py "$root/examples/seed_schema.sql" "$here/README.md" "$fresh/tests/"
+# default_album 1.0.0 as release 0.1.0 shipped its plain file: an install to upgrade.
+cp "$root/tests/fixtures/default_album-1.0.0.sql" "$fresh/tests/"
 cp "$root/README.md" "$fresh/tests/project-README.md"
 cp -r "$root/examples/flask_seed" "$fresh/tests/flask_seed"
 cd "$fresh/tests"

@@ -2107,9 +2107,14 @@ mod tests {
         };
         assert_eq!(parse("{}").ok(), Some((None, 3)));
         assert_eq!(
-            parse(r#"{"channel":"c","events":["update","update"]}"#).ok(),
+            parse(r#"{"channel":"c","events":["update"]}"#).ok(),
             Some((Some("c".into()), 1))
         );
+        assert!(parse(r#"{"events":["update","update"]}"#)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("option events lists \"update\" twice"));
         assert!(parse(r#"{"chanel":"c"}"#)
             .err()
             .unwrap()

@@ -82,9 +82,9 @@ const FUNCTIONS: &[SqlFunction] = &[
                 if a.session.dqlite && conn.is_autocommit() && !crate::ffi::busy_writer(conn) {
                     return Err(crate::sql::dqlite_read_statement_refused());
                 }
-                let seq = a.session.statements(|cache, kept| {
-                    emit(conn, cache, &kept.checked, &channel, payload)
-                })?;
+                let seq = a
+                    .session
+                    .statements(|cache, kept| emit(conn, cache, kept, &channel, payload))?;
                 a.session.notify_commits(conn)?;
                 Ok(seq)
             })
@@ -533,14 +533,40 @@ pub(crate) fn is_missing_table(e: &rusqlite::Error) -> bool {
 
 /// Appends an event to the outbox in the caller's transaction and returns
 /// its seq. The payload is stored exactly as given (text stays text).
+/// Whether any trigger, in main or TEMP, is on the outbox. The TEMP schema
+/// is read only when the connection has opened it: reading it would open it.
+fn outbox_has_triggers(conn: &Connection) -> Result<bool> {
+    let on_outbox = |schema: &str| -> Result<bool> {
+        conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {schema}.sqlite_master WHERE type = 'trigger' \
+                 AND tbl_name = '{OUTBOX_TABLE}' COLLATE NOCASE)"
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite(EMIT_CONTEXT))
+    };
+    let temp_open: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'temp')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(Error::sqlite(EMIT_CONTEXT))?;
+    Ok(on_outbox("main")? || (temp_open && on_outbox("temp")?))
+}
+
 pub(crate) fn emit(
     conn: &Connection,
     cache: Option<&Connection>,
-    checked: &std::cell::Cell<Option<i32>>,
+    kept: &crate::session::Statements,
     channel: &str,
     payload: ValueRef<'_>,
 ) -> Result<i64> {
+    let checked = &kept.checked;
     let insert = || -> Result<i64> {
+        let mut cache = cache.filter(|_| !kept.uncachable.get());
         let prepared = match cache {
             // A schema change makes SQLite prepare it again by itself.
             Some(cache) => cache.prepare_cached(EMIT_SQL),
@@ -554,6 +580,24 @@ pub(crate) fn emit(
         let prepared_again = stmt.get_status(rusqlite::StatementStatus::RePrepare);
         if cache.is_none() || checked.get() != Some(prepared_again) {
             check_tables(conn)?;
+            // The cache lives in `trigger_txn`, which frees it when SQLite
+            // disconnects the table as the connection closes. A trigger on
+            // the outbox (the feed's guard under trigger_watch('*'), or one
+            // of the user's that writes a watched table) compiles into the
+            // cached INSERT and can use `trigger_txn`, which then is never
+            // disconnected: the cache would hold the connection open for
+            // good. While the outbox has triggers, the INSERT is prepared
+            // per call instead.
+            let triggered = outbox_has_triggers(conn)?;
+            kept.uncachable.set(triggered);
+            if let (true, Some(c)) = (triggered, cache) {
+                drop(stmt);
+                c.flush_prepared_statement_cache();
+                cache = None;
+                stmt = conn
+                    .prepare_cached(EMIT_SQL)
+                    .map_err(Error::sqlite(EMIT_CONTEXT))?;
+            }
             checked.set(cache.map(|_| prepared_again));
         }
         // The seq is the rowid this INSERT made, read as soon as it is done:
@@ -562,7 +606,20 @@ pub(crate) fn emit(
         // here. (RETURNING would say the same, at the price of a temporary
         // table per call.)
         let payload = rusqlite::types::ToSqlOutput::Borrowed(payload);
-        match stmt.execute(params![channel, payload]) {
+        let result = stmt.execute(params![channel, payload]);
+        // SQLite prepares a statement again when it is run after a schema
+        // change: a trigger made on the outbox since is in it now.
+        if let Some(c) = cache {
+            if stmt.get_status(rusqlite::StatementStatus::RePrepare) != prepared_again {
+                checked.set(None);
+                if outbox_has_triggers(conn)? {
+                    kept.uncachable.set(true);
+                    drop(stmt);
+                    c.flush_prepared_statement_cache();
+                }
+            }
+        }
+        match result {
             Ok(0) => Err(Error::invalid(format!(
                 "the event was not written: the insert into {OUTBOX_TABLE} was skipped (a \
                  trigger on it with RAISE(IGNORE), or an ON CONFLICT IGNORE constraint); drop \

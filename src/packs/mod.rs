@@ -1,31 +1,44 @@
 //! Trigger packs: named, versioned, parameterised trigger SQL.
 //!
 //! Its SQL functions (`trigger_install`, `trigger_uninstall`,
-//! `trigger_pack_sql` and the table `trigger_packs`) are declared in this
-//! module's function table, with their flags and why, and listed in
+//! `trigger_upgrade`, `trigger_pack_sql`, `trigger_pack_register`,
+//! `trigger_pack_unregister` and the table `trigger_packs`) are declared in
+//! this module's function table, with their flags and why, and listed in
 //! `docs/reference.md`; `docs/packs.md` describes the packs.
 //!
-//! Each pack is one template under `sql/packs/`, embedded at build time. The
-//! SQL a pack installs is plain SQL: it keeps working on connections that
-//! never loaded the extension, and [`pack_sql`] renders exactly what
+//! A pack is a template: a built-in one under `sql/packs/`, embedded at
+//! build time ([`builtin`]), or one a team registered into the database
+//! ([`registry`]); both are read by [`parse`] and rendered by [`template`].
+//! The SQL a pack installs is plain SQL: it keeps working on connections
+//! that never loaded the extension, and [`pack_sql`] renders exactly what
 //! [`install`] runs, including the row it records in [`INSTALLS_TABLE`].
+//! A newer version of a pack upgrades an installed older one in place
+//! ([`upgrade`]); the older version's template stays known (built-in ones
+//! under `sql/packs/older/`, registered ones in their table) only to
+//! recognise what it installed.
+pub mod builtin;
+mod parse;
+pub mod registry;
 pub mod template;
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
+use serde_json::{Map, Value};
 
-use crate::ffi::PerProcess;
 use crate::functions::{SqlFunction, ADMIN, INNOCUOUS};
 use crate::schema::{
-    column_affinity, columns, ordinary_table, schema_entry, schema_object, Namespace, SchemaEntry,
+    column_affinity, columns, ordinary_table, schema_entry, schema_object, table_exists, Namespace,
+    SchemaEntry,
 };
 use crate::session::Session;
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
-use template::{ObjectDef, ObjectKind, Params, Template};
+use template::{version_key, ObjectDef, ObjectKind, Params, Template};
 
-include!(concat!(env!("OUT_DIR"), "/pack_templates.rs"));
+pub use builtin::catalog;
 
 /// The table that records which packs are installed, with their version and
 /// parameters. It is created by the first install and dropped by the last
@@ -38,9 +51,9 @@ const FUNCTIONS: &[SqlFunction] = &[
         signature: "pack [, params_json]",
         args: 1..=2,
         // Not deterministic: a value is typed like its column, which the
-        // schema decides.
+        // schema decides, and a registered pack is read from the database.
         // innocuous: renders text; reads the declared types of the columns the pack's
-        // values meet, changes nothing
+        // values meet and the registered templates, changes nothing
         flags: INNOCUOUS,
         body: |a| {
             let (pack, params) = (a.text(0, "pack")?, a.opt_text(1, "params_json")?);
@@ -64,10 +77,33 @@ const FUNCTIONS: &[SqlFunction] = &[
         args: 1..=1,
         // direct-only: changes the schema
         flags: ADMIN,
-        body: |a| {
-            let pack = a.text(0, "pack")?;
-            a.with_connection(|conn| uninstall(conn, &pack))
-        },
+        body: |a| a.on_text(0, "pack", uninstall),
+    },
+    SqlFunction {
+        name: "trigger_upgrade",
+        signature: "pack",
+        args: 1..=1,
+        // direct-only: changes the schema
+        flags: ADMIN,
+        body: |a| a.on_text(0, "pack", upgrade),
+    },
+    SqlFunction {
+        name: "trigger_pack_register",
+        signature: "template",
+        args: 1..=1,
+        // direct-only: writes a table of the database, whose templates
+        // installs then run; and given a path it reads a file, which no
+        // view, trigger or schema of a database file may make it do
+        flags: ADMIN,
+        body: |a| a.on_text(0, "template", register_pack),
+    },
+    SqlFunction {
+        name: "trigger_pack_unregister",
+        signature: "pack",
+        args: 1..=1,
+        // direct-only: writes a table of the database
+        flags: ADMIN,
+        body: |a| a.on_text(0, "pack", unregister_pack),
     },
 ];
 
@@ -77,54 +113,93 @@ pub(crate) fn register(conn: &Connection, session: &Arc<Session>) -> Result<()> 
     crate::ffi::register_table::<PacksTable>(conn)
 }
 
-/// Every pack, parsed once per process from the embedded templates (not in
-/// a `OnceLock`, which a child that `fork()` made while another thread was
-/// parsing would wait on forever: see [`crate::ffi::PerProcess`]).
-pub fn catalog() -> &'static [Template] {
-    static CATALOG: PerProcess<Vec<Template>> = PerProcess::new();
-    CATALOG.get(|| {
-        TEMPLATES
-            .iter()
-            .map(|(file, text)| {
-                // The crate's tests parse every template, so this cannot fail
-                // in a released build.
-                Template::parse(&format!("sql/packs/{file}.sql"), text)
-                    .unwrap_or_else(|e| panic!("invalid pack template: {e}"))
-            })
-            .collect()
-    })
+/// A pack as a connection finds it: its newest version, the one that
+/// installs, and where it comes from.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub template: Cow<'static, Template>,
+    /// The template's text, for a pack registered in the database; `None`
+    /// for a built-in pack.
+    pub registered: Option<String>,
 }
 
-/// Looks a pack up by name.
-pub fn find(name: &str) -> Result<&'static Template> {
-    catalog().iter().find(|t| t.name == name).ok_or_else(|| {
-        Error::invalid(format!(
-            "unknown pack {} (packs: {})",
-            shorten(name),
-            catalog()
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })
+impl Pack {
+    fn builtin(t: &'static Template) -> Pack {
+        Pack {
+            template: Cow::Borrowed(t),
+            registered: None,
+        }
+    }
+
+    fn registered((t, text): (Template, String)) -> Pack {
+        Pack {
+            template: Cow::Owned(t),
+            registered: Some(text),
+        }
+    }
+
+    /// Version `version` of this pack (the newest or an older one), or an
+    /// error saying it is not known.
+    fn version(&self, conn: &Connection, version: &str) -> Result<Cow<'static, Template>> {
+        let t = &self.template;
+        let found = match &self.registered {
+            None => builtin::version(&t.name, version).map(Cow::Borrowed),
+            Some(_) => registry::version(conn, &t.name, version)?.map(|(t, _)| Cow::Owned(t)),
+        };
+        found.ok_or_else(|| {
+            let fix = if self.registered.is_some() {
+                "register that version's template again (trigger_pack_register)".to_string()
+            } else {
+                format!(
+                    "use the sqlite-triggers release whose pack {} has it",
+                    t.name
+                )
+            };
+            Error::invalid(format!(
+                "pack {} {version} is installed, a version this database and extension do not \
+                 know (the newest is {}); {fix}",
+                t.name, t.version
+            ))
+        })
+    }
+}
+
+/// Looks a pack up by name: a built-in pack, else one registered in the
+/// main database of `conn` (its newest version).
+pub fn find(conn: &Connection, name: &str) -> Result<Pack> {
+    if let Some(t) = builtin::current(name) {
+        return Ok(Pack::builtin(t));
+    }
+    if let Some(found) = registry::newest(conn, name)? {
+        return Ok(Pack::registered(found));
+    }
+    let mut names: Vec<String> = catalog().iter().map(|t| t.name.clone()).collect();
+    names.extend(registry::names(conn)?);
+    Err(Error::invalid(format!(
+        "unknown pack {} (packs: {})",
+        shorten(name),
+        names.join(", ")
+    )))
 }
 
 /// The SQL that installing `pack` with these parameters into the main
 /// database of `conn` runs: the pack's triggers and indexes, then the
-/// install record. Value parameters get the types of their columns where
-/// those columns exist ([`Template::typed`]). Every statement is idempotent
-/// (`IF NOT EXISTS`, `WHERE NOT EXISTS`), so the script can be run again
-/// without harm.
+/// install record (and, for a registered pack, its template). Value
+/// parameters get the types of their columns where those columns exist
+/// ([`Template::typed`]). Every statement is idempotent (`IF NOT EXISTS`,
+/// `WHERE NOT EXISTS`), so the script can be run again without harm.
 pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
-    let t = find_argument(pack)?;
-    let params = resolve_argument(t, params_json)?;
-    render(t, &typed(conn, t, &params).map_err(params_error)?)
+    let p = find_argument(conn, pack)?;
+    let params = resolve_argument(&p.template, params_json)?;
+    render(
+        &p,
+        &typed(conn, &p.template, &params).map_err(params_error)?,
+    )
 }
 
 /// [`find`], its error about the SQL functions' first argument.
-fn find_argument(pack: &str) -> Result<&'static Template> {
-    find(pack).map_err(|e| e.within("argument 1 (pack): "))
+fn find_argument(conn: &Connection, pack: &str) -> Result<Pack> {
+    find(conn, pack).map_err(|e| e.within("argument 1 (pack): "))
 }
 
 /// The SQL functions' second argument, as their errors name it.
@@ -148,7 +223,8 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
     t.typed(params, |table, column| column_affinity(conn, table, column))
 }
 
-fn render(t: &Template, params: &Params) -> Result<String> {
+fn render(p: &Pack, params: &Params) -> Result<String> {
+    let t = &p.template;
     let body = t.render_body(params)?;
     // The bare `--` line that ends a template's header is not part of the SQL.
     let body = body.strip_prefix("--\n").unwrap_or(&body);
@@ -170,6 +246,9 @@ fn render(t: &Template, params: &Params) -> Result<String> {
         version = quote_text(&t.version)?,
         params = quote_text(&params.to_json())?,
     ));
+    if let Some(text) = &p.registered {
+        sql.push_str(&registry::store_sql(t, text)?);
+    }
     Ok(sql)
 }
 
@@ -199,27 +278,81 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
 }
 
-/// Installs `pack` into the main database in one savepoint: either every
-/// object and the install record are created, or nothing is. Installing the
-/// same pack with the same parameters again changes nothing but recreating
-/// objects of the pack dropped by hand; with other parameters it is an
-/// error. Returns a one-line summary.
-///
-/// Everything, the checks included, runs under the write lock (see
-/// [`in_savepoint`]): of two connections installing the same pack at once,
-/// the second sees the first's install and changes nothing.
-pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
-    let t = find_argument(pack)?;
-    let resolved = resolve_argument(t, params_json)?;
-    in_savepoint(conn, "trigger_install", || {
-        install_locked(conn, t, &resolved)
+/// The install record of `t`'s pack, or the error that it has none,
+/// followed by `advice`.
+fn install_record(conn: &Connection, t: &Template, advice: &str) -> Result<Installed> {
+    installed(conn, &t.name)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "pack {} is not installed in this database{advice}",
+            t.name
+        ))
     })
 }
 
-fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<String> {
+/// The parameters an install recorded, read with the template of the
+/// version it recorded. They were typed at install and are used as they
+/// are; the objects follow from them, not from a list kept in the table,
+/// and count as the pack's only when their SQL is what the pack creates
+/// with them, so an edited record cannot name other objects.
+fn recorded_params(t: &Template, found: &Installed) -> Result<Params> {
+    t.resolve(Some(&found.params)).map_err(|e| {
+        Error::invalid(format!(
+            "the install record of pack {} is damaged: {e}",
+            t.name
+        ))
+    })
+}
+
+/// How the version an install recorded compares with `t`'s.
+fn compare_versions(installed: &str, t: &Template) -> Ordering {
+    version_key(installed).cmp(&version_key(&t.version))
+}
+
+/// The error of a call on a pack installed at a newer version than `t`.
+fn newer_installed(t: &Template, version: &str) -> Error {
+    Error::invalid(format!(
+        "pack {} {version} is installed, newer than {}, the newest version this database and \
+         extension have; use the sqlite-triggers release (or register the template) that has \
+         {version}",
+        t.name, t.version
+    ))
+}
+
+/// Installs `pack` into the main database in one savepoint: either every
+/// object and the install record are created, or nothing is. Installing the
+/// same pack with the same parameters again changes nothing but recreating
+/// objects of the pack dropped by hand; with other parameters, or over
+/// another version, it is an error. Returns a one-line summary.
+///
+/// Everything, the checks and the lookup of a registered pack included,
+/// runs under the write lock (see [`in_savepoint`]): of two connections
+/// installing the same pack at once, the second sees the first's install
+/// and changes nothing.
+pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
+    in_savepoint(conn, "trigger_install", || {
+        let p = find_argument(conn, pack)?;
+        let resolved = resolve_argument(&p.template, params_json)?;
+        install_locked(conn, &p, &resolved)
+    })
+}
+
+fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<String> {
+    let t = &*p.template;
     let params = typed(conn, t, resolved).map_err(params_error)?;
     if let Some(found) = installed(conn, &t.name)? {
-        if found.version != t.version || !same_params(&found.params, &params) {
+        match compare_versions(&found.version, t) {
+            Ordering::Less => {
+                return Err(Error::invalid(format!(
+                    "pack {} {} is installed, and {} is its newest version; run \
+                     trigger_upgrade('{}') to upgrade it with its parameters kept, or \
+                     trigger_uninstall('{}') first to install it anew",
+                    t.name, found.version, t.version, t.name, t.name
+                )))
+            }
+            Ordering::Greater => return Err(newer_installed(t, &found.version)),
+            Ordering::Equal => {}
+        }
+        if !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
                 "pack {} {} is already installed with parameters {}; \
                  run trigger_uninstall('{}') first to install it with other parameters",
@@ -234,42 +367,24 @@ fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<
         if let Err(e) = check_requirements(conn, t, &params) {
             return Err(stale_install(t, &found.version, &e.to_string()));
         }
-        let mut missing = Vec::new();
-        for o in &t.objects {
-            match presence(conn, t, o, &params)? {
-                Presence::Ours => {}
-                Presence::Absent => missing.push(o),
-                Presence::Renamed(moved) => {
-                    return Err(stale_install(
-                        t,
-                        &found.version,
-                        &format!(
-                            "its {} {} was moved to {} by a rename",
-                            o.kind.name(),
-                            shorten(params.text(&o.name_param)),
-                            shorten(&moved.table)
-                        ),
-                    ))
-                }
-                Presence::Foreign(found) => {
-                    return Err(not_the_packs(
-                        t,
-                        o,
-                        &params,
-                        &found,
-                        "created",
-                        "trigger_install",
-                    ))
-                }
-            }
-        }
+        let missing: Vec<&ObjectDef> = ours_or_absent(
+            conn,
+            t,
+            &params,
+            &found.version,
+            "created",
+            "trigger_install",
+        )?
+        .into_iter()
+        .filter_map(|(o, present)| (!present).then_some(o))
+        .collect();
         if missing.is_empty() {
             return Ok(format!(
                 "{} {} is already installed with these parameters; nothing changed",
                 t.name, t.version
             ));
         }
-        run_install_sql(conn, t, &params)?;
+        run_install_sql(conn, p, &params)?;
         let what: Vec<String> = missing.iter().map(|o| object_label(o, &params)).collect();
         return Ok(format!(
             "repaired {} {}: recreated {}",
@@ -280,7 +395,7 @@ fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<
     }
     check_requirements(conn, t, &params)?;
     check_names_free(conn, t, &params)?;
-    run_install_sql(conn, t, &params)?;
+    run_install_sql(conn, p, &params)?;
     Ok(format!(
         "installed {} {}: {}",
         t.name,
@@ -289,8 +404,9 @@ fn install_locked(conn: &Connection, t: &Template, resolved: &Params) -> Result<
     ))
 }
 
-fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
-    let sql = render(t, params)?;
+fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
+    let t = &p.template;
+    let sql = render(p, params)?;
     conn.execute_batch(&sql)
         .map_err(Error::sqlite(format!("installing pack {}", t.name)))?;
     // The pack's triggers fire after a capture's on the same table, so that
@@ -299,6 +415,43 @@ fn run_install_sql(conn: &Connection, t: &Template, params: &Params) -> Result<(
         crate::outbox::keep_capture_first(conn, params.text(&o.table_param))?;
     }
     Ok(())
+}
+
+/// Whether each of a pack's objects is there, for a call that needs every
+/// one to be the pack's own or gone: an object a rename moved, or a
+/// same-named one the pack did not create, is an error (`done` says what
+/// then did not happen, `retry` which function to call again).
+fn ours_or_absent<'t>(
+    conn: &Connection,
+    t: &'t Template,
+    params: &Params,
+    version: &str,
+    done: &str,
+    retry: &str,
+) -> Result<Vec<(&'t ObjectDef, bool)>> {
+    let mut out = Vec::with_capacity(t.objects.len());
+    for o in &t.objects {
+        match presence(conn, t, o, params)? {
+            Presence::Ours => out.push((o, true)),
+            Presence::Absent => out.push((o, false)),
+            Presence::Renamed(moved) => {
+                return Err(stale_install(
+                    t,
+                    version,
+                    &format!(
+                        "its {} {} was moved to {} by a rename",
+                        o.kind.name(),
+                        shorten(params.text(&o.name_param)),
+                        shorten(&moved.table)
+                    ),
+                ))
+            }
+            Presence::Foreign(found) => {
+                return Err(not_the_packs(t, o, params, &found, done, retry))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where one of a pack's objects stands in the main schema.
@@ -371,11 +524,6 @@ fn renamed_from(
     if changed.is_empty() {
         return Ok(false);
     }
-    let is_table =
-        |name: &str| -> Result<bool> {
-            Ok(schema_entry(conn, Namespace::Relations, name)?
-                .is_some_and(|(kind, _)| kind == "table"))
-        };
     // Where each table of the pack is now.
     let table_now = |table: &str| -> String {
         changed
@@ -387,7 +535,7 @@ fn renamed_from(
         let mut explained = false;
         for r in &t.requires {
             let table = params.text(&r.table_param);
-            if table == old && !is_table(old)? && is_table(new)? {
+            if table == old && !table_exists(conn, old)? && table_exists(conn, new)? {
                 explained = true;
                 break;
             }
@@ -502,35 +650,28 @@ fn not_the_packs(
 /// object of a pack object's name is not the pack's (see [`presence`]) the
 /// uninstall drops nothing and fails naming it: skipping it instead would
 /// leave an object that may still fire (a pack trigger rewritten by RENAME
-/// COLUMN, say) while the pack reads as uninstalled.
+/// COLUMN, say) while the pack reads as uninstalled. The objects are those
+/// of the version installed, which need not be the newest.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
-    let t = find_argument(pack)?;
-    in_savepoint(conn, "trigger_uninstall", || uninstall_locked(conn, t))
+    in_savepoint(conn, "trigger_uninstall", || {
+        let p = find_argument(conn, pack)?;
+        uninstall_locked(conn, &p)
+    })
 }
 
-fn uninstall_locked(conn: &Connection, t: &Template) -> Result<String> {
-    let found = installed(conn, &t.name)?.ok_or_else(|| {
-        Error::invalid(format!("pack {} is not installed in this database", t.name))
-    })?;
-    // The objects follow from the recorded parameters, not from a list kept
-    // in the table, and are dropped only when their SQL is what the pack
-    // creates with them, so an edited record cannot name other objects.
-    // The recorded values were typed at install and are used as they are.
-    let params = t.resolve(Some(&found.params)).map_err(|e| {
-        Error::invalid(format!(
-            "the install record of pack {} is damaged: {e}",
-            t.name
-        ))
-    })?;
+fn uninstall_locked(conn: &Connection, p: &Pack) -> Result<String> {
+    let found = install_record(conn, &p.template, "")?;
+    let t = p.version(conn, &found.version)?;
+    let params = recorded_params(&t, &found)?;
     let mut ours = Vec::new();
     for o in &t.objects {
-        match presence(conn, t, o, &params)? {
+        match presence(conn, &t, o, &params)? {
             Presence::Ours => ours.push((o, None)),
             Presence::Renamed(moved) => ours.push((o, Some(moved.table))),
             Presence::Absent => {}
             Presence::Foreign(found) => {
                 return Err(not_the_packs(
-                    t,
+                    &t,
                     o,
                     &params,
                     &found,
@@ -541,43 +682,35 @@ fn uninstall_locked(conn: &Connection, t: &Template) -> Result<String> {
         }
     }
     let mut dropped = Vec::new();
-    {
-        for (o, moved) in ours {
-            let (kind, name) = (o.kind.name(), params.text(&o.name_param));
-            conn.execute_batch(&format!(
-                "DROP {} main.{}",
-                kind.to_uppercase(),
-                quote_ident(name)?
-            ))
-            .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))?;
-            dropped.push(match moved {
-                Some(table) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
-                    format!(
-                        "{} (moved to {} by a rename)",
-                        object_label(o, &params),
-                        display_name(&table)
-                    )
-                }
-                Some(_) => format!("{} (changed by a column rename)", object_label(o, &params)),
-                None => object_label(o, &params),
-            });
-        }
-        conn.execute(
-            &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
-            [&t.name],
+    for (o, moved) in ours {
+        drop_object(conn, o, &params)?;
+        dropped.push(match moved {
+            Some(table) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
+                format!(
+                    "{} (moved to {} by a rename)",
+                    object_label(o, &params),
+                    display_name(&table)
+                )
+            }
+            Some(_) => format!("{} (changed by a column rename)", object_label(o, &params)),
+            None => object_label(o, &params),
+        });
+    }
+    conn.execute(
+        &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
+        [&t.name],
+    )
+    .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
+    let left: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM main.{INSTALLS_TABLE}"),
+            [],
+            |r| r.get(0),
         )
-        .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
-        let left: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM main.{INSTALLS_TABLE}"),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
-        if left == 0 {
-            conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
-                .map_err(Error::sqlite(format!("dropping {INSTALLS_TABLE}")))?;
-        }
+        .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    if left == 0 {
+        conn.execute_batch(&format!("DROP TABLE main.{INSTALLS_TABLE}"))
+            .map_err(Error::sqlite(format!("dropping {INSTALLS_TABLE}")))?;
     }
     let what = if dropped.is_empty() {
         "nothing left to drop".to_string()
@@ -590,23 +723,316 @@ fn uninstall_locked(conn: &Connection, t: &Template) -> Result<String> {
     ))
 }
 
+/// Drops one of a pack's objects, named by its parameters.
+fn drop_object(conn: &Connection, o: &ObjectDef, params: &Params) -> Result<()> {
+    let (kind, name) = (o.kind.name(), params.text(&o.name_param));
+    conn.execute_batch(&format!(
+        "DROP {} main.{}",
+        kind.to_uppercase(),
+        quote_ident(name)?
+    ))
+    .map_err(Error::sqlite(format!("dropping {kind} {}", shorten(name))))
+}
+
+/// Upgrades the installed version of `pack` to its newest one, in place and
+/// in one savepoint, with the parameters it was installed with (a parameter
+/// the newest version adds takes its default). The installed version's
+/// objects are recognised by their exact SQL, as uninstall recognises them,
+/// whether the extension or the pack's plain `.sql` file created them; an
+/// object the newest version creates exactly as it is stays, every other
+/// one is dropped and the newest version's created, and the install record
+/// moves to the new version. Returns a one-line summary.
+pub fn upgrade(conn: &Connection, pack: &str) -> Result<String> {
+    in_savepoint(conn, "trigger_upgrade", || {
+        let p = find_argument(conn, pack)?;
+        upgrade_locked(conn, &p)
+    })
+}
+
+fn upgrade_locked(conn: &Connection, p: &Pack) -> Result<String> {
+    let new = &*p.template;
+    let found = install_record(
+        conn,
+        new,
+        &format!("; install it with trigger_install('{}')", new.name),
+    )?;
+    match compare_versions(&found.version, new) {
+        Ordering::Equal => {
+            return Ok(format!(
+                "{} {} is installed, the newest version; nothing changed",
+                new.name, found.version
+            ))
+        }
+        Ordering::Greater => return Err(newer_installed(new, &found.version)),
+        Ordering::Less => {}
+    }
+    let old = p.version(conn, &found.version)?;
+    let old_params = recorded_params(&old, &found)?;
+    let before = ours_or_absent(
+        conn,
+        &old,
+        &old_params,
+        &found.version,
+        "changed",
+        "trigger_upgrade",
+    )?;
+    let params = carried_params(conn, &old, &old_params, new)?;
+    check_requirements(conn, new, &params)?;
+    check_names_distinct(new, &params)?;
+    // Drop every object of the old version that the new one does not
+    // create exactly as it is (the same kind, name and SQL).
+    let mut replaced: Vec<&str> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for (o, present) in before {
+        if !present {
+            // Dropped by hand: the new version creates its own.
+            continue;
+        }
+        let name = old_params.text(&o.name_param);
+        let successor = new
+            .objects
+            .iter()
+            .find(|n| n.kind == o.kind && params.text(&n.name_param).eq_ignore_ascii_case(name));
+        match successor {
+            Some(n) if new.stored_sql(n, &params)? == old.stored_sql(o, &old_params)? => continue,
+            Some(n) => replaced.push(&n.name_param),
+            None => dropped.push(format!("dropped {}", object_label(o, &old_params))),
+        }
+        drop_object(conn, o, &old_params)?;
+    }
+    let after = ours_or_absent(
+        conn,
+        new,
+        &params,
+        &found.version,
+        "changed",
+        "trigger_upgrade",
+    )?;
+    run_install_sql(conn, p, &params)?;
+    conn.execute(
+        &format!("UPDATE main.{INSTALLS_TABLE} SET version = ?1, params = ?2 WHERE pack = ?3"),
+        [&new.version, &params.to_json(), &new.name],
+    )
+    .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
+    let mut what: Vec<String> = after
+        .iter()
+        .map(|(n, present)| {
+            let verb = if *present {
+                "kept"
+            } else if replaced.contains(&n.name_param.as_str()) {
+                "replaced"
+            } else {
+                "created"
+            };
+            format!("{verb} {}", object_label(n, &params))
+        })
+        .collect();
+    what.extend(dropped);
+    Ok(format!(
+        "upgraded {} from {} to {}: {}",
+        new.name,
+        found.version,
+        new.version,
+        what.join(", ")
+    ))
+}
+
+/// The parameters an upgrade keeps: every recorded one the new version
+/// declares, and the defaults of those it adds, typed by their columns. A
+/// recorded parameter the new version no longer has is let go when it held
+/// what the old version would have given it anyway; otherwise the upgrade
+/// would lose a choice, and refuses.
+fn carried_params(
+    conn: &Connection,
+    old: &Template,
+    old_params: &Params,
+    new: &Template,
+) -> Result<Params> {
+    let recorded: Map<String, Value> = old
+        .params
+        .iter()
+        .map(|p| (p.name.clone(), old_params.get(&p.name).clone()))
+        .collect();
+    let mut kept = Map::new();
+    for p in &old.params {
+        let value = &recorded[&p.name];
+        if new.params.iter().any(|n| n.name == p.name) {
+            kept.insert(p.name.clone(), value.clone());
+            continue;
+        }
+        let mut others = recorded.clone();
+        others.remove(&p.name);
+        if old.value_of(p, &others)? != *value {
+            return Err(Error::invalid(format!(
+                "version {} of pack {} has no parameter {}, which the installed {} holds as {}; \
+                 run trigger_uninstall('{}'), then trigger_install('{}', params_json) with the \
+                 parameters {} has",
+                new.version,
+                new.name,
+                p.name,
+                old.version,
+                shorten_to(&value.to_string(), 60),
+                new.name,
+                new.name,
+                new.version
+            )));
+        }
+    }
+    let params = new.resolve_object(kept).map_err(|e| {
+        e.within(&format!(
+            "the parameters of the installed {} do not fit version {}: ",
+            old.version, new.version
+        ))
+    })?;
+    typed(conn, new, &params)
+}
+
+/// Registers a pack of your own in the main database of `conn`, from a
+/// template's text or the path of a file holding one (see
+/// [`registry::read_source`]), in one savepoint. A name of a built-in pack
+/// is refused, in any letter case. A version registered already with the
+/// same text changes nothing; with other text it is refused. Registering a
+/// newer version makes it the one that installs, and lets
+/// [`upgrade`] move an install of an older one to it. Returns a one-line
+/// summary.
+pub fn register_pack(conn: &Connection, source: &str) -> Result<String> {
+    in_savepoint(conn, "trigger_pack_register", || {
+        register_locked(conn, source).map_err(|e| e.within("argument 1 (template): "))
+    })
+}
+
+fn register_locked(conn: &Connection, source: &str) -> Result<String> {
+    let source = registry::read_source(source)?;
+    let t = Template::parse(&source.text).map_err(|e| e.within(&source.label()))?;
+    if let Some(builtin) = builtin::taken(&t.name) {
+        return Err(Error::invalid(format!(
+            "pack {} is named like the built-in pack {builtin}, which it may not shadow; give \
+             it another name",
+            shorten(&t.name)
+        )));
+    }
+    let versions = registry::versions(conn, &t.name)?;
+    let key = version_key(&t.version);
+    if let Some(v) = versions.iter().find(|v| version_key(v) == key) {
+        if registry::text(conn, &t.name, v)?.as_deref() == Some(source.text.as_str()) {
+            return Ok(format!(
+                "{} {v} is already registered with this template; nothing changed",
+                t.name
+            ));
+        }
+        return Err(Error::invalid(format!(
+            "pack {} {v} is already registered with another template; give this one a newer \
+             version (trigger_upgrade then moves an install to it), or, when the pack is not \
+             installed, call trigger_pack_unregister('{}') first",
+            t.name, t.name
+        )));
+    }
+    conn.execute_batch(&registry::store_sql(&t, &source.text)?)
+        .map_err(Error::sqlite(format!(
+            "updating {}",
+            registry::TEMPLATES_TABLE
+        )))?;
+    let newest = versions.iter().filter_map(|v| version_key(v)).max();
+    if newest.is_some_and(|n| Some(n) > key) {
+        return Ok(format!(
+            "registered {} {} as an older version: it only recognises, upgrades and \
+             uninstalls what it installed",
+            t.name, t.version
+        ));
+    }
+    let mut summary = format!(
+        "registered {} {}: {}",
+        t.name,
+        t.version,
+        describe_objects(&t, &t.resolve(None)?)
+    );
+    if let Some(found) = installed(conn, &t.name)? {
+        summary.push_str(&format!(
+            "; {} is installed: trigger_upgrade('{}') upgrades it",
+            found.version, t.name
+        ));
+    }
+    Ok(summary)
+}
+
+/// Removes every registered version of pack `pack` from the main database
+/// of `conn`, in one savepoint; refused for a built-in pack and while the
+/// pack is installed. Returns a one-line summary.
+pub fn unregister_pack(conn: &Connection, pack: &str) -> Result<String> {
+    in_savepoint(conn, "trigger_pack_unregister", || {
+        if builtin::current(pack).is_some() {
+            return Err(Error::invalid(format!(
+                "argument 1 (pack): {pack} is a built-in pack; only packs registered with \
+                 trigger_pack_register can be unregistered"
+            )));
+        }
+        let mut versions = registry::versions(conn, pack)?;
+        if versions.is_empty() {
+            let registered = registry::names(conn)?;
+            return Err(Error::invalid(format!(
+                "argument 1 (pack): pack {} is not registered in this database (registered: {})",
+                shorten(pack),
+                if registered.is_empty() {
+                    "none".to_string()
+                } else {
+                    registered.join(", ")
+                }
+            )));
+        }
+        if let Some(found) = installed(conn, pack)? {
+            return Err(Error::invalid(format!(
+                "pack {pack} {} is installed; run trigger_uninstall('{pack}') first",
+                found.version
+            )));
+        }
+        registry::remove(conn, pack)?;
+        versions.sort_by_key(|v| version_key(v));
+        Ok(format!(
+            "unregistered {pack}: {} {}",
+            if versions.len() == 1 {
+                "version"
+            } else {
+                "versions"
+            },
+            versions.join(", ")
+        ))
+    })
+}
+
 /// One row of `trigger_packs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackRow {
     pub name: String,
+    /// The newest version, the one that installs.
     pub version: String,
     pub description: String,
     pub params: String,
     pub installed: bool,
     pub installed_version: Option<String>,
     pub installed_params: Option<String>,
+    /// Installed at an older version than [`PackRow::version`] that this
+    /// database and extension know: `trigger_upgrade` upgrades it.
+    pub upgradable: bool,
+    /// Registered in the database rather than built in.
+    pub registered: bool,
 }
 
-/// Every pack, with its install state in the main database of `conn`.
+/// Every pack, built-in and registered, sorted by name, with its install
+/// state in the main database of `conn`.
 pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
-    catalog()
-        .iter()
-        .map(|t| {
+    let mut packs: Vec<Pack> = catalog().iter().map(Pack::builtin).collect();
+    for name in registry::names(conn)? {
+        // A registered pack never shadows a built-in one of its name (one
+        // an older release did not have, say).
+        if builtin::taken(&name).is_none() {
+            packs.extend(registry::newest(conn, &name)?.map(Pack::registered));
+        }
+    }
+    packs.sort_by(|a, b| a.template.name.cmp(&b.template.name));
+    packs
+        .into_iter()
+        .map(|p| {
+            let t = &p.template;
             let found = installed(conn, &t.name)?;
             Ok(PackRow {
                 name: t.name.clone(),
@@ -614,8 +1040,16 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                 description: t.description.clone(),
                 params: t.defaults_json(),
                 installed: found.is_some(),
+                upgradable: match &found {
+                    Some(f) => {
+                        compare_versions(&f.version, t) == Ordering::Less
+                            && p.version(conn, &f.version).is_ok()
+                    }
+                    None => false,
+                },
                 installed_version: found.as_ref().map(|f| f.version.clone()),
                 installed_params: found.map(|f| f.params),
+                registered: p.registered.is_some(),
             })
         })
         .collect()
@@ -628,7 +1062,8 @@ impl crate::ffi::RowSource for PacksTable {
     const NAME: &'static std::ffi::CStr = c"trigger_packs";
     const SCHEMA: &'static std::ffi::CStr =
         c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
-        params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT)";
+        params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT, \
+        upgradable INTEGER, registered INTEGER)";
 
     fn rows(conn: &Connection, _after: Option<i64>) -> Result<Vec<Vec<rusqlite::types::Value>>> {
         use rusqlite::types::Value;
@@ -643,6 +1078,8 @@ impl crate::ffi::RowSource for PacksTable {
                     Value::Integer(p.installed.into()),
                     p.installed_version.map_or(Value::Null, Value::Text),
                     p.installed_params.map_or(Value::Null, Value::Text),
+                    Value::Integer(p.upgradable.into()),
+                    Value::Integer(p.registered.into()),
                 ]
             })
             .collect())
@@ -672,10 +1109,6 @@ fn describe_objects(t: &Template, params: &Params) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn table_exists(conn: &Connection, table: &str) -> Result<bool> {
-    Ok(schema_entry(conn, Namespace::Relations, table)?.is_some_and(|(kind, _)| kind == "table"))
 }
 
 /// The namespace a pack object's name lives in.
@@ -722,6 +1155,7 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
 /// Fails when a trigger or index the pack would create already exists, so
 /// an install never adopts (and a later uninstall never drops) a user's object.
 fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    check_names_distinct(t, params)?;
     for o in &t.objects {
         let name = params.text(&o.name_param);
         if let Some((kind, on)) = schema_entry(conn, namespace_of(o.kind), name)? {
@@ -735,6 +1169,30 @@ fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<
                 shorten(name),
                 shorten(&on)
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Fails when two of the pack's objects would get one name (SQLite compares
+/// names in ASCII case only): the second `CREATE ... IF NOT EXISTS` would
+/// silently create nothing.
+fn check_names_distinct(t: &Template, params: &Params) -> Result<()> {
+    for (i, a) in t.objects.iter().enumerate() {
+        for b in &t.objects[..i] {
+            let name = params.text(&a.name_param);
+            if namespace_of(a.kind) == namespace_of(b.kind)
+                && name.eq_ignore_ascii_case(params.text(&b.name_param))
+            {
+                return Err(Error::invalid(format!(
+                    "parameters {} and {} of pack {} both name {}; give each object a name \
+                     of its own",
+                    b.name_param,
+                    a.name_param,
+                    t.name,
+                    shorten(name)
+                )));
+            }
         }
     }
     Ok(())
@@ -772,21 +1230,12 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn unknown_pack_lists_the_packs() {
-        let e = defaults_sql("nope").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "unknown pack \"nope\" (packs: default_album, task_state)"
-        );
-    }
-
     /// The shipped `sql/<pack>.sql` files are the packs rendered with their
     /// defaults. `SQLITE_TRIGGERS_BLESS=1 cargo test` rewrites them.
     #[test]
     fn shipped_sql_files_match_the_templates() {
         for t in catalog() {
-            let expected = rendered_file(&t.name);
+            let expected = rendered_file(t);
             let path = format!("{}/sql/{}.sql", env!("CARGO_MANIFEST_DIR"), t.name);
             if std::env::var_os("SQLITE_TRIGGERS_BLESS").is_some() {
                 std::fs::write(&path, &expected).unwrap();
@@ -799,20 +1248,41 @@ mod tests {
         }
     }
 
+    /// `tests/fixtures/default_album-1.0.0.sql` is the plain file release
+    /// 0.1.0 shipped as `sql/default_album.sql`: rendered from the older
+    /// template, so that template is the very 1.0.0 that databases hold.
+    /// The upgrade test runs that file in the sqlite3 shell's stead.
+    #[test]
+    fn the_older_template_is_what_its_plain_file_shipped() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let old = builtin::version("default_album", "1.0.0").unwrap();
+        let shipped =
+            std::fs::read_to_string(format!("{root}/tests/fixtures/default_album-1.0.0.sql"))
+                .unwrap();
+        assert_eq!(rendered_file(old), shipped);
+        let slt = std::fs::read_to_string(format!("{root}/sqlite-tests/pack_upgrade.slt")).unwrap();
+        assert!(
+            slt.contains(&shipped),
+            "pack_upgrade.slt runs the 1.0.0 file as it shipped"
+        );
+    }
+
     /// What `trigger_pack_sql(pack)` gives where the pack's columns have
     /// the types of the seed schema (integers): the defaults, untouched.
     fn defaults_sql(pack: &str) -> Result<String> {
-        let t = find(pack)?;
-        render(t, &t.resolve(None)?)
+        let t = builtin::current(pack).unwrap();
+        render(&Pack::builtin(t), &t.resolve(None)?)
     }
 
-    fn rendered_file(pack: &str) -> String {
+    /// The plain file of a pack's version: the SQL with its defaults.
+    fn rendered_file(t: &'static Template) -> String {
+        let pack = &t.name;
         format!(
             "-- Pack {pack} with its default parameters, generated from sql/packs/{pack}.sql.\n\
              -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/{pack}.sql\n\
              -- and creates what SELECT trigger_install('{pack}') creates.\n\
              BEGIN;\n{}COMMIT;\n",
-            defaults_sql(pack).unwrap()
+            render(&Pack::builtin(t), &t.resolve(None).unwrap()).unwrap()
         )
     }
 }

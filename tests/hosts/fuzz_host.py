@@ -189,15 +189,21 @@ class Fuzzer:
         return dict(self.h.rows(conn, "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'"))
 
     def fingerprint(self):
-        """Every schema and every table's rows, on every attached database."""
+        """Every schema and every table's rows, on every attached database.
+        Text is read as its bytes: a call may store text that is not UTF-8
+        (SQLite keeps what it is given), which the hosts cannot decode."""
         out = []
         for (schema_name,) in self.h.rows(self.conn, "SELECT name FROM pragma_database_list ORDER BY name"):
             master = "sqlite_temp_master" if schema_name == "temp" else "sqlite_master"
-            objects = self.h.rows(self.conn, f"SELECT type, name, tbl_name, sql FROM {quote(schema_name)}.{master} ORDER BY 1, 2")
+            objects = self.h.rows(self.conn, f"SELECT type, name, tbl_name, CAST(sql AS BLOB) FROM {quote(schema_name)}.{master} ORDER BY 1, 2")
             out.append((schema_name, objects))
             for kind, name, _, _ in objects:
                 if kind == "table":
-                    out.append(self.h.rows(self.conn, f"SELECT * FROM {quote(schema_name)}.{quote(name)}"))
+                    cols = [c for (c,) in self.h.rows(
+                        self.conn, "SELECT name FROM pragma_table_xinfo(?, ?) ORDER BY cid", (name, schema_name))]
+                    picks = ", ".join(f"iif(typeof({quote(c)}) = 'text', CAST({quote(c)} AS BLOB), {quote(c)})"
+                                      for c in cols) or "*"
+                    out.append(self.h.rows(self.conn, f"SELECT {picks} FROM {quote(schema_name)}.{quote(name)}"))
         return out
 
     def writes(self):
@@ -280,6 +286,8 @@ class Fuzzer:
             # Blocking functions only get short waits.
             return Value.bound(self.rng.choice([0, 1, 5, -1, 0.001, None, "x"]))
         if self.rng.random() < 0.55 and n:
+            if "template" in n:
+                return Value.bound(self.template())
             if "pack" in n and self.packs:
                 return Value.bound(self.rng.choice(self.packs))
             if "json" in n or "param" in n or "option" in n:
@@ -317,6 +325,11 @@ class Fuzzer:
         "trigger_uncapture": "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
                              "AND sql LIKE '%sqlite-triggers capture%'",
         "trigger_unlisten": "SELECT name FROM trigger_listeners",
+        # Unregistering refuses an installed pack.
+        "trigger_pack_unregister": "SELECT name FROM trigger_packs WHERE registered AND NOT installed",
+        # The tables this connection guards, each watched by name or by '*'.
+        "trigger_unwatch": "SELECT DISTINCT tbl_name FROM sqlite_temp_master WHERE type = 'trigger' "
+                           "AND name LIKE 'trigger_feed%' UNION ALL SELECT '*'",
     }
 
     def arguments(self, function, sig):
@@ -324,6 +337,35 @@ class Fuzzer:
             # A call that is valid whole, so listeners exist to unlisten.
             return [Value.bound(v) for v in (self.rng.choice(self.table_names),
                                              self.rng.choice(EVENTS[10:]), "SELECT 1")]
+        if function == "trigger_pack_unregister" and self.rng.random() < 0.3:
+            # A pack registered just before, so that unregistering can succeed
+            # whatever the scratch database went through.
+            name = f"fz_u{self.rng.randint(0, 99)}"
+            text = (f"-- pack: {name}\n-- version: 1.0.0\n"
+                    f"-- param: t | ident | {json.dumps(self.rng.choice(self.table_names))} | the table\n"
+                    "-- param: n | ident | \"fz_u_trigger\" | the trigger\n"
+                    "-- requires: t |\n-- object: trigger | n | t\n--\n"
+                    "CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT 1; END;\n")
+            try:
+                self.h.rows(self.conn, "SELECT trigger_pack_register(?)", (text,))
+            except Exception:  # noqa: BLE001 - already registered, or in a transaction
+                pass
+            return [Value.bound(name)]
+        if function == "trigger_uncapture" and self.rng.random() < 0.2:
+            # A table captured just before, so that uncapturing can succeed.
+            table = self.rng.choice(self.table_names)
+            try:
+                self.h.rows(self.conn, "SELECT trigger_capture(?)", (table,))
+            except Exception:  # noqa: BLE001 - not capturable, or in a transaction
+                pass
+            return [Value.bound(table)]
+        if function == "trigger_ack" and self.rng.random() < 0.3:
+            # A position that exists: the newest event's, or 0.
+            try:
+                last = self.h.rows(self.conn, "SELECT coalesce(max(seq), 0) FROM trigger_outbox")[0][0]
+            except Exception:  # noqa: BLE001 - no outbox yet
+                last = 0
+            return [Value.bound(self.rng.choice(["fz", "consumer", "日本"])), Value.bound(last)]
         query = self.UNDO_TARGETS.get(function)
         if query and sig is not None and self.rng.random() < 0.5:
             existing = [r[0] for r in self.h.rows(self.conn, query)]
@@ -501,6 +543,37 @@ class Fuzzer:
                 raise Broken(f"uninstalling right after {where} failed")
             if sqlhosts.schema(self.h, self.conn) != before:
                 raise Broken(f"uninstall did not restore the schema after {where}")
+
+    # Statements a template's body may try beside its trigger.
+    SNEAKY = ["DROP TABLE canary;", "CREATE TABLE IF NOT EXISTS main.stolen (x);", "ATTACH 'x.db' AS x;",
+              "CREATE TRIGGER IF NOT EXISTS main.evil AFTER INSERT ON canary BEGIN SELECT 1; END;",
+              "-- {{t}}", "SELECT '{{v}}';", "END;", "{{", "CREATE INDEX IF NOT EXISTS main.{{n}} ON {{t}}(x);"]
+
+    def template(self):
+        """A template for trigger_pack_register: one that registers, with
+        hostile names and values in its defaults, more than half of the time;
+        else one with a line changed, cut short or replaced by SQL that
+        tries to do more than the header declares."""
+        # (hostile_db's generator, which borrows this, knows no tables yet.)
+        table = self.rng.choice(getattr(self, "table_names", None) or ["user"])
+        trigger, value = self.hostile_name(), self.text()
+        name = self.rng.choice(["fz", f"fz_{self.rng.randint(0, 9)}", "ünï_日本-2.x", "task_state", "a b", ""])
+        version = self.rng.choice(["1", "1.0.0", "2.10", "0.0.1", "x", ""])
+        lines = [f"-- pack: {name}", f"-- version: {version}",
+                 f"-- param: t | ident | {json.dumps(table)} | the table",
+                 f"-- param: n | ident | {json.dumps(trigger)} | the trigger",
+                 f"-- param: v | text | {json.dumps(value)} | a value",
+                 "-- requires: t |", "-- object: trigger | n | t", "--",
+                 "CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT {{v}}; END;"]
+        r = self.rng.random()
+        if r < 0.2:
+            lines[self.rng.randrange(len(lines))] = self.rng.choice(self.SNEAKY + [self.text()])
+        elif r < 0.35:
+            lines.insert(self.rng.randrange(len(lines) + 1), self.rng.choice(self.SNEAKY))
+        text = "\n".join(lines) + "\n"
+        if 0.35 <= r < 0.45:
+            return text[: self.rng.randrange(len(text))]
+        return text
 
     def hostile_name(self):
         if self.rng.random() < 0.6:

@@ -11,7 +11,8 @@ extension loaded. Whatever a file says, the host must not die.
 Each file comes from one seed (the same seed always makes the same file on
 the same SQLite). A file may contain:
 - the extension's own tables (trigger_outbox, trigger_outbox_consumers,
-  trigger_pack_installs) as the extension makes them or altered, with
+  trigger_pack_installs, trigger_pack_templates) as the extension makes
+  them or altered, with
   triggers on them; user tables named like the extension's table-valued
   functions (trigger_txn, trigger_changes, ...); the packs' seed tables;
 - user tables whose DEFAULTs, CHECKs and generated columns (VIRTUAL and
@@ -90,6 +91,11 @@ class Extension:
         self.packs = [r[0] for r in rows]
         self.pack_params = {r[0]: json.loads(r[1]) for r in rows}
         h.rows(conn, "SELECT trigger_outbox_init()")
+        # A registered pack makes the table of registered templates.
+        h.rows(conn, "SELECT trigger_pack_register(?)", (
+            "-- pack: own\n-- version: 1\n-- param: t | ident | \"t\" | the table\n"
+            "-- param: n | ident | \"n\" | the trigger\n-- requires: t |\n-- object: trigger | n | t\n--\n"
+            "CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT 1; END;\n",))
         self.own_ddl = dict(h.rows(conn, "SELECT name, sql FROM sqlite_master "
                                          "WHERE type = 'table' AND name LIKE 'trigger%'"))
         pack_sql = h.rows(conn, "SELECT trigger_pack_sql(?)", (self.packs[0],))[0][0]

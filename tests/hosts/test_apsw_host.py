@@ -27,7 +27,7 @@ def test_seed_story_in_apsw():
     conn = connect()
     conn.execute(SEED_SCHEMA)
     assert one(conn, "SELECT trigger_install('task_state')").startswith("installed task_state 1.0.0")
-    assert one(conn, "SELECT trigger_install('default_album')").startswith("installed default_album 1.0.0")
+    assert one(conn, "SELECT trigger_install('default_album')").startswith("installed default_album 1.1.0")
     conn.execute(
         """
         INSERT INTO user (id, name) VALUES (1, 'alice'), (2, 'bob');

@@ -1,6 +1,7 @@
-"""The functions that write (packs, capture, listeners, ack, prune) against a
-database another connection holds a lock on, in rollback-journal and WAL
-mode, in Python's sqlite3 (SQLite 3.40.1) and apsw (the newest SQLite).
+"""The functions that write (packs, their upgrades and registrations,
+capture, listeners, ack, prune) against a database another connection holds
+a lock on, in rollback-journal and WAL mode, in Python's sqlite3 (SQLite
+3.40.1) and apsw (the newest SQLite).
 
 - A failure, a COMMIT that stays BUSY included, leaves the connection as it
   was: in autocommit mode, holding no lock, with nothing changed.
@@ -17,6 +18,7 @@ import pytest
 
 from conftest import SEED_SCHEMA
 from sqlhosts import HOSTS, host
+from test_interrupts import OLD_DEFAULT_ALBUM, REGISTER_OWN
 
 SQLITE_BUSY = 5
 
@@ -24,6 +26,9 @@ SQLITE_BUSY = 5
 CALLS = {
     "install": ("", "SELECT trigger_install('task_state')"),
     "uninstall": ("SELECT trigger_install('task_state')", "SELECT trigger_uninstall('task_state')"),
+    "upgrade": (OLD_DEFAULT_ALBUM, "SELECT trigger_upgrade('default_album')"),
+    "pack_register": ("", REGISTER_OWN),
+    "pack_unregister": (REGISTER_OWN, "SELECT trigger_pack_unregister('own')"),
     "capture": ("", "SELECT trigger_capture('obs')"),
     "uncapture": ("SELECT trigger_capture('obs')", "SELECT trigger_uncapture('obs')"),
     "listen": ("", "SELECT trigger_listen('user', 'after_insert', 'SELECT 1;')"),
@@ -60,8 +65,8 @@ def database(h, tmp_path, wal, setup=""):
     h.script(conn, SEED_SCHEMA)
     if wal:
         h.rows(conn, "PRAGMA journal_mode = wal")
-    for statement in filter(str.strip, setup.split(";")):
-        h.rows(conn, statement)
+    if setup:
+        h.script(conn, setup)
     return db, conn
 
 

@@ -5,7 +5,7 @@ extension, opened with trusted_schema ON and OFF, read and written in child
 processes of Python's sqlite3 (SQLite 3.40.1), apsw (the newest SQLite) and
 the sqlite3 shell. No file may kill its host, hang it, or print a panic.
 
-A quick run (SQLITE_TRIGGERS_HOSTILE_FILES files, default 150, from seed
+A quick run (SQLITE_TRIGGERS_HOSTILE_FILES files, default 300, from seed
 SQLITE_TRIGGERS_HOSTILE_SEED, default 20261201) runs in scripts/test. A soak:
     SQLITE_TRIGGERS_SOAK=3000 .venv/bin/python -m pytest -q -s tests/hosts/test_hostile_db.py
 (a random seed unless SQLITE_TRIGGERS_HOSTILE_SEED is set; it is printed), or
@@ -24,7 +24,7 @@ import hostile_db
 import sqlhosts
 
 SOAK = int(os.environ.get("SQLITE_TRIGGERS_SOAK", "0"))
-FILES = SOAK or int(os.environ.get("SQLITE_TRIGGERS_HOSTILE_FILES", "150"))
+FILES = SOAK or int(os.environ.get("SQLITE_TRIGGERS_HOSTILE_FILES", "300"))
 SEED = int(os.environ.get("SQLITE_TRIGGERS_HOSTILE_SEED", str(random.randrange(10**9) if SOAK else 20261201)))
 # Where the schema calls the functions; every function must be called in
 # every one of these somewhere in the run, in objects SQLite accepted.

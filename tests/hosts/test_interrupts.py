@@ -12,7 +12,21 @@ import sqlite3
 
 import pytest
 
-from conftest import SEED_SCHEMA, connect
+from conftest import ROOT, SEED_SCHEMA, connect
+
+# A database where default_album 1.0.0 is installed, by the plain file 0.1.0 shipped.
+OLD_DEFAULT_ALBUM = (ROOT / "tests" / "fixtures" / "default_album-1.0.0.sql").read_text()
+# A pack of one's own, as trigger_pack_register takes it.
+OWN_PACK = """-- pack: own
+-- version: 1
+-- param: t | ident | "obs" | the table
+-- param: n | ident | "own" | the trigger
+-- requires: t |
+-- object: trigger | n | t
+--
+CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER UPDATE ON {{t}} BEGIN SELECT 1; END;
+"""
+REGISTER_OWN = "SELECT trigger_pack_register('" + OWN_PACK.replace("'", "''") + "')"
 
 
 def schema(conn):
@@ -29,6 +43,9 @@ CALLS = {
                  "SELECT trigger_unlisten('l')"),
     "install": ("", "SELECT trigger_install('task_state')"),
     "uninstall": ("SELECT trigger_install('task_state')", "SELECT trigger_uninstall('task_state')"),
+    "upgrade": (OLD_DEFAULT_ALBUM, "SELECT trigger_upgrade('default_album')"),
+    "register": ("", REGISTER_OWN),
+    "unregister": (REGISTER_OWN, "SELECT trigger_pack_unregister('own')"),
     "outbox_init": ("", "SELECT trigger_outbox_init()"),
     "ack": ("SELECT trigger_emit('c', 1)", "SELECT trigger_ack('reader', 1)"),
     "prune": ("SELECT trigger_emit('c', 1); SELECT trigger_ack('reader', 1)", "SELECT trigger_prune()"),
@@ -36,8 +53,14 @@ CALLS = {
 
 
 def contents(conn):
-    """The schema and the outbox's consumers and events."""
+    """The schema, the packs' records and templates, and the outbox's
+    consumers and events."""
     rows = schema(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "trigger_pack_installs" in tables:
+        rows += conn.execute("SELECT 'install', pack, version, params FROM trigger_pack_installs").fetchall()
+    if "trigger_pack_templates" in tables:
+        rows += conn.execute("SELECT 'template', pack, version, template FROM trigger_pack_templates").fetchall()
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trigger_outbox'").fetchone():
         rows += conn.execute("SELECT 'event', seq, channel, payload FROM trigger_outbox").fetchall()
         rows += conn.execute("SELECT 'consumer', consumer, seq, NULL FROM trigger_outbox_consumers").fetchall()
@@ -53,8 +76,7 @@ def test_an_interrupt_at_any_step_leaves_all_or_nothing_and_no_stray_transaction
     for step in range(1, 20000):
         conn = connect()
         conn.executescript(SEED_SCHEMA)
-        for statement in filter(None, setup.split("; ")):
-            conn.execute(statement).fetchall()
+        conn.executescript(setup)
         if in_txn:
             conn.execute("BEGIN")
         before = contents(conn)

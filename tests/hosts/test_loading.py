@@ -137,7 +137,7 @@ def test_temp_tables_of_the_same_name_do_not_capture_the_pack(h, tmp_path):
     conn = h.connect(db)  # the temp tables are gone; the pack is not
     assert sorted(r[0] for r in h.rows(conn, "SELECT type FROM sqlite_master WHERE name LIKE 'user_default_album%'")) == ["index", "trigger"]
     assert one(h, conn, "SELECT trigger_uninstall('default_album')") == (
-        "uninstalled default_album 1.0.0: index user_default_album_idx, trigger user_default_album")
+        "uninstalled default_album 1.1.0: index user_default_album_idx, trigger user_default_album")
 
 
 def test_temp_only_tables_are_not_used(h):

@@ -15,6 +15,9 @@ EXPECTED_FUNCTIONS = {
     ("trigger_pack_sql", "s", "utf8", -1, INNOCUOUS),
     ("trigger_install", "s", "utf8", -1, DIRECTONLY),
     ("trigger_uninstall", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_upgrade", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_pack_register", "s", "utf8", -1, DIRECTONLY),
+    ("trigger_pack_unregister", "s", "utf8", -1, DIRECTONLY),
     ("trigger_watch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_unwatch", "s", "utf8", -1, DIRECTONLY),
     ("trigger_feed_capacity", "s", "utf8", -1, DIRECTONLY),
@@ -114,7 +117,7 @@ def test_installed_triggers_fire_on_connections_without_the_extension(tmp_path):
 
 def test_packs_listing_follows_install_and_uninstall(seed):
     rows = seed.execute("SELECT name, version, installed, installed_version, installed_params FROM trigger_packs").fetchall()
-    assert rows == [("default_album", "1.0.0", 0, None, None), ("task_state", "1.0.0", 0, None, None)]
+    assert rows == [("default_album", "1.1.0", 0, None, None), ("task_state", "1.0.0", 0, None, None)]
     seed.execute("""SELECT trigger_install('task_state', '{"set_state": 3}')""")
     name, installed, params = seed.execute(
         "SELECT name, installed, installed_params FROM trigger_packs WHERE installed"
@@ -267,7 +270,7 @@ def test_hostile_names_and_values_are_quoted_never_run(name):
     conn.execute("CREATE TABLE album (user_id, album_name)")
     params = {"user_table": table, "trigger_name": name, "index_name": name + "_i", "album_name": name}
     summary = scalar(conn, "SELECT trigger_install('default_album', ?)", json.dumps(params))
-    assert summary.startswith("installed default_album 1.0.0") and "\n" not in summary
+    assert summary.startswith("installed default_album 1.1.0") and "\n" not in summary
     conn.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
     assert conn.execute("SELECT user_id, album_name FROM album").fetchall() == [(1, name)]
     assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?", name) == 1

@@ -17,7 +17,7 @@ from sqlhosts import HOSTILE_NAMES, REFUSED_NAMES, SEED_SCHEMA, schema
 DIRECTONLY, INNOCUOUS = 0x80000, 0x200000
 # Functions that change the schema or install behaviour: the issue names
 # install, uninstall, listen and capture; watch creates triggers too.
-ADMIN_WORDS = ("install", "listen", "capture", "watch")
+ADMIN_WORDS = ("install", "upgrade", "register", "listen", "capture", "watch")
 # What a broken quote would look like in SQLite's own errors.
 SQL_SYNTAX_ERRORS = ("syntax error", "unrecognized token", "incomplete input", "near \"")
 

@@ -24,12 +24,12 @@ def test_seed_story_script_runs_end_to_end():
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "installed task_state 1.0.0: index update_task_state_idx on task, trigger update_task_state on obs" in out
-    assert "installed default_album 1.0.0: index user_default_album_idx on album, trigger user_default_album on user" in out
+    assert "installed default_album 1.1.0: index user_default_album_idx on album, trigger user_default_album on user" in out
     for user in ("alice", "bob", "carol"):
         assert any(line.split()[:4] == [user, "default", "album", "1"] for line in out.splitlines()), out
     tasks = [line.split() for line in out.splitlines() if line[:1].isdigit() and len(line.split()) == 4]
     assert tasks == [["1", "Comet", "calibrate", "2"], ["2", "Comet", "expose", "2"], ["3", "nebula", "calibrate", "0"]]
-    assert "uninstalled default_album 1.0.0" in out
+    assert "uninstalled default_album 1.1.0" in out
     tail = out.split("only the user's tables remain")[1]
     assert [l.split() for l in tail.splitlines() if l.startswith("table")] == [
         ["table", "album"], ["table", "obs"], ["table", "task"], ["table", "user"]]

@@ -49,7 +49,8 @@ def in_child(scenario, *args):
     assert result.stderr == ""
 
 
-ENDS = ["committed", "mid-transaction", "watched, mid-transaction"]
+ENDS = ["committed", "mid-transaction", "watched, mid-transaction", "watching every table, the outbox too",
+        "a trigger on the outbox"]
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -64,6 +65,17 @@ def closes_and_lets_go(name, end, path):
     h.script(conn, EMITTING)
     if end.startswith("watched"):
         h.rows(conn, "SELECT trigger_watch('t')")
+    if end.startswith("watching every table"):
+        # The feed's guard on trigger_outbox compiles into the cached
+        # INSERT and uses trigger_txn, which holds the cache.
+        h.rows(conn, "SELECT trigger_outbox_init()")
+        h.rows(conn, "SELECT trigger_watch('*')")
+        h.rows(conn, "SELECT * FROM trigger_txn")
+    if end == "a trigger on the outbox":
+        h.rows(conn, "SELECT trigger_outbox_init()")
+        h.rows(conn, "CREATE TABLE w(x)")
+        h.rows(conn, "CREATE TRIGGER o AFTER INSERT ON trigger_outbox BEGIN INSERT INTO w VALUES (new.seq); END")
+        h.rows(conn, "SELECT trigger_watch('w')")
     for i in range(5):
         h.rows(conn, "INSERT INTO t(v) VALUES (?)", (i,))
     if end != "committed":

@@ -168,6 +168,46 @@ def test_changed_and_removed_declarations(tmp_path):
         "1|first album", "2|default album", "deleted nebula"]
 
 
+def to_default_album_1_0_0(db):
+    """Puts the database's default_album back at 1.0.0, as the plain file
+    release 0.1.0 shipped installs it (the models declare its defaults)."""
+    shell(db, 'DROP TRIGGER "user_default_album"; DROP INDEX "user_default_album_idx";'
+              "DELETE FROM trigger_pack_installs WHERE pack = 'default_album';")
+    shell(db, (HERE / "default_album-1.0.0.sql").read_text())
+
+
+def test_autogenerate_upgrades_a_pack_installed_at_an_older_version(tmp_path):
+    project = make_project(tmp_path)
+    revision(project, "seed")
+    alembic(project, "upgrade", "head")
+    db = project / "app.db"
+    to_default_album_1_0_0(db)
+    assert not in_sync(db)
+    _, upgrade, downgrade = revision(project, "upgrade default_album")
+    assert "op.upgrade_trigger_pack('default_album', params={" in upgrade
+    assert "op.uninstall_trigger_pack" not in upgrade and "op.install_trigger_pack" not in upgrade
+    assert "pass  # pack default_album stays upgraded: an older version of a pack installs nothing" in downgrade
+
+    # Offline, the upgrade is plain SQL: the old objects dropped, 1.1.0's created.
+    offline = tmp_path / "offline.db"
+    shutil.copyfile(db, offline)
+    up = alembic(project, "upgrade", "head", "--sql")
+    up = up[up.rindex("-- Running upgrade"):].split("\n", 1)[1]  # the second revision's
+    assert 'DROP TRIGGER IF EXISTS main."user_default_album";' in up
+    assert "WHEN NOT EXISTS (" in up and "trigger_upgrade(" not in up
+    shell(offline, up)
+
+    alembic(project, "upgrade", "head")
+    for upgraded in (db, offline):
+        assert shell(upgraded, "SELECT version FROM trigger_pack_installs WHERE pack = 'default_album';").split() == [
+            "1.1.0"]
+        assert in_sync(upgraded)
+        assert behaviour(upgraded) == SEED_RESULT
+    assert "No new upgrade operations detected" in alembic(project, "check")
+    alembic(project, "downgrade", "-1")  # the pack stays upgraded
+    assert in_sync(db)
+
+
 def test_offline_sql_runs_without_the_extension(tmp_path):
     project = make_project(tmp_path)
     revision(project, "seed")

@@ -6,6 +6,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 
 from sqlite_triggers.sqlalchemy import (NEW, OLD, Comparison, InstalledListener, InstalledPack, Listener, Pack,
                                         compare, enable, listen)
+from conftest import HERE
 from models import make_models
 
 
@@ -62,6 +63,9 @@ def test_missing_extra_and_different(tmp_path):
     assert named.reasons == ("""when: declared 'NEW."name" IS NOT OLD."name"', installed None""",)
 
 
+OLD_DEFAULT_ALBUM = (HERE / "default_album-1.0.0.sql").read_text()
+
+
 def test_values_are_compared_as_installed_and_versions_too(tmp_path):
     m = make_models()
     Pack("task_state", m.metadata, when_state=2, trigger_name="obs_done")
@@ -76,6 +80,32 @@ def test_values_are_compared_as_installed_and_versions_too(tmp_path):
         conn.exec_driver_sql("UPDATE trigger_pack_installs SET version = '0.9.0' WHERE pack = 'task_state'")
         (difference,) = compare(again.metadata, conn).differ
         assert difference.reasons == ("version: installed 0.9.0, the extension's is 1.0.0",)
+        assert not difference.upgrade  # a version the extension does not know
+
+
+def test_a_pack_installed_at_an_older_version_is_one_to_upgrade(tmp_path):
+    """default_album 1.0.0, from the plain file release 0.1.0 shipped:
+    compare() finds it to upgrade, Pack.upgrade() upgrades it."""
+    m = make_models()
+    pack = Pack("default_album", m.metadata)
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    m.User.__table__.create(engine)  # the tables alone: no pack yet
+    m.Album.__table__.create(engine)
+    with engine.begin() as conn:
+        conn.connection.driver_connection.executescript(OLD_DEFAULT_ALBUM)
+    with engine.begin() as conn:
+        (difference,) = compare(m.metadata, conn).differ
+        assert difference.reasons == ("version: installed 1.0.0, the extension's is 1.1.0",)
+        assert difference.upgrade and difference.installed.upgradable
+        assert pack.upgrade(conn) == ("upgraded default_album from 1.0.0 to 1.1.0: kept index "
+                                      "user_default_album_idx, replaced trigger user_default_album")
+        assert compare(m.metadata, conn).in_sync
+        # Other parameters declared: not an upgrade, a reinstall.
+        other = make_models()
+        Pack("default_album", other.metadata, album_name="photos")
+        conn.exec_driver_sql("UPDATE trigger_pack_installs SET version = '1.0.0'")
+        (difference,) = compare(other.metadata, conn).differ
+        assert not difference.upgrade
 
 
 def test_names_differing_only_in_case_are_the_same_names(tmp_path):

@@ -90,7 +90,7 @@ def test_drop_all_of_a_pack_never_installed(tmp_path):
     engine = engine_for(tmp_path)
     m.metadata.create_all(engine)
     with engine.begin() as conn:
-        assert pack.drop(conn).startswith("uninstalled default_album 1.0.0")
+        assert pack.drop(conn).startswith("uninstalled default_album 1.1.0")
         assert pack.drop(conn) is None
     m.metadata.drop_all(engine)
 

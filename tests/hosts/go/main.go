@@ -164,7 +164,7 @@ func main() {
 	// The seed story.
 	exec(conn, string(seed))
 	expectPrefix(conn, "SELECT trigger_install('task_state')", "installed task_state 1.0.0")
-	expectPrefix(conn, "SELECT trigger_install('default_album')", "installed default_album 1.0.0")
+	expectPrefix(conn, "SELECT trigger_install('default_album')", "installed default_album 1.1.0")
 	exec(conn, "INSERT INTO user (id, name) VALUES (1, 'alice'), (2, 'bob')")
 	expectRows(conn, "SELECT user_id, album_name FROM album ORDER BY 1",
 		[][]any{{int64(1), "default album"}, {int64(2), "default album"}})

@@ -28,7 +28,7 @@ async function versions(db) {
 async function seedStory(db) {
   await db.exec(SEED_SCHEMA);
   assert.match(await one(db, "SELECT trigger_install('task_state')"), /^installed task_state 1\.0\.0/);
-  assert.match(await one(db, "SELECT trigger_install('default_album')"), /^installed default_album 1\.0\.0/);
+  assert.match(await one(db, "SELECT trigger_install('default_album')"), /^installed default_album 1\.1\.0/);
   await db.exec(`
     INSERT INTO user (id, name) VALUES (1, 'alice'), (2, 'bob');
     INSERT INTO obs (id, name) VALUES (1, 'comet'), (2, 'nebula');

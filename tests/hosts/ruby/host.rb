@@ -71,7 +71,7 @@ Dir.mktmpdir("sqlite-triggers-ruby-host-") do |dir|
   # The seed story.
   db.execute_batch(seed)
   expect_prefix(db, "SELECT trigger_install('task_state')", "installed task_state 1.0.0")
-  expect_prefix(db, "SELECT trigger_install('default_album')", "installed default_album 1.0.0")
+  expect_prefix(db, "SELECT trigger_install('default_album')", "installed default_album 1.1.0")
   db.execute("INSERT INTO user (id, name) VALUES (1, 'alice'), (2, 'bob')")
   expect_rows(db, "SELECT user_id, album_name FROM album ORDER BY 1", [[1, "default album"], [2, "default album"]])
   db.execute("INSERT INTO obs (id, name) VALUES (1, 'comet'), (2, 'nebula')")

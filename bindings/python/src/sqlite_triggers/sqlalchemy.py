@@ -320,6 +320,14 @@ class Pack:
             return None
         return connection.execute(text("SELECT trigger_uninstall(:name)"), {"name": self.name}).scalar_one()
 
+    def upgrade(self, connection: Connection) -> str:
+        """Upgrades the installed pack to the extension's newest version,
+        with the parameters it was installed with (``trigger_upgrade``),
+        and returns the summary; one already at that version is left as it
+        is."""
+        _require_extension(connection, f"upgrading pack {self.name}")
+        return connection.execute(text("SELECT trigger_upgrade(:name)"), {"name": self.name}).scalar_one()
+
     def expected(self, connection: Connection) -> Tuple[str, Dict[str, Any]]:
         """The version and the full parameters (defaults included, values
         typed by their columns) an install would record on this database:
@@ -676,6 +684,8 @@ class InstalledPack:
     name: str
     version: str
     params: Dict[str, Any]
+    upgradable: bool = False
+    """Installed at an older version that ``trigger_upgrade`` upgrades."""
 
 
 @dataclass(frozen=True)
@@ -694,9 +704,10 @@ def installed_packs(connection: Connection) -> List[InstalledPack]:
     """The packs installed in the connection's main database."""
     _require_extension(connection, "listing packs")
     rows = connection.execute(
-        text("SELECT name, installed_version, installed_params FROM trigger_packs WHERE installed ORDER BY name")
+        text("SELECT name, installed_version, installed_params, upgradable FROM trigger_packs "
+             "WHERE installed ORDER BY name")
     )
-    return [InstalledPack(r[0], r[1], json.loads(r[2])) for r in rows]
+    return [InstalledPack(r[0], r[1], json.loads(r[2]), bool(r[3])) for r in rows]
 
 
 def installed_listeners(connection: Connection) -> List[InstalledListener]:
@@ -718,6 +729,9 @@ class Difference:
     declared: Union[Pack, Listener]
     installed: Union[InstalledPack, InstalledListener]
     reasons: Tuple[str, ...]
+    upgrade: bool = False
+    """A pack installed at an older version with the declared parameters:
+    ``trigger_upgrade`` brings it in line, keeping them."""
 
 
 @dataclass(frozen=True)
@@ -780,7 +794,9 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
     A pack differs when its installed version or parameters are not what an
     install of the declaration would record now (defaults filled in, values
     typed by their columns, as ``trigger_pack_sql`` shows), or when a
-    trigger or index it made is gone (``"trigger X is missing"``). A listener is
+    trigger or index it made is gone (``"trigger X is missing"``). A pack
+    that differs only by an older version the extension can upgrade has
+    ``upgrade`` set on its :class:`Difference`. A listener is
     matched by its name when declared with one (then a different definition
     is a difference), else by its whole definition (then a changed one is
     missing, and the old one extra).
@@ -799,14 +815,15 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
             seen_packs.add(item.name)
             version, params = item.expected(connection)
             reasons = []
-            if row.version != version:
-                reasons.append(f"version: installed {row.version}, the extension's is {version}")
             for key in sorted(set(params) | set(row.params)):
                 if params.get(key) != row.params.get(key):
                     reasons.append(f"parameter {key}: declared {params.get(key)!r}, installed {row.params.get(key)!r}")
+            params_differ = bool(reasons)
+            if row.version != version:
+                reasons.insert(0, f"version: installed {row.version}, the extension's is {version}")
             reasons += _missing_pack_objects(connection, row)
             if reasons:
-                differ.append(Difference(item, row, tuple(reasons)))
+                differ.append(Difference(item, row, tuple(reasons), row.upgradable and not params_differ))
             continue
         found = next((r for r in listeners if item.matches(r)), None)
         if found is None and item.name is not None:

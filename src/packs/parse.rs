@@ -1,0 +1,778 @@
+//! Reading a pack template: the built-in ones of `sql/packs/` and the ones a
+//! team registers (`trigger_pack_register`) alike. Every error names the
+//! template line it is about, and the parameter where one is at fault.
+//!
+//! A template is a header, then the SQL body:
+//!
+//! ```text
+//! -- pack: NAME
+//! -- version: 1.0.0
+//! -- description: one line
+//! -- param: NAME | ident|text|value(TABLE_PARAM.COLUMN_PARAM) | DEFAULT (JSON) | what it is
+//! -- requires: TABLE_PARAM | COLUMN_PARAM ...
+//! -- object: trigger|index | NAME_PARAM | TABLE_PARAM
+//! --
+//! CREATE TRIGGER IF NOT EXISTS main.{{NAME_PARAM}} ... ON {{TABLE_PARAM}} ... END;
+//! ```
+//!
+//! The body is checked so that it can only ever create the objects the
+//! header declares, whatever the parameter values: it holds nothing but one
+//! `CREATE TRIGGER|[UNIQUE] INDEX IF NOT EXISTS main.{{NAME_PARAM}} … ON
+//! {{TABLE_PARAM}}` statement per `-- object:` line (and comments), and
+//! placeholders stand only in the SQL itself, where each value is one quoted
+//! token, never in a comment or a quoted string (where an identifier's
+//! newline would end the comment, or its quotes the string).
+use serde_json::{Map, Value};
+
+use super::template::{ObjectDef, ObjectKind, ParamDef, ParamKind, Requirement, Template};
+use crate::sql::{shorten, tokens, Kind};
+use crate::{Error, Result};
+
+/// The keys a header line may have.
+const HEADER_KEYS: &str = "pack, version, description, param, requires, object";
+
+/// How each statement of a body begins, the kind of object it creates, and
+/// the words SQLite stores in `sqlite_schema.sql` before the object's name.
+const CREATES: [(&str, ObjectKind, &str); 3] = [
+    (
+        "CREATE TRIGGER IF NOT EXISTS main.",
+        ObjectKind::Trigger,
+        "CREATE TRIGGER",
+    ),
+    (
+        "CREATE INDEX IF NOT EXISTS main.",
+        ObjectKind::Index,
+        "CREATE INDEX",
+    ),
+    (
+        "CREATE UNIQUE INDEX IF NOT EXISTS main.",
+        ObjectKind::Index,
+        "CREATE UNIQUE INDEX",
+    ),
+];
+
+/// The longest pack and parameter name.
+const MAX_NAME_CHARS: usize = 64;
+
+fn at(line: usize, what: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("line {line}: {what}"))
+}
+
+/// A `-- KEY: VALUE` line of the header; `None` where the header ends.
+fn header_line(line: &str) -> Option<(&str, &str)> {
+    line.trim_end()
+        .strip_prefix("-- ")
+        .and_then(|l| l.split_once(": "))
+        .filter(|(k, _)| !k.is_empty() && !k.contains(' '))
+}
+
+impl Template {
+    /// Parses and checks a template's text. Errors start with `line N: `.
+    pub fn parse(text: &str) -> Result<Template> {
+        let mut pack: Option<(usize, String)> = None;
+        let mut version: Option<(usize, String)> = None;
+        let mut description: Option<(usize, String)> = None;
+        let mut params: Vec<ParamDef> = Vec::new();
+        let mut requires: Vec<Requirement> = Vec::new();
+        let mut objects: Vec<ObjectDef> = Vec::new();
+        let (mut body_start, mut body_line, mut offset) = (text.len(), 1, 0);
+        for (i, raw) in text.split_inclusive('\n').enumerate() {
+            let n = i + 1;
+            let Some((key, rest)) = header_line(raw).filter(|(k, _)| n > 1 || *k == "pack") else {
+                body_start = offset;
+                body_line = n;
+                break;
+            };
+            offset += raw.len();
+            body_line = n + 1;
+            match key {
+                "pack" | "version" | "description" => {
+                    let slot = match key {
+                        "pack" => &mut pack,
+                        "version" => &mut version,
+                        _ => &mut description,
+                    };
+                    if let Some((first, _)) = slot {
+                        return Err(at(
+                            n,
+                            format!(
+                                "a second '-- {key}:' line (the first is line {first}); keep one"
+                            ),
+                        ));
+                    }
+                    *slot = Some((n, rest.trim().to_string()));
+                }
+                "param" => {
+                    let p = param_line(n, rest)?;
+                    let first = params.iter().find(|d| d.name == p.name).map(|d| d.line);
+                    once(n, first, &format!("parameter {}", p.name), "param")?;
+                    params.push(p);
+                }
+                "requires" => {
+                    let [table, columns] = split_fields(rest)[..] else {
+                        return Err(at(
+                            n,
+                            "write '-- requires: TABLE_PARAM | COLUMN_PARAM ...', the column \
+                             parameters separated by spaces",
+                        ));
+                    };
+                    requires.push(Requirement {
+                        table_param: table.to_string(),
+                        column_params: columns.split_whitespace().map(String::from).collect(),
+                        line: n,
+                    });
+                }
+                "object" => {
+                    let o = object_line(n, rest)?;
+                    let first = objects.iter().find(|d| d.name_param == o.name_param);
+                    let first = first.map(|d| d.line);
+                    once(n, first, &format!("object {}", o.name_param), "object")?;
+                    objects.push(o);
+                }
+                other => {
+                    return Err(at(
+                        n,
+                        format!(
+                            "unknown header key {} (the keys are {HEADER_KEYS}); end the \
+                             header with a bare '--' line before the SQL",
+                            shorten(other)
+                        ),
+                    ))
+                }
+            }
+        }
+        let (pack_line, name) =
+            pack.ok_or_else(|| at(1, "a template starts with its '-- pack: NAME' line"))?;
+        check_name(&name, "pack name", &['_', '-', '.']).map_err(|why| at(pack_line, why))?;
+        let (version_line, version) = version.ok_or_else(|| {
+            at(
+                pack_line,
+                "the header has no '-- version:' line; add one, e.g. '-- version: 1.0.0'",
+            )
+        })?;
+        if super::template::version_key(&version).is_none() {
+            return Err(at(
+                version_line,
+                format!(
+                    "version {} is not numbers separated by dots; write one like 1.0.0",
+                    shorten(&version)
+                ),
+            ));
+        }
+        let mut template = Template {
+            name,
+            version,
+            description: description.map(|(_, d)| d).unwrap_or_default(),
+            params,
+            requires,
+            objects,
+            body: text[body_start..].to_string(),
+        };
+        template.check_header()?;
+        template.check_body(body_line)?;
+        Ok(template)
+    }
+
+    /// Every parameter the header names is declared, as an identifier where
+    /// it names a table, column or object; every object's table is checked
+    /// by a `-- requires:` line; every default is a valid value.
+    fn check_header(&self) -> Result<()> {
+        let ident = |line: usize, p: &str, role: &str| -> Result<()> {
+            match self.params.iter().find(|d| d.name == p) {
+                None => Err(at(
+                    line,
+                    format!(
+                        "the {role} parameter {} is not declared; declare it with a \
+                         '-- param: {} | ident | DEFAULT | DESCRIPTION' line",
+                        shorten(p),
+                        shorten_bare(p)
+                    ),
+                )),
+                Some(d) if d.kind != ParamKind::Ident => Err(at(
+                    line,
+                    format!(
+                        "the {role} parameter {p} is declared as {} (line {}); a parameter \
+                         that names a table, column or object is an ident",
+                        d.kind.name(),
+                        d.line
+                    ),
+                )),
+                Some(_) => Ok(()),
+            }
+        };
+        for p in &self.params {
+            if let Some((table, column)) = &p.column {
+                ident(p.line, table, "table")?;
+                ident(p.line, column, "column")?;
+            }
+        }
+        for r in &self.requires {
+            ident(r.line, &r.table_param, "table")?;
+            for c in &r.column_params {
+                ident(r.line, c, "column")?;
+            }
+        }
+        for o in &self.objects {
+            ident(o.line, &o.name_param, "name")?;
+            ident(o.line, &o.table_param, "table")?;
+            if !self.requires.iter().any(|r| r.table_param == o.table_param) {
+                return Err(at(
+                    o.line,
+                    format!(
+                        "the table parameter {} of object {} is named by no '-- requires:' line; \
+                         add '-- requires: {} | COLUMN_PARAM ...' so that install checks the table",
+                        o.table_param, o.name_param, o.table_param
+                    ),
+                ));
+            }
+        }
+        if self.objects.is_empty() {
+            return Err(at(
+                1,
+                "the header declares no object; add an '-- object: trigger | NAME_PARAM | \
+                 TABLE_PARAM' line for each trigger and index the pack creates",
+            ));
+        }
+        let none = Map::new();
+        for p in &self.params {
+            self.value_of(p, &none)
+                .map_err(|e| at(p.line, format!("{e}; correct the default")))?;
+        }
+        Ok(())
+    }
+
+    /// The body holds only the declared objects' statements, each once, on
+    /// its declared table, and placeholders only where a value is safe.
+    /// Fills in each object's stored SQL.
+    fn check_body(&mut self, first_line: usize) -> Result<()> {
+        let body = self.body.as_str();
+        let line_of = |offset: usize| first_line + body[..offset].matches('\n').count();
+        for t in tokens(body) {
+            let text = &body[t.start..t.end];
+            let Some(found) = text.find("{{") else {
+                continue;
+            };
+            let inside = match t.kind {
+                Kind::Comment => "a comment",
+                Kind::Text | Kind::Blob => "a quoted string",
+                Kind::Name => "a quoted name",
+                _ => continue,
+            };
+            return Err(at(
+                line_of(t.start + found),
+                format!(
+                    "a placeholder inside {inside}; write {{{{NAME}}}} in the SQL itself, where \
+                     its value is quoted for you (inside {inside} a value could end it)"
+                ),
+            ));
+        }
+        let mut rest = 0;
+        while let Some(found) = body[rest..].find("{{") {
+            let start = rest + found;
+            let Some(len) = body[start + 2..].find("}}") else {
+                return Err(at(
+                    line_of(start),
+                    "'{{' without its closing '}}'; write {{NAME}}",
+                ));
+            };
+            let name = &body[start + 2..start + 2 + len];
+            if !self.params.iter().any(|p| p.name == name) {
+                return Err(at(
+                    line_of(start),
+                    format!(
+                        "{{{{…}}}} names parameter {}, which is not declared; declare it with a \
+                         '-- param: {} | KIND | DEFAULT | DESCRIPTION' line",
+                        shorten(name),
+                        shorten_bare(name)
+                    ),
+                ));
+            }
+            rest = start + 2 + len + 2;
+        }
+        let mut made: Vec<Option<usize>> = vec![None; self.objects.len()];
+        for s in statements(body).map_err(|(offset, what)| at(line_of(offset), what))? {
+            let line = line_of(s.start);
+            let Some(i) = self.objects.iter().position(|o| o.name_param == s.name) else {
+                return Err(at(
+                    line,
+                    format!(
+                        "this statement creates {{{{{}}}}}, which no '-- object:' line declares; \
+                         add '-- object: {} | {} | TABLE_PARAM' to the header",
+                        s.name,
+                        s.kind.name(),
+                        s.name
+                    ),
+                ));
+            };
+            let o = &mut self.objects[i];
+            if o.kind != s.kind {
+                return Err(at(
+                    line,
+                    format!(
+                        "this statement creates {} as {}, but its '-- object:' line (line {}) \
+                         declares {}",
+                        s.name,
+                        a(s.kind),
+                        o.line,
+                        a(o.kind)
+                    ),
+                ));
+            }
+            if let Some(first) = made[i] {
+                return Err(at(
+                    line,
+                    format!(
+                        "{} {} is created a second time (first on line {first}); create each \
+                         object once",
+                        o.kind.name(),
+                        o.name_param
+                    ),
+                ));
+            }
+            let created = &body[s.from..s.end];
+            if !on_table(created, &o.table_param) {
+                return Err(at(
+                    line,
+                    format!(
+                        "the statement that creates {} {} must be ON {{{{{}}}}}, the table \
+                         parameter its '-- object:' line (line {}) names",
+                        o.kind.name(),
+                        o.name_param,
+                        o.table_param,
+                        o.line
+                    ),
+                ));
+            }
+            o.stored = format!("{} {created}", s.stored_as);
+            made[i] = Some(line);
+        }
+        if let Some(o) = self.objects.iter().zip(&made).find(|(_, m)| m.is_none()) {
+            let o = o.0;
+            return Err(at(
+                o.line,
+                format!(
+                    "{} {} is declared, but no statement of the body creates it; add \
+                     'CREATE {} IF NOT EXISTS main.{{{{{}}}}} … ON {{{{{}}}}} …'",
+                    o.kind.name(),
+                    o.name_param,
+                    o.kind.name().to_uppercase(),
+                    o.name_param,
+                    o.table_param
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A name shown in a suggested header line: as it is when it is short and
+/// on one line, else cut (the quotes of [`shorten`] would not belong there).
+fn shorten_bare(name: &str) -> String {
+    crate::sql::shorten_to(&name.replace(['\n', '\r'], " "), 60)
+}
+
+/// Fails when `what`, declared on line `n`, was declared before, on line
+/// `first`.
+fn once(n: usize, first: Option<usize>, what: &str, key: &str) -> Result<()> {
+    match first {
+        Some(first) => Err(at(
+            n,
+            format!(
+                "{what} is declared twice (first on line {first}); keep one '-- {key}:' line \
+                 for it"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// "a trigger", "an index".
+fn a(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Trigger => "a trigger",
+        ObjectKind::Index => "an index",
+    }
+}
+
+/// The fields of a header line's value, split at `|`.
+fn split_fields(rest: &str) -> Vec<&str> {
+    rest.split('|').map(str::trim).collect()
+}
+
+/// `-- param: NAME | KIND | DEFAULT | DESCRIPTION` (the description may hold `|`).
+fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
+    let fields: Vec<&str> = rest.splitn(4, '|').map(str::trim).collect();
+    let [pname, kind, default, doc] = fields[..] else {
+        return Err(at(
+            n,
+            "write '-- param: NAME | KIND | DEFAULT | DESCRIPTION', KIND one of ident, text, \
+             value(TABLE_PARAM.COLUMN_PARAM)",
+        ));
+    };
+    check_name(pname, "parameter name", &['_']).map_err(|why| at(n, why))?;
+    // value(TABLE_PARAM.COLUMN_PARAM)
+    let (word, column) = match kind.strip_suffix(')').and_then(|k| k.split_once('(')) {
+        Some((k, col)) => match col.split_once('.') {
+            Some((t, c)) => (k.trim(), Some((t.trim().to_string(), c.trim().to_string()))),
+            None => {
+                return Err(at(
+                    n,
+                    format!(
+                        "parameter {pname}: {}: write value(TABLE_PARAM.COLUMN_PARAM)",
+                        shorten(kind)
+                    ),
+                ))
+            }
+        },
+        None => (kind, None),
+    };
+    let kind = ParamKind::parse(word).ok_or_else(|| {
+        at(
+            n,
+            format!(
+                "parameter {pname}: unknown kind {}; write ident, text or \
+                 value(TABLE_PARAM.COLUMN_PARAM)",
+                shorten(word)
+            ),
+        )
+    })?;
+    if (kind == ParamKind::Value) != column.is_some() {
+        return Err(at(
+            n,
+            format!(
+                "parameter {pname}: a value, and only a value, names its column as \
+                 value(TABLE_PARAM.COLUMN_PARAM)"
+            ),
+        ));
+    }
+    let default: Value = serde_json::from_str(default).map_err(|e| {
+        at(
+            n,
+            format!(
+                "the default of parameter {pname} is not JSON ({e}); write it as JSON, e.g. \
+                 \"a name\" or 2"
+            ),
+        )
+    })?;
+    Ok(ParamDef {
+        name: pname.to_string(),
+        kind,
+        column,
+        default,
+        doc: doc.to_string(),
+        line: n,
+    })
+}
+
+/// `-- object: trigger|index | NAME_PARAM | TABLE_PARAM`.
+fn object_line(n: usize, rest: &str) -> Result<ObjectDef> {
+    let [kind, name_param, table_param] = split_fields(rest)[..] else {
+        return Err(at(
+            n,
+            "write '-- object: trigger | NAME_PARAM | TABLE_PARAM' (or index)",
+        ));
+    };
+    let kind = match kind {
+        "trigger" => ObjectKind::Trigger,
+        "index" => ObjectKind::Index,
+        other => {
+            return Err(at(
+                n,
+                format!(
+                    "unknown object kind {}; write trigger or index",
+                    shorten(other)
+                ),
+            ))
+        }
+    };
+    Ok(ObjectDef {
+        kind,
+        name_param: name_param.to_string(),
+        table_param: table_param.to_string(),
+        stored: String::new(),
+        line: n,
+    })
+}
+
+/// A pack or parameter name: letters and digits of any script, and the
+/// `extra` characters, at most [`MAX_NAME_CHARS`] of them.
+fn check_name(name: &str, what: &str, extra: &[char]) -> std::result::Result<(), String> {
+    if !name.is_empty()
+        && name.chars().count() <= MAX_NAME_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || extra.contains(&c))
+    {
+        return Ok(());
+    }
+    let extra: Vec<String> = extra.iter().map(char::to_string).collect();
+    Err(format!(
+        "{what} {} is not a name; use letters, digits and {} (at most {MAX_NAME_CHARS})",
+        shorten(name),
+        extra.join(" ")
+    ))
+}
+
+/// One statement of a body, as [`statements`] finds it.
+struct Statement<'a> {
+    kind: ObjectKind,
+    /// What SQLite stores before the object's name.
+    stored_as: &'static str,
+    /// The name parameter of the object it creates.
+    name: &'a str,
+    /// Where the statement starts.
+    start: usize,
+    /// Where the object's name (its placeholder) starts, and where the
+    /// text SQLite stores from there ends.
+    from: usize,
+    end: usize,
+}
+
+/// The statements of a body, each a `CREATE … IF NOT EXISTS
+/// main.{{NAME_PARAM}}` of a trigger or index; an error (the offset and
+/// why) for anything else.
+fn statements(body: &str) -> std::result::Result<Vec<Statement<'_>>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let solid = |t: &crate::sql::Token| !matches!(t.kind, Kind::Space | Kind::Comment);
+    while let Some(t) = tokens(&body[pos..]).find(solid) {
+        let start = pos + t.start;
+        let rest = &body[start..];
+        let Some(&(prefix, kind, stored_as)) = CREATES
+            .iter()
+            .find(|(p, ..)| rest.starts_with(p) && rest[p.len()..].starts_with("{{"))
+        else {
+            if CREATES.iter().any(|(p, ..)| rest.starts_with(p)) {
+                return Err((
+                    start,
+                    "the name of the object a statement creates is a placeholder, \
+                     main.{{NAME_PARAM}}, with NAME_PARAM named by an '-- object:' line; a \
+                     pack creates nothing the header does not declare"
+                        .into(),
+                ));
+            }
+            let first_line = rest.lines().next().unwrap_or_default();
+            return Err((
+                start,
+                format!(
+                    "{} is not the statement of a declared object: a template's body holds \
+                     only 'CREATE TRIGGER IF NOT EXISTS main.{{{{NAME_PARAM}}}} …' and \
+                     'CREATE [UNIQUE] INDEX IF NOT EXISTS main.{{{{NAME_PARAM}}}} …' \
+                     statements, one for each '-- object:' line, and comments",
+                    shorten(first_line)
+                ),
+            ));
+        };
+        let from = start + prefix.len();
+        // Placeholders are checked to close before statements are read.
+        let name_end = from + 2 + body[from + 2..].find("}}").unwrap_or_default();
+        let name = &body[from + 2..name_end];
+        let trigger = kind == ObjectKind::Trigger;
+        let Some(len) = statement_end(&body[from..], trigger) else {
+            return Err((
+                start,
+                format!(
+                    "the statement that creates {} {name} does not end; end {}",
+                    kind.name(),
+                    if trigger {
+                        "a trigger with END;"
+                    } else {
+                        "it with ;"
+                    }
+                ),
+            ));
+        };
+        let end = from + len;
+        // Past the `;` that closes it (statement_end found one).
+        pos = tokens(&body[end..])
+            .find(solid)
+            .map_or(body.len(), |t| end + t.end);
+        out.push(Statement {
+            kind,
+            stored_as,
+            name,
+            start,
+            from,
+            end,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a CREATE statement's text (from the object's name on) is on the
+/// table `{{table_param}}`: its first `ON` is followed by that placeholder.
+fn on_table(created: &str, table_param: &str) -> bool {
+    let mut words = tokens(created).filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment));
+    words
+        .find(|t| t.kind == Kind::Word && created[t.start..t.end].eq_ignore_ascii_case("ON"))
+        .and_then(|_| words.next())
+        .is_some_and(|t| created[t.start..].starts_with(&format!("{{{{{table_param}}}}}")))
+}
+
+/// Where the statement at the start of `sql` ends, as SQLite stores it: the
+/// offset of its `;`, or for a trigger the end of the `END` before the `;`
+/// that closes it (an `END` that closes a `CASE` does not). Quotes,
+/// brackets and comments are skipped.
+fn statement_end(sql: &str, trigger: bool) -> Option<usize> {
+    let mut cases = 0usize;
+    // The end of the last solid token, when it is an END that closes no CASE.
+    let mut closing_end = None;
+    for t in tokens(sql) {
+        if !t.closed {
+            return None;
+        }
+        let word = |w: &str| t.kind == Kind::Word && sql[t.start..t.end].eq_ignore_ascii_case(w);
+        match t.kind {
+            Kind::Space | Kind::Comment => continue,
+            Kind::Other if &sql[t.start..t.end] == ";" => {
+                if !trigger {
+                    return Some(t.start);
+                }
+                if closing_end.is_some() {
+                    return closing_end;
+                }
+            }
+            _ if trigger && word("CASE") => cases += 1,
+            _ if trigger && word("END") => {
+                if cases == 0 {
+                    closing_end = Some(t.end);
+                    continue;
+                }
+                cases -= 1;
+            }
+            _ => {}
+        }
+        closing_end = None;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "-- pack: demo\n-- version: 1.2.3\n-- description: a demo pack\n\
+        -- param: tbl | ident | \"t\" | the table\n\
+        -- param: trigger_name | ident | \"demo\" | the trigger\n\
+        -- requires: tbl | \n\
+        -- object: trigger | trigger_name | tbl\n--\n";
+    const BODY: &str =
+        "CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END;\n";
+
+    fn error(text: &str) -> String {
+        Template::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_template_parses() {
+        let t = Template::parse(&format!("{HEADER}{BODY}")).unwrap();
+        assert_eq!(
+            t.objects[0].stored,
+            "CREATE TRIGGER {{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END"
+        );
+        assert_eq!(t.objects[0].line, 7);
+    }
+
+    #[test]
+    fn header_errors_name_the_line_and_the_parameter() {
+        assert_eq!(
+            error("SELECT 1;"),
+            "line 1: a template starts with its '-- pack: NAME' line"
+        );
+        assert_eq!(
+            error("-- version: 1\n-- pack: x\n"),
+            "line 1: a template starts with its '-- pack: NAME' line"
+        );
+        assert!(
+            error(&HEADER.replace("-- param: trigger_name", "-- param: tbl"))
+                .starts_with("line 5: parameter tbl is declared twice (first on line 4)")
+        );
+        assert!(error(&HEADER.replace("1.2.3", "one"))
+            .starts_with("line 2: version \"one\" is not numbers separated by dots"));
+        assert!(error(&HEADER.replace("-- version: 1.2.3\n", ""))
+            .starts_with("line 1: the header has no '-- version:' line"));
+        assert!(
+            error(&format!("{HEADER}{BODY}").replace("\"demo\" |", "3 |"))
+                .starts_with("line 5: parameter trigger_name of pack demo: expected a name")
+        );
+        assert!(
+            error(&format!("{HEADER}{BODY}").replace("| ident | \"t\"", "| name | \"t\""))
+                .starts_with("line 4: parameter tbl: unknown kind \"name\"")
+        );
+        assert!(error(&format!("{HEADER}{BODY}").replace("-- requires: tbl | \n", ""))
+            .starts_with("line 6: the table parameter tbl of object trigger_name is named by no '-- requires:' line"));
+        assert!(error(
+            &format!("{HEADER}{BODY}").replace("-- requires: tbl | ", "-- requires: tbl | nope")
+        )
+        .starts_with("line 6: the column parameter \"nope\" is not declared"));
+    }
+
+    #[test]
+    fn body_errors_name_the_line_and_the_parameter() {
+        let body = |b: &str| error(&format!("{HEADER}{b}"));
+        assert!(
+            body(&format!("-- a comment\n{BODY}DROP TABLE user;\n")).starts_with(
+                "line 11: \"DROP TABLE user;\" is not the statement of a declared object"
+            )
+        );
+        assert!(body(&format!(
+            "{BODY}CREATE TABLE IF NOT EXISTS main.{{{{tbl}}}} (x);\n"
+        ))
+        .starts_with("line 10: \"CREATE TABLE IF NOT EXISTS main.{{tbl}} (x);\" is not"));
+        assert!(body(&BODY.replace("SELECT 1", "SELECT {{nope}}"))
+            .starts_with("line 9: {{…}} names parameter \"nope\", which is not declared"));
+        assert!(body(&BODY.replace("SELECT 1", "SELECT '{{tbl}}'"))
+            .starts_with("line 9: a placeholder inside a quoted string"));
+        assert!(body(&format!("-- about {{{{tbl}}}}\n{BODY}"))
+            .starts_with("line 9: a placeholder inside a comment"));
+        assert!(body(&format!("{BODY}{BODY}")).starts_with(
+            "line 10: trigger trigger_name is created a second time (first on line 9)"
+        ));
+        assert!(body("-- nothing\n").starts_with(
+            "line 7: trigger trigger_name is declared, but no statement of the body creates it"
+        ));
+        assert!(body(&BODY.replace("ON {{tbl}}", "ON other")).starts_with(
+            "line 9: the statement that creates trigger trigger_name must be ON {{tbl}}"
+        ));
+        assert!(body(&BODY.replace("END;", "END"))
+            .starts_with("line 9: the statement that creates trigger trigger_name does not end"));
+        assert!(body(&BODY.replace("{{tbl}} BEGIN", "{{tbl"))
+            .starts_with("line 9: '{{' without its closing '}}'"));
+    }
+
+    #[test]
+    fn names_are_letters_digits_and_a_few_marks() {
+        assert!(
+            Template::parse(&format!("{HEADER}{BODY}").replace("demo\n", "álbum_日本.v-2\n"))
+                .is_ok()
+        );
+        assert!(error(&HEADER.replace("pack: demo", "pack: a b"))
+            .starts_with("line 1: pack name \"a b\" is not a name"));
+        assert!(
+            error(&format!("{HEADER}{BODY}").replace("param: tbl", "param: t{x}"))
+                .starts_with("line 4: parameter name \"t{x}\" is not a name")
+        );
+    }
+
+    #[test]
+    fn statements_end_where_sqlite_ends_them() {
+        // Semicolons in quotes, brackets and comments do not end a statement.
+        let sql = "x ';' \";\" [;] `;` -- ;\n /* ; */ y; z";
+        assert_eq!(statement_end(sql, false), Some(sql.find("; z").unwrap()));
+        // A trigger ends at the END before a semicolon, not at its first ';'.
+        let sql = "n AFTER INSERT ON t BEGIN SELECT 1; SELECT 'END;'; END /* c */ ; more";
+        assert_eq!(
+            &sql[..statement_end(sql, true).unwrap()],
+            &sql[..sql.find(" /*").unwrap()]
+        );
+        // Nor at the END of a CASE.
+        let sql = "n AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN 2 END; END; more";
+        assert_eq!(
+            &sql[..statement_end(sql, true).unwrap()],
+            &sql[..sql.len() - 6]
+        );
+        assert_eq!(statement_end("n BEGIN SELECT 1;", true), None);
+        assert_eq!(statement_end("'unclosed ;", false), None);
+        assert_eq!(statement_end("é ; ", true), None);
+    }
+}
