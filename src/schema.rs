@@ -212,6 +212,22 @@ pub(crate) fn columns(conn: &Connection, table: &str) -> Result<Vec<Column>> {
     columns
 }
 
+/// The main schema's triggers in name order, as (name, table, SQL): what
+/// the features find their own triggers among, by their markers.
+pub(crate) fn main_triggers(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master \
+             WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY name",
+        )
+        .map_err(Error::sqlite("reading the schema"))?;
+    let triggers = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading the schema"));
+    triggers
+}
+
 /// The rowid tables of every schema (main, temp and attached databases), as
 /// (schema, table): no views, virtual tables, WITHOUT ROWID tables, shadow
 /// tables or anything of SQLite's. A table whose name starts with a virtual

@@ -265,29 +265,13 @@ fn unlisten(conn: &Connection, name: &str) -> Result<String> {
     })
 }
 
-/// The main-schema triggers, by name, as (name, table, SQL): listeners are
-/// recognised among them by their marker.
-fn main_triggers(conn: &Connection) -> Result<Vec<(String, String, String)>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, tbl_name, sql FROM main.sqlite_master \
-             WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY name",
-        )
-        .map_err(Error::sqlite("reading the schema"))?;
-    let triggers = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(Error::sqlite("reading the schema"));
-    triggers
-}
-
 /// What `trigger_doctor()` finds wrong with the listeners in main: a
 /// trigger that is no longer what its stored definition makes, after its
 /// table or a column it names was renamed (SQLite rewrites the trigger, not
 /// the definition) or after the trigger was edited. Making the listener
 /// again from what the trigger does now repairs it.
 pub(crate) fn problems(conn: &Connection) -> Result<Vec<crate::problem::Problem>> {
-    let triggers = main_triggers(conn)?;
+    let triggers = crate::schema::main_triggers(conn)?;
     let mut found = Vec::new();
     for (name, table, sql) in triggers {
         let Some(def) = Definition::from_trigger(&name, &sql) else {
@@ -339,7 +323,7 @@ impl crate::ffi::RowSource for ListenersTable {
 
     fn rows(conn: &Connection, _after: Option<i64>) -> Result<Vec<Vec<rusqlite::types::Value>>> {
         use rusqlite::types::Value;
-        let triggers = main_triggers(conn)?;
+        let triggers = crate::schema::main_triggers(conn)?;
         let text_or_null = |s: Option<String>| s.map_or(Value::Null, Value::Text);
         Ok(triggers
             .into_iter()

@@ -883,26 +883,22 @@ fn recreate(conn: &Connection, name: &str, sql: &str, head: &TriggerHead) -> Res
 /// everything they do. Newer triggers fire first anyway.
 fn recreate_user_before_triggers(conn: &Connection, table: &str) -> Result<Vec<String>> {
     let mut moved = Vec::new();
-    for (name, sql, head) in triggers_on(conn, table)? {
-        if head.timing == "BEFORE"
-            && matches!(head.op, "INSERT" | "UPDATE")
-            && marker_of(&name, &sql).is_none()
-        {
-            // SQLite stores `CREATE TRIGGER name ...`, which re-creating
-            // gives back as it was; other text (written with
-            // writable_schema) would not come back the same.
-            if &sql[..head.name_start] != "CREATE TRIGGER " {
-                return Err(Error::invalid(format!(
-                    "trigger {} on {} must be re-created after capture's own, but its stored \
-                     SQL does not start the way SQLite writes it (\"CREATE TRIGGER name\"); \
-                     drop it and create it again, then capture",
-                    shorten(&name),
-                    shorten(table)
-                )));
-            }
-            recreate(conn, &name, &sql, &head)?;
-            moved.push(name);
+    let triggers = triggers_on(conn, table)?;
+    for (name, sql, head) in firing_after_notes(&triggers) {
+        // SQLite stores `CREATE TRIGGER name ...`, which re-creating gives
+        // back as it was; other text (written with writable_schema) would
+        // not come back the same.
+        if &sql[..head.name_start] != "CREATE TRIGGER " {
+            return Err(Error::invalid(format!(
+                "trigger {} on {} must be re-created after capture's own, but its stored \
+                 SQL does not start the way SQLite writes it (\"CREATE TRIGGER name\"); \
+                 drop it and create it again, then capture",
+                shorten(name),
+                shorten(table)
+            )));
         }
+        recreate(conn, name, sql, head)?;
+        moved.push(name.clone());
     }
     Ok(moved)
 }
@@ -917,23 +913,46 @@ fn recreate_user_before_triggers(conn: &Connection, table: &str) -> Result<Vec<S
 /// caused them: a replica would see an update of a row before its insert.
 pub(crate) fn keep_capture_first(conn: &Connection, table: &str) -> Result<()> {
     let triggers = triggers_on(conn, table)?;
-    let ours = |name: &str, sql: &str, head: &TriggerHead| {
-        head.timing == "AFTER" && marker_of(name, sql).is_some()
-    };
-    let Some(first_ours) = triggers.iter().position(|(n, s, h)| ours(n, s, h)) else {
-        return Ok(());
-    };
-    let behind = triggers[first_ours..]
-        .iter()
-        .any(|(n, s, h)| h.timing == "AFTER" && !ours(n, s, h));
-    if behind {
+    if !firing_before_capture(&triggers).is_empty() {
         for (name, sql, head) in &triggers {
-            if ours(name, sql, head) {
+            if head.timing == "AFTER" && marker_of(name, sql).is_some() {
                 recreate(conn, name, sql, head)?;
             }
         }
     }
     Ok(())
+}
+
+/// The AFTER triggers among `triggers` (oldest first, see [`triggers_on`])
+/// that are not capture's and are newer than one of its AFTER triggers:
+/// they fire before it.
+fn firing_before_capture(triggers: &[(String, String, TriggerHead)]) -> Vec<&str> {
+    let ours = |name: &str, sql: &str, head: &TriggerHead| {
+        head.timing == "AFTER" && marker_of(name, sql).is_some()
+    };
+    let Some(first) = triggers.iter().position(|(n, s, h)| ours(n, s, h)) else {
+        return Vec::new();
+    };
+    triggers[first..]
+        .iter()
+        .filter(|(n, s, h)| h.timing == "AFTER" && !ours(n, s, h))
+        .map(|(n, ..)| n.as_str())
+        .collect()
+}
+
+/// The BEFORE INSERT and BEFORE UPDATE triggers among `triggers` (oldest
+/// first) that are not capture's and are older than its BEFORE triggers:
+/// they fire after capture has noted the rows a REPLACE will delete.
+fn firing_after_notes(
+    triggers: &[(String, String, TriggerHead)],
+) -> impl Iterator<Item = &(String, String, TriggerHead)> {
+    let first = triggers
+        .iter()
+        .position(|(n, s, h)| h.timing == "BEFORE" && marker_of(n, s).is_some())
+        .unwrap_or(0);
+    triggers[..first].iter().filter(|(n, s, h)| {
+        h.timing == "BEFORE" && matches!(h.op, "INSERT" | "UPDATE") && marker_of(n, s).is_none()
+    })
 }
 
 /// What `trigger_doctor()` finds wrong with the captures in main: a
@@ -942,27 +961,20 @@ pub(crate) fn keep_capture_first(conn: &Connection, table: &str) -> Result<()> {
 /// longer be captured, and another trigger that fires in capture's place.
 /// Each is repaired by capturing again, with the same channel and events.
 pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, tbl_name, sql FROM main.sqlite_master \
-             WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY tbl_name, rowid",
-        )
-        .map_err(Error::sqlite("reading the schema"))?;
-    let rows: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(Error::sqlite("reading the schema"))?;
     // Captured tables, each with its capture triggers: (role, name, sql).
     let mut captured: Vec<(String, Vec<(Role, String, String)>)> = Vec::new();
-    for (name, table, sql) in rows {
+    for (name, table, sql) in crate::schema::main_triggers(conn)? {
         let Some(role) = marker_of(&name, &sql)
             .and_then(|m| m.get("op").and_then(Json::as_str).and_then(Role::parse))
         else {
             continue;
         };
-        match captured.last_mut() {
-            Some((t, list)) if t.eq_ignore_ascii_case(&table) => list.push((role, name, sql)),
-            _ => captured.push((table, vec![(role, name, sql)])),
+        match captured
+            .iter_mut()
+            .find(|(t, _)| t.eq_ignore_ascii_case(&table))
+        {
+            Some((_, list)) => list.push((role, name, sql)),
+            None => captured.push((table, vec![(role, name, sql)])),
         }
     }
     let mut found = Vec::new();
@@ -1110,8 +1122,7 @@ fn capture_problems(
     if !missing.is_empty() {
         found.push(problem(format!(
             "{} missing, so some of its changes are not recorded",
-            listed_triggers(&missing).replacen("trigger", "capture trigger", 1)
-                + if missing.len() == 1 { " is" } else { " are" }
+            listed_are(&missing).replacen("trigger", "capture trigger", 1)
         )));
     }
     if !changed.is_empty() {
@@ -1119,52 +1130,38 @@ fn capture_problems(
             "{} not what capture makes for the table now (a column added or changed since the \
              capture, a trigger edited, or made by an older version), so events may miss or \
              misstate values",
-            listed_triggers(&changed) + if changed.len() == 1 { " is" } else { " are" }
+            listed_are(&changed)
         )));
     }
     if !left.is_empty() {
         found.push(problem(format!(
             "{} left from another capture of the table",
-            listed_triggers(&left) + if left.len() == 1 { " is" } else { " are" }
+            listed_are(&left)
         )));
     }
     let on = triggers_on(conn, &t.name)?;
-    let ours = |name: &str, sql: &str| marker_of(name, sql).is_some();
-    if let Some(first) = on
-        .iter()
-        .position(|(n, s, h)| h.timing == "AFTER" && ours(n, s))
-    {
-        for (name, sql, head) in &on[first..] {
-            if head.timing == "AFTER" && !ours(name, sql) {
-                found.push(problem(format!(
-                    "trigger {} was created after the capture and fires before its AFTER \
-                     triggers, so the changes it makes are recorded before the change that \
-                     caused them",
-                    display_name(name)
-                )));
-            }
-        }
+    for name in firing_before_capture(&on) {
+        found.push(problem(format!(
+            "trigger {} was created after the capture and fires before its AFTER triggers, so \
+             the changes it makes are recorded before the change that caused them",
+            display_name(name)
+        )));
     }
     if events.contains(&Op::Delete) {
-        if let Some(first) = on
-            .iter()
-            .position(|(n, s, h)| h.timing == "BEFORE" && ours(n, s))
-        {
-            for (name, sql, head) in &on[..first] {
-                if head.timing == "BEFORE"
-                    && matches!(head.op, "INSERT" | "UPDATE")
-                    && !ours(name, sql)
-                {
-                    found.push(problem(format!(
-                        "trigger {} is older than the capture's BEFORE triggers and fires after \
-                         them, so a row it writes can escape the notes of a REPLACE",
-                        display_name(name)
-                    )));
-                }
-            }
+        for (name, ..) in firing_after_notes(&on) {
+            found.push(problem(format!(
+                "trigger {} is older than the capture's BEFORE triggers and fires after them, \
+                 so a row it writes can escape the notes of a REPLACE",
+                display_name(name)
+            )));
         }
     }
     Ok(found)
+}
+
+/// `trigger a is` or `triggers a, b are`, for the doctor's sentences.
+fn listed_are(names: &[String]) -> String {
+    listed_triggers(names) + if names.len() == 1 { " is" } else { " are" }
 }
 
 /// `trigger a` or `triggers a, b`, as the answers of capture and uncapture
