@@ -445,12 +445,14 @@ pub(crate) fn in_savepoint<T>(
         }
         return in_immediate_transaction(conn, body);
     }
+    // Prepared before anything can be interrupted: see `force_rollback`.
+    let rescue = conn.prepare(RESCUE).ok();
     if let Err(e) = conn.execute_batch(&format!("SAVEPOINT {name}")) {
         let interrupted = is_interrupt(&e);
         let e = Error::sqlite(format!("starting savepoint {name}"))(e);
         if interrupted {
             // Interrupted by a progress handler after the savepoint began.
-            rollback_to(conn, name);
+            rollback_to(conn, name, rescue);
         }
         return Err(e);
     }
@@ -465,27 +467,42 @@ pub(crate) fn in_savepoint<T>(
                 // A progress handler may interrupt RELEASE after it took
                 // effect: then there is no savepoint left to roll back to,
                 // and the work stands.
-                if interrupted && conn.execute_batch(&format!("ROLLBACK TO {name}")).is_err() {
-                    return Ok(value);
+                if interrupted {
+                    match conn.execute_batch(&format!("ROLLBACK TO {name}")) {
+                        Err(again) if !is_interrupt(&again) => return Ok(value),
+                        Err(_) => {
+                            force_rollback(rescue);
+                            return Err(e);
+                        }
+                        Ok(()) => {}
+                    }
                 }
-                rollback_to(conn, name);
+                rollback_to(conn, name, rescue);
                 Err(e)
             }
         },
         Err(e) => {
-            rollback_to(conn, name);
+            rollback_to(conn, name, rescue);
             Err(e)
         }
     }
 }
 
 fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<T>) -> Result<T> {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let e = Error::sqlite("taking the database's write lock")(e);
+    // Prepared before anything can be interrupted: see `force_rollback`.
+    let rescue = conn.prepare(RESCUE).ok();
+    let end = |rescue| {
         if !conn.is_autocommit() {
-            // Interrupted by a progress handler after the transaction began.
             let _ = conn.execute_batch("ROLLBACK");
         }
+        if !conn.is_autocommit() {
+            force_rollback(rescue);
+        }
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let e = Error::sqlite("taking the database's write lock")(e);
+        // Interrupted by a progress handler after the transaction began.
+        end(rescue);
         return Err(e);
     }
     let result = body().and_then(|value| match conn.execute_batch("COMMIT") {
@@ -495,12 +512,30 @@ fn in_immediate_transaction<T>(conn: &Connection, body: impl FnOnce() -> Result<
         Err(e) if is_interrupt(&e) && conn.is_autocommit() => Ok(value),
         Err(e) => Err(Error::sqlite("committing")(e)),
     });
-    if result.is_err() && !conn.is_autocommit() {
+    if result.is_err() {
         // A COMMIT that failed BUSY leaves the transaction open, holding its
         // locks; the user never began it, so it must end here.
-        let _ = conn.execute_batch("ROLLBACK");
+        end(rescue);
     }
     result
+}
+
+/// What [`force_rollback`] steps.
+const RESCUE: &str = "BEGIN IMMEDIATE";
+
+/// Ends the connection's transaction when a ROLLBACK cannot run: an
+/// interrupt (`sqlite3_interrupt`, or a progress handler that keeps
+/// answering 1) stays in force while the statement that called the
+/// extension runs, and SQLite refuses to prepare any statement then, the
+/// ROLLBACK included. `rescue`, a write statement prepared before, is
+/// refused too, but SQLite rolls the whole transaction back when a write
+/// statement is interrupted (as for any interrupted INSERT, UPDATE or
+/// DELETE). Without an interrupt it only fails ("cannot start a transaction
+/// within a transaction"), changing nothing.
+fn force_rollback(rescue: Option<rusqlite::Statement<'_>>) {
+    if let Some(mut statement) = rescue {
+        let _ = statement.raw_execute();
+    }
 }
 
 /// Whether `conn`'s main database is one dqlite replicates (its VFS is
@@ -529,12 +564,16 @@ fn is_interrupt(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
-fn rollback_to(conn: &Connection, name: &str) {
-    // If this fails too the connection's transaction is already gone (SQLite
-    // rolled it back itself), which leaves nothing of ours behind either.
+fn rollback_to(conn: &Connection, name: &str, rescue: Option<rusqlite::Statement<'_>>) {
     // RELEASE of a savepoint inside a transaction commits nothing, so it
-    // cannot be BUSY.
-    let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+    // cannot be BUSY. If this fails, either the transaction is already gone
+    // (SQLite rolled it back itself), or an interrupt stands: then the
+    // savepoint's work must not stay to be committed with the caller's.
+    if let Err(e) = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}")) {
+        if is_interrupt(&e) {
+            force_rollback(rescue);
+        }
+    }
 }
 
 /// Parses `text` as a JSON object. `what` names the text in errors, e.g.
