@@ -769,8 +769,13 @@ pub(super) fn capture(
         }
         // A write to the table that does not compile now (a foreign key
         // naming a missing table, a broken trigger of the user's) would be
-        // blamed on the capture below.
-        check_compiles(conn, &t).map_err(|e| {
+        // blamed on the capture below. When recapturing, the old capture
+        // triggers (which are replaced) may be what does not compile.
+        let precheck = match existing.is_empty() {
+            true => check_compiles(conn, &t),
+            false => Ok(()),
+        };
+        precheck.map_err(|e| {
             Error::invalid(format!(
                 "argument 1 (table): writes to {} do not compile even before the capture ({}); \
                  fix the table or its other triggers first",
@@ -978,6 +983,25 @@ pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
         }
     }
     let mut found = Vec::new();
+    if !captured.is_empty() {
+        // Every capture writes into the outbox: a table of its name that
+        // does not fit, or none at all, fails every write to them.
+        let outbox = match crate::schema::main_table(conn, OUTBOX_TABLE)? {
+            None => Some(format!("there is no table {OUTBOX_TABLE}")),
+            Some(_) => super::misfits(conn, OUTBOX_TABLE, super::OUTBOX_SHAPE)?
+                .first()
+                .map(|m| format!("{OUTBOX_TABLE} does not fit the outbox: {m}")),
+        };
+        if let Some(why) = outbox {
+            found.push(Problem {
+                kind: "capture",
+                object: OUTBOX_TABLE.to_string(),
+                problem: format!("{why}, so every write to a captured table fails"),
+                repair: "rename or drop the table of that name, then SELECT trigger_outbox_init()"
+                    .to_string(),
+            });
+        }
+    }
     for (table, triggers) in captured {
         found.extend(capture_problems(conn, &table, &triggers)?);
     }
@@ -1083,6 +1107,35 @@ fn capture_problems(
                 options_arg(table, &channel, &without)?
             ),
         }]);
+    }
+    if events.contains(&Op::Delete) {
+        let have: Vec<String> = crate::schema::columns(conn, REPLACED_TABLE)?
+            .into_iter()
+            .map(|c| c.name.to_ascii_lowercase())
+            .collect();
+        let wanted = ["capture", "channel", "payload"]
+            .into_iter()
+            .map(str::to_string)
+            .chain((1..=t.identity.len()).map(|i| format!("k{i}")));
+        let missing: Vec<String> = wanted.filter(|c| !have.contains(c)).collect();
+        if !missing.is_empty() {
+            return Ok(vec![Problem {
+                kind: "capture",
+                object: table.to_string(),
+                problem: match have.is_empty() {
+                    true => format!(
+                        "there is no table {REPLACED_TABLE}, where its triggers note the rows a \
+                         REPLACE deletes, so every write to the table fails"
+                    ),
+                    false => format!(
+                        "table {REPLACED_TABLE}, where its triggers note the rows a REPLACE \
+                         deletes, lacks column(s) {}, so every write to the table fails",
+                        missing.join(", ")
+                    ),
+                },
+                repair: format!("rename or drop that table if it is not capture's, then {repair}"),
+            }]);
+        }
     }
     let label = triggers
         .iter()

@@ -165,3 +165,28 @@ def test_a_dropped_guard_of_a_watched_table_is_reported_and_rewatching_repairs_i
     conn.execute("INSERT INTO t VALUES (1)")
     conn.execute("COMMIT")
     assert conn.execute("SELECT op, table_name FROM trigger_changes").fetchall() == [("insert", "t")]
+
+
+def test_a_damaged_outbox_or_notes_table_is_reported():
+    conn = connect()
+    conn.execute("CREATE TABLE obs(id INTEGER PRIMARY KEY, s)")
+    conn.execute("SELECT trigger_capture('obs')")
+    conn.executescript("DROP TABLE trigger_outbox_replaced; CREATE TABLE trigger_outbox_replaced(x);")
+    assert doctor(conn) == [(
+        "capture", "obs",
+        "table trigger_outbox_replaced, where its triggers note the rows a REPLACE deletes, lacks column(s) "
+        "capture, channel, payload, k1, so every write to the table fails",
+        "rename or drop that table if it is not capture's, then SELECT trigger_capture('obs')")]
+    conn.execute("DROP TABLE trigger_outbox_replaced")
+    assert doctor(conn)[0][2].startswith("there is no table trigger_outbox_replaced")
+    conn.execute("SELECT trigger_capture('obs')")
+    assert doctor(conn) == []
+    conn.executescript("DROP TABLE trigger_outbox; CREATE TABLE trigger_outbox(a, b);")
+    rows = doctor(conn)
+    assert rows[0][:2] == ("capture", "trigger_outbox")
+    assert rows[0][2].startswith("trigger_outbox does not fit the outbox: ")
+    assert rows[0][2].endswith(", so every write to a captured table fails")
+    conn.execute("DROP TABLE trigger_outbox")
+    assert doctor(conn)[0][2] == "there is no table trigger_outbox, so every write to a captured table fails"
+    conn.execute("SELECT trigger_outbox_init()")
+    assert doctor(conn) == []
