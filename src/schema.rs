@@ -7,7 +7,7 @@
 //! refusals of its own.
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::sql::shorten;
+use crate::sql::{quote_ident, shorten};
 use crate::{Error, Result};
 
 /// What a table-like object of the main database is.
@@ -171,6 +171,31 @@ impl Column {
     pub(crate) fn generated(&self) -> bool {
         self.hidden >= 2
     }
+}
+
+/// Prepares (never runs) an insert, an update of every column that can be
+/// set and a delete on main's table `table`: SQLite compiles the table's
+/// triggers then, so a trigger SQLite would refuse is found now instead of
+/// at the application's next write. The error is SQLite's, after `what`.
+pub(crate) fn writes_compile(conn: &Connection, table: &str, what: &str) -> Result<()> {
+    let quoted = quote_ident(table)?;
+    let mut statements = vec![
+        format!("INSERT INTO main.{quoted} DEFAULT VALUES"),
+        format!("DELETE FROM main.{quoted}"),
+    ];
+    let settable = columns(conn, table)?;
+    let mut set = Vec::new();
+    for c in settable.iter().filter(|c| !matches!(c.hidden, 2 | 3)) {
+        let c = quote_ident(&c.name)?;
+        set.push(format!("{c} = {c}"));
+    }
+    if !set.is_empty() {
+        statements.push(format!("UPDATE main.{quoted} SET {}", set.join(", ")));
+    }
+    for sql in statements {
+        conn.prepare(&sql).map_err(Error::sqlite(what))?;
+    }
+    Ok(())
 }
 
 /// The columns of the main-database table `table`, in order (none when

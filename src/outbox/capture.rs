@@ -221,8 +221,6 @@ struct Table {
     /// Why REPLACE deletes cannot be captured, if they cannot: capturing
     /// deletes is then refused with this reason.
     replace_problem: Option<String>,
-    /// The generated columns.
-    generated: Vec<String>,
 }
 
 /// A constraint that makes rows conflict: its columns with the collation
@@ -471,7 +469,6 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         identity,
         uniques,
         replace_problem,
-        generated,
     })
 }
 
@@ -2048,31 +2045,14 @@ const SPECIAL: &str = "*[\"\\\u{1}-\u{1f}]*";
 /// The control characters other than tab, newline and carriage return.
 const OTHER_CONTROLS: &str = "*[\u{1}-\u{8}\u{b}\u{c}\u{e}-\u{1f}]*";
 
-/// Prepares (never runs) an insert, an update and a delete on the table:
-/// SQLite compiles the table's triggers then, so a capture trigger SQLite
+/// Prepares (never runs) the writes of the table: a capture trigger SQLite
 /// would refuse fails the capture instead of the application's next write.
 fn check_compiles(conn: &Connection, t: &Table) -> Result<()> {
-    let table = quote_ident(&t.name)?;
-    let mut statements = vec![
-        format!("INSERT INTO main.{table} DEFAULT VALUES"),
-        format!("DELETE FROM main.{table}"),
-    ];
-    // Every column that can be set, so that every UPDATE OF trigger compiles.
-    let mut set = Vec::new();
-    for column in t.columns.iter().filter(|c| !t.generated.contains(c)) {
-        let column = quote_ident(column)?;
-        set.push(format!("{column} = {column}"));
-    }
-    if !set.is_empty() {
-        statements.push(format!("UPDATE main.{table} SET {}", set.join(", ")));
-    }
-    for sql in statements {
-        conn.prepare(&sql).map_err(Error::sqlite(format!(
-            "checking the capture triggers of {}",
-            shorten(&t.name)
-        )))?;
-    }
-    Ok(())
+    crate::schema::writes_compile(
+        conn,
+        &t.name,
+        &format!("checking the capture triggers of {}", shorten(&t.name)),
+    )
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! ([`upgrade`]); the older version's template stays known (built-in ones
 //! under `sql/packs/older/`, registered ones in their table) only to
 //! recognise what it installed.
+mod blocks;
 pub mod builtin;
 mod parse;
 pub mod registry;
@@ -73,19 +74,25 @@ const FUNCTIONS: &[SqlFunction] = &[
     },
     SqlFunction {
         name: "trigger_uninstall",
-        signature: "pack",
-        args: 1..=1,
+        signature: "pack [, instance]",
+        args: 1..=2,
         // direct-only: changes the schema
         flags: ADMIN,
-        body: |a| a.on_text(0, "pack", uninstall),
+        body: |a| {
+            let (pack, instance) = (a.text(0, "pack")?, a.opt_text(1, "instance")?);
+            a.with_connection(|conn| uninstall_instance(conn, &pack, instance.as_deref()))
+        },
     },
     SqlFunction {
         name: "trigger_upgrade",
-        signature: "pack",
-        args: 1..=1,
+        signature: "pack [, instance]",
+        args: 1..=2,
         // direct-only: changes the schema
         flags: ADMIN,
-        body: |a| a.on_text(0, "pack", upgrade),
+        body: |a| {
+            let (pack, instance) = (a.text(0, "pack")?, a.opt_text(1, "instance")?);
+            a.with_connection(|conn| upgrade_instance(conn, &pack, instance.as_deref()))
+        },
     },
     SqlFunction {
         name: "trigger_pack_register",
@@ -220,7 +227,20 @@ fn params_error(e: Error) -> Error {
 /// The parameters with each value typed like its column in `conn`'s main
 /// database.
 fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
-    t.typed(params, |table, column| column_affinity(conn, table, column))
+    let mut out = t.typed(params, |table, column| column_affinity(conn, table, column))?;
+    t.fill_lists(&mut out, |table| {
+        if !table_exists(conn, table)? {
+            return Ok(None);
+        }
+        Ok(Some(
+            crate::schema::columns(conn, table)?
+                .into_iter()
+                .filter(|c| c.hidden != 1)
+                .map(|c| c.name)
+                .collect(),
+        ))
+    })?;
+    Ok(out)
 }
 
 fn render(p: &Pack, params: &Params) -> Result<String> {
@@ -242,7 +262,7 @@ fn render(p: &Pack, params: &Params) -> Result<String> {
          INSERT INTO main.{INSTALLS_TABLE} (pack, version, params)\n  \
            SELECT {name}, {version}, {params}\n  \
            WHERE NOT EXISTS (SELECT 1 FROM main.{INSTALLS_TABLE} WHERE pack = {name});\n",
-        name = quote_text(&t.name)?,
+        name = quote_text(&install_key(t, params))?,
         version = quote_text(&t.version)?,
         params = quote_text(&params.to_json())?,
     ));
@@ -278,13 +298,107 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
 }
 
-/// The install record of `t`'s pack, or the error that it has none,
-/// followed by `advice`.
-fn install_record(conn: &Connection, t: &Template, advice: &str) -> Result<Installed> {
-    installed(conn, &t.name)?.ok_or_else(|| {
+/// The key of an install in [`INSTALLS_TABLE`]: the pack's name, and for a
+/// pack with an `-- instance:` parameter (installed once per table, say)
+/// `name:value`. Pack names hold no `:`.
+pub fn install_key(t: &Template, params: &Params) -> String {
+    match &t.instance {
+        None => t.name.clone(),
+        Some(p) => format!("{}:{}", t.name, params.text(p)),
+    }
+}
+
+/// The pack and the instance of an install key.
+pub fn split_key(key: &str) -> (&str, Option<&str>) {
+    match key.split_once(':') {
+        Some((pack, instance)) => (pack, Some(instance)),
+        None => (key, None),
+    }
+}
+
+/// How messages name an install: `touch` or `touch (post)`.
+fn key_label(key: &str) -> String {
+    match split_key(key) {
+        (pack, None) => pack.to_string(),
+        (pack, Some(instance)) => format!("{pack} ({})", display_name(instance)),
+    }
+}
+
+/// The call of `function` on one install, to suggest in a message:
+/// `trigger_uninstall('touch', 'post')`.
+fn call(function: &str, key: &str) -> String {
+    let quoted = |s: &str| quote_text(s).unwrap_or_else(|_| "'…'".into());
+    match split_key(key) {
+        (pack, None) => format!("{function}({})", quoted(pack)),
+        (pack, Some(i)) => format!("{function}({}, {})", quoted(pack), quoted(i)),
+    }
+}
+
+/// The keys of every install of pack `name`, sorted.
+pub fn install_keys(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    if !table_exists(conn, INSTALLS_TABLE)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT pack FROM main.{INSTALLS_TABLE} \
+             WHERE pack = ?1 OR substr(pack, 1, length(?1) + 1) = ?1 || ':' ORDER BY pack"
+        ))
+        .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    let keys = stmt
+        .query_map([name], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    Ok(keys)
+}
+
+/// The installs of `t`'s pack a call on `instance` is about (`function`
+/// names the call in errors): the one install of a pack installed at most
+/// once; for a pack with instances, the one named, or with none named
+/// every install.
+fn chosen(conn: &Connection, t: &Template, instance: Option<&str>) -> Result<Vec<String>> {
+    let Some(param) = &t.instance else {
+        if instance.is_some() {
+            return Err(Error::invalid(format!(
+                "argument 2 (instance): pack {} is installed at most once, so its install has \
+                 no instance name; leave the argument out",
+                t.name
+            )));
+        }
+        return Ok(vec![t.name.clone()]);
+    };
+    let keys = install_keys(conn, &t.name)?;
+    let Some(instance) = instance else {
+        return Ok(keys);
+    };
+    let key = format!("{}:{instance}", t.name);
+    if keys.contains(&key) {
+        return Ok(vec![key]);
+    }
+    let names: Vec<String> = keys
+        .iter()
+        .filter_map(|k| split_key(k).1.map(display_name))
+        .collect();
+    Err(Error::invalid(format!(
+        "argument 2 (instance): pack {} has no install for {} {} (installs: {})",
+        t.name,
+        param,
+        shorten(instance),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
+/// The install record of `key`, or the error that it has none, followed by
+/// `advice`.
+fn install_record(conn: &Connection, key: &str, advice: &str) -> Result<Installed> {
+    installed(conn, key)?.ok_or_else(|| {
         Error::invalid(format!(
             "pack {} is not installed in this database{advice}",
-            t.name
+            key_label(key)
         ))
     })
 }
@@ -339,27 +453,42 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<String> {
     let t = &*p.template;
     let params = typed(conn, t, resolved).map_err(params_error)?;
-    if let Some(found) = installed(conn, &t.name)? {
+    let key = install_key(t, &params);
+    if let Some(found) = installed(conn, &key)? {
         match compare_versions(&found.version, t) {
             Ordering::Less => {
                 return Err(Error::invalid(format!(
                     "pack {} {} is installed, and {} is its newest version; run \
-                     trigger_upgrade('{}') to upgrade it with its parameters kept, or \
-                     trigger_uninstall('{}') first to install it anew",
-                    t.name, found.version, t.version, t.name, t.name
+                     {} to upgrade it with its parameters kept, or \
+                     {} first to install it anew",
+                    key_label(&key),
+                    found.version,
+                    t.version,
+                    call("trigger_upgrade", &key),
+                    call("trigger_uninstall", &key)
                 )))
             }
             Ordering::Greater => return Err(newer_installed(t, &found.version)),
             Ordering::Equal => {}
         }
+        // A list install derives from the schema (left null) is the
+        // install's own: the table may have gained columns since.
+        let mut params = params;
+        if let Ok(recorded) = t.resolve(Some(&found.params)) {
+            for d in t.params.iter().filter(|d| !d.except.is_empty()) {
+                if resolved.get(&d.name).is_null() {
+                    params.set(&d.name, recorded.get(&d.name).clone());
+                }
+            }
+        }
         if !same_params(&found.params, &params) {
             return Err(Error::invalid(format!(
                 "pack {} {} is already installed with parameters {}; \
-                 run trigger_uninstall('{}') first to install it with other parameters",
-                t.name,
+                 run {} first to install it with other parameters",
+                key_label(&key),
                 found.version,
                 shorten_to(&found.params, 400),
-                t.name
+                call("trigger_uninstall", &key)
             )));
         }
         // Same pack, same parameters: recreate what was dropped by hand,
@@ -381,14 +510,15 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         if missing.is_empty() {
             return Ok(format!(
                 "{} {} is already installed with these parameters; nothing changed",
-                t.name, t.version
+                key_label(&key),
+                t.version
             ));
         }
         run_install_sql(conn, p, &params)?;
         let what: Vec<String> = missing.iter().map(|o| object_label(o, &params)).collect();
         return Ok(format!(
             "repaired {} {}: recreated {}",
-            t.name,
+            key_label(&key),
             t.version,
             what.join(", ")
         ));
@@ -398,7 +528,7 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
     run_install_sql(conn, p, &params)?;
     Ok(format!(
         "installed {} {}: {}",
-        t.name,
+        key_label(&key),
         t.version,
         describe_objects(t, &params)
     ))
@@ -407,8 +537,36 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
 fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
     let t = &p.template;
     let sql = render(p, params)?;
+    // The tables whose writes fire the pack's triggers, and whether those
+    // writes compiled before (a trigger of the user's SQLite refuses is not
+    // the pack's to report).
+    let mut tables: Vec<(&str, bool)> = Vec::new();
+    for o in t.objects.iter().filter(|o| o.kind == ObjectKind::Trigger) {
+        let table = params.text(&o.table_param);
+        if !tables.iter().any(|(x, _)| x.eq_ignore_ascii_case(table)) {
+            tables.push((
+                table,
+                crate::schema::writes_compile(conn, table, "").is_ok(),
+            ));
+        }
+    }
     conn.execute_batch(&sql)
         .map_err(Error::sqlite(format!("installing pack {}", t.name)))?;
+    // SQLite checks a trigger's body only when a write that fires it is
+    // compiled: compile them now, so that a body that names a column the
+    // table lacks (a list or expression parameter's, say) fails the install
+    // instead of every later write.
+    for (table, _) in tables.into_iter().filter(|(_, ok)| *ok) {
+        crate::schema::writes_compile(
+            conn,
+            table,
+            &format!(
+                "pack {}: with its triggers, writes to {} do not compile",
+                t.name,
+                shorten(table)
+            ),
+        )?;
+    }
     // The pack's triggers fire after a capture's on the same table, so that
     // the changes they make are recorded after the change that made them.
     for o in t.objects.iter().filter(|o| o.kind == ObjectKind::Trigger) {
@@ -653,14 +811,38 @@ fn not_the_packs(
 /// COLUMN, say) while the pack reads as uninstalled. The objects are those
 /// of the version installed, which need not be the newest.
 pub fn uninstall(conn: &Connection, pack: &str) -> Result<String> {
+    uninstall_instance(conn, pack, None)
+}
+
+/// [`uninstall`] of one install of a pack installed once per `instance`
+/// (`-- instance:`); `None` where the pack has one install.
+pub fn uninstall_instance(conn: &Connection, pack: &str, instance: Option<&str>) -> Result<String> {
     in_savepoint(conn, "trigger_uninstall", || {
         let p = find_argument(conn, pack)?;
-        uninstall_locked(conn, &p)
+        let keys = chosen(conn, &p.template, instance)?;
+        match &keys[..] {
+            [] => Err(Error::invalid(format!(
+                "pack {} is not installed in this database",
+                p.template.name
+            ))),
+            [key] => uninstall_locked(conn, &p, key),
+            several => Err(Error::invalid(format!(
+                "pack {} is installed {} times ({}); name the install to uninstall, e.g. {}",
+                p.template.name,
+                several.len(),
+                several
+                    .iter()
+                    .filter_map(|k| split_key(k).1.map(display_name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                call("trigger_uninstall", &several[0])
+            ))),
+        }
     })
 }
 
-fn uninstall_locked(conn: &Connection, p: &Pack) -> Result<String> {
-    let found = install_record(conn, &p.template, "")?;
+fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
+    let found = install_record(conn, key, "")?;
     let t = p.version(conn, &found.version)?;
     let params = recorded_params(&t, &found)?;
     let mut ours = Vec::new();
@@ -698,7 +880,7 @@ fn uninstall_locked(conn: &Connection, p: &Pack) -> Result<String> {
     }
     conn.execute(
         &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
-        [&t.name],
+        [key],
     )
     .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
     let left: i64 = conn
@@ -719,7 +901,9 @@ fn uninstall_locked(conn: &Connection, p: &Pack) -> Result<String> {
     };
     Ok(format!(
         "uninstalled {} {}: {}",
-        t.name, found.version, what
+        key_label(key),
+        found.version,
+        what
     ))
 }
 
@@ -743,24 +927,44 @@ fn drop_object(conn: &Connection, o: &ObjectDef, params: &Params) -> Result<()> 
 /// one is dropped and the newest version's created, and the install record
 /// moves to the new version. Returns a one-line summary.
 pub fn upgrade(conn: &Connection, pack: &str) -> Result<String> {
+    upgrade_instance(conn, pack, None)
+}
+
+/// [`upgrade`] of one install of a pack installed once per `instance`
+/// (`-- instance:`), or with `None` of every install of it, all in one
+/// savepoint.
+pub fn upgrade_instance(conn: &Connection, pack: &str, instance: Option<&str>) -> Result<String> {
     in_savepoint(conn, "trigger_upgrade", || {
         let p = find_argument(conn, pack)?;
-        upgrade_locked(conn, &p)
+        let keys = chosen(conn, &p.template, instance)?;
+        if keys.is_empty() {
+            return Err(Error::invalid(format!(
+                "pack {} is not installed in this database; install it with \
+                 trigger_install('{}')",
+                p.template.name, p.template.name
+            )));
+        }
+        let done = keys
+            .iter()
+            .map(|key| upgrade_locked(conn, &p, key))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(done.join("; "))
     })
 }
 
-fn upgrade_locked(conn: &Connection, p: &Pack) -> Result<String> {
+fn upgrade_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     let new = &*p.template;
     let found = install_record(
         conn,
-        new,
+        key,
         &format!("; install it with trigger_install('{}')", new.name),
     )?;
     match compare_versions(&found.version, new) {
         Ordering::Equal => {
             return Ok(format!(
                 "{} {} is installed, the newest version; nothing changed",
-                new.name, found.version
+                key_label(key),
+                found.version
             ))
         }
         Ordering::Greater => return Err(newer_installed(new, &found.version)),
@@ -811,7 +1015,7 @@ fn upgrade_locked(conn: &Connection, p: &Pack) -> Result<String> {
     run_install_sql(conn, p, &params)?;
     conn.execute(
         &format!("UPDATE main.{INSTALLS_TABLE} SET version = ?1, params = ?2 WHERE pack = ?3"),
-        [&new.version, &params.to_json(), &new.name],
+        [&new.version, &params.to_json(), key],
     )
     .map_err(Error::sqlite(format!("updating {INSTALLS_TABLE}")))?;
     let mut what: Vec<String> = after
@@ -830,7 +1034,7 @@ fn upgrade_locked(conn: &Connection, p: &Pack) -> Result<String> {
     what.extend(dropped);
     Ok(format!(
         "upgraded {} from {} to {}: {}",
-        new.name,
+        key_label(key),
         found.version,
         new.version,
         what.join(", ")
@@ -946,7 +1150,8 @@ fn register_locked(conn: &Connection, source: &str) -> Result<String> {
         t.version,
         describe_objects(&t, &t.resolve(None)?)
     );
-    if let Some(found) = installed(conn, &t.name)? {
+    if let Some(key) = install_keys(conn, &t.name)?.first() {
+        let found = install_record(conn, key, "")?;
         summary.push_str(&format!(
             "; {} is installed: trigger_upgrade('{}') upgrades it",
             found.version, t.name
@@ -979,10 +1184,13 @@ pub fn unregister_pack(conn: &Connection, pack: &str) -> Result<String> {
                 }
             )));
         }
-        if let Some(found) = installed(conn, pack)? {
+        if let Some(key) = install_keys(conn, pack)?.first() {
+            let found = install_record(conn, key, "")?;
             return Err(Error::invalid(format!(
-                "pack {pack} {} is installed; run trigger_uninstall('{pack}') first",
-                found.version
+                "pack {} {} is installed; run {} first",
+                key_label(key),
+                found.version,
+                call("trigger_uninstall", key)
             )));
         }
         registry::remove(conn, pack)?;
@@ -1008,7 +1216,12 @@ pub struct PackRow {
     pub description: String,
     pub params: String,
     pub installed: bool,
+    /// How many times it is installed: once at most, but once per instance
+    /// for a pack with an `-- instance:` parameter.
+    pub installs: usize,
+    /// The oldest installed version.
     pub installed_version: Option<String>,
+    /// The install's parameters; for several installs, a JSON array of them.
     pub installed_params: Option<String>,
     /// Installed at an older version than [`PackRow::version`] that this
     /// database and extension know: `trigger_upgrade` upgrades it.
@@ -1033,22 +1246,37 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
         .into_iter()
         .map(|p| {
             let t = &p.template;
-            let found = installed(conn, &t.name)?;
+            let mut found = Vec::new();
+            for key in install_keys(conn, &t.name)? {
+                found.extend(installed(conn, &key)?);
+            }
+            // Several installs: the oldest version, and the parameters of each.
+            found.sort_by(|a, b| version_key(&a.version).cmp(&version_key(&b.version)));
+            let installed_params = match &found[..] {
+                [] => None,
+                [one] => Some(one.params.clone()),
+                several => Some(format!(
+                    "[{}]",
+                    several
+                        .iter()
+                        .map(|f| f.params.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+            };
             Ok(PackRow {
                 name: t.name.clone(),
                 version: t.version.clone(),
                 description: t.description.clone(),
                 params: t.defaults_json(),
-                installed: found.is_some(),
-                upgradable: match &found {
-                    Some(f) => {
-                        compare_versions(&f.version, t) == Ordering::Less
-                            && p.version(conn, &f.version).is_ok()
-                    }
-                    None => false,
-                },
-                installed_version: found.as_ref().map(|f| f.version.clone()),
-                installed_params: found.map(|f| f.params),
+                installed: !found.is_empty(),
+                installs: found.len(),
+                upgradable: found.iter().any(|f| {
+                    compare_versions(&f.version, t) == Ordering::Less
+                        && p.version(conn, &f.version).is_ok()
+                }),
+                installed_version: found.first().map(|f| f.version.clone()),
+                installed_params,
                 registered: p.registered.is_some(),
             })
         })
@@ -1075,7 +1303,7 @@ impl crate::ffi::RowSource for PacksTable {
                     Value::Text(p.version),
                     Value::Text(p.description),
                     Value::Text(p.params),
-                    Value::Integer(p.installed.into()),
+                    Value::Integer(p.installs as i64),
                     p.installed_version.map_or(Value::Null, Value::Text),
                     p.installed_params.map_or(Value::Null, Value::Text),
                     Value::Integer(p.upgradable.into()),
@@ -1131,8 +1359,26 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
             ))
         })?;
         let columns = columns(conn, &found.name)?;
-        for c in &r.column_params {
-            let column = params.text(c);
+        // The column parameters, and the names of the idents parameters of
+        // this table.
+        let lists = t
+            .params
+            .iter()
+            .filter(|p| p.table.as_deref() == Some(r.table_param.as_str()))
+            .flat_map(|p| {
+                let names = params.get(&p.name).as_array().cloned().unwrap_or_default();
+                names
+                    .into_iter()
+                    .map(move |n| (p.name.as_str(), n.as_str().unwrap_or_default().to_string()))
+            });
+        let needed: Vec<(&str, String)> = r
+            .column_params
+            .iter()
+            .map(|c| (c.as_str(), params.text(c).to_string()))
+            .chain(lists)
+            .collect();
+        for (c, column) in &needed {
+            let column = column.as_str();
             let present = columns.iter().any(|x| x.name.eq_ignore_ascii_case(column))
                 || (["rowid", "oid", "_rowid_"]
                     .iter()
@@ -1209,7 +1455,13 @@ mod tests {
                 .iter()
                 .map(|t| t.name.as_str())
                 .collect::<Vec<_>>(),
-            ["default_album", "task_state"]
+            [
+                "default_album",
+                "protect",
+                "soft_delete",
+                "task_state",
+                "touch"
+            ]
         );
         for t in catalog() {
             let sql = defaults_sql(&t.name).unwrap();

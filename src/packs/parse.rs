@@ -24,12 +24,13 @@
 //! newline would end the comment, or its quotes the string).
 use serde_json::{Map, Value};
 
+use super::blocks::{self, Node};
 use super::template::{ObjectDef, ObjectKind, ParamDef, ParamKind, Requirement, Template};
 use crate::sql::{shorten, tokens, Kind};
 use crate::{Error, Result};
 
 /// The keys a header line may have.
-const HEADER_KEYS: &str = "pack, version, description, param, requires, object";
+const HEADER_KEYS: &str = "pack, version, description, instance, param, requires, object";
 
 /// How each statement of a body begins, the kind of object it creates, and
 /// the words SQLite stores in `sqlite_schema.sql` before the object's name.
@@ -50,6 +51,10 @@ const CREATES: [(&str, ObjectKind, &str); 3] = [
         "CREATE UNIQUE INDEX",
     ),
 ];
+
+/// The kinds of parameter, as an error suggests them.
+const KINDS: &str = "ident, text, value(TABLE_PARAM.COLUMN_PARAM), idents(TABLE_PARAM), \
+                     choice(WORD, WORD, ...) or expr";
 
 /// The longest pack and parameter name.
 const MAX_NAME_CHARS: usize = 64;
@@ -72,6 +77,7 @@ impl Template {
         let mut pack: Option<(usize, String)> = None;
         let mut version: Option<(usize, String)> = None;
         let mut description: Option<(usize, String)> = None;
+        let mut instance: Option<(usize, String)> = None;
         let mut params: Vec<ParamDef> = Vec::new();
         let mut requires: Vec<Requirement> = Vec::new();
         let mut objects: Vec<ObjectDef> = Vec::new();
@@ -86,10 +92,11 @@ impl Template {
             offset += raw.len();
             body_line = n + 1;
             match key {
-                "pack" | "version" | "description" => {
+                "pack" | "version" | "description" | "instance" => {
                     let slot = match key {
                         "pack" => &mut pack,
                         "version" => &mut version,
+                        "instance" => &mut instance,
                         _ => &mut description,
                     };
                     if let Some((first, _)) = slot {
@@ -166,9 +173,14 @@ impl Template {
             params,
             requires,
             objects,
+            instance: None,
             body: text[body_start..].to_string(),
         };
         template.check_header()?;
+        if let Some((line, param)) = instance {
+            template.check_instance(line, &param)?;
+            template.instance = Some(param);
+        }
         template.check_body(body_line)?;
         Ok(template)
     }
@@ -204,6 +216,46 @@ impl Template {
             if let Some((table, column)) = &p.column {
                 ident(p.line, table, "table")?;
                 ident(p.line, column, "column")?;
+            }
+            for e in &p.except {
+                match self.params.iter().find(|d| &d.name == e) {
+                    Some(d) if matches!(d.kind, ParamKind::Ident | ParamKind::Idents) => {}
+                    _ => {
+                        return Err(at(
+                            p.line,
+                            format!(
+                                "{} leaves out the columns parameter {} names, which is not a \
+                                 declared ident or idents parameter",
+                                p.name,
+                                shorten(e)
+                            ),
+                        ))
+                    }
+                }
+            }
+            if !p.except.is_empty() && !p.default.is_null() {
+                return Err(at(
+                    p.line,
+                    format!(
+                        "the default of {} is null: install lists the table's columns then, \
+                         but those the parameters after '-' name",
+                        p.name
+                    ),
+                ));
+            }
+            if let Some(table) = &p.table {
+                ident(p.line, table, "table")?;
+                if !self.requires.iter().any(|r| &r.table_param == table) {
+                    return Err(at(
+                        p.line,
+                        format!(
+                            "the table parameter {table} of {} is named by no '-- requires:' \
+                             line; add '-- requires: {table} | COLUMN_PARAM ...' so that \
+                             install checks its columns",
+                            p.name
+                        ),
+                    ));
+                }
             }
         }
         for r in &self.requires {
@@ -266,29 +318,8 @@ impl Template {
                 ),
             ));
         }
-        let mut rest = 0;
-        while let Some(found) = body[rest..].find("{{") {
-            let start = rest + found;
-            let Some(len) = body[start + 2..].find("}}") else {
-                return Err(at(
-                    line_of(start),
-                    "'{{' without its closing '}}'; write {{NAME}}",
-                ));
-            };
-            let name = &body[start + 2..start + 2 + len];
-            if !self.params.iter().any(|p| p.name == name) {
-                return Err(at(
-                    line_of(start),
-                    format!(
-                        "{{{{…}}}} names parameter {}, which is not declared; declare it with a \
-                         '-- param: {} | KIND | DEFAULT | DESCRIPTION' line",
-                        shorten(name),
-                        shorten_bare(name)
-                    ),
-                ));
-            }
-            rest = start + 2 + len + 2;
-        }
+        let nodes = blocks::parse(body).map_err(|(offset, why)| at(line_of(offset), why))?;
+        self.check_tags(&nodes, &line_of)?;
         let mut made: Vec<Option<usize>> = vec![None; self.objects.len()];
         for s in statements(body).map_err(|(offset, what)| at(line_of(offset), what))? {
             let line = line_of(s.start);
@@ -343,6 +374,12 @@ impl Template {
                     ),
                 ));
             }
+            if let Err((offset, why)) = blocks::parse(created) {
+                return Err(at(
+                    line_of(s.from + offset),
+                    format!("{why}: a block opens and closes within the statement of one object"),
+                ));
+            }
             o.stored = format!("{} {created}", s.stored_as);
             made[i] = Some(line);
         }
@@ -362,6 +399,122 @@ impl Template {
             ));
         }
         Ok(())
+    }
+}
+
+impl Template {
+    /// `-- instance: PARAM`: an ident or text parameter, whose value tells
+    /// the pack's installs apart.
+    fn check_instance(&self, line: usize, param: &str) -> Result<()> {
+        match self.params.iter().find(|p| p.name == param) {
+            Some(p) if matches!(p.kind, ParamKind::Ident | ParamKind::Text) => Ok(()),
+            Some(p) => Err(at(
+                line,
+                format!(
+                    "the instance parameter {param} is declared as {} (line {}); name an ident \
+                     or text parameter, whose value tells the pack's installs apart",
+                    p.kind.name(),
+                    p.line
+                ),
+            )),
+            None => Err(at(
+                line,
+                format!(
+                    "the instance parameter {} is not declared; write '-- instance: PARAM', \
+                     PARAM an ident parameter such as the table",
+                    shorten(param)
+                ),
+            )),
+        }
+    }
+
+    /// Every tag of the body names a declared parameter and uses it as its
+    /// kind allows: `{{#each}}` over `idents` (not nested), `{{.}}` inside
+    /// one, `{{#if P = word}}` with a word of a `choice`.
+    fn check_tags(&self, nodes: &[Node<'_>], line_of: &impl Fn(usize) -> usize) -> Result<()> {
+        let mut failure: Option<Error> = None;
+        let declared = |name: &str, offset: usize| -> Result<&ParamDef> {
+            self.params.iter().find(|p| p.name == name).ok_or_else(|| {
+                at(
+                    line_of(offset),
+                    format!(
+                        "{{{{…}}}} names parameter {}, which is not declared; declare it with a \
+                         '-- param: {} | KIND | DEFAULT | DESCRIPTION' line",
+                        shorten(name),
+                        shorten_bare(name)
+                    ),
+                )
+            })
+        };
+        blocks::walk(nodes, None, &mut |n, inside| {
+            if failure.is_some() {
+                return;
+            }
+            let checked = match n {
+                Node::Sql(_) => Ok(()),
+                Node::Param(name, at_) => declared(name, *at_).map(|_| ()),
+                Node::Item(offset) if inside.is_none() => Err(at(
+                    line_of(*offset),
+                    "{{.}} stands for the current name of an {{#each}} block, and is outside one",
+                )),
+                Node::Item(_) => Ok(()),
+                Node::Each {
+                    param, at: offset, ..
+                } => match declared(param, *offset) {
+                    Err(e) => Err(e),
+                    Ok(_) if inside.is_some() => Err(at(
+                        line_of(*offset),
+                        "an {{#each}} block inside another; a template repeats one list at a time",
+                    )),
+                    Ok(p) if p.kind != ParamKind::Idents => Err(at(
+                        line_of(*offset),
+                        format!(
+                            "{{{{#each {param}}}}} repeats over a list, but {param} is declared \
+                             as {} (line {}); declare it as idents(TABLE_PARAM)",
+                            p.kind.name(),
+                            p.line
+                        ),
+                    )),
+                    Ok(_) => Ok(()),
+                },
+                Node::If {
+                    param,
+                    equals,
+                    at: offset,
+                    ..
+                } => match (declared(param, *offset), equals) {
+                    (Err(e), _) => Err(e),
+                    (Ok(p), Some(word)) if !p.choices.iter().any(|c| c == word) => Err(at(
+                        line_of(*offset),
+                        format!(
+                            "{{{{#if {param} = {}}}}} compares with a word {param} cannot be; \
+                             {}",
+                            shorten_bare(word),
+                            if p.kind == ParamKind::Choice {
+                                format!("its words are {}", p.choices.join(", "))
+                            } else {
+                                format!(
+                                    "only a choice parameter is compared with a word, and \
+                                     {param} is {}",
+                                    p.kind.name()
+                                )
+                            }
+                        ),
+                    )),
+                    (Ok(p), None) if p.kind == ParamKind::Choice => Err(at(
+                        line_of(*offset),
+                        format!(
+                            "{{{{#if {param}}}}} of a choice: write {{{{#if {param} = WORD}}}}"
+                        ),
+                    )),
+                    _ => Ok(()),
+                },
+            };
+            if let Err(e) = checked {
+                failure = Some(e);
+            }
+        });
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -405,45 +558,77 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
     let [pname, kind, default, doc] = fields[..] else {
         return Err(at(
             n,
-            "write '-- param: NAME | KIND | DEFAULT | DESCRIPTION', KIND one of ident, text, \
-             value(TABLE_PARAM.COLUMN_PARAM)",
+            format!("write '-- param: NAME | KIND | DEFAULT | DESCRIPTION', KIND one of {KINDS}"),
         ));
     };
     check_name(pname, "parameter name", &['_']).map_err(|why| at(n, why))?;
-    // value(TABLE_PARAM.COLUMN_PARAM)
-    let (word, column) = match kind.strip_suffix(')').and_then(|k| k.split_once('(')) {
-        Some((k, col)) => match col.split_once('.') {
-            Some((t, c)) => (k.trim(), Some((t.trim().to_string(), c.trim().to_string()))),
-            None => {
-                return Err(at(
-                    n,
-                    format!(
-                        "parameter {pname}: {}: write value(TABLE_PARAM.COLUMN_PARAM)",
-                        shorten(kind)
-                    ),
-                ))
-            }
-        },
+    // value(TABLE_PARAM.COLUMN_PARAM), idents(TABLE_PARAM), choice(WORD, ...)
+    let (word, args) = match kind.strip_suffix(')').and_then(|k| k.split_once('(')) {
+        Some((k, args)) => (k.trim(), Some(args.trim())),
         None => (kind, None),
     };
     let kind = ParamKind::parse(word).ok_or_else(|| {
         at(
             n,
             format!(
-                "parameter {pname}: unknown kind {}; write ident, text or \
-                 value(TABLE_PARAM.COLUMN_PARAM)",
+                "parameter {pname}: unknown kind {}; write {KINDS}",
                 shorten(word)
             ),
         )
     })?;
-    if (kind == ParamKind::Value) != column.is_some() {
-        return Err(at(
+    let how = |what: &str| {
+        at(
             n,
-            format!(
-                "parameter {pname}: a value, and only a value, names its column as \
-                 value(TABLE_PARAM.COLUMN_PARAM)"
-            ),
-        ));
+            format!("parameter {pname}: {}: write {what}", shorten(word)),
+        )
+    };
+    let (mut column, mut table, mut choices, mut except) = (None, None, Vec::new(), Vec::new());
+    match (kind, args) {
+        (ParamKind::Value, Some(args)) => match args.split_once('.') {
+            Some((t, c)) => column = Some((t.trim().to_string(), c.trim().to_string())),
+            None => return Err(how("value(TABLE_PARAM.COLUMN_PARAM)")),
+        },
+        (ParamKind::Value, None) | (_, Some(_))
+            if !matches!(kind, ParamKind::Idents | ParamKind::Choice) =>
+        {
+            return Err(at(
+                n,
+                format!(
+                    "parameter {pname}: a value, and only a value, names its column as \
+                     value(TABLE_PARAM.COLUMN_PARAM)"
+                ),
+            ))
+        }
+        (ParamKind::Idents, Some(args)) if !args.contains([',', '.']) && !args.starts_with('-') => {
+            let mut names = args.split('-').map(str::trim);
+            table = names.next().map(String::from);
+            except = names.map(String::from).collect();
+            if except.iter().any(String::is_empty) {
+                return Err(how("idents(TABLE_PARAM - PARAM - PARAM ...)"));
+            }
+        }
+        (ParamKind::Idents, _) => {
+            return Err(how(
+                "idents(TABLE_PARAM), naming the table whose columns they are, or \
+             idents(TABLE_PARAM - PARAM ...) for its columns but those the parameters name",
+            ))
+        }
+        (ParamKind::Choice, Some(words)) => {
+            for w in words.split(',').map(str::trim) {
+                let ok = w.len() <= MAX_NAME_CHARS
+                    && w.starts_with(|c: char| c.is_ascii_lowercase())
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !ok || choices.iter().any(|c| c == w) {
+                    return Err(how(
+                        "choice(WORD, WORD, ...), each word once, of a-z, 0-9 and _",
+                    ));
+                }
+                choices.push(w.to_string());
+            }
+        }
+        (ParamKind::Choice, None) => return Err(how("choice(WORD, WORD, ...)")),
+        _ => {}
     }
     let default: Value = serde_json::from_str(default).map_err(|e| {
         at(
@@ -458,6 +643,9 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
         name: pname.to_string(),
         kind,
         column,
+        table,
+        choices,
+        except,
         default,
         doc: doc.to_string(),
         line: n,

@@ -9,8 +9,49 @@
 //! [`Template::typed`] can give it that column's type.
 use serde_json::{Map, Value};
 
-use crate::sql::{json_kind, json_object, literal, quote_ident, quote_text, shorten, shorten_to};
+use super::blocks::{self, Node};
+use crate::sql::{
+    json_kind, json_object, literal, quote_ident, quote_text, shorten, shorten_to, tokens, Kind,
+};
 use crate::{Error, Result};
+
+/// Why `expr` cannot stand as one SQL expression in parentheses: it must be
+/// whole (quotes and comments closed, parentheses balanced), hold no `;`
+/// and no comment (a `--` would swallow the closing parenthesis), and not
+/// be longer than [`MAX_EXPR_BYTES`]. What it means is SQLite's to check:
+/// install compiles the writes that fire the pack's triggers.
+pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
+    if expr.len() > MAX_EXPR_BYTES {
+        return Err(format!("is longer than {MAX_EXPR_BYTES} bytes"));
+    }
+    if expr.contains('\0') {
+        return Err("contains a NUL character".into());
+    }
+    let mut depth = 0usize;
+    for t in tokens(expr) {
+        let text = &expr[t.start..t.end];
+        if !t.closed {
+            return Err("does not end: a quote or comment in it is not closed".into());
+        }
+        match t.kind {
+            Kind::Comment => return Err("holds a comment; leave it out".into()),
+            Kind::Other if text == ";" => {
+                return Err("holds a ';'; give one expression, not statements".into())
+            }
+            Kind::Other if text == "(" => depth += 1,
+            Kind::Other if text == ")" => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or("closes a parenthesis it did not open")?;
+            }
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err("opens a parenthesis it does not close".into());
+    }
+    Ok(())
+}
 
 /// How a parameter's value is written into the SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +62,16 @@ pub enum ParamKind {
     Text,
     /// A number, or a string literal.
     Value,
+    /// A list of column names of one table (a JSON array, maybe empty):
+    /// written as quoted identifiers separated by commas, or one by one in
+    /// an `{{#each}}` block.
+    Idents,
+    /// One of the words the template lists (`choice(iso, unix)`), written
+    /// as that bare word.
+    Choice,
+    /// An SQL expression (a condition), written in parentheses; empty for
+    /// none.
+    Expr,
 }
 
 impl ParamKind {
@@ -29,6 +80,9 @@ impl ParamKind {
             "ident" => Some(Self::Ident),
             "text" => Some(Self::Text),
             "value" => Some(Self::Value),
+            "idents" => Some(Self::Idents),
+            "choice" => Some(Self::Choice),
+            "expr" => Some(Self::Expr),
             _ => None,
         }
     }
@@ -39,9 +93,18 @@ impl ParamKind {
             Self::Ident => "ident",
             Self::Text => "text",
             Self::Value => "value",
+            Self::Idents => "idents",
+            Self::Choice => "choice",
+            Self::Expr => "expr",
         }
     }
 }
+
+/// The longest expression an `expr` parameter takes, in bytes.
+pub const MAX_EXPR_BYTES: usize = 4096;
+
+/// The most names an `idents` parameter takes.
+pub const MAX_IDENTS: usize = 2000;
 
 /// One parameter of a pack.
 #[derive(Debug, Clone)]
@@ -51,6 +114,14 @@ pub struct ParamDef {
     /// For a `value`: the parameters naming the table and the column it is
     /// compared with or assigned to.
     pub column: Option<(String, String)>,
+    /// For `idents`: the parameter naming the table whose columns they are.
+    pub table: Option<String>,
+    /// For a `choice`: the words it may be.
+    pub choices: Vec<String>,
+    /// For `idents(TABLE_PARAM - PARAM ...)`: the parameters whose columns
+    /// it leaves out of the table's; its default (null) is then every other
+    /// column of the table, listed at install.
+    pub except: Vec<String>,
     pub default: Value,
     pub doc: String,
     /// The template line that declares it.
@@ -213,6 +284,9 @@ pub struct Template {
     pub params: Vec<ParamDef>,
     pub requires: Vec<Requirement>,
     pub objects: Vec<ObjectDef>,
+    /// The parameter whose value tells installs of the pack apart
+    /// (`-- instance:`); `None` for a pack installed at most once.
+    pub instance: Option<String>,
     pub body: String,
 }
 
@@ -237,7 +311,7 @@ impl Params {
         self.get(name).as_str().unwrap_or_default()
     }
 
-    fn set(&mut self, name: &str, value: Value) {
+    pub(crate) fn set(&mut self, name: &str, value: Value) {
         if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
             slot.1 = value;
         }
@@ -388,6 +462,63 @@ impl Template {
             ParamKind::Value => {
                 literal(value).map_err(|e| wrong(e.to_string()))?;
             }
+            ParamKind::Idents if value.is_null() && !p.except.is_empty() => {}
+            ParamKind::Idents => {
+                let names = value.as_array().ok_or_else(|| {
+                    wrong(format!(
+                        "expected a list of names (a JSON array of strings), got {}",
+                        json_kind(value)
+                    ))
+                })?;
+                if names.len() > MAX_IDENTS {
+                    return Err(wrong(format!(
+                        "{} names, more than the {MAX_IDENTS} it takes",
+                        names.len()
+                    )));
+                }
+                for (i, name) in names.iter().enumerate() {
+                    let s = name.as_str().ok_or_else(|| {
+                        wrong(format!(
+                            "item {} is {}, not a name (a JSON string)",
+                            i + 1,
+                            json_kind(name)
+                        ))
+                    })?;
+                    quote_ident(s).map_err(|e| wrong(format!("item {}: {e}", i + 1)))?;
+                    if names[..i]
+                        .iter()
+                        .any(|n| n.as_str().is_some_and(|n| n.eq_ignore_ascii_case(s)))
+                    {
+                        return Err(wrong(format!(
+                            "{} is listed twice; list it once",
+                            shorten(s)
+                        )));
+                    }
+                }
+            }
+            ParamKind::Choice => {
+                let word = value.as_str().filter(|w| p.choices.iter().any(|c| c == w));
+                if word.is_none() {
+                    return Err(wrong(format!(
+                        "{} is not one of {}",
+                        shorten_to(&value.to_string(), 60),
+                        p.choices
+                            .iter()
+                            .map(|c| format!("\"{c}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            ParamKind::Expr => {
+                let s = value.as_str().ok_or_else(|| {
+                    wrong(format!(
+                        "expected an SQL expression as a JSON string (\"\" for none), got {}",
+                        json_kind(value)
+                    ))
+                })?;
+                check_expr(s).map_err(|why| wrong(format!("{} {why}", shorten(s))))?;
+            }
         }
         Ok(())
     }
@@ -429,6 +560,44 @@ impl Template {
         Ok(out)
     }
 
+    /// Lists the columns of each `idents(TABLE_PARAM - PARAM ...)` parameter
+    /// left null: every column `columns` gives for its table (`None` where
+    /// the table does not exist, which leaves it null) but those the
+    /// parameters after `-` name.
+    pub fn fill_lists(
+        &self,
+        params: &mut Params,
+        columns: impl Fn(&str) -> Result<Option<Vec<String>>>,
+    ) -> Result<()> {
+        for p in self.params.iter().filter(|p| !p.except.is_empty()) {
+            let (Some(table), true) = (&p.table, params.get(&p.name).is_null()) else {
+                continue;
+            };
+            let Some(all) = columns(params.text(table))? else {
+                continue;
+            };
+            let left_out: Vec<String> = p
+                .except
+                .iter()
+                .flat_map(|e| match params.get(e) {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let kept = all
+                .into_iter()
+                .filter(|c| !left_out.iter().any(|x| x.eq_ignore_ascii_case(c)))
+                .map(Value::String)
+                .collect();
+            params.set(&p.name, Value::Array(kept));
+        }
+        Ok(())
+    }
+
     /// The body with every placeholder replaced by its quoted value.
     pub fn render_body(&self, params: &Params) -> Result<String> {
         self.render_text(&self.body, params)
@@ -440,24 +609,71 @@ impl Template {
         self.render_text(&o.stored, params)
     }
 
-    /// `text` (a part of the body) with every placeholder replaced.
+    /// `text` (a part of the body) with every tag replaced: placeholders by
+    /// their values, blocks by what they stand for.
     fn render_text(&self, text: &str, params: &Params) -> Result<String> {
+        let nodes = blocks::parse(text).expect("checked at parse");
         let mut out = String::with_capacity(text.len() + 256);
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let end = start + rest[start..].find("}}").expect("checked at parse");
-            let name = &rest[start + 2..end];
-            let def = self
-                .params
-                .iter()
-                .find(|p| p.name == name)
-                .expect("checked at parse");
-            out.push_str(&self.render_value(def, params.get(name))?);
-            rest = &rest[end + 2..];
-        }
-        out.push_str(rest);
+        self.render_nodes(&nodes, params, None, &mut out)?;
         Ok(out)
+    }
+
+    fn render_nodes(
+        &self,
+        nodes: &[Node<'_>],
+        params: &Params,
+        item: Option<&str>,
+        out: &mut String,
+    ) -> Result<()> {
+        for n in nodes {
+            match n {
+                Node::Sql(sql) => out.push_str(sql),
+                Node::Param(name, _) => {
+                    out.push_str(&self.render_value(self.param(name), params.get(name))?)
+                }
+                Node::Item(_) => out.push_str(&quote_ident(item.expect("checked at parse"))?),
+                Node::Each {
+                    param, sep, body, ..
+                } => {
+                    let names = params.get(param).as_array().cloned().unwrap_or_default();
+                    for (i, name) in names.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(sep);
+                        }
+                        self.render_nodes(body, params, name.as_str(), out)?;
+                    }
+                }
+                Node::If {
+                    param,
+                    equals,
+                    then,
+                    otherwise,
+                    ..
+                } => {
+                    let value = params.get(param);
+                    let holds = match equals {
+                        Some(word) => value.as_str() == Some(word),
+                        None => match value {
+                            Value::String(s) => !s.trim().is_empty(),
+                            Value::Array(a) => !a.is_empty(),
+                            Value::Null | Value::Bool(false) => false,
+                            _ => true,
+                        },
+                    };
+                    let part = if holds { then } else { otherwise };
+                    self.render_nodes(part, params, item, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The declared parameter `name`.
+    pub(crate) fn param(&self, name: &str) -> &ParamDef {
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .expect("checked at parse")
     }
 
     fn render_value(&self, def: &ParamDef, value: &Value) -> Result<String> {
@@ -465,6 +681,18 @@ impl Template {
             ParamKind::Ident => quote_ident(value.as_str().unwrap_or_default()),
             ParamKind::Text => quote_text(value.as_str().unwrap_or_default()),
             ParamKind::Value => literal(value),
+            ParamKind::Idents => Ok(value
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| quote_ident(v.as_str().unwrap_or_default()))
+                })
+                .into_iter()
+                .flatten()
+                .collect::<Result<Vec<_>>>()?
+                .join(", ")),
+            ParamKind::Choice => Ok(value.as_str().unwrap_or_default().to_string()),
+            ParamKind::Expr => Ok(format!("({})", value.as_str().unwrap_or_default().trim())),
         }
     }
 

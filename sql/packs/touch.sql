@@ -1,0 +1,26 @@
+-- pack: touch
+-- version: 1.0.0
+-- description: Keeps a table's updated_at column current: every update of a row sets it to the time of the update.
+-- instance: table
+-- param: table | ident | "item" | table whose updates are timed (one install per table)
+-- param: column | ident | "updated_at" | column that holds the time of the last update
+-- param: key | ident | "rowid" | column that identifies a row: rowid, or the primary key of a WITHOUT ROWID table
+-- param: format | choice(iso, unix, unix_ms) | "iso" | how the time is written: ISO 8601 text in UTC with milliseconds, unix seconds, or unix milliseconds
+-- param: ignore | idents(table) | [] | columns whose changes alone do not count as an update
+-- param: counted | idents(table - ignore - column) | null | the columns whose changes count: listed at install, every column of the table but column and ignore
+-- param: trigger_name | ident | "{table}_touch" | name of the trigger
+-- requires: table | column key
+-- object: trigger | trigger_name | table
+--
+-- An AFTER UPDATE trigger, guarded so that it never fires for its own
+-- update or for one that sets the column itself: recursive_triggers may be
+-- on or off. With columns to ignore, only an update that changes another
+-- column counts.
+CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER UPDATE ON {{table}}
+  WHEN new.{{column}} IS old.{{column}}{{#if ignore}}
+    AND ({{#each counted sep=" OR "}}new.{{.}} IS NOT old.{{.}}{{/each}}){{/if}}
+  BEGIN
+    UPDATE {{table}}
+      SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}}
+      WHERE {{key}} = new.{{key}};
+  END;

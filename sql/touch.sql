@@ -1,0 +1,26 @@
+-- Pack touch with its default parameters, generated from sql/packs/touch.sql.
+-- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/touch.sql
+-- and creates what SELECT trigger_install('touch') creates.
+BEGIN;
+-- touch 1.0.0 (sqlite-triggers pack)
+-- An AFTER UPDATE trigger, guarded so that it never fires for its own
+-- update or for one that sets the column itself: recursive_triggers may be
+-- on or off. With columns to ignore, only an update that changes another
+-- column counts.
+CREATE TRIGGER IF NOT EXISTS main."item_touch" AFTER UPDATE ON "item"
+  WHEN new."updated_at" IS old."updated_at"
+  BEGIN
+    UPDATE "item"
+      SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      WHERE "rowid" = new."rowid";
+  END;
+CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
+  pack TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  params TEXT NOT NULL,
+  installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+INSERT INTO main.trigger_pack_installs (pack, version, params)
+  SELECT 'touch:item', '1.0.0', '{"column":"updated_at","counted":null,"format":"iso","ignore":[],"key":"rowid","table":"item","trigger_name":"item_touch"}'
+  WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'touch:item');
+COMMIT;
