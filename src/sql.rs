@@ -92,6 +92,62 @@ pub fn shorten_to(text: &str, max: usize) -> String {
     shown
 }
 
+/// The column names a `CREATE TABLE name (…)` statement declares, unquoted,
+/// in order (table constraints left out).
+pub(crate) fn declared_columns(create: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut expect_name = false;
+    for t in tokens(create) {
+        let text = &create[t.start..t.end];
+        match t.kind {
+            Kind::Space | Kind::Comment => continue,
+            Kind::Other if text == "(" => {
+                depth += 1;
+                if depth == 1 {
+                    expect_name = true;
+                }
+                continue;
+            }
+            Kind::Other if text == ")" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+                continue;
+            }
+            Kind::Other if text == "," && depth == 1 => {
+                expect_name = true;
+                continue;
+            }
+            _ => {}
+        }
+        if expect_name && depth == 1 {
+            expect_name = false;
+            let constraint = ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"]
+                .iter()
+                .any(|k| t.kind == Kind::Word && text.eq_ignore_ascii_case(k));
+            if !constraint {
+                out.push(unquote(text));
+            }
+        }
+    }
+    out
+}
+
+/// A name as SQLite reads it: `"a""b"`, `[a]` and `` `a` `` unquoted.
+fn unquote(text: &str) -> String {
+    let b = text.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(b'"'), Some(b'"')) if text.len() >= 2 => {
+            text[1..text.len() - 1].replace("\"\"", "\"")
+        }
+        (Some(b'`'), Some(b'`')) if text.len() >= 2 => text[1..text.len() - 1].replace("``", "`"),
+        (Some(b'['), Some(b']')) if text.len() >= 2 => text[1..text.len() - 1].to_string(),
+        _ => text.to_string(),
+    }
+}
+
 /// What a [`Token`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {

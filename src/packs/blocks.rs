@@ -20,6 +20,8 @@ pub enum Node<'a> {
     Param(&'a str, usize),
     /// `{{.}}`: the current name of the `{{#each}}` around it.
     Item(usize),
+    /// `{{#}}`: the current name's position in its list, from 0.
+    Index(usize),
     /// `{{#each name sep="…"}}…{{/each}}`: the body once per name of an
     /// `idents` parameter, the separator between.
     Each {
@@ -44,6 +46,7 @@ pub enum Node<'a> {
 enum Tag<'a> {
     Param(&'a str),
     Item,
+    Index,
     Each(&'a str, &'a str),
     EndEach,
     If(&'a str, Option<&'a str>),
@@ -56,6 +59,9 @@ fn tag(inside: &str) -> Result<Tag<'_>, String> {
     let t = inside.trim();
     if t == "." {
         return Ok(Tag::Item);
+    }
+    if t == "#" {
+        return Ok(Tag::Index);
     }
     if t == "/each" {
         return Ok(Tag::EndEach);
@@ -155,6 +161,7 @@ fn read<'a>(
         let node = match tag(inside).map_err(|e| (start, e))? {
             Tag::Param(name) => Node::Param(name, start),
             Tag::Item => Node::Item(start),
+            Tag::Index => Node::Index(start),
             Tag::Each(param, sep) => {
                 let (body, _) = read(text, pos, Until::Each, start)?;
                 Node::Each {

@@ -641,6 +641,21 @@ fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> 
     let Some(sql) = found.sql.as_deref() else {
         return Ok(Presence::Foreign(found));
     };
+    if o.kind == ObjectKind::Table {
+        // A table holds data, and may have been made by another tool (a
+        // `_counts` of sqlite-utils): it is the pack's when it is an
+        // ordinary table with every column the pack's statement declares.
+        let has = column_names(conn, name)?;
+        let ours = !sql.starts_with("CREATE VIRTUAL")
+            && crate::sql::declared_columns(&expected)
+                .iter()
+                .all(|c| has.iter().any(|h| h.eq_ignore_ascii_case(c)));
+        return Ok(if ours {
+            Presence::Ours
+        } else {
+            Presence::Foreign(found)
+        });
+    }
     Ok(if sql == expected {
         Presence::Ours
     } else if renamed_from(conn, t, params, &expected, sql)? {
@@ -863,8 +878,20 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
             }
         }
     }
+    let teardown = t.render_uninstall(&params)?;
+    if !teardown.trim().is_empty() {
+        conn.execute_batch(&teardown)
+            .map_err(Error::sqlite(format!("uninstalling pack {}", t.name)))?;
+    }
     let mut dropped = Vec::new();
     for (o, moved) in ours {
+        if o.kind == ObjectKind::Table {
+            dropped.push(format!(
+                "kept {} (it holds data: drop it yourself when done)",
+                object_label(o, &params)
+            ));
+            continue;
+        }
         drop_object(conn, o, &params)?;
         dropped.push(match moved {
             Some(table) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
@@ -910,6 +937,10 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
 /// Drops one of a pack's objects, named by its parameters.
 fn drop_object(conn: &Connection, o: &ObjectDef, params: &Params) -> Result<()> {
     let (kind, name) = (o.kind.name(), params.text(&o.name_param));
+    debug_assert!(
+        o.kind != ObjectKind::Table,
+        "uninstall keeps a pack's tables"
+    );
     conn.execute_batch(&format!(
         "DROP {} main.{}",
         kind.to_uppercase(),
@@ -990,6 +1021,10 @@ fn upgrade_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     for (o, present) in before {
         if !present {
             // Dropped by hand: the new version creates its own.
+            continue;
+        }
+        if o.kind == ObjectKind::Table {
+            // Data: an upgrade keeps it as it is.
             continue;
         }
         let name = old_params.text(&o.name_param);
@@ -1323,7 +1358,7 @@ fn same_params(recorded: &str, params: &Params) -> bool {
 fn object_label(o: &ObjectDef, params: &Params) -> String {
     format!(
         "{} {}",
-        o.kind.name(),
+        o.kind.label(),
         display_name(params.text(&o.name_param))
     )
 }
@@ -1331,9 +1366,14 @@ fn object_label(o: &ObjectDef, params: &Params) -> String {
 fn describe_objects(t: &Template, params: &Params) -> String {
     t.objects
         .iter()
-        .map(|o| {
-            let table = display_name(params.text(&o.table_param));
-            format!("{} on {table}", object_label(o, params))
+        .map(|o| match o.kind {
+            ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch => {
+                object_label(o, params)
+            }
+            _ => {
+                let table = display_name(params.text(&o.table_param));
+                format!("{} on {table}", object_label(o, params))
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -1343,7 +1383,9 @@ fn describe_objects(t: &Template, params: &Params) -> String {
 fn namespace_of(kind: ObjectKind) -> Namespace {
     match kind {
         ObjectKind::Trigger => Namespace::Triggers,
-        ObjectKind::Index => Namespace::Relations,
+        ObjectKind::Index | ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch => {
+            Namespace::Relations
+        }
     }
 }
 
@@ -1404,12 +1446,16 @@ fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<
     check_names_distinct(t, params)?;
     for o in &t.objects {
         let name = params.text(&o.name_param);
+        if o.kind == ObjectKind::Table && matches!(presence(conn, t, o, params)?, Presence::Ours) {
+            // A table of the pack's shape is used as it is.
+            continue;
+        }
         if let Some((kind, on)) = schema_entry(conn, namespace_of(o.kind), name)? {
             return Err(Error::invalid(format!(
                 "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
                  pass another name in params_json",
                 t.name,
-                o.kind.name(),
+                o.kind.label(),
                 shorten(name),
                 o.name_param,
                 shorten(name),
@@ -1456,7 +1502,9 @@ mod tests {
                 .map(|t| t.name.as_str())
                 .collect::<Vec<_>>(),
             [
+                "counter_cache",
                 "default_album",
+                "fsm",
                 "protect",
                 "soft_delete",
                 "task_state",

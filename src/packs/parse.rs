@@ -34,7 +34,7 @@ const HEADER_KEYS: &str = "pack, version, description, instance, param, requires
 
 /// How each statement of a body begins, the kind of object it creates, and
 /// the words SQLite stores in `sqlite_schema.sql` before the object's name.
-const CREATES: [(&str, ObjectKind, &str); 3] = [
+const CREATES: [(&str, ObjectKind, &str); 5] = [
     (
         "CREATE TRIGGER IF NOT EXISTS main.",
         ObjectKind::Trigger,
@@ -50,11 +50,33 @@ const CREATES: [(&str, ObjectKind, &str); 3] = [
         ObjectKind::Index,
         "CREATE UNIQUE INDEX",
     ),
+    (
+        "CREATE TABLE IF NOT EXISTS main.",
+        ObjectKind::Table,
+        "CREATE TABLE",
+    ),
+    (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS main.",
+        ObjectKind::VirtualTable,
+        "CREATE VIRTUAL TABLE",
+    ),
 ];
+
+/// How a data statement begins: it writes rows of a table the pack needs
+/// or creates, named by a placeholder (`UPDATE {{TABLE_PARAM}} …`).
+const DATA: [&str; 4] = [
+    "UPDATE ",
+    "INSERT INTO ",
+    "INSERT OR REPLACE INTO ",
+    "DELETE FROM ",
+];
+
+/// The line that starts the statements uninstall runs.
+const ON_UNINSTALL: &str = "-- on uninstall:";
 
 /// The kinds of parameter, as an error suggests them.
 const KINDS: &str = "ident, text, value(TABLE_PARAM.COLUMN_PARAM), idents(TABLE_PARAM), \
-                     choice(WORD, WORD, ...) or expr";
+                     choice(WORD, WORD, ...), expr or transitions(TABLE_PARAM.COLUMN_PARAM)";
 
 /// The longest pack and parameter name.
 const MAX_NAME_CHARS: usize = 64;
@@ -174,14 +196,34 @@ impl Template {
             requires,
             objects,
             instance: None,
-            body: text[body_start..].to_string(),
+            body: String::new(),
+            uninstall: String::new(),
         };
+        let body = &text[body_start..];
+        let split = body
+            .match_indices(ON_UNINSTALL)
+            .find(|(i, _)| {
+                (*i == 0 || body[..*i].ends_with('\n'))
+                    && body[i + ON_UNINSTALL.len()..].starts_with(['\n', '\r'])
+            })
+            .map(|(i, _)| i);
+        let uninstall_line = split.map(|i| body_line + body[..i].matches('\n').count());
+        match split {
+            Some(i) => {
+                template.body = body[..i].to_string();
+                template.uninstall = body[i + ON_UNINSTALL.len()..].to_string();
+            }
+            None => template.body = body.to_string(),
+        }
         template.check_header()?;
         if let Some((line, param)) = instance {
             template.check_instance(line, &param)?;
             template.instance = Some(param);
         }
         template.check_body(body_line)?;
+        if let Some(line) = uninstall_line {
+            template.check_uninstall(line)?;
+        }
         Ok(template)
     }
 
@@ -267,7 +309,7 @@ impl Template {
         for o in &self.objects {
             ident(o.line, &o.name_param, "name")?;
             ident(o.line, &o.table_param, "table")?;
-            if !self.requires.iter().any(|r| r.table_param == o.table_param) {
+            if !self.is_table_param(&o.table_param) {
                 return Err(at(
                     o.line,
                     format!(
@@ -323,6 +365,10 @@ impl Template {
         let mut made: Vec<Option<usize>> = vec![None; self.objects.len()];
         for s in statements(body).map_err(|(offset, what)| at(line_of(offset), what))? {
             let line = line_of(s.start);
+            let Some(kind) = s.kind else {
+                self.check_data(&body[s.from..s.end], s.name, line, &line_of, s.from)?;
+                continue;
+            };
             let Some(i) = self.objects.iter().position(|o| o.name_param == s.name) else {
                 return Err(at(
                     line,
@@ -330,20 +376,22 @@ impl Template {
                         "this statement creates {{{{{}}}}}, which no '-- object:' line declares; \
                          add '-- object: {} | {} | TABLE_PARAM' to the header",
                         s.name,
-                        s.kind.name(),
+                        kind.label(),
                         s.name
                     ),
                 ));
             };
             let o = &mut self.objects[i];
-            if o.kind != s.kind {
+            let same =
+                o.kind == kind || (o.kind == ObjectKind::Scratch && kind == ObjectKind::Table);
+            if !same {
                 return Err(at(
                     line,
                     format!(
                         "this statement creates {} as {}, but its '-- object:' line (line {}) \
                          declares {}",
                         s.name,
-                        a(s.kind),
+                        a(kind),
                         o.line,
                         a(o.kind)
                     ),
@@ -355,13 +403,14 @@ impl Template {
                     format!(
                         "{} {} is created a second time (first on line {first}); create each \
                          object once",
-                        o.kind.name(),
+                        o.kind.label(),
                         o.name_param
                     ),
                 ));
             }
             let created = &body[s.from..s.end];
-            if !on_table(created, &o.table_param) {
+            let attached = matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index);
+            if attached && !on_table(created, &o.table_param) {
                 return Err(at(
                     line,
                     format!(
@@ -389,12 +438,11 @@ impl Template {
                 o.line,
                 format!(
                     "{} {} is declared, but no statement of the body creates it; add \
-                     'CREATE {} IF NOT EXISTS main.{{{{{}}}}} … ON {{{{{}}}}} …'",
-                    o.kind.name(),
+                     'CREATE {} IF NOT EXISTS main.{{{{{}}}}} …'",
+                    o.kind.label(),
                     o.name_param,
-                    o.kind.name().to_uppercase(),
-                    o.name_param,
-                    o.table_param
+                    o.kind.label().to_uppercase(),
+                    o.name_param
                 ),
             ));
         }
@@ -403,6 +451,67 @@ impl Template {
 }
 
 impl Template {
+    /// Whether `param` names a table the pack needs (a `-- requires:` line)
+    /// or creates (a table or virtual table object).
+    fn is_table_param(&self, param: &str) -> bool {
+        self.requires.iter().any(|r| r.table_param == param)
+            || self.objects.iter().any(|o| {
+                matches!(
+                    o.kind,
+                    ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch
+                ) && o.name_param == param
+            })
+    }
+
+    /// A data statement writes a table the pack needs or creates, and
+    /// holds its blocks whole.
+    fn check_data(
+        &self,
+        statement: &str,
+        target: &str,
+        line: usize,
+        line_of: &impl Fn(usize) -> usize,
+        from: usize,
+    ) -> Result<()> {
+        if !self.is_table_param(target) {
+            return Err(at(
+                line,
+                format!(
+                    "this statement writes {{{{{}}}}}, which is neither a table the pack \
+                     requires nor one it creates; a data statement writes only those",
+                    shorten_bare(target)
+                ),
+            ));
+        }
+        if let Err((offset, why)) = blocks::parse(statement) {
+            return Err(at(
+                line_of(from + offset),
+                format!("{why}: a block opens and closes within one statement"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The part after `-- on uninstall:` holds only data statements.
+    fn check_uninstall(&self, first_line: usize) -> Result<()> {
+        let text = self.uninstall.as_str();
+        let line_of = |offset: usize| first_line + text[..offset].matches('\n').count();
+        let nodes = blocks::parse(text).map_err(|(offset, why)| at(line_of(offset), why))?;
+        self.check_tags(&nodes, &line_of)?;
+        for s in statements(text).map_err(|(offset, what)| at(line_of(offset), what))? {
+            let line = line_of(s.start);
+            if s.kind.is_some() {
+                return Err(at(
+                    line,
+                    "after '-- on uninstall:' come only data statements (UPDATE, INSERT, \
+                     DELETE FROM {{TABLE_PARAM}} …;); uninstall drops the pack's objects itself",
+                ));
+            }
+            self.check_data(&text[s.from..s.end], s.name, line, &line_of, s.from)?;
+        }
+        Ok(())
+    }
+
     /// `-- instance: PARAM`: an ident or text parameter, whose value tells
     /// the pack's installs apart.
     fn check_instance(&self, line: usize, param: &str) -> Result<()> {
@@ -453,11 +562,12 @@ impl Template {
             let checked = match n {
                 Node::Sql(_) => Ok(()),
                 Node::Param(name, at_) => declared(name, *at_).map(|_| ()),
-                Node::Item(offset) if inside.is_none() => Err(at(
+                Node::Item(offset) | Node::Index(offset) if inside.is_none() => Err(at(
                     line_of(*offset),
-                    "{{.}} stands for the current name of an {{#each}} block, and is outside one",
+                    "{{.}} and {{#}} stand for the current name of an {{#each}} block and its \
+                     position, and are outside one",
                 )),
-                Node::Item(_) => Ok(()),
+                Node::Item(_) | Node::Index(_) => Ok(()),
                 Node::Each {
                     param, at: offset, ..
                 } => match declared(param, *offset) {
@@ -544,6 +654,9 @@ fn a(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Trigger => "a trigger",
         ObjectKind::Index => "an index",
+        ObjectKind::Table => "a table",
+        ObjectKind::VirtualTable => "a virtual table",
+        ObjectKind::Scratch => "a scratch table",
     }
 }
 
@@ -584,18 +697,18 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
     };
     let (mut column, mut table, mut choices, mut except) = (None, None, Vec::new(), Vec::new());
     match (kind, args) {
-        (ParamKind::Value, Some(args)) => match args.split_once('.') {
+        (ParamKind::Value | ParamKind::Transitions, Some(args)) => match args.split_once('.') {
             Some((t, c)) => column = Some((t.trim().to_string(), c.trim().to_string())),
-            None => return Err(how("value(TABLE_PARAM.COLUMN_PARAM)")),
+            None => return Err(how(&format!("{}(TABLE_PARAM.COLUMN_PARAM)", kind.name()))),
         },
-        (ParamKind::Value, None) | (_, Some(_))
+        (ParamKind::Value | ParamKind::Transitions, None) | (_, Some(_))
             if !matches!(kind, ParamKind::Idents | ParamKind::Choice) =>
         {
             return Err(at(
                 n,
                 format!(
-                    "parameter {pname}: a value, and only a value, names its column as \
-                     value(TABLE_PARAM.COLUMN_PARAM)"
+                    "parameter {pname}: a value or transitions, and only those, name their \
+                     column as value(TABLE_PARAM.COLUMN_PARAM)"
                 ),
             ))
         }
@@ -652,24 +765,42 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
     })
 }
 
-/// `-- object: trigger|index | NAME_PARAM | TABLE_PARAM`.
+/// `-- object: trigger|index | NAME_PARAM | TABLE_PARAM`, or
+/// `-- object: table|virtual table | NAME_PARAM`.
 fn object_line(n: usize, rest: &str) -> Result<ObjectDef> {
-    let [kind, name_param, table_param] = split_fields(rest)[..] else {
-        return Err(at(
-            n,
-            "write '-- object: trigger | NAME_PARAM | TABLE_PARAM' (or index)",
-        ));
-    };
-    let kind = match kind {
+    let fields = split_fields(rest);
+    let kind = match fields.first().copied().unwrap_or_default() {
         "trigger" => ObjectKind::Trigger,
         "index" => ObjectKind::Index,
+        "table" => ObjectKind::Table,
+        "virtual table" => ObjectKind::VirtualTable,
+        "scratch table" => ObjectKind::Scratch,
         other => {
             return Err(at(
                 n,
                 format!(
-                    "unknown object kind {}; write trigger or index",
+                    "unknown object kind {}; write trigger, index, table, virtual table or \
+                     scratch table",
                     shorten(other)
                 ),
+            ))
+        }
+    };
+    let (name_param, table_param) = match (kind, &fields[1..]) {
+        (ObjectKind::Trigger | ObjectKind::Index, [name, table]) => (*name, *table),
+        (ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch, [name]) => {
+            (*name, *name)
+        }
+        (ObjectKind::Trigger | ObjectKind::Index, _) => {
+            return Err(at(
+                n,
+                "write '-- object: trigger | NAME_PARAM | TABLE_PARAM' (or index)",
+            ))
+        }
+        _ => {
+            return Err(at(
+                n,
+                "write '-- object: table | NAME_PARAM' (or virtual table, scratch table)",
             ))
         }
     };
@@ -703,7 +834,8 @@ fn check_name(name: &str, what: &str, extra: &[char]) -> std::result::Result<(),
 
 /// One statement of a body, as [`statements`] finds it.
 struct Statement<'a> {
-    kind: ObjectKind,
+    /// The object it creates; `None` for a data statement.
+    kind: Option<ObjectKind>,
     /// What SQLite stores before the object's name.
     stored_as: &'static str,
     /// The name parameter of the object it creates.
@@ -726,6 +858,27 @@ fn statements(body: &str) -> std::result::Result<Vec<Statement<'_>>, (usize, Str
     while let Some(t) = tokens(&body[pos..]).find(solid) {
         let start = pos + t.start;
         let rest = &body[start..];
+        if let Some(verb) = DATA
+            .iter()
+            .find(|v| rest.starts_with(*v) && rest[v.len()..].starts_with("{{"))
+        {
+            let from = start + verb.len();
+            let name_end = from + 2 + body[from + 2..].find("}}").unwrap_or_default();
+            let Some(len) = statement_end(&body[from..], false) else {
+                return Err((start, "this statement does not end; end it with ;".into()));
+            };
+            let end = from + len;
+            pos = end + 1;
+            out.push(Statement {
+                kind: None,
+                stored_as: "",
+                name: &body[from + 2..name_end],
+                start,
+                from,
+                end,
+            });
+            continue;
+        }
         let Some(&(prefix, kind, stored_as)) = CREATES
             .iter()
             .find(|(p, ..)| rest.starts_with(p) && rest[p.len()..].starts_with("{{"))
@@ -744,9 +897,10 @@ fn statements(body: &str) -> std::result::Result<Vec<Statement<'_>>, (usize, Str
                 start,
                 format!(
                     "{} is not the statement of a declared object: a template's body holds \
-                     only 'CREATE TRIGGER IF NOT EXISTS main.{{{{NAME_PARAM}}}} …' and \
-                     'CREATE [UNIQUE] INDEX IF NOT EXISTS main.{{{{NAME_PARAM}}}} …' \
-                     statements, one for each '-- object:' line, and comments",
+                     only 'CREATE TRIGGER|[UNIQUE] INDEX|TABLE|VIRTUAL TABLE IF NOT EXISTS \
+                     main.{{{{NAME_PARAM}}}} …' statements, one for each '-- object:' line, \
+                     data statements 'UPDATE|INSERT [OR REPLACE] INTO|DELETE FROM \
+                     {{{{TABLE_PARAM}}}} …;', and comments",
                     shorten(first_line)
                 ),
             ));
@@ -776,7 +930,7 @@ fn statements(body: &str) -> std::result::Result<Vec<Statement<'_>>, (usize, Str
             .find(solid)
             .map_or(body.len(), |t| end + t.end);
         out.push(Statement {
-            kind,
+            kind: Some(kind),
             stored_as,
             name,
             start,
@@ -906,7 +1060,24 @@ mod tests {
         assert!(body(&format!(
             "{BODY}CREATE TABLE IF NOT EXISTS main.{{{{tbl}}}} (x);\n"
         ))
-        .starts_with("line 10: \"CREATE TABLE IF NOT EXISTS main.{{tbl}} (x);\" is not"));
+        .starts_with(
+            "line 10: this statement creates {{tbl}}, which no '-- object:' line declares"
+        ));
+        assert!(body(&format!("{BODY}ATTACH 'x' AS y;\n")).starts_with(
+            "line 10: \"ATTACH 'x' AS y;\" is not the statement of a declared object"
+        ));
+        assert!(body(&format!("{BODY}UPDATE {{{{trigger_name}}}} SET x = 1;\n")).starts_with(
+            "line 10: this statement writes {{trigger_name}}, which is neither a table the pack \
+             requires nor one it creates"
+        ));
+        assert!(body(&format!(
+            "{BODY}-- on uninstall:\nDROP TABLE {{{{tbl}}}};\n"
+        ))
+        .starts_with("line 11: \"DROP TABLE {{tbl}};\" is not the statement"));
+        assert!(body(&format!(
+            "{BODY}-- on uninstall:\nDELETE FROM {{{{tbl}}}} WHERE {{{{#if}}}};\n"
+        ))
+        .starts_with("line 11: "));
         assert!(body(&BODY.replace("SELECT 1", "SELECT {{nope}}"))
             .starts_with("line 9: {{…}} names parameter \"nope\", which is not declared"));
         assert!(body(&BODY.replace("SELECT 1", "SELECT '{{tbl}}'"))

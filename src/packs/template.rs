@@ -72,6 +72,11 @@ pub enum ParamKind {
     /// An SQL expression (a condition), written in parentheses; empty for
     /// none.
     Expr,
+    /// The moves a column's value may make (`[["draft", "published"], …]`):
+    /// written as an expression that is NULL for a listed move of the
+    /// column from `old` to `new`, and for any other raises an error naming
+    /// both values (see [`Template::transitions_sql`]).
+    Transitions,
 }
 
 impl ParamKind {
@@ -83,6 +88,7 @@ impl ParamKind {
             "idents" => Some(Self::Idents),
             "choice" => Some(Self::Choice),
             "expr" => Some(Self::Expr),
+            "transitions" => Some(Self::Transitions),
             _ => None,
         }
     }
@@ -96,6 +102,7 @@ impl ParamKind {
             Self::Idents => "idents",
             Self::Choice => "choice",
             Self::Expr => "expr",
+            Self::Transitions => "transitions",
         }
     }
 }
@@ -133,6 +140,16 @@ pub struct ParamDef {
 pub enum ObjectKind {
     Trigger,
     Index,
+    /// A table the pack keeps its data in (a history, counts): created when
+    /// missing, and a table of its name with the columns the pack's
+    /// statement declares is used as it is. Uninstall keeps it, data and all.
+    Table,
+    /// A virtual table (an FTS5 index): uninstall drops it.
+    VirtualTable,
+    /// A table of the pack's own bookkeeping, whose rows matter only while
+    /// a statement runs (the row a REPLACE is about to delete): the pack's
+    /// by its exact SQL, like a trigger, and dropped by uninstall.
+    Scratch,
 }
 
 impl ObjectKind {
@@ -141,6 +158,16 @@ impl ObjectKind {
         match self {
             Self::Trigger => "trigger",
             Self::Index => "index",
+            Self::Table | Self::VirtualTable | Self::Scratch => "table",
+        }
+    }
+
+    /// How the header and summaries name the kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::VirtualTable => "virtual table",
+            Self::Scratch => "scratch table",
+            other => other.name(),
         }
     }
 }
@@ -287,7 +314,12 @@ pub struct Template {
     /// The parameter whose value tells installs of the pack apart
     /// (`-- instance:`); `None` for a pack installed at most once.
     pub instance: Option<String>,
+    /// What install runs: the objects' statements and the data statements
+    /// among them, in order.
     pub body: String,
+    /// The data statements uninstall runs before it drops the objects
+    /// (the part after a `-- on uninstall:` line); empty for none.
+    pub uninstall: String,
 }
 
 /// A pack's parameters after defaults and user values are merged, in the
@@ -510,6 +542,50 @@ impl Template {
                     )));
                 }
             }
+            ParamKind::Transitions => {
+                let moves = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    wrong(format!(
+                        "expected a non-empty list of [from, to] pairs, got {}",
+                        if value.is_array() {
+                            "an empty list"
+                        } else {
+                            json_kind(value)
+                        }
+                    ))
+                })?;
+                if moves.len() > MAX_IDENTS {
+                    return Err(wrong(format!(
+                        "{} transitions, more than the {MAX_IDENTS} it takes",
+                        moves.len()
+                    )));
+                }
+                for (i, m) in moves.iter().enumerate() {
+                    let pair = m.as_array().filter(|a| a.len() == 2).ok_or_else(|| {
+                        wrong(format!(
+                            "transition {} is {}, not a [from, to] pair",
+                            i + 1,
+                            shorten_to(&m.to_string(), 60)
+                        ))
+                    })?;
+                    for v in pair {
+                        literal(v).map_err(|e| wrong(format!("transition {}: {e}", i + 1)))?;
+                    }
+                    if pair[0] == pair[1] {
+                        return Err(wrong(format!(
+                            "transition {} goes from {} to itself; an update that keeps the \
+                             value is always allowed",
+                            i + 1,
+                            shorten_to(&pair[0].to_string(), 60)
+                        )));
+                    }
+                    if moves[..i].contains(m) {
+                        return Err(wrong(format!(
+                            "transition {} is listed twice; list it once",
+                            shorten_to(&m.to_string(), 60)
+                        )));
+                    }
+                }
+            }
             ParamKind::Expr => {
                 let s = value.as_str().ok_or_else(|| {
                     wrong(format!(
@@ -544,7 +620,25 @@ impl Template {
                 continue;
             };
             let value = params.get(&p.name);
-            let typed = aff.apply(value).map_err(|why| {
+            let apply = |v: &Value| -> std::result::Result<Value, String> {
+                match (p.kind, v) {
+                    (ParamKind::Transitions, Value::Array(moves)) => Ok(Value::Array(
+                        moves
+                            .iter()
+                            .map(|m| match m {
+                                Value::Array(pair) => Ok(Value::Array(
+                                    pair.iter()
+                                        .map(|x| aff.apply(x))
+                                        .collect::<std::result::Result<Vec<Value>, String>>()?,
+                                )),
+                                other => Ok(other.clone()),
+                            })
+                            .collect::<std::result::Result<Vec<Value>, String>>()?,
+                    )),
+                    _ => aff.apply(v),
+                }
+            };
+            let typed = apply(value).map_err(|why| {
                 Error::invalid(format!(
                     "parameter {} of pack {}: {} for column {} of {} ({} affinity), {why}",
                     p.name,
@@ -603,6 +697,11 @@ impl Template {
         self.render_text(&self.body, params)
     }
 
+    /// The statements uninstall runs first, rendered.
+    pub fn render_uninstall(&self, params: &Params) -> Result<String> {
+        self.render_text(&self.uninstall, params)
+    }
+
     /// The SQL SQLite stores for one of the pack's objects created with
     /// these parameters: `sqlite_schema.sql` of that object, exactly.
     pub fn stored_sql(&self, o: &ObjectDef, params: &Params) -> Result<String> {
@@ -622,16 +721,17 @@ impl Template {
         &self,
         nodes: &[Node<'_>],
         params: &Params,
-        item: Option<&str>,
+        item: Option<(usize, &str)>,
         out: &mut String,
     ) -> Result<()> {
         for n in nodes {
             match n {
                 Node::Sql(sql) => out.push_str(sql),
                 Node::Param(name, _) => {
-                    out.push_str(&self.render_value(self.param(name), params.get(name))?)
+                    out.push_str(&self.render_value(self.param(name), params.get(name), params)?)
                 }
-                Node::Item(_) => out.push_str(&quote_ident(item.expect("checked at parse"))?),
+                Node::Item(_) => out.push_str(&quote_ident(item.expect("checked at parse").1)?),
+                Node::Index(_) => out.push_str(&item.expect("checked at parse").0.to_string()),
                 Node::Each {
                     param, sep, body, ..
                 } => {
@@ -640,7 +740,8 @@ impl Template {
                         if i > 0 {
                             out.push_str(sep);
                         }
-                        self.render_nodes(body, params, name.as_str(), out)?;
+                        let name = name.as_str().unwrap_or_default();
+                        self.render_nodes(body, params, Some((i, name)), out)?;
                     }
                 }
                 Node::If {
@@ -676,7 +777,7 @@ impl Template {
             .expect("checked at parse")
     }
 
-    fn render_value(&self, def: &ParamDef, value: &Value) -> Result<String> {
+    fn render_value(&self, def: &ParamDef, value: &Value, params: &Params) -> Result<String> {
         match def.kind {
             ParamKind::Ident => quote_ident(value.as_str().unwrap_or_default()),
             ParamKind::Text => quote_text(value.as_str().unwrap_or_default()),
@@ -693,7 +794,90 @@ impl Template {
                 .join(", ")),
             ParamKind::Choice => Ok(value.as_str().unwrap_or_default().to_string()),
             ParamKind::Expr => Ok(format!("({})", value.as_str().unwrap_or_default().trim())),
+            ParamKind::Transitions => self.transitions_sql(def, value, params),
         }
+    }
+
+    /// The expression of a `transitions` parameter: a CASE on the old
+    /// value, then on the new one, NULL for a listed move and a RAISE
+    /// naming both values for any other. RAISE takes only a literal
+    /// message (SQLite before 3.47), so each pair of known values has its
+    /// own; a value outside the listed ones is named as such.
+    fn transitions_sql(&self, def: &ParamDef, value: &Value, params: &Params) -> Result<String> {
+        let (table_param, column_param) = def.column.as_ref().expect("checked at parse");
+        let (table, column) = (params.text(table_param), params.text(column_param));
+        let col = quote_ident(column)?;
+        let moves: Vec<(&Value, &Value)> = value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| Some((m.get(0)?, m.get(1)?)))
+            .collect();
+        let mut states: Vec<&Value> = Vec::new();
+        for (a, b) in &moves {
+            for v in [a, b] {
+                if !states.contains(v) {
+                    states.push(v);
+                }
+            }
+        }
+        let shown = |v: &Value| literal(v).unwrap_or_default();
+        let all = states
+            .iter()
+            .map(|v| shown(v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = format!("{}.{}", table, column);
+        let raise = |message: String| -> Result<String> {
+            Ok(format!("RAISE(ABORT, {})", quote_text(&message)?))
+        };
+        let mut sql = format!("CASE old.{col}");
+        for from in &states {
+            sql.push_str(&format!("\n      WHEN {} THEN CASE new.{col}", shown(from)));
+            for to in states.iter().filter(|to| *to != from) {
+                let allowed = moves.iter().any(|(a, b)| a == from && b == to);
+                let then = if allowed {
+                    "NULL".to_string()
+                } else {
+                    let next: Vec<String> = moves
+                        .iter()
+                        .filter(|(a, _)| a == from)
+                        .map(|(_, b)| shown(b))
+                        .collect();
+                    raise(if next.is_empty() {
+                        format!(
+                            "{what} may not move from {} to {}; {} is a final state",
+                            shown(from),
+                            shown(to),
+                            shown(from)
+                        )
+                    } else {
+                        format!(
+                            "{what} may not move from {} to {}; from {} it may move to {}",
+                            shown(from),
+                            shown(to),
+                            shown(from),
+                            next.join(", ")
+                        )
+                    })?
+                };
+                sql.push_str(&format!("\n        WHEN {} THEN {then}", shown(to)));
+            }
+            sql.push_str(&format!(
+                "\n        ELSE {} END",
+                raise(format!(
+                    "{what} may not move from {} to a value that is not one of its states ({all})",
+                    shown(from)
+                ))?
+            ));
+        }
+        sql.push_str(&format!(
+            "\n      ELSE {} END",
+            raise(format!(
+                "{what} may not move from a value that is not one of its states ({all})"
+            ))?
+        ));
+        Ok(sql)
     }
 
     /// The defaults as a JSON object (keys sorted), for `trigger_packs`.
@@ -962,7 +1146,7 @@ mod tests {
                 .replace("-- requires: tbl | val_col_is_not_here\n", "");
             Template::parse(&text).unwrap_err().to_string()
         };
-        assert!(e("value").contains("a value, and only a value, names its column"));
+        assert!(e("value").contains("a value or transitions, and only those, name their column"));
         assert!(e("value(tbl)").contains("write value(TABLE_PARAM.COLUMN_PARAM)"));
         assert!(e("value(tbl.nope)").contains("column parameter \"nope\" is not declared"));
     }

@@ -1,0 +1,70 @@
+-- pack: counter_cache
+-- version: 1.0.0
+-- description: Keeps a parent's column equal to the number of its children, of those a condition picks, or the sum of an expression over them.
+-- instance: name
+-- param: child_table | ident | "comment" | table whose rows are counted
+-- param: child_key | ident | "rowid" | column that identifies a child row: rowid, or the primary key of a WITHOUT ROWID table
+-- param: child_fk | ident | "post_id" | column of the child table that refers to the parent
+-- param: parent_table | ident | "post" | table that holds the count
+-- param: parent_key | ident | "id" | column of the parent table the foreign key refers to
+-- param: parent_column | ident | "comment_count" | column of the parent table that holds the count
+-- param: condition | expr | "" | count only the children for which this holds, an expression over the child's columns; empty: every child
+-- param: total | expr | "" | sum this expression over the children (e.g. amount) instead of counting them; empty: count
+-- param: name | ident | "{child_table}_{parent_column}" | the install's name, from which the triggers' and index's names follow
+-- param: insert_trigger | ident | "{name}_insert" | name of the insert trigger
+-- param: update_trigger | ident | "{name}_update" | name of the update trigger
+-- param: delete_trigger | ident | "{name}_delete" | name of the delete trigger
+-- param: index_name | ident | "{name}_idx" | name of the index on the child's foreign key, which every recount uses
+-- param: replace_trigger | ident | "{name}_replace" | name of the trigger that notes the parent of a child row an INSERT OR REPLACE is about to delete
+-- param: replaced_table | ident | "{name}_replaced" | name of the scratch table where it notes it
+-- requires: child_table | child_fk child_key
+-- requires: parent_table | parent_key parent_column
+-- object: index | index_name | child_table
+-- object: scratch table | replaced_table
+-- object: trigger | replace_trigger | child_table
+-- object: trigger | insert_trigger | child_table
+-- object: trigger | update_trigger | child_table
+-- object: trigger | delete_trigger | child_table
+--
+-- Each change recounts the parents it touches from the children as they
+-- are, through the index, so a change of foreign key, of the counted
+-- condition or of the summed value, and an UPSERT leave the count right.
+-- An INSERT OR REPLACE deletes the row it replaces without firing delete
+-- triggers while recursive_triggers is off: the replace trigger notes that
+-- row's parent first, and the insert trigger recounts it too. A note an
+-- INSERT OR IGNORE leaves behind costs one extra recount, never a wrong
+-- count. Install recounts every parent.
+CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{child_table}}({{child_fk}});
+CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (child_key PRIMARY KEY, parent);
+CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{child_table}}
+  WHEN EXISTS (SELECT 1 FROM {{child_table}} WHERE {{child_key}} = new.{{child_key}})
+  BEGIN
+    INSERT OR REPLACE INTO {{replaced_table}} (child_key, parent)
+      SELECT {{child_key}}, {{child_fk}} FROM {{child_table}} WHERE {{child_key}} = new.{{child_key}};
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{child_table}}
+  BEGIN
+    UPDATE {{parent_table}} SET {{parent_column}} = (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    ) WHERE {{parent_key}} IN (new.{{child_fk}}, (SELECT parent FROM {{replaced_table}} WHERE child_key = new.{{child_key}}));
+    DELETE FROM {{replaced_table}} WHERE child_key = new.{{child_key}};
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{child_table}}
+  BEGIN
+    UPDATE {{parent_table}} SET {{parent_column}} = (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    ) WHERE {{parent_key}} IN (old.{{child_fk}}, new.{{child_fk}});
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{child_table}}
+  BEGIN
+    UPDATE {{parent_table}} SET {{parent_column}} = (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = old.{{child_fk}}{{#if condition}} AND {{condition}}{{/if}}
+    ) WHERE {{parent_key}} = old.{{child_fk}};
+  END;
+UPDATE {{parent_table}} SET {{parent_column}} = (
+  SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+  WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+);
