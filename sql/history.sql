@@ -1,0 +1,64 @@
+-- Pack history with its default parameters, generated from sql/packs/history.sql.
+-- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/history.sql
+-- and creates what SELECT trigger_install('history') creates.
+BEGIN;
+-- history 1.0.0 (sqlite-triggers pack)
+-- sqlite-history's shape: one row per change, _rowid the row's rowid, the
+-- recorded columns (an insert's values; an update's new values of the
+-- columns it changed, NULL for the others; a delete's old values), _version
+-- from 1 per row, _updated in unix milliseconds, and _mask, a bit per column
+-- in the order listed (bit 0 the first) that the change set, -1 for a
+-- delete. Then _op ('insert', 'update', 'delete') and _who. Changes are
+-- compared with IS NOT, so a change to or from NULL counts; an update that
+-- changes no recorded column is not recorded. Install records each row that
+-- has no history yet as version 1.
+CREATE TABLE IF NOT EXISTS main."_item_history" (
+    _rowid INTEGER,
+,
+    _version INTEGER,
+    _updated INTEGER,
+    _mask INTEGER,
+    _op TEXT,
+    _who
+);
+CREATE INDEX IF NOT EXISTS main."idx_item_history_rowid" ON "_item_history" (_rowid);
+CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
+  BEGIN
+    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
+    VALUES (new.rowid, ,
+      coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = new.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      , 'insert', NULL);
+  END;
+CREATE TRIGGER IF NOT EXISTS main."item_update_history" AFTER UPDATE ON "item"
+  WHEN 
+  BEGIN
+    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, ,
+      coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      , 'update', NULL);
+  END;
+CREATE TRIGGER IF NOT EXISTS main."item_delete_history" AFTER DELETE ON "item"
+  BEGIN
+    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, ,
+      coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      -1, 'delete', NULL);
+  END;
+INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
+  SELECT rowid, , 1, CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+    , 'insert', NULL
+  FROM "item" AS recorded_row
+  WHERE NOT EXISTS (SELECT 1 FROM "_item_history" WHERE _rowid = recorded_row.rowid);
+CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
+  pack TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  params TEXT NOT NULL,
+  installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+INSERT INTO main.trigger_pack_installs (pack, version, params)
+  SELECT 'history:item', '1.0.0', '{"columns":null,"delete_trigger":"item_delete_history","exclude":[],"history_table":"_item_history","index_name":"idx_item_history_rowid","insert_trigger":"item_insert_history","table":"item","update_trigger":"item_update_history","who":""}'
+  WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'history:item');
+COMMIT;

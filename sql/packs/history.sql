@@ -1,0 +1,70 @@
+-- pack: history
+-- version: 1.0.0
+-- description: A history table per table: every insert, update (that changes something) and delete of a row, with its values, version, time and operation.
+-- instance: table
+-- param: table | ident | "item" | table whose changes are recorded (one install per table); a rowid table
+-- param: exclude | idents(table) | [] | columns left out of the history (their changes alone are not recorded)
+-- param: columns | idents(table - exclude) | null | the columns recorded: every column of the table but exclude, listed at install
+-- param: who | expr | "" | an expression recorded with each change, e.g. (SELECT user_id FROM app_session) for a table your application writes; empty: NULL
+-- param: history_table | ident | "_{table}_history" | name of the history table (sqlite-history's name and shape)
+-- param: index_name | ident | "idx_{table}_history_rowid" | name of the index on the history's _rowid
+-- param: insert_trigger | ident | "{table}_insert_history" | name of the insert trigger
+-- param: update_trigger | ident | "{table}_update_history" | name of the update trigger
+-- param: delete_trigger | ident | "{table}_delete_history" | name of the delete trigger
+-- requires: table |
+-- object: table | history_table
+-- object: index | index_name | history_table
+-- object: trigger | insert_trigger | table
+-- object: trigger | update_trigger | table
+-- object: trigger | delete_trigger | table
+--
+-- sqlite-history's shape: one row per change, _rowid the row's rowid, the
+-- recorded columns (an insert's values; an update's new values of the
+-- columns it changed, NULL for the others; a delete's old values), _version
+-- from 1 per row, _updated in unix milliseconds, and _mask, a bit per column
+-- in the order listed (bit 0 the first) that the change set, -1 for a
+-- delete. Then _op ('insert', 'update', 'delete') and _who. Changes are
+-- compared with IS NOT, so a change to or from NULL counts; an update that
+-- changes no recorded column is not recorded. Install records each row that
+-- has no history yet as version 1.
+CREATE TABLE IF NOT EXISTS main.{{history_table}} (
+    _rowid INTEGER,
+{{#each columns sep=",
+"}}    {{.}}{{/each}},
+    _version INTEGER,
+    _updated INTEGER,
+    _mask INTEGER,
+    _op TEXT,
+    _who
+);
+CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{history_table}} (_rowid);
+CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
+  BEGIN
+    INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
+    VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}},
+      coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = new.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      {{#each columns sep=" | "}}(1 << {{#}}){{/each}}, 'insert', {{#if who}}{{who}}{{else}}NULL{{/if}});
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
+  WHEN {{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}}{{/each}}
+  BEGIN
+    INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, {{#each columns}}CASE WHEN old.{{.}} IS NOT new.{{.}} THEN new.{{.}} END{{/each}},
+      coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = old.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      {{#each columns sep=" | "}}(CASE WHEN old.{{.}} IS NOT new.{{.}} THEN 1 << {{#}} ELSE 0 END){{/each}}, 'update', {{#if who}}{{who}}{{else}}NULL{{/if}});
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
+  BEGIN
+    INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, {{#each columns}}old.{{.}}{{/each}},
+      coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = old.rowid), 0) + 1,
+      CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+      -1, 'delete', {{#if who}}{{who}}{{else}}NULL{{/if}});
+  END;
+INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
+  SELECT rowid, {{columns}}, 1, CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+    {{#each columns sep=" | "}}(1 << {{#}}){{/each}}, 'insert', NULL
+  FROM {{table}} AS recorded_row
+  WHERE NOT EXISTS (SELECT 1 FROM {{history_table}} WHERE _rowid = recorded_row.rowid);
