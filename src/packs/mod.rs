@@ -1503,8 +1503,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             [
                 "counter_cache",
+                "counts",
                 "default_album",
                 "fsm",
+                "fts_sync",
+                "history",
                 "protect",
                 "soft_delete",
                 "task_state",
