@@ -119,7 +119,7 @@ def test_a_wrong_shown_output_fails(tmp_path):
 @needs_shell
 def test_errors_are_shown_as_the_shell_prints_them(tmp_path):
     page = ("```sql\nSELECT trigger_install('nope');\nSELECT 'next';\n```\n\n```text\n"
-            "Runtime error: trigger_install(): argument 1 (pack): unknown pack \"nope\" (packs: default_album, protect, soft_delete, task_state, touch)\nnext\n```\n")
+            "Runtime error: trigger_install(): argument 1 (pack): unknown pack \"nope\" (packs: counter_cache, counts, default_album, fsm, fts_sync, history, protect, soft_delete, task_state, touch)\nnext\n```\n")
     assert not mismatches(page, str(tmp_path / "d.db"))
 
 
