@@ -1099,6 +1099,169 @@ mod tests {
             .starts_with("line 9: '{{' without its closing '}}'"));
     }
 
+    /// A header with one parameter of each new kind, for the block tests.
+    const KINDS_HEADER: &str = "-- pack: demo\n-- version: 1\n\
+        -- param: tbl | ident | \"t\" | the table\n\
+        -- param: trigger_name | ident | \"demo\" | the trigger\n\
+        -- param: cols | idents(tbl) | [\"a\", \"b\"] | columns\n\
+        -- param: fmt | choice(iso, unix) | \"iso\" | a format\n\
+        -- param: cond | expr | \"\" | a condition\n\
+        -- requires: tbl | \n\
+        -- object: trigger | trigger_name | tbl\n--\n";
+
+    fn kinds(body: &str) -> std::result::Result<Template, String> {
+        Template::parse(&format!("{KINDS_HEADER}{body}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn blocks_render_lists_choices_and_conditions() {
+        let t = kinds(
+            "CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER UPDATE ON {{tbl}}\n\
+             WHEN {{#each cols sep=\" OR \"}}new.{{.}} IS NOT old.{{.}}{{/each}}{{#if cond}} AND {{cond}}{{/if}}\n\
+             BEGIN SELECT {{#if fmt = iso}}'iso'{{else}}'unix'{{/if}}, {{#each cols}}{{#}}{{/each}}, {{cols}}; END;\n",
+        )
+        .unwrap();
+        let p = t.resolve(Some(r#"{"cond": "new.a > 1"}"#)).unwrap();
+        assert_eq!(
+            t.stored_sql(&t.objects[0], &p).unwrap(),
+            "CREATE TRIGGER \"demo\" AFTER UPDATE ON \"t\"\nWHEN new.\"a\" IS NOT old.\"a\" OR \
+             new.\"b\" IS NOT old.\"b\" AND (new.a > 1)\nBEGIN SELECT 'iso', 0, 1, \"a\", \"b\"; END"
+        );
+        let p = t.resolve(Some(r#"{"cols": [], "fmt": "unix"}"#)).unwrap();
+        assert!(t
+            .stored_sql(&t.objects[0], &p)
+            .unwrap()
+            .contains("WHEN \nBEGIN SELECT 'unix', , ;"));
+    }
+
+    #[test]
+    fn block_errors_name_the_line() {
+        let trigger = |inner: &str| {
+            kinds(&format!(
+                "CREATE TRIGGER IF NOT EXISTS main.{{{{trigger_name}}}} AFTER INSERT ON {{{{tbl}}}}\n\
+                 BEGIN SELECT {inner}; END;\n"
+            ))
+            .unwrap_err()
+        };
+        assert!(trigger("{{.}}").starts_with("line 12: {{.}} and {{#}} stand for"));
+        assert!(trigger("{{#each tbl}}x{{/each}}")
+            .contains("{{#each tbl}} repeats over a list, but tbl is declared as ident"));
+        assert!(trigger("{{#each cols}}{{#each cols}}x{{/each}}{{/each}}")
+            .contains("an {{#each}} block inside another"));
+        assert!(trigger("{{#if fmt = rfc}}x{{/if}}")
+            .contains("compares with a word fmt cannot be; its words are iso, unix"));
+        assert!(trigger("{{#if fmt}}x{{/if}}").contains("write {{#if fmt = WORD}}"));
+        assert!(trigger("{{#if cond}}x").contains("{{#if …}} without its {{/if}}"));
+        assert!(trigger("{{/each}}").contains("closes no block that is open here"));
+        // A block may not span two statements: an object's SQL stays its own.
+        let e = kinds(
+            "{{#if cond}}CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}}\n\
+             BEGIN SELECT 1; END;{{/if}}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("is not the statement of a declared object"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn new_kinds_are_checked_in_the_header() {
+        let header = |line: &str| {
+            Template::parse(&format!(
+                "{}{BODY}",
+                HEADER.replace("--\n", &format!("{line}\n--\n"))
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(header("-- param: cs | idents(other) | [] | x")
+            .contains("the table parameter \"other\" is not declared"));
+        assert!(header("-- param: cs | idents | [] | x").contains("write idents(TABLE_PARAM)"));
+        assert!(header("-- param: c | choice(A, b) | \"b\" | x")
+            .contains("choice(WORD, WORD, ...), each word once, of a-z, 0-9 and _"));
+        assert!(header("-- param: c | choice(a, b) | \"c\" | x")
+            .contains("parameter c of pack demo: \"c\" is not one of \"a\", \"b\""));
+        assert!(header("-- param: e | expr | \"1)\" | x")
+            .contains("closes a parenthesis it did not open"));
+        assert!(
+            header("-- param: e | expr(tbl) | \"\" | x").contains("only those, name their column")
+        );
+        assert!(header("-- param: cs | idents(tbl - nope) | null | x")
+            .contains("leaves out the columns parameter \"nope\" names"));
+        assert!(header("-- param: cs | idents(tbl - trigger_name) | [] | x")
+            .contains("the default of cs is null"));
+        assert!(
+            header("-- instance: nope").contains("the instance parameter \"nope\" is not declared")
+        );
+        assert!(header("-- param: e | expr | \"\" | x\n-- instance: e")
+            .contains("the instance parameter e is declared as expr"));
+    }
+
+    #[test]
+    fn expressions_stay_one_expression() {
+        use super::super::template::check_expr;
+        assert!(check_expr("a = 1 AND (b IN (SELECT 1))").is_ok());
+        assert!(check_expr("old.x IS NOT new.x").is_ok());
+        for (bad, why) in [
+            (
+                "1); DROP TABLE t; SELECT (1",
+                "closes a parenthesis it did not open",
+            ),
+            ("1; DROP TABLE t", "holds a ';'"),
+            ("1 -- )", "holds a comment"),
+            ("1 /* x */", "holds a comment"),
+            ("'unclosed", "does not end"),
+            ("(1", "opens a parenthesis it does not close"),
+            ("a\0b", "NUL"),
+        ] {
+            assert!(check_expr(bad).unwrap_err().contains(why), "{bad}");
+        }
+        assert!(check_expr(&"1+".repeat(3000))
+            .unwrap_err()
+            .contains("longer than"));
+    }
+
+    #[test]
+    fn tables_and_data_statements() {
+        let header = "-- pack: demo\n-- version: 1\n\
+            -- param: tbl | ident | \"t\" | the table\n\
+            -- param: log | ident | \"t_log\" | the log\n\
+            -- param: trigger_name | ident | \"demo\" | the trigger\n\
+            -- requires: tbl | \n\
+            -- object: table | log\n\
+            -- object: trigger | trigger_name | tbl\n--\n";
+        let body = "CREATE TABLE IF NOT EXISTS main.{{log}} (x);\n\
+            CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} \
+            BEGIN INSERT INTO {{log}} VALUES (new.rowid); END;\n\
+            INSERT INTO {{log}} SELECT rowid FROM {{tbl}} WHERE 0;\n\
+            -- on uninstall:\nDELETE FROM {{log}};\n";
+        let t = Template::parse(&format!("{header}{body}")).unwrap();
+        assert_eq!(t.objects[0].stored, "CREATE TABLE {{log}} (x)");
+        assert!(t.body.contains("INSERT INTO {{log}} SELECT"));
+        assert_eq!(t.uninstall, "\nDELETE FROM {{log}};\n");
+        let e = |b: &str| {
+            Template::parse(&format!("{header}{b}"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(e(&body.replace(
+            "INSERT INTO {{log}} SELECT",
+            "INSERT INTO {{trigger_name}} SELECT"
+        ))
+        .starts_with("line 12: this statement writes {{trigger_name}}, which is neither"));
+        assert!(e(&body.replace(
+            "DELETE FROM {{log}};",
+            "CREATE TABLE IF NOT EXISTS main.{{log}} (y);"
+        ))
+        .starts_with("line 14: after '-- on uninstall:' come only data statements"));
+        assert!(
+            e(&body.replace("CREATE TABLE IF NOT EXISTS main.{{log}} (x);\n", "")).starts_with(
+                "line 7: table log is declared, but no statement of the body creates it"
+            )
+        );
+    }
+
     #[test]
     fn names_are_letters_digits_and_a_few_marks() {
         assert!(

@@ -30,11 +30,13 @@ pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
     let mut depth = 0usize;
     for t in tokens(expr) {
         let text = &expr[t.start..t.end];
+        if t.kind == Kind::Comment {
+            return Err("holds a comment; leave it out".into());
+        }
         if !t.closed {
-            return Err("does not end: a quote or comment in it is not closed".into());
+            return Err("does not end: a quote in it is not closed".into());
         }
         match t.kind {
-            Kind::Comment => return Err("holds a comment; leave it out".into()),
             Kind::Other if text == ";" => {
                 return Err("holds a ';'; give one expression, not statements".into())
             }
@@ -1136,6 +1138,48 @@ mod tests {
         assert_eq!(t.typed(&p, |_, _| Ok(None)).unwrap(), p);
         let typed = t.typed(&p, |_, _| Ok(Some(Affinity::Integer))).unwrap();
         assert!(t.render_body(&typed).unwrap().contains("SELECT 2, "));
+    }
+
+    #[test]
+    fn transitions_are_typed_and_give_each_pair_its_message() {
+        let text = "-- pack: m\n-- version: 1\n\
+            -- param: tbl | ident | \"t\" | the table\n\
+            -- param: col | ident | \"s\" | the column\n\
+            -- param: moves | transitions(tbl.col) | [[\"1\", 2]] | the moves\n\
+            -- param: trigger_name | ident | \"m\" | the trigger\n\
+            -- requires: tbl | col\n\
+            -- object: trigger | trigger_name | tbl\n--\n\
+            CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} BEFORE UPDATE ON {{tbl}} BEGIN SELECT {{moves}}; END;\n";
+        let t = Template::parse(text).unwrap();
+        let p = t
+            .resolve(Some(r#"{"moves": [["1", 2], [2, "3"]]}"#))
+            .unwrap();
+        let typed = t.typed(&p, |_, _| Ok(Some(Affinity::Integer))).unwrap();
+        assert_eq!(typed.get("moves"), &serde_json::json!([[1, 2], [2, 3]]));
+        let sql = t.stored_sql(&t.objects[0], &typed).unwrap();
+        assert!(
+            sql.contains("CASE old.\"s\"\n      WHEN 1 THEN CASE new.\"s\""),
+            "{sql}"
+        );
+        assert!(sql.contains("WHEN 2 THEN NULL"), "{sql}");
+        assert!(
+            sql.contains(
+                "WHEN 3 THEN RAISE(ABORT, 't.s may not move from 1 to 3; from 1 it may move to 2')"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("'t.s may not move from 3 to 1; 3 is a final state'"),
+            "{sql}"
+        );
+        let e = |j: &str| t.resolve(Some(j)).unwrap_err().to_string();
+        assert!(e(r#"{"moves": []}"#).contains("got an empty list"));
+        assert!(e(r#"{"moves": [[1]]}"#).contains("transition 1 is [1], not a [from, to] pair"));
+        assert!(e(r#"{"moves": [[1, 1]]}"#).contains("goes from 1 to itself"));
+        assert!(e(r#"{"moves": [[1, 2], [1, 2]]}"#).contains("is listed twice"));
+        assert!(
+            e(r#"{"moves": [[1, null]]}"#).contains("transition 1: expected a number or a string")
+        );
     }
 
     #[test]
