@@ -1286,7 +1286,7 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                 found.extend(installed(conn, &key)?);
             }
             // Several installs: the oldest version, and the parameters of each.
-            found.sort_by(|a, b| version_key(&a.version).cmp(&version_key(&b.version)));
+            found.sort_by_key(|f| version_key(&f.version));
             let installed_params = match &found[..] {
                 [] => None,
                 [one] => Some(one.params.clone()),
