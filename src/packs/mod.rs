@@ -1263,6 +1263,9 @@ pub struct PackRow {
     pub upgradable: bool,
     /// Registered in the database rather than built in.
     pub registered: bool,
+    /// The parameter that tells its installs apart, for a pack installed
+    /// once per table (`-- instance:`).
+    pub instance: Option<String>,
 }
 
 /// Every pack, built-in and registered, sorted by name, with its install
@@ -1313,6 +1316,7 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                 installed_version: found.first().map(|f| f.version.clone()),
                 installed_params,
                 registered: p.registered.is_some(),
+                instance: t.instance.clone(),
             })
         })
         .collect()
@@ -1326,7 +1330,7 @@ impl crate::ffi::RowSource for PacksTable {
     const SCHEMA: &'static std::ffi::CStr =
         c"CREATE TABLE x(name TEXT, version TEXT, description TEXT, \
         params TEXT, installed INTEGER, installed_version TEXT, installed_params TEXT, \
-        upgradable INTEGER, registered INTEGER)";
+        upgradable INTEGER, registered INTEGER, instance TEXT)";
 
     fn rows(conn: &Connection, _after: Option<i64>) -> Result<Vec<Vec<rusqlite::types::Value>>> {
         use rusqlite::types::Value;
@@ -1343,6 +1347,7 @@ impl crate::ffi::RowSource for PacksTable {
                     p.installed_params.map_or(Value::Null, Value::Text),
                     Value::Integer(p.upgradable.into()),
                     Value::Integer(p.registered.into()),
+                    p.instance.map_or(Value::Null, Value::Text),
                 ]
             })
             .collect())
