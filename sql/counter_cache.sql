@@ -1,31 +1,35 @@
 -- Pack counter_cache with its default parameters, generated from sql/packs/counter_cache.sql.
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/counter_cache.sql
 -- and creates what SELECT trigger_install('counter_cache') creates.
+-- What install works out from your table's schema is written here as the
+-- template's example gives it: {"conflicts":"conflicting_row.rowid = new.rowid"}
+-- For your table, take trigger_pack_sql('counter_cache', params_json) instead.
 BEGIN;
 -- counter_cache 1.0.0 (sqlite-triggers pack)
 -- Each change recounts the parents it touches from the children as they
 -- are, through the index, so a change of foreign key, of the counted
 -- condition or of the summed value, and an UPSERT leave the count right.
--- An INSERT OR REPLACE deletes the row it replaces without firing delete
--- triggers while recursive_triggers is off: the replace trigger notes that
--- row's parent first, and the insert trigger recounts it too. A note an
--- INSERT OR IGNORE leaves behind costs one extra recount, never a wrong
--- count. Install recounts every parent.
+-- An INSERT OR REPLACE deletes the rows the new one conflicts with without
+-- firing delete triggers while recursive_triggers is off: the replace
+-- trigger notes their parents first, and the insert trigger recounts them
+-- too (a note of a row that stays costs one extra recount, never a wrong
+-- count). A parent row inserted, or replaced, is counted from the children
+-- that point to it already. Install recounts every parent.
 CREATE INDEX IF NOT EXISTS main."comment_comment_count_idx" ON "comment"("post_id");
 CREATE TABLE IF NOT EXISTS main."comment_comment_count_replaced" (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_replace" BEFORE INSERT ON "comment"
-  WHEN EXISTS (SELECT 1 FROM "comment" WHERE "rowid" = new."rowid")
   BEGIN
-    INSERT OR REPLACE INTO "comment_comment_count_replaced" (child_key, parent)
-      SELECT "rowid", "post_id" FROM "comment" WHERE "rowid" = new."rowid";
+    DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
+    INSERT INTO "comment_comment_count_replaced" (child_key, parent)
+      SELECT "rowid", "post_id" FROM "comment" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid);
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_insert" AFTER INSERT ON "comment"
   BEGIN
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"
-    ) WHERE "id" IN (new."post_id", (SELECT parent FROM "comment_comment_count_replaced" WHERE child_key = new."rowid"));
-    DELETE FROM "comment_comment_count_replaced" WHERE child_key = new."rowid";
+    ) WHERE "id" = new."post_id" OR "id" IN (SELECT parent FROM "comment_comment_count_replaced");
+    DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update" AFTER UPDATE ON "comment"
   BEGIN
@@ -41,6 +45,13 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_delete" AFTER DELETE ON
       WHERE counted_row."post_id" = old."post_id"
     ) WHERE "id" = old."post_id";
   END;
+CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_parent" AFTER INSERT ON "post"
+  BEGIN
+    UPDATE "post" SET "comment_count" = (
+      SELECT count(*) FROM "comment" AS counted_row
+      WHERE counted_row."post_id" = new."id"
+    ) WHERE "id" = new."id";
+  END;
 UPDATE "post" SET "comment_count" = (
   SELECT count(*) FROM "comment" AS counted_row
   WHERE counted_row."post_id" = "post"."id"
@@ -52,6 +63,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","total":"","update_trigger":"comment_comment_count_update"}'
+  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","parent_trigger":"comment_comment_count_parent","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","total":"","update_trigger":"comment_comment_count_update"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'counter_cache:comment_comment_count');
 COMMIT;

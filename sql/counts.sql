@@ -1,14 +1,18 @@
 -- Pack counts with its default parameters, generated from sql/packs/counts.sql.
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/counts.sql
 -- and creates what SELECT trigger_install('counts') creates.
+-- What install works out from your table's schema is written here as the
+-- template's example gives it: {"conflicts":"conflicting_row.rowid = new.rowid"}
+-- For your table, take trigger_pack_sql('counts', params_json) instead.
 BEGIN;
 -- counts 1.0.0 (sqlite-triggers pack)
 -- sqlite-utils' enable_counts() adds one per insert and takes one per
--- delete. An INSERT OR REPLACE deletes the row it replaces without firing
--- delete triggers while recursive_triggers is off, so there its count
--- grows by one each time. Here the replace trigger notes the row first, and
--- the insert trigger takes it off; the delete trigger clears the note when
--- it did fire. Install counts the table.
+-- delete. An INSERT OR REPLACE deletes the rows the new one conflicts with
+-- (on the rowid, the PRIMARY KEY or a UNIQUE constraint) without firing
+-- delete triggers while recursive_triggers is off, so there its count grows
+-- by one each time. Here the replace trigger notes those rows first, and the
+-- insert trigger takes off the ones that are gone; the delete trigger clears
+-- the note of a row when it did fire. Install counts the table.
 CREATE TABLE IF NOT EXISTS main."_counts" (
    "table" TEXT PRIMARY KEY,
    count INTEGER DEFAULT 0
@@ -16,16 +20,20 @@ CREATE TABLE IF NOT EXISTS main."_counts" (
 CREATE TABLE IF NOT EXISTS main."item_counts_replaced" (replaced_key PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS main."item_counts_replace" BEFORE INSERT ON "item"
   BEGIN
-    DELETE FROM "item_counts_replaced" WHERE replaced_key = new."rowid";
+    DELETE FROM "item_counts_replaced" WHERE replaced_key IS NOT NULL;
     INSERT INTO "item_counts_replaced" (replaced_key)
-      SELECT "rowid" FROM "item" WHERE "rowid" = new."rowid";
+      SELECT "rowid" FROM "item" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_counts_insert" AFTER INSERT ON "item"
   BEGIN
     INSERT INTO "_counts" ("table", count)
-      VALUES ('item', 1 - (SELECT count(*) FROM "item_counts_replaced" WHERE replaced_key = new."rowid"))
+      VALUES ('item', 1 - (
+        SELECT count(*) FROM "item_counts_replaced"
+        WHERE replaced_key = new."rowid"
+          OR NOT EXISTS (SELECT 1 FROM "item" WHERE "rowid" = replaced_key)
+      ))
       ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
-    DELETE FROM "item_counts_replaced" WHERE replaced_key = new."rowid";
+    DELETE FROM "item_counts_replaced" WHERE replaced_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_counts_delete" AFTER DELETE ON "item"
   BEGIN
@@ -41,6 +49,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'counts:item', '1.0.0', '{"counts_table":"_counts","delete_trigger":"item_counts_delete","insert_trigger":"item_counts_insert","key":"rowid","name":"item","replace_trigger":"item_counts_replace","replaced_table":"item_counts_replaced","table":"item"}'
+  SELECT 'counts:item', '1.0.0', '{"conflicts":"conflicting_row.rowid = new.rowid","counts_table":"_counts","delete_trigger":"item_counts_delete","insert_trigger":"item_counts_insert","key":"rowid","name":"item","replace_trigger":"item_counts_replace","replaced_table":"item_counts_replaced","table":"item"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'counts:item');
 COMMIT;

@@ -1,28 +1,35 @@
 -- Pack fts_sync with its default parameters, generated from sql/packs/fts_sync.sql.
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/fts_sync.sql
 -- and creates what SELECT trigger_install('fts_sync') creates.
+-- What install works out from your table's schema is written here as the
+-- template's example gives it: {"conflicts":"conflicting_row.rowid = new.rowid"}
+-- For your table, take trigger_pack_sql('fts_sync', params_json) instead.
 BEGIN;
 -- fts_sync 1.0.0 (sqlite-triggers pack)
 -- The index holds no copy of the text: FTS5 reads it from the table, and a
 -- row leaves the index by a 'delete' given the values it was indexed with.
--- sqlite-utils' enable_fts(create_triggers=True) misses the row an INSERT OR
--- REPLACE deletes while recursive_triggers is off, so its old text stays in
--- the index. Here the replace trigger keeps that row's values first, and the
--- insert trigger takes them out of the index; the delete trigger clears
--- them when it did fire. Install indexes the table ('rebuild').
+-- sqlite-utils' enable_fts(create_triggers=True) misses the rows an INSERT OR
+-- REPLACE deletes (those the new row conflicts with on the rowid, the
+-- PRIMARY KEY or a UNIQUE constraint) while recursive_triggers is off, so
+-- their old text stays in the index. Here the replace trigger keeps those
+-- rows' values first, and the insert trigger takes the ones that are gone
+-- out of the index; the delete trigger clears a row's values when it did
+-- fire. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main."item_fts" USING fts5("title", content="item");
 CREATE TABLE IF NOT EXISTS main."item_fts_replaced" (replaced_rowid INTEGER PRIMARY KEY, "title");
 CREATE TRIGGER IF NOT EXISTS main."item_fts_replace" BEFORE INSERT ON "item"
   BEGIN
-    DELETE FROM "item_fts_replaced" WHERE replaced_rowid = new.rowid;
+    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
-      SELECT rowid, "title" FROM "item" WHERE rowid = new.rowid;
+      SELECT rowid, "title" FROM "item" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_ai" AFTER INSERT ON "item"
   BEGIN
     INSERT INTO "item_fts" ("item_fts", rowid, "title")
-      SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced" WHERE replaced_rowid = new.rowid;
-    DELETE FROM "item_fts_replaced" WHERE replaced_rowid = new.rowid;
+      SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
+      WHERE replaced_rowid = new.rowid
+        OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
+    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"
@@ -44,6 +51,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","table":"item","tokenize":"","update_trigger":"item_au"}'
+  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","table":"item","tokenize":"","update_trigger":"item_au"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'fts_sync:item');
 COMMIT;

@@ -1,6 +1,9 @@
 -- Pack history with its default parameters, generated from sql/packs/history.sql.
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/history.sql
 -- and creates what SELECT trigger_install('history') creates.
+-- What install works out from your table's schema is written here as the
+-- template's example gives it: {"columns":["id","title"]}
+-- For your table, take trigger_pack_sql('history', params_json) instead.
 BEGIN;
 -- history 1.0.0 (sqlite-triggers pack)
 -- sqlite-history's shape: one row per change, _rowid the row's rowid, the
@@ -14,7 +17,8 @@ BEGIN;
 -- has no history yet as version 1.
 CREATE TABLE IF NOT EXISTS main."_item_history" (
     _rowid INTEGER,
-,
+    "id",
+    "title",
     _version INTEGER,
     _updated INTEGER,
     _mask INTEGER,
@@ -24,32 +28,32 @@ CREATE TABLE IF NOT EXISTS main."_item_history" (
 CREATE INDEX IF NOT EXISTS main."idx_item_history_rowid" ON "_item_history" (_rowid);
 CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
   BEGIN
-    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
-    VALUES (new.rowid, ,
+    INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
+    VALUES (new.rowid, new."id", new."title",
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = new.rowid), 0) + 1,
       CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
-      , 'insert', NULL);
+      (1 << 0) | (1 << 1), 'insert', NULL);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_update_history" AFTER UPDATE ON "item"
-  WHEN 
+  WHEN old."id" IS NOT new."id" OR old."title" IS NOT new."title"
   BEGIN
-    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
-    VALUES (old.rowid, ,
+    INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, CASE WHEN old."id" IS NOT new."id" THEN new."id" END, CASE WHEN old."title" IS NOT new."title" THEN new."title" END,
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,
       CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
-      , 'update', NULL);
+      (CASE WHEN old."id" IS NOT new."id" THEN 1 << 0 ELSE 0 END) | (CASE WHEN old."title" IS NOT new."title" THEN 1 << 1 ELSE 0 END), 'update', NULL);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_delete_history" AFTER DELETE ON "item"
   BEGIN
-    INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
-    VALUES (old.rowid, ,
+    INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
+    VALUES (old.rowid, old."id", old."title",
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,
       CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
       -1, 'delete', NULL);
   END;
-INSERT INTO "_item_history" (_rowid, , _version, _updated, _mask, _op, _who)
-  SELECT rowid, , 1, CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
-    , 'insert', NULL
+INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
+  SELECT rowid, "id", "title", 1, CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
+    (1 << 0) | (1 << 1), 'insert', NULL
   FROM "item" AS recorded_row
   WHERE NOT EXISTS (SELECT 1 FROM "_item_history" WHERE _rowid = recorded_row.rowid);
 CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
@@ -59,6 +63,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'history:item', '1.0.0', '{"columns":null,"delete_trigger":"item_delete_history","exclude":[],"history_table":"_item_history","index_name":"idx_item_history_rowid","insert_trigger":"item_insert_history","table":"item","update_trigger":"item_update_history","who":""}'
+  SELECT 'history:item', '1.0.0', '{"columns":["id","title"],"delete_trigger":"item_delete_history","exclude":[],"history_table":"_item_history","index_name":"idx_item_history_rowid","insert_trigger":"item_insert_history","table":"item","update_trigger":"item_update_history","who":""}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'history:item');
 COMMIT;

@@ -21,6 +21,7 @@
 
 mod api;
 mod changes;
+mod conflicts;
 mod doctor;
 mod error;
 mod feed;

@@ -10,12 +10,14 @@
 -- param: parent_column | ident | "comment_count" | column of the parent table that holds the count
 -- param: condition | expr | "" | count only the children for which this holds, an expression over the child's columns; empty: every child
 -- param: total | expr | "" | sum this expression over the children (e.g. amount) instead of counting them; empty: count
+-- param: conflicts | conflicts(child_table) | null | the child rows an INSERT OR REPLACE of a new one deletes: worked out at install from the child table's rowid, PRIMARY KEY and UNIQUE constraints
 -- param: name | ident | "{child_table}_{parent_column}" | the install's name, from which the triggers' and index's names follow
 -- param: insert_trigger | ident | "{name}_insert" | name of the insert trigger
 -- param: update_trigger | ident | "{name}_update" | name of the update trigger
 -- param: delete_trigger | ident | "{name}_delete" | name of the delete trigger
 -- param: index_name | ident | "{name}_idx" | name of the index on the child's foreign key, which every recount uses
--- param: replace_trigger | ident | "{name}_replace" | name of the trigger that notes the parent of a child row an INSERT OR REPLACE is about to delete
+-- param: replace_trigger | ident | "{name}_replace" | name of the trigger that notes the parents of the child rows an INSERT OR REPLACE is about to delete
+-- param: parent_trigger | ident | "{name}_parent" | name of the trigger that counts a parent row when it is inserted (children may point to it already)
 -- param: replaced_table | ident | "{name}_replaced" | name of the scratch table where it notes it
 -- requires: child_table | child_fk child_key
 -- requires: parent_table | parent_key parent_column
@@ -25,30 +27,33 @@
 -- object: trigger | insert_trigger | child_table
 -- object: trigger | update_trigger | child_table
 -- object: trigger | delete_trigger | child_table
+-- object: trigger | parent_trigger | parent_table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid"}
 --
 -- Each change recounts the parents it touches from the children as they
 -- are, through the index, so a change of foreign key, of the counted
 -- condition or of the summed value, and an UPSERT leave the count right.
--- An INSERT OR REPLACE deletes the row it replaces without firing delete
--- triggers while recursive_triggers is off: the replace trigger notes that
--- row's parent first, and the insert trigger recounts it too. A note an
--- INSERT OR IGNORE leaves behind costs one extra recount, never a wrong
--- count. Install recounts every parent.
+-- An INSERT OR REPLACE deletes the rows the new one conflicts with without
+-- firing delete triggers while recursive_triggers is off: the replace
+-- trigger notes their parents first, and the insert trigger recounts them
+-- too (a note of a row that stays costs one extra recount, never a wrong
+-- count). A parent row inserted, or replaced, is counted from the children
+-- that point to it already. Install recounts every parent.
 CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{child_table}}({{child_fk}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{child_table}}
-  WHEN EXISTS (SELECT 1 FROM {{child_table}} WHERE {{child_key}} = new.{{child_key}})
   BEGIN
-    INSERT OR REPLACE INTO {{replaced_table}} (child_key, parent)
-      SELECT {{child_key}}, {{child_fk}} FROM {{child_table}} WHERE {{child_key}} = new.{{child_key}};
+    DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
+    INSERT INTO {{replaced_table}} (child_key, parent)
+      SELECT {{child_key}}, {{child_fk}} FROM {{child_table}} AS conflicting_row WHERE {{conflicts}};
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{child_table}}
   BEGIN
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} IN (new.{{child_fk}}, (SELECT parent FROM {{replaced_table}} WHERE child_key = new.{{child_key}}));
-    DELETE FROM {{replaced_table}} WHERE child_key = new.{{child_key}};
+    ) WHERE {{parent_key}} = new.{{child_fk}} OR {{parent_key}} IN (SELECT parent FROM {{replaced_table}});
+    DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{child_table}}
   BEGIN
@@ -63,6 +68,13 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{child_tab
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = old.{{child_fk}}{{#if condition}} AND {{condition}}{{/if}}
     ) WHERE {{parent_key}} = old.{{child_fk}};
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{parent_trigger}} AFTER INSERT ON {{parent_table}}
+  BEGIN
+    UPDATE {{parent_table}} SET {{parent_column}} = (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = new.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    ) WHERE {{parent_key}} = new.{{parent_key}};
   END;
 UPDATE {{parent_table}} SET {{parent_column}} = (
   SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row

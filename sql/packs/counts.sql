@@ -5,10 +5,11 @@
 -- param: table | ident | "item" | table whose rows are counted (one install per table)
 -- param: name | text | "{table}" | the name the count is kept under in the counts table: the table's own, which sqlite-utils looks up
 -- param: key | ident | "rowid" | column that identifies a row: rowid, or the primary key of a WITHOUT ROWID table
+-- param: conflicts | conflicts(table) | null | the rows an INSERT OR REPLACE of a new row deletes: worked out at install from the table's rowid, PRIMARY KEY and UNIQUE constraints
 -- param: counts_table | ident | "_counts" | table of the counts, created with sqlite-utils' shape when missing ("table" TEXT PRIMARY KEY, count INTEGER DEFAULT 0)
 -- param: insert_trigger | ident | "{table}_counts_insert" | name of the insert trigger (sqlite-utils' name, by which it knows the table is counted)
 -- param: delete_trigger | ident | "{table}_counts_delete" | name of the delete trigger (sqlite-utils' name)
--- param: replace_trigger | ident | "{table}_counts_replace" | name of the trigger that notes the row an INSERT OR REPLACE is about to delete
+-- param: replace_trigger | ident | "{table}_counts_replace" | name of the trigger that notes the rows an INSERT OR REPLACE is about to delete
 -- param: replaced_table | ident | "{table}_counts_replaced" | name of the scratch table where it notes it
 -- requires: table | key
 -- object: table | counts_table
@@ -16,13 +17,15 @@
 -- object: trigger | replace_trigger | table
 -- object: trigger | insert_trigger | table
 -- object: trigger | delete_trigger | table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid"}
 --
 -- sqlite-utils' enable_counts() adds one per insert and takes one per
--- delete. An INSERT OR REPLACE deletes the row it replaces without firing
--- delete triggers while recursive_triggers is off, so there its count
--- grows by one each time. Here the replace trigger notes the row first, and
--- the insert trigger takes it off; the delete trigger clears the note when
--- it did fire. Install counts the table.
+-- delete. An INSERT OR REPLACE deletes the rows the new one conflicts with
+-- (on the rowid, the PRIMARY KEY or a UNIQUE constraint) without firing
+-- delete triggers while recursive_triggers is off, so there its count grows
+-- by one each time. Here the replace trigger notes those rows first, and the
+-- insert trigger takes off the ones that are gone; the delete trigger clears
+-- the note of a row when it did fire. Install counts the table.
 CREATE TABLE IF NOT EXISTS main.{{counts_table}} (
    "table" TEXT PRIMARY KEY,
    count INTEGER DEFAULT 0
@@ -30,16 +33,20 @@ CREATE TABLE IF NOT EXISTS main.{{counts_table}} (
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_key PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
   BEGIN
-    DELETE FROM {{replaced_table}} WHERE replaced_key = new.{{key}};
+    DELETE FROM {{replaced_table}} WHERE replaced_key IS NOT NULL;
     INSERT INTO {{replaced_table}} (replaced_key)
-      SELECT {{key}} FROM {{table}} WHERE {{key}} = new.{{key}};
+      SELECT {{key}} FROM {{table}} AS conflicting_row WHERE {{conflicts}};
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
     INSERT INTO {{counts_table}} ("table", count)
-      VALUES ({{name}}, 1 - (SELECT count(*) FROM {{replaced_table}} WHERE replaced_key = new.{{key}}))
+      VALUES ({{name}}, 1 - (
+        SELECT count(*) FROM {{replaced_table}}
+        WHERE replaced_key = new.{{key}}
+          OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE {{key}} = replaced_key)
+      ))
       ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
-    DELETE FROM {{replaced_table}} WHERE replaced_key = new.{{key}};
+    DELETE FROM {{replaced_table}} WHERE replaced_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
   BEGIN

@@ -5,11 +5,12 @@
 -- param: table | ident | "item" | table whose text is indexed (one install per table); a rowid table
 -- param: columns | idents(table) | ["title"] | the columns indexed
 -- param: tokenize | text | "" | FTS5's tokenize option, e.g. "porter"; empty: FTS5's default
+-- param: conflicts | conflicts(table) | null | the rows an INSERT OR REPLACE of a new row deletes: worked out at install from the table's rowid, PRIMARY KEY and UNIQUE constraints
 -- param: fts_table | ident | "{table}_fts" | name of the FTS5 table (sqlite-utils' name)
 -- param: insert_trigger | ident | "{table}_ai" | name of the insert trigger (sqlite-utils' name)
 -- param: delete_trigger | ident | "{table}_ad" | name of the delete trigger (sqlite-utils' name)
 -- param: update_trigger | ident | "{table}_au" | name of the update trigger (sqlite-utils' name)
--- param: replace_trigger | ident | "{table}_fts_replace" | name of the trigger that keeps the values of the row an INSERT OR REPLACE is about to delete
+-- param: replace_trigger | ident | "{table}_fts_replace" | name of the trigger that keeps the values of the rows an INSERT OR REPLACE is about to delete
 -- param: replaced_table | ident | "{table}_fts_replaced" | name of the scratch table where it keeps them
 -- requires: table |
 -- object: virtual table | fts_table
@@ -18,27 +19,32 @@
 -- object: trigger | insert_trigger | table
 -- object: trigger | delete_trigger | table
 -- object: trigger | update_trigger | table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid"}
 --
 -- The index holds no copy of the text: FTS5 reads it from the table, and a
 -- row leaves the index by a 'delete' given the values it was indexed with.
--- sqlite-utils' enable_fts(create_triggers=True) misses the row an INSERT OR
--- REPLACE deletes while recursive_triggers is off, so its old text stays in
--- the index. Here the replace trigger keeps that row's values first, and the
--- insert trigger takes them out of the index; the delete trigger clears
--- them when it did fire. Install indexes the table ('rebuild').
+-- sqlite-utils' enable_fts(create_triggers=True) misses the rows an INSERT OR
+-- REPLACE deletes (those the new row conflicts with on the rowid, the
+-- PRIMARY KEY or a UNIQUE constraint) while recursive_triggers is off, so
+-- their old text stays in the index. Here the replace trigger keeps those
+-- rows' values first, and the insert trigger takes the ones that are gone
+-- out of the index; the delete trigger clears a row's values when it did
+-- fire. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main.{{fts_table}} USING fts5({{columns}}, {{#if tokenize}}tokenize={{tokenize}}, {{/if}}content={{table}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}});
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
   BEGIN
-    DELETE FROM {{replaced_table}} WHERE replaced_rowid = new.rowid;
+    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}})
-      SELECT rowid, {{columns}} FROM {{table}} WHERE rowid = new.rowid;
+      SELECT rowid, {{columns}} FROM {{table}} AS conflicting_row WHERE {{conflicts}};
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
     INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}})
-      SELECT 'delete', replaced_rowid, {{columns}} FROM {{replaced_table}} WHERE replaced_rowid = new.rowid;
-    DELETE FROM {{replaced_table}} WHERE replaced_rowid = new.rowid;
+      SELECT 'delete', replaced_rowid, {{columns}} FROM {{replaced_table}}
+      WHERE replaced_rowid = new.rowid
+        OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE rowid = replaced_rowid);
+    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{fts_table}} (rowid, {{columns}}) VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}});
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}

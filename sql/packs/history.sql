@@ -17,6 +17,7 @@
 -- object: trigger | insert_trigger | table
 -- object: trigger | update_trigger | table
 -- object: trigger | delete_trigger | table
+-- example: {"columns": ["id", "title"]}
 --
 -- sqlite-history's shape: one row per change, _rowid the row's rowid, the
 -- recorded columns (an insert's values; an update's new values of the

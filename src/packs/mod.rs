@@ -37,7 +37,7 @@ use crate::schema::{
 use crate::session::Session;
 use crate::sql::{display_name, in_savepoint, quote_ident, quote_text, shorten, shorten_to};
 use crate::{Error, Result};
-use template::{version_key, ObjectDef, ObjectKind, Params, Template};
+use template::{version_key, ObjectDef, ObjectKind, ParamKind, Params, Template};
 
 pub use builtin::catalog;
 
@@ -215,8 +215,19 @@ const PARAMS_ARGUMENT: &str = "argument 2 (params_json)";
 /// The parameters given, their errors about the SQL functions' second
 /// argument.
 fn resolve_argument(t: &Template, params_json: Option<&str>) -> Result<Params> {
-    t.resolve_object(template::user_params(params_json, PARAMS_ARGUMENT)?)
-        .map_err(params_error)
+    let user = template::user_params(params_json, PARAMS_ARGUMENT)?;
+    if let Some(p) = t
+        .params
+        .iter()
+        .find(|p| p.kind == ParamKind::Conflicts && user.contains_key(&p.name))
+    {
+        return Err(params_error(Error::invalid(format!(
+            "parameter {} of pack {} is worked out at install from the table's constraints; \
+             leave it out",
+            p.name, t.name
+        ))));
+    }
+    t.resolve_object(user).map_err(params_error)
 }
 
 /// An error about a parameter's value, put down to the second argument.
@@ -240,6 +251,19 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
                 .collect(),
         ))
     })?;
+    // The rows a REPLACE deletes, from the table's constraints.
+    for p in t.params.iter().filter(|p| p.kind == ParamKind::Conflicts) {
+        let table = p
+            .table
+            .as_deref()
+            .map(|t| out.text(t).to_string())
+            .unwrap_or_default();
+        if out.get(&p.name).is_null() && table_exists(conn, &table)? {
+            let (condition, _) =
+                crate::conflicts::new_row_conflicts(conn, &table, "conflicting_row")?;
+            out.set(&p.name, Value::String(condition));
+        }
+    }
     Ok(out)
 }
 
@@ -372,8 +396,8 @@ fn chosen(conn: &Connection, t: &Template, instance: Option<&str>) -> Result<Vec
         return Ok(keys);
     };
     let key = format!("{}:{instance}", t.name);
-    if keys.contains(&key) {
-        return Ok(vec![key]);
+    if let Some(found) = keys.iter().find(|k| k.eq_ignore_ascii_case(&key)) {
+        return Ok(vec![found.clone()]);
     }
     let names: Vec<String> = keys
         .iter()
@@ -453,7 +477,13 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<String> {
     let t = &*p.template;
     let params = typed(conn, t, resolved).map_err(params_error)?;
+    // Names are compared as SQLite compares them: an install for "Post"
+    // is the one for "post".
     let key = install_key(t, &params);
+    let key = install_keys(conn, &t.name)?
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(&key))
+        .unwrap_or(key);
     if let Some(found) = installed(conn, &key)? {
         match compare_versions(&found.version, t) {
             Ordering::Less => {
@@ -475,7 +505,7 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         // install's own: the table may have gained columns since.
         let mut params = params;
         if let Ok(recorded) = t.resolve(Some(&found.params)) {
-            for d in t.params.iter().filter(|d| !d.except.is_empty()) {
+            for d in t.params.iter().filter(|d| d.derived()) {
                 if resolved.get(&d.name).is_null() {
                     params.set(&d.name, recorded.get(&d.name).clone());
                 }
@@ -1285,22 +1315,22 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
         .map(|p| {
             let t = &p.template;
             let mut found = Vec::new();
+            let mut by_instance = Map::new();
             for key in install_keys(conn, &t.name)? {
-                found.extend(installed(conn, &key)?);
+                if let Some(f) = installed(conn, &key)? {
+                    let params = serde_json::from_str(&f.params)
+                        .unwrap_or_else(|_| Value::String(f.params.clone()));
+                    by_instance.insert(split_key(&key).1.unwrap_or_default().to_string(), params);
+                    found.push(f);
+                }
             }
-            // Several installs: the oldest version, and the parameters of each.
+            // The oldest version; for a pack installed per table, each
+            // install's parameters under its instance.
             found.sort_by_key(|f| version_key(&f.version));
-            let installed_params = match &found[..] {
-                [] => None,
-                [one] => Some(one.params.clone()),
-                several => Some(format!(
-                    "[{}]",
-                    several
-                        .iter()
-                        .map(|f| f.params.as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )),
+            let installed_params = match (&t.instance, &found[..]) {
+                (_, []) => None,
+                (None, [one, ..]) => Some(one.params.clone()),
+                (Some(_), _) => Some(Value::Object(by_instance).to_string()),
             };
             Ok(PackRow {
                 name: t.name.clone(),
@@ -1579,18 +1609,29 @@ mod tests {
     /// the types of the seed schema (integers): the defaults, untouched.
     fn defaults_sql(pack: &str) -> Result<String> {
         let t = builtin::current(pack).unwrap();
-        render(&Pack::builtin(t), &t.resolve(None)?)
+        render(&Pack::builtin(t), &t.resolve_object(t.example.clone())?)
     }
 
-    /// The plain file of a pack's version: the SQL with its defaults.
+    /// The plain file of a pack's version: the SQL with its defaults, and
+    /// its example's values for what install works out from the schema.
     fn rendered_file(t: &'static Template) -> String {
         let pack = &t.name;
+        let example = if t.example.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "-- What install works out from your table's schema is written here as the\n\
+                 -- template's example gives it: {}\n\
+                 -- For your table, take trigger_pack_sql('{pack}', params_json) instead.\n",
+                serde_json::Value::Object(t.example.clone())
+            )
+        };
         format!(
             "-- Pack {pack} with its default parameters, generated from sql/packs/{pack}.sql.\n\
              -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/{pack}.sql\n\
              -- and creates what SELECT trigger_install('{pack}') creates.\n\
-             BEGIN;\n{}COMMIT;\n",
-            render(&Pack::builtin(t), &t.resolve(None).unwrap()).unwrap()
+             {example}BEGIN;\n{}COMMIT;\n",
+            render(&Pack::builtin(t), &t.resolve_object(t.example.clone()).unwrap()).unwrap()
         )
     }
 }

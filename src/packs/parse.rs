@@ -30,7 +30,7 @@ use crate::sql::{shorten, tokens, Kind};
 use crate::{Error, Result};
 
 /// The keys a header line may have.
-const HEADER_KEYS: &str = "pack, version, description, instance, param, requires, object";
+const HEADER_KEYS: &str = "pack, version, description, instance, param, requires, object, example";
 
 /// How each statement of a body begins, the kind of object it creates, and
 /// the words SQLite stores in `sqlite_schema.sql` before the object's name.
@@ -76,7 +76,8 @@ const ON_UNINSTALL: &str = "-- on uninstall:";
 
 /// The kinds of parameter, as an error suggests them.
 const KINDS: &str = "ident, text, value(TABLE_PARAM.COLUMN_PARAM), idents(TABLE_PARAM), \
-                     choice(WORD, WORD, ...), expr or transitions(TABLE_PARAM.COLUMN_PARAM)";
+                     choice(WORD, WORD, ...), expr, transitions(TABLE_PARAM.COLUMN_PARAM) or \
+                     conflicts(TABLE_PARAM)";
 
 /// The longest pack and parameter name.
 const MAX_NAME_CHARS: usize = 64;
@@ -100,6 +101,7 @@ impl Template {
         let mut version: Option<(usize, String)> = None;
         let mut description: Option<(usize, String)> = None;
         let mut instance: Option<(usize, String)> = None;
+        let mut example: Option<(usize, String)> = None;
         let mut params: Vec<ParamDef> = Vec::new();
         let mut requires: Vec<Requirement> = Vec::new();
         let mut objects: Vec<ObjectDef> = Vec::new();
@@ -114,11 +116,12 @@ impl Template {
             offset += raw.len();
             body_line = n + 1;
             match key {
-                "pack" | "version" | "description" | "instance" => {
+                "pack" | "version" | "description" | "instance" | "example" => {
                     let slot = match key {
                         "pack" => &mut pack,
                         "version" => &mut version,
                         "instance" => &mut instance,
+                        "example" => &mut example,
                         _ => &mut description,
                     };
                     if let Some((first, _)) = slot {
@@ -198,6 +201,7 @@ impl Template {
             instance: None,
             body: String::new(),
             uninstall: String::new(),
+            example: Map::new(),
         };
         let body = &text[body_start..];
         let split = body
@@ -219,6 +223,18 @@ impl Template {
         if let Some((line, param)) = instance {
             template.check_instance(line, &param)?;
             template.instance = Some(param);
+        }
+        if let Some((line, json)) = example {
+            let values = crate::sql::json_object(&json, "the example").map_err(|e| {
+                at(
+                    line,
+                    format!("{e}; write a JSON object of parameter values"),
+                )
+            })?;
+            template
+                .resolve_object(values.clone())
+                .map_err(|e| at(line, format!("{e}; correct the example")))?;
+            template.example = values;
         }
         template.check_body(body_line)?;
         if let Some(line) = uninstall_line {
@@ -275,12 +291,11 @@ impl Template {
                     }
                 }
             }
-            if !p.except.is_empty() && !p.default.is_null() {
+            if (!p.except.is_empty() || p.kind == ParamKind::Conflicts) && !p.default.is_null() {
                 return Err(at(
                     p.line,
                     format!(
-                        "the default of {} is null: install lists the table's columns then, \
-                         but those the parameters after '-' name",
+                        "the default of {} is null: install works it out from the table then",
                         p.name
                     ),
                 ));
@@ -701,6 +716,10 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
             Some((t, c)) => column = Some((t.trim().to_string(), c.trim().to_string())),
             None => return Err(how(&format!("{}(TABLE_PARAM.COLUMN_PARAM)", kind.name()))),
         },
+        (ParamKind::Conflicts, Some(t)) if !t.is_empty() && !t.contains([',', '.', '-']) => {
+            table = Some(t.to_string())
+        }
+        (ParamKind::Conflicts, _) => return Err(how("conflicts(TABLE_PARAM)")),
         (ParamKind::Value | ParamKind::Transitions, None) | (_, Some(_))
             if !matches!(kind, ParamKind::Idents | ParamKind::Choice) =>
         {

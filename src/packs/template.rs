@@ -74,11 +74,24 @@ pub enum ParamKind {
     /// An SQL expression (a condition), written in parentheses; empty for
     /// none.
     Expr,
+    /// The rows of a table that a new row conflicts with, which an
+    /// `INSERT OR REPLACE` deletes: worked out at install from the table's
+    /// rowid, PRIMARY KEY and UNIQUE constraints (never given), written as
+    /// a condition over `conflicting_row` and `new`.
+    Conflicts,
     /// The moves a column's value may make (`[["draft", "published"], …]`):
     /// written as an expression that is NULL for a listed move of the
     /// column from `old` to `new`, and for any other raises an error naming
     /// both values (see [`Template::transitions_sql`]).
     Transitions,
+}
+
+impl ParamDef {
+    /// Whether install works its value out from the schema (and records
+    /// it), rather than taking it from the user.
+    pub fn derived(&self) -> bool {
+        self.kind == ParamKind::Conflicts || !self.except.is_empty()
+    }
 }
 
 impl ParamKind {
@@ -91,6 +104,7 @@ impl ParamKind {
             "choice" => Some(Self::Choice),
             "expr" => Some(Self::Expr),
             "transitions" => Some(Self::Transitions),
+            "conflicts" => Some(Self::Conflicts),
             _ => None,
         }
     }
@@ -105,6 +119,7 @@ impl ParamKind {
             Self::Choice => "choice",
             Self::Expr => "expr",
             Self::Transitions => "transitions",
+            Self::Conflicts => "conflicts",
         }
     }
 }
@@ -322,6 +337,9 @@ pub struct Template {
     /// The data statements uninstall runs before it drops the objects
     /// (the part after a `-- on uninstall:` line); empty for none.
     pub uninstall: String,
+    /// Values for the parameters install works out from the schema, for
+    /// the plain file, which has no schema to read (`-- example:`).
+    pub example: Map<String, Value>,
 }
 
 /// A pack's parameters after defaults and user values are merged, in the
@@ -497,6 +515,18 @@ impl Template {
                 literal(value).map_err(|e| wrong(e.to_string()))?;
             }
             ParamKind::Idents if value.is_null() && !p.except.is_empty() => {}
+            ParamKind::Conflicts => match value {
+                Value::Null => {}
+                Value::String(s) => {
+                    check_expr(s).map_err(|why| wrong(format!("{} {why}", shorten(s))))?
+                }
+                other => {
+                    return Err(wrong(format!(
+                        "expected the condition install works out, got {}",
+                        json_kind(other)
+                    )))
+                }
+            },
             ParamKind::Idents => {
                 let names = value.as_array().ok_or_else(|| {
                     wrong(format!(
@@ -730,6 +760,7 @@ impl Template {
             match n {
                 Node::Sql(sql) => out.push_str(sql),
                 Node::Param(name, _) => {
+                    self.derived_is_there(name, params)?;
                     out.push_str(&self.render_value(self.param(name), params.get(name), params)?)
                 }
                 Node::Item(_) => out.push_str(&quote_ident(item.expect("checked at parse").1)?),
@@ -737,6 +768,7 @@ impl Template {
                 Node::Each {
                     param, sep, body, ..
                 } => {
+                    self.derived_is_there(param, params)?;
                     let names = params.get(param).as_array().cloned().unwrap_or_default();
                     for (i, name) in names.iter().enumerate() {
                         if i > 0 {
@@ -771,6 +803,26 @@ impl Template {
         Ok(())
     }
 
+    /// Fails when the SQL needs a parameter install works out from the
+    /// schema, and it could not be: its table is missing.
+    fn derived_is_there(&self, name: &str, params: &Params) -> Result<()> {
+        let p = self.param(name);
+        if !p.derived() || !params.get(name).is_null() {
+            return Ok(());
+        }
+        let table = p
+            .table
+            .as_deref()
+            .map(|t| params.text(t))
+            .unwrap_or_default();
+        Err(Error::invalid(format!(
+            "parameter {name} of pack {} is worked out from the columns and constraints of \
+             table {}, and the main database has no such table; create it first",
+            self.name,
+            shorten(table)
+        )))
+    }
+
     /// The declared parameter `name`.
     pub(crate) fn param(&self, name: &str) -> &ParamDef {
         self.params
@@ -797,6 +849,10 @@ impl Template {
             ParamKind::Choice => Ok(value.as_str().unwrap_or_default().to_string()),
             ParamKind::Expr => Ok(format!("({})", value.as_str().unwrap_or_default().trim())),
             ParamKind::Transitions => self.transitions_sql(def, value, params),
+            ParamKind::Conflicts => Ok(match value.as_str() {
+                Some(condition) if !condition.is_empty() => format!("({condition})"),
+                _ => "(0)".to_string(),
+            }),
         }
     }
 
