@@ -44,7 +44,7 @@ def test_create_all_installs_and_the_seed_behaviour_follows(tmp_path):
             (1, "default album"), (2, "default album"), (3, "default album"), (3, "holiday")]
         assert conn.execute(select(m.Task.obs_id, m.Task.name, m.Task.state).order_by(m.Task.id)).all() == [
             (1, "calibrate", 2), (1, "expose", 2), (2, "calibrate", 0)]
-        installed = dict(conn.execute(text("SELECT name, installed FROM trigger_packs")).all())
+        installed = dict(conn.execute(text("SELECT name, installed FROM trigger_packs WHERE installed")).all())
         assert installed == {"default_album": 1, "task_state": 1}
 
     m.metadata.drop_all(engine)
@@ -129,7 +129,7 @@ def test_bad_declarations():
 
 def test_pack_arguments_are_checked_when_declared():
     metadata = MetaData()
-    with pytest.raises(ValueError, match=r'unknown pack "nope" \(packs: default_album, task_state\)'):
+    with pytest.raises(ValueError, match=r'unknown pack "nope" \(packs: counter_cache, counts, default_album, fsm, .*, touch\)'):
         Pack("nope", metadata)
     with pytest.raises(ValueError, match=r'unknown parameter "obs_tabel" for pack task_state \(parameters: .*obs_table'):
         Pack("task_state", metadata, obs_tabel="obs")
