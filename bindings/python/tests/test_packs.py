@@ -129,7 +129,8 @@ def test_bad_declarations():
 
 def test_pack_arguments_are_checked_when_declared():
     metadata = MetaData()
-    with pytest.raises(ValueError, match=r'unknown pack "nope" \(packs: counter_cache, counts, default_album, fsm, .*, touch\)'):
+    with pytest.raises(ValueError,
+                       match=r'unknown pack "nope" \(packs: counter_cache, counts, default_album, fsm, .*, touch\)'):
         Pack("nope", metadata)
     with pytest.raises(ValueError, match=r'unknown parameter "obs_tabel" for pack task_state \(parameters: .*obs_table'):
         Pack("task_state", metadata, obs_tabel="obs")
@@ -252,6 +253,7 @@ def test_drop_and_upgrade_name_their_install(tmp_path):
         assert comment_touch.drop(conn) == "uninstalled touch (comment) 1.0.0: trigger comment_touch"
         assert comment_touch.drop(conn) is None
         assert schema_names(conn, "trigger") == ["post_touch"]
-        with pytest.raises(sqlalchemy.exc.OperationalError, match=r"pack touch has no install for table \"comment\" \(installs: post\)"):
+        with pytest.raises(sqlalchemy.exc.OperationalError,
+                           match=r'pack touch has no install for table "comment" \(installs: post\)'):
             comment_touch.upgrade(conn)
         assert post_touch.drop(conn).startswith("uninstalled touch (post)")
