@@ -444,6 +444,8 @@ def test_operations_on_packs_installed_per_table_online_and_offline(tmp_path):
     op.uninstall_trigger_pack("touch", {"table": "comment"})
     op.upgrade_trigger_pack("touch", {"table": "post"})
     op.uninstall_trigger_pack("counts", instance="comment")
+    with pytest.raises(ValueError, match="task_state is installed at most once, so its install has no instance"):
+        op.uninstall_trigger_pack("task_state", instance="comment")
     sql = out.getvalue()
     assert "DELETE FROM main.trigger_pack_installs WHERE pack = 'touch:comment';" in sql
     assert "DELETE FROM main.trigger_pack_installs WHERE pack = 'counts:comment';" in sql

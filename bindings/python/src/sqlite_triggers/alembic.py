@@ -175,6 +175,8 @@ def _uninstall_sql(name: str, params: Optional[Dict[str, Any]],
     the triggers, indexes, virtual tables and scratch tables it created
     dropped, the tables it keeps data in kept, and its install record
     deleted."""
+    if instance is not None and name in (_catalogue.catalogue() or {}) and _instance_param(name) is None:
+        raise ValueError(f"pack {name} is installed at most once, so its install has no instance; leave instance= out")
     sql = pack_sql(name, _with_instance(name, dict(params or {}), instance), metadata)
     record = _install_record(sql)
     key, recorded = (record[0], record[2]) if record else (name, {})
