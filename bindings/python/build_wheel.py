@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.util
 import pathlib
 import json
 import re
@@ -22,6 +23,7 @@ import tomllib
 import zipfile
 
 HERE = pathlib.Path(__file__).resolve().parent
+TEMPLATES = HERE.parent.parent / "sql" / "packs"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -43,17 +45,67 @@ def metadata(project: dict, readme: str) -> str:
     return "\n".join(lines) + "\n\n" + readme
 
 
-def pack_catalogue(so: pathlib.Path) -> bytes:
+def _catalogue_module():
+    """The package's _catalogue module, loaded from its file: it needs only
+    the standard library, while importing the package would not."""
+    spec = importlib.util.spec_from_file_location("_catalogue", HERE / "src" / "sqlite_triggers" / "_catalogue.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pack_catalogue(so: pathlib.Path, templates: pathlib.Path = TEMPLATES) -> bytes:
     """The extension's packs, their versions and parameters (with their
-    defaults), as trigger_packs lists them: Pack() checks its arguments
-    against them without loading the extension (which would tie the process
-    to Python's sqlite3, while the application may use apsw or sqlean)."""
+    defaults), as trigger_packs lists them, and the instance parameter of a
+    pack installed once per table: Pack() checks its arguments against them
+    and names its install without loading the extension (which would tie
+    the process to Python's sqlite3, while the application may use apsw or
+    sqlean).
+
+    trigger_packs gives derived defaults filled in ("item_touch"), while an
+    install's instance may follow other parameters ("{table}_touch"): those
+    come from the pack's template in sql/packs, the file the extension
+    embeds, with the kinds of the parameters, the objects and the statements
+    an uninstall runs (for offline uninstall SQL). The template must be the
+    one built into the extension: its version and instance parameter must be
+    trigger_packs', and its defaults, derived as the extension derives them,
+    trigger_packs' defaults."""
+    catalogue = _catalogue_module()
     conn = sqlite3.connect(":memory:")
     conn.enable_load_extension(True)
     conn.load_extension(str(so.resolve()))
-    rows = conn.execute("SELECT name, version, params FROM trigger_packs ORDER BY name").fetchall()
+    rows = conn.execute("SELECT name, version, params, instance FROM trigger_packs ORDER BY name").fetchall()
     conn.close()
-    packs = {name: {"version": version, "params": json.loads(params)} for name, version, params in rows}
+    packs = {}
+    for name, version, params, instance in rows:
+        path = templates / f"{name}.sql"
+        if not path.is_file():
+            sys.exit(f"build_wheel: the extension has pack {name}, and {path} is missing")
+        t = catalogue.parse_template(path.read_text())
+        defaults = json.loads(params)
+        derived = {p: d for p, d in t["defaults"].items() if isinstance(d, str) and "{" in d}
+        entry = {"version": version, "params": defaults, "instance": instance, "derived": derived,
+                 "kinds": t["kinds"], "objects": t["objects"], "on_uninstall": t["on_uninstall"]}
+        differs = []
+        if (t.get("pack"), t.get("version"), t["instance"]) != (name, version, instance):
+            differs.append(f"pack, version, instance {t.get('pack')}, {t.get('version')}, {t['instance']} "
+                           f"(the extension's: {name}, {version}, {instance})")
+        if sorted(t["defaults"]) != sorted(defaults):
+            differs.append(f"parameters {', '.join(t['defaults'])} (the extension's: {', '.join(defaults)})")
+        else:
+            for p, value in defaults.items():
+                mine = catalogue.default_of(entry, p, {})
+                if mine != value:
+                    differs.append(f"default of {p} {mine!r} (the extension's: {value!r})")
+        for statement in t["on_uninstall"]:
+            try:
+                catalogue.render_plain(statement, t["kinds"], defaults)
+            except ValueError as error:
+                differs.append(f"uninstall statement {statement!r} cannot be written as plain SQL: {error}")
+        if differs:
+            sys.exit(f"build_wheel: {path} is not the template of the extension's pack {name}: "
+                     + "; ".join(differs) + " (build the extension from this checkout)")
+        packs[name] = entry
     return (json.dumps({"packs": packs}, indent=1, sort_keys=True) + "\n").encode()
 
 

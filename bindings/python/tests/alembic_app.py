@@ -1,8 +1,12 @@
 """The models of the Alembic tests (test_alembic.py copies this file into
-the Alembic project it makes): the seed schema, an audit table, both packs
-and two listeners. Environment variables change the declarations between
-revisions: ALBUM_NAME (the default_album pack's album_name) and
-WITHOUT_DELETE_LISTENER (leaves the obs after_delete listener out)."""
+the Alembic project it makes): the seed schema, an audit table, both seed
+packs, two listeners, and a blog's post and comment tables, each touched
+(the touch pack, installed once per table). Environment variables change
+the declarations between revisions: ALBUM_NAME (the default_album pack's
+album_name), WITHOUT_DELETE_LISTENER (leaves the obs after_delete listener
+out), COMMENT_TOUCH_FORMAT (the comment's touch format), PACK_TABLES
+(declares the packs that make tables: history and fts_sync of post, counts
+of post and comment)."""
 import os
 
 from sqlalchemy import ForeignKey, Integer, String, Text, insert
@@ -43,6 +47,22 @@ class Album(Base):
     album_name: Mapped[str] = mapped_column(String)
 
 
+class Post(Base):
+    __tablename__ = "post"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[str] = mapped_column(Text, nullable=True)
+
+
+class Comment(Base):
+    __tablename__ = "comment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    body: Mapped[str] = mapped_column(Text)
+    edited: Mapped[int] = mapped_column(Integer, nullable=True)
+
+
 class Audit(Base):
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,3 +76,11 @@ listen(User, "after_update", insert(Audit).values(what=OLD.name + " is now " + N
        when=OLD.name.is_not(NEW.name), columns=[User.name], name="audit_user_rename")
 if not os.environ.get("WITHOUT_DELETE_LISTENER"):
     listen(Obs, "after_delete", insert(Audit).values(what="deleted " + OLD.name))
+Pack("touch", Base.metadata, table=Post, ignore=[Post.views])
+Pack("touch", Base.metadata, table=Comment, column=Comment.edited,
+     format=os.environ.get("COMMENT_TOUCH_FORMAT", "unix"))
+if os.environ.get("PACK_TABLES"):
+    Pack("history", Base.metadata, table=Post, exclude=[Post.views])
+    Pack("fts_sync", Base.metadata, table=Post, columns=[Post.title])
+    Pack("counts", Base.metadata, table=Post)
+    Pack("counts", Base.metadata, table=Comment)

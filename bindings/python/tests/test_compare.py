@@ -149,3 +149,78 @@ def test_a_pack_whose_trigger_was_dropped_by_hand_differs(tmp_path):
         ("default_album", ("trigger user_default_album is missing",)),
         ("task_state", ('index obs "done"_idx is missing', 'trigger obs "done" is missing')),
     ]
+
+
+def blog(touch_comment_format="unix", note=False):
+    """post and comment (and note) tables, touched."""
+    metadata = MetaData()
+    post = Table("post", metadata, Column("id", Integer, primary_key=True), Column("title", String),
+                 Column("updated_at", String))
+    comment = Table("comment", metadata, Column("id", Integer, primary_key=True), Column("body", String),
+                    Column("edited", Integer))
+    Pack("touch", metadata, table=post)
+    Pack("touch", metadata, table=comment, column=comment.c.edited, format=touch_comment_format)
+    if note:
+        note = Table("note", metadata, Column("id", Integer, primary_key=True), Column("updated_at", String))
+        Pack("touch", metadata, table=note)
+    return metadata
+
+
+def test_packs_installed_per_table_are_compared_install_by_install(tmp_path):
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    installed = blog(note=True)
+    installed.create_all(engine)
+    with engine.begin() as conn:
+        assert compare(installed, conn).in_sync
+        conn.exec_driver_sql("CREATE TABLE tag (id INTEGER PRIMARY KEY, updated_at TEXT)")
+        conn.exec_driver_sql("""SELECT trigger_install('touch', '{"table": "tag"}')""")
+        # post as installed; comment in another format; note no longer declared;
+        # tag installed by hand; item declared and not installed.
+        declared_now = blog(touch_comment_format="iso")
+        item = Pack("touch", declared_now, table="item")
+        result = compare(declared_now, conn)
+
+    assert result.missing == (item,)
+    assert [(type(x), x.name, x.instance, x.key) for x in result.extra] == [
+        (InstalledPack, "touch", "note", "touch:note"), (InstalledPack, "touch", "tag", "touch:tag")]
+    assert result.extra[0].params["trigger_name"] == "note_touch"
+    (difference,) = result.differ
+    assert (difference.declared.instance, difference.installed.instance) == ("comment", "comment")
+    assert difference.reasons == ("parameter format: declared 'iso', installed 'unix'",)
+    assert not difference.upgrade
+
+
+def test_an_install_of_a_pack_per_table_whose_tables_were_dropped_differs(tmp_path):
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    metadata = MetaData()
+    Table("book", metadata, Column("id", Integer, primary_key=True), Column("title", String))
+    Pack("history", metadata, table="book")
+    Pack("fts_sync", metadata, table="book")
+    Pack("counts", metadata, table="book")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        assert compare(metadata, conn).in_sync
+        conn.exec_driver_sql('DROP TABLE "_book_history"')
+        conn.exec_driver_sql('DROP TABLE "book_fts"')
+        conn.exec_driver_sql('DROP TABLE "book_counts_replaced"')
+        result = compare(metadata, conn)
+    assert result.missing == () and result.extra == ()
+    assert [(d.installed.key, d.reasons) for d in result.differ] == [
+        ("history:book", ("table _book_history is missing", "index idx_book_history_rowid is missing")),
+        ("fts_sync:book", ("virtual table book_fts is missing",)),
+        ("counts:book", ("table book_counts_replaced is missing",)),
+    ]
+
+
+def test_an_instance_differing_in_case_is_the_same_install(tmp_path):
+    engine = enable(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE post (id INTEGER PRIMARY KEY, updated_at TEXT)")
+        conn.exec_driver_sql("""SELECT trigger_install('touch', '{"table": "post"}')""")
+    metadata = MetaData()
+    pack = Pack("touch", metadata, table="Post", trigger_name="post_touch")
+    with engine.begin() as conn:
+        (difference,) = compare(metadata, conn).differ
+        assert difference.installed.instance == "post"
+        assert difference.reasons == ("parameter table: declared 'Post', installed 'post'",)
+        assert pack.drop(conn) == "uninstalled touch (post) 1.0.0: trigger post_touch"

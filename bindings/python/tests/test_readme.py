@@ -24,7 +24,7 @@ def expected(block):
     return [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)\s+#\s*(.*)$", block, re.M)]
 
 
-@pytest.mark.parametrize("name, count", [("README.md", 6), ("project-README.md", 1)])
+@pytest.mark.parametrize("name, count", [("README.md", 7), ("project-README.md", 1)])
 def test_readme_python_blocks(name, count, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # app.db goes there
     found = blocks(name)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -34,7 +33,7 @@ from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, 
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.sql.selectable import CompoundSelect, Select, TableClause
 
-from . import LoadError, _cannot_load_message, load, loadable_path
+from . import LoadError, _catalogue, _cannot_load_message, load, loadable_path
 
 __all__ = [
     "enable",
@@ -171,14 +170,16 @@ def _param_value(key: str, value: Any) -> Any:
     what = f"Pack parameter {key}"
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, (list, tuple)):  # columns (fts_sync's columns=[Post.title]), transitions
+        return [_param_value(key, v) for v in value]
     if isinstance(value, TableClause) or isinstance(getattr(inspect(value, raiseerr=False), "local_table", None), Table):
         return _table_of(value, what).name
     if isinstance(value, ColumnClause) or hasattr(value, "__clause_element__"):
         return _column_name(value, what)
-    raise TypeError(f"{what}: expected a Table, Column, mapped class or attribute, or a str/int/float/bool value, got {value!r}")
-
-
-_CATALOGUE: Optional[Dict[str, Any]] = None
+    raise TypeError(
+        f"{what}: expected a Table, Column, mapped class or attribute, a str/int/float/bool value, or a list of them, "
+        f"got {value!r}"
+    )
 
 
 def _pack_catalogue() -> Optional[Dict[str, Any]]:
@@ -186,15 +187,21 @@ def _pack_catalogue() -> Optional[Dict[str, Any]]:
     the wheel carries beside the extension: read, not loaded, so that
     declaring a pack does not tie the process to one SQLite library); None
     where the package has no such file."""
-    global _CATALOGUE
-    if _CATALOGUE is None:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packs.json")
-        try:
-            with open(path, encoding="utf-8") as f:
-                _CATALOGUE = json.load(f)["packs"]
-        except (OSError, ValueError, KeyError, TypeError):
-            _CATALOGUE = {}
-    return _CATALOGUE or None
+    return _catalogue.catalogue()
+
+
+def _pack_instance(name: str, params: Dict[str, Any]) -> Optional[str]:
+    """The instance of an install of pack ``name`` with ``params``, as the
+    extension names it (its install record is ``name:instance``): the value
+    of the pack's instance parameter, given or defaulted. None for a pack
+    installed once, and where the package has no catalogue."""
+    pack = (_pack_catalogue() or {}).get(name)
+    if pack is None:
+        return None
+    try:
+        return _catalogue.instance_of(pack, params)
+    except ValueError as error:
+        raise ValueError(f"Pack(): pack {name}: {error}") from None
 
 
 def _check_pack(name: str, params: Dict[str, Any]) -> None:
@@ -278,6 +285,13 @@ class Pack:
     creating the tables (``SELECT trigger_install(:name, :params)``) and
     ``metadata.drop_all()`` uninstalls it before dropping them. Without,
     call :meth:`create` and :meth:`drop` yourself.
+
+    A pack installed once per table (``touch``, ``history``, ...: its
+    template's ``-- instance:`` parameter) is declared once per install,
+    ``Pack("touch", metadata, table=Post)`` and ``Pack("touch", metadata,
+    table=Comment)``: :attr:`instance` is the value of that parameter, given
+    or defaulted as the extension defaults it, and names the install
+    (``trigger_uninstall("touch", "post")``).
     """
 
     def __init__(self, name: str, metadata: Optional[MetaData] = None, /, **params: Any) -> None:
@@ -286,12 +300,35 @@ class Pack:
         self.name = name
         self.params: Dict[str, Any] = {k: _param_value(k, v) for k, v in params.items()}
         _check_pack(name, self.params)
+        self.instance: Optional[str] = _pack_instance(name, self.params)
+        """The install this declares, for a pack installed once per table
+        (say): the value of the pack's instance parameter (``"post"`` for
+        ``Pack("touch", table="post")``); None for a pack installed once."""
         if metadata is not None:
             _declare(metadata, self)
 
     @property
-    def key(self) -> str:
-        return self.name
+    def key(self) -> Tuple[Any, ...]:
+        """What tells declarations apart: the pack, and its instance (a
+        name, compared as SQLite compares names), for a pack installed once
+        per instance."""
+        return (self.name,) if self.instance is None else (self.name, _fold(self.instance))
+
+    def _install(self, connection: Connection) -> Tuple[bool, Optional[str]]:
+        """Whether the database has this declaration's install, and the
+        instance its record names (spelled as recorded)."""
+        instances = [instance for instance, _, _ in _installs(connection, self.name)]
+        if self.instance is None:
+            return bool(instances), None
+        if self.instance in instances:
+            return True, self.instance
+        folded = [i for i in instances if i is not None and _fold(i) == _fold(self.instance)]
+        return (True, folded[0]) if folded else (False, self.instance)
+
+    def _call(self, function: str, instance: Optional[str]) -> Tuple[str, Dict[str, Any]]:
+        if instance is None:
+            return f"SELECT {function}(:name)", {"name": self.name}
+        return f"SELECT {function}(:name, :instance)", {"name": self.name, "instance": instance}
 
     @property
     def params_json(self) -> str:
@@ -310,23 +347,27 @@ class Pack:
         ).scalar_one()
 
     def drop(self, connection: Connection) -> Optional[str]:
-        """Uninstalls the pack (``trigger_uninstall``) when it is installed,
-        and returns the summary; ``None`` when it was not installed."""
+        """Uninstalls the pack (``trigger_uninstall``; for a pack installed
+        once per table, say, ``trigger_uninstall(name, instance)``: this
+        declaration's install, the others stay) when it is installed, and
+        returns the summary; ``None`` when it was not installed."""
         _require_extension(connection, f"uninstalling pack {self.name}")
-        installed = connection.execute(
-            text("SELECT installed FROM trigger_packs WHERE name = :name"), {"name": self.name}
-        ).scalar()
-        if not installed:
+        found, instance = self._install(connection)
+        if not found:
             return None
-        return connection.execute(text("SELECT trigger_uninstall(:name)"), {"name": self.name}).scalar_one()
+        sql, params = self._call("trigger_uninstall", instance)
+        return connection.execute(text(sql), params).scalar_one()
 
     def upgrade(self, connection: Connection) -> str:
         """Upgrades the installed pack to the extension's newest version,
-        with the parameters it was installed with (``trigger_upgrade``),
-        and returns the summary; one already at that version is left as it
-        is."""
+        with the parameters it was installed with (``trigger_upgrade``; for
+        a pack installed once per table, say, this declaration's install:
+        ``trigger_upgrade(name, instance)``), and returns the summary; one
+        already at that version is left as it is."""
         _require_extension(connection, f"upgrading pack {self.name}")
-        return connection.execute(text("SELECT trigger_upgrade(:name)"), {"name": self.name}).scalar_one()
+        _, instance = self._install(connection)
+        sql, params = self._call("trigger_upgrade", instance)
+        return connection.execute(text(sql), params).scalar_one()
 
     def expected(self, connection: Connection) -> Tuple[str, Dict[str, Any]]:
         """The version and the full parameters (defaults included, values
@@ -337,15 +378,25 @@ class Pack:
         sql = connection.execute(
             text("SELECT trigger_pack_sql(:name, :params)"), {"name": self.name, "params": self.params_json}
         ).scalar_one()
-        found = re.search(
-            r"INSERT INTO main\.trigger_pack_installs \(pack, version, params\)\s+"
-            r"SELECT '(?:[^']|'')*', '((?:[^']|'')*)', '((?:[^']|'')*)'",
-            sql,
-        )
-        if not found:
+        record = _install_record(sql)
+        if record is None:
             raise exc.InvalidRequestError(f"pack {self.name}: trigger_pack_sql() gave no install record to compare with")
-        version, params = (g.replace("''", "'") for g in found.groups())
-        return version, json.loads(params)
+        _, version, params = record
+        return version, params
+
+
+def _install_record(sql: str) -> Optional[Tuple[str, str, Dict[str, Any]]]:
+    """The install record (key, version, parameters) that a pack's SQL, as
+    ``trigger_pack_sql`` gives it, inserts into ``trigger_pack_installs``."""
+    found = re.search(
+        r"INSERT INTO main\.trigger_pack_installs \(pack, version, params\)\s+"
+        r"SELECT '((?:[^']|'')*)', '((?:[^']|'')*)', '((?:[^']|'')*)'",
+        sql,
+    )
+    if not found:
+        return None
+    key, version, params = (g.replace("''", "'") for g in found.groups())
+    return key, version, json.loads(params)
 
 
 # --- listeners ----------------------------------------------------------------
@@ -679,13 +730,22 @@ def listen(
 
 @dataclass(frozen=True)
 class InstalledPack:
-    """A row of ``trigger_packs`` for an installed pack."""
+    """An install of a pack: a row of ``trigger_pack_installs``, of a pack
+    ``trigger_packs`` lists."""
 
     name: str
     version: str
     params: Dict[str, Any]
     upgradable: bool = False
     """Installed at an older version that ``trigger_upgrade`` upgrades."""
+    instance: Optional[str] = None
+    """For a pack installed once per table (say), which install: the value
+    of its instance parameter (the record's key is ``name:instance``)."""
+
+    @property
+    def key(self) -> str:
+        """The install's key in ``trigger_pack_installs``."""
+        return self.name if self.instance is None else f"{self.name}:{self.instance}"
 
 
 @dataclass(frozen=True)
@@ -700,14 +760,50 @@ class InstalledListener:
     action: str
 
 
-def installed_packs(connection: Connection) -> List[InstalledPack]:
-    """The packs installed in the connection's main database."""
-    _require_extension(connection, "listing packs")
+def _installs(connection: Connection, name: str) -> List[Tuple[Optional[str], str, str]]:
+    """The install records of pack ``name`` (instance, version, params
+    JSON), keyed ``name`` or ``name:instance``, as the extension reads them."""
+    exists = connection.execute(
+        text("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'trigger_pack_installs'")
+    ).scalar()
+    if not exists:
+        return []
     rows = connection.execute(
-        text("SELECT name, installed_version, installed_params, upgradable FROM trigger_packs "
-             "WHERE installed ORDER BY name")
+        text("SELECT pack, version, params FROM main.trigger_pack_installs "
+             "WHERE pack = :name OR substr(pack, 1, length(:name) + 1) = :name || ':' ORDER BY pack"),
+        {"name": name},
     )
-    return [InstalledPack(r[0], r[1], json.loads(r[2]), bool(r[3])) for r in rows]
+    return [(key.split(":", 1)[1] if ":" in key else None, version, params) for key, version, params in rows]
+
+
+def _version_key(version: str) -> Optional[Tuple[int, ...]]:
+    """A version as the extension compares them: numbers separated by dots,
+    number by number, ``1.0`` being ``1.0.0``."""
+    try:
+        parts = [int(p) for p in version.split(".")]
+    except ValueError:
+        return None
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def installed_packs(connection: Connection) -> List[InstalledPack]:
+    """The installs of packs in the connection's main database: one per
+    pack, or one per instance of a pack installed once per table (say)."""
+    _require_extension(connection, "listing packs")
+    packs = connection.execute(
+        text("SELECT name, version, upgradable FROM trigger_packs WHERE installed ORDER BY name")
+    ).all()
+    found = []
+    for name, newest, upgradable in packs:
+        for instance, version, params in _installs(connection, name):
+            # trigger_packs says whether some install is at an older version
+            # this database and extension know; an install is one of those
+            # when it is older than the newest.
+            older = _version_key(version) is not None and _version_key(version) < (_version_key(newest) or ())
+            found.append(InstalledPack(name, version, json.loads(params), bool(upgradable) and older, instance))
+    return found
 
 
 def installed_listeners(connection: Connection) -> List[InstalledListener]:
@@ -750,12 +846,17 @@ class Comparison:
         return not (self.missing or self.extra or self.differ)
 
 
-_PACK_OBJECT = re.compile(r'CREATE (TRIGGER|INDEX) IF NOT EXISTS main\."((?:[^"]|"")*)"')
+_PACK_OBJECT = re.compile(r'CREATE (TRIGGER|(?:UNIQUE )?INDEX|(?:VIRTUAL )?TABLE) IF NOT EXISTS main\."((?:[^"]|"")*)"')
+
+
+def _pack_object_kind(kind: str) -> str:
+    """An object's type in sqlite_master, from its CREATE statement."""
+    return kind.split()[-1].lower()
 
 
 def _missing_pack_objects(connection: Connection, pack: InstalledPack) -> List[str]:
-    """The triggers and indexes an installed pack made that the database no
-    longer has (dropped by hand, say): their names are the ones
+    """The triggers, indexes and tables an installed pack made that the
+    database no longer has (dropped by hand, say): their names are the ones
     ``trigger_pack_sql`` gives for the parameters installed."""
     try:
         sql = connection.execute(
@@ -768,11 +869,26 @@ def _missing_pack_objects(connection: Connection, pack: InstalledPack) -> List[s
         name = quoted.replace('""', '"')
         found = connection.execute(
             text("SELECT count(*) FROM sqlite_master WHERE type = :type AND name = :name COLLATE NOCASE"),
-            {"type": kind.lower(), "name": name},
+            {"type": _pack_object_kind(kind), "name": name},
         ).scalar()
         if not found:
-            missing.append(f"{kind.lower()} {name} is missing")
+            missing.append(f"{kind.replace('UNIQUE ', '').lower()} {name} is missing")
     return missing
+
+
+def _declared_install(pack: Pack, installs: List[InstalledPack]) -> Optional[InstalledPack]:
+    """The install of ``installs`` that ``pack`` declares: the pack's, and
+    for a pack installed once per table (say) the one of its instance,
+    spelled as declared or else differing only in the case of ASCII letters
+    (SQLite's names)."""
+    mine = [row for row in installs if row.name == pack.name]
+    if pack.instance is None:
+        return mine[0] if mine else None
+    for same in (lambda i: i == pack.instance, lambda i: i is not None and _fold(i) == _fold(pack.instance)):
+        for row in mine:
+            if same(row.instance):
+                return row
+    return None
 
 
 def _listener_reasons(declared_listener: Listener, row: InstalledListener) -> Tuple[str, ...]:
@@ -791,28 +907,32 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
     ones in ``connection``'s database (``trigger_packs``,
     ``trigger_listeners``).
 
-    A pack differs when its installed version or parameters are not what an
-    install of the declaration would record now (defaults filled in, values
-    typed by their columns, as ``trigger_pack_sql`` shows), or when a
-    trigger or index it made is gone (``"trigger X is missing"``). A pack
+    A pack installed once per table (say) is compared install by install:
+    a declaration is matched with the install of its instance
+    (:attr:`Pack.instance`), and each install no declaration matches is
+    extra. A pack differs when its installed version or parameters are not
+    what an install of the declaration would record now (defaults filled in,
+    values typed by their columns, as ``trigger_pack_sql`` shows), or when a
+    trigger, index or table it made is gone (``"trigger X is missing"``). A pack
     that differs only by an older version the extension can upgrade has
     ``upgrade`` set on its :class:`Difference`. A listener is
     matched by its name when declared with one (then a different definition
     is a difference), else by its whole definition (then a changed one is
     missing, and the old one extra).
     """
-    packs = {p.name: p for p in installed_packs(connection)}
+    packs = installed_packs(connection)
     listeners = installed_listeners(connection)
     missing: List[Union[Pack, Listener]] = []
     differ: List[Difference] = []
-    seen_packs, seen_listeners = set(), set()
+    seen_packs: set = set()
+    seen_listeners = set()
     for item in declared(metadata):
         if isinstance(item, Pack):
-            row = packs.get(item.name)
+            row = _declared_install(item, [p for p in packs if p.key not in seen_packs])
             if row is None:
                 missing.append(item)
                 continue
-            seen_packs.add(item.name)
+            seen_packs.add(row.key)
             version, params = item.expected(connection)
             reasons = []
             for key in sorted(set(params) | set(row.params)):
@@ -836,6 +956,6 @@ def compare(metadata: MetaData, connection: Connection) -> Comparison:
             missing.append(item)
         else:
             seen_listeners.add(found.name)
-    extra: List[Union[InstalledPack, InstalledListener]] = [p for n, p in packs.items() if n not in seen_packs]
+    extra: List[Union[InstalledPack, InstalledListener]] = [p for p in packs if p.key not in seen_packs]
     extra += [r for r in listeners if r.name not in seen_listeners]
     return Comparison(tuple(missing), tuple(extra), tuple(differ))
