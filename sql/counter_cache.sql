@@ -12,9 +12,11 @@ BEGIN;
 -- An INSERT OR REPLACE deletes the rows the new one conflicts with without
 -- firing delete triggers while recursive_triggers is off: the replace
 -- trigger notes their parents first, and the insert trigger recounts them
--- too (a note of a row that stays costs one extra recount, never a wrong
--- count). A parent row inserted, or replaced, is counted from the children
--- that point to it already. Install recounts every parent.
+-- too, and the replaced rows themselves, which are parents in a tree (a
+-- note of a row that stays costs an extra recount, never a wrong count).
+-- No trigger on the parent table reads the child table, so either table
+-- can be rebuilt (create, copy, drop, rename) with the other's triggers in
+-- place. Install recounts every parent.
 CREATE INDEX IF NOT EXISTS main."comment_comment_count_idx" ON "comment"("post_id");
 CREATE TABLE IF NOT EXISTS main."comment_comment_count_replaced" (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_replace" BEFORE INSERT ON "comment"
@@ -28,7 +30,9 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_insert" AFTER INSERT ON
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"
-    ) WHERE "id" = new."post_id" OR "id" IN (SELECT parent FROM "comment_comment_count_replaced");
+    ) WHERE "id" = new."post_id"
+      OR "id" IN (SELECT parent FROM "comment_comment_count_replaced")
+      OR "id" IN (SELECT child_key FROM "comment_comment_count_replaced");
     DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update" AFTER UPDATE ON "comment"
@@ -45,13 +49,6 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_delete" AFTER DELETE ON
       WHERE counted_row."post_id" = old."post_id"
     ) WHERE "id" = old."post_id";
   END;
-CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_parent" AFTER INSERT ON "post"
-  BEGIN
-    UPDATE "post" SET "comment_count" = (
-      SELECT count(*) FROM "comment" AS counted_row
-      WHERE counted_row."post_id" = new."id"
-    ) WHERE "id" = new."id";
-  END;
 UPDATE "post" SET "comment_count" = (
   SELECT count(*) FROM "comment" AS counted_row
   WHERE counted_row."post_id" = "post"."id"
@@ -63,6 +60,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","parent_trigger":"comment_comment_count_parent","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","total":"","update_trigger":"comment_comment_count_update"}'
+  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","total":"","update_trigger":"comment_comment_count_update"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'counter_cache:comment_comment_count');
 COMMIT;

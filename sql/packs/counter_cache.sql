@@ -17,7 +17,6 @@
 -- param: delete_trigger | ident | "{name}_delete" | name of the delete trigger
 -- param: index_name | ident | "{name}_idx" | name of the index on the child's foreign key, which every recount uses
 -- param: replace_trigger | ident | "{name}_replace" | name of the trigger that notes the parents of the child rows an INSERT OR REPLACE is about to delete
--- param: parent_trigger | ident | "{name}_parent" | name of the trigger that counts a parent row when it is inserted (children may point to it already)
 -- param: replaced_table | ident | "{name}_replaced" | name of the scratch table where it notes it
 -- requires: child_table | child_fk child_key
 -- requires: parent_table | parent_key parent_column
@@ -27,7 +26,6 @@
 -- object: trigger | insert_trigger | child_table
 -- object: trigger | update_trigger | child_table
 -- object: trigger | delete_trigger | child_table
--- object: trigger | parent_trigger | parent_table
 -- example: {"conflicts": "conflicting_row.rowid = new.rowid"}
 --
 -- Each change recounts the parents it touches from the children as they
@@ -36,9 +34,11 @@
 -- An INSERT OR REPLACE deletes the rows the new one conflicts with without
 -- firing delete triggers while recursive_triggers is off: the replace
 -- trigger notes their parents first, and the insert trigger recounts them
--- too (a note of a row that stays costs one extra recount, never a wrong
--- count). A parent row inserted, or replaced, is counted from the children
--- that point to it already. Install recounts every parent.
+-- too, and the replaced rows themselves, which are parents in a tree (a
+-- note of a row that stays costs an extra recount, never a wrong count).
+-- No trigger on the parent table reads the child table, so either table
+-- can be rebuilt (create, copy, drop, rename) with the other's triggers in
+-- place. Install recounts every parent.
 CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{child_table}}({{child_fk}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{child_table}}
@@ -52,7 +52,9 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{child_tab
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} = new.{{child_fk}} OR {{parent_key}} IN (SELECT parent FROM {{replaced_table}});
+    ) WHERE {{parent_key}} = new.{{child_fk}}
+      OR {{parent_key}} IN (SELECT parent FROM {{replaced_table}})
+      OR {{parent_key}} IN (SELECT child_key FROM {{replaced_table}});
     DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{child_table}}
@@ -68,13 +70,6 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{child_tab
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = old.{{child_fk}}{{#if condition}} AND {{condition}}{{/if}}
     ) WHERE {{parent_key}} = old.{{child_fk}};
-  END;
-CREATE TRIGGER IF NOT EXISTS main.{{parent_trigger}} AFTER INSERT ON {{parent_table}}
-  BEGIN
-    UPDATE {{parent_table}} SET {{parent_column}} = (
-      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
-      WHERE counted_row.{{child_fk}} = new.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} = new.{{parent_key}};
   END;
 UPDATE {{parent_table}} SET {{parent_column}} = (
   SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
