@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS main."_item_history" (
     _op TEXT,
     _who
 );
-CREATE INDEX IF NOT EXISTS main."idx_item_history_rowid" ON "_item_history" (_rowid);
+CREATE INDEX IF NOT EXISTS main."idx_item_history_rowid" ON "_item_history" (_rowid, _version);
 CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
   BEGIN
     INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)

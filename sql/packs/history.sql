@@ -7,7 +7,7 @@
 -- param: columns | idents(table - exclude) | null | the columns recorded: every column of the table but exclude, listed at install
 -- param: who | expr | "" | an expression recorded with each change, e.g. (SELECT user_id FROM app_session) for a table your application writes; empty: NULL
 -- param: history_table | ident | "_{table}_history" | name of the history table (sqlite-history's name and shape)
--- param: index_name | ident | "idx_{table}_history_rowid" | name of the index on the history's _rowid
+-- param: index_name | ident | "idx_{table}_history_rowid" | name of the index on the history's _rowid and _version, which finds a row's last version
 -- param: insert_trigger | ident | "{table}_insert_history" | name of the insert trigger
 -- param: update_trigger | ident | "{table}_update_history" | name of the update trigger
 -- param: delete_trigger | ident | "{table}_delete_history" | name of the delete trigger
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS main.{{history_table}} (
     _op TEXT,
     _who
 );
-CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{history_table}} (_rowid);
+CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{history_table}} (_rowid, _version);
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
