@@ -18,6 +18,7 @@
 //! recognise what it installed.
 mod blocks;
 pub mod builtin;
+mod doctor;
 mod parse;
 pub mod registry;
 pub mod template;
@@ -40,6 +41,7 @@ use crate::{Error, Result};
 use template::{version_key, ObjectDef, ObjectKind, ParamKind, Params, Template};
 
 pub use builtin::catalog;
+pub(crate) use doctor::problems;
 
 /// The table that records which packs are installed, with their version and
 /// parameters. It is created by the first install and dropped by the last
