@@ -1,7 +1,7 @@
 //! `SELECT * FROM trigger_doctor`: one row per problem with what the
-//! extension installed in main (captures, listeners) and of this connection's
-//! watch, each with the call
-//! that repairs it. It only reads; repairs stay explicit.
+//! extension installed in main (captures, listeners, packs) and of this
+//! connection's watch, each with the call that repairs it. It only reads;
+//! repairs stay explicit.
 //!
 //! Each feature checks its own objects; this table only puts their answers
 //! together, so it is the one module that knows several features.
@@ -22,6 +22,7 @@ impl crate::ffi::RowSource for DoctorTable {
         let mut found = crate::outbox::problems(conn)?;
         found.extend(crate::listeners::problems(conn)?);
         found.extend(crate::feed::problems(conn)?);
+        found.extend(crate::packs::problems(conn)?);
         Ok(found
             .into_iter()
             .map(|p| {

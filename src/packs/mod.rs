@@ -18,6 +18,7 @@
 //! recognise what it installed.
 mod blocks;
 pub mod builtin;
+mod doctor;
 mod parse;
 pub mod registry;
 pub mod template;
@@ -40,6 +41,7 @@ use crate::{Error, Result};
 use template::{version_key, ObjectDef, ObjectKind, ParamKind, Params, Template};
 
 pub use builtin::catalog;
+pub(crate) use doctor::problems;
 
 /// The table that records which packs are installed, with their version and
 /// parameters. It is created by the first install and dropped by the last
@@ -145,15 +147,25 @@ impl Pack {
         }
     }
 
+    /// Version `version` of this pack (the newest or an older one), if this
+    /// database and extension know it.
+    fn known_version(
+        &self,
+        conn: &Connection,
+        version: &str,
+    ) -> Result<Option<Cow<'static, Template>>> {
+        let t = &self.template;
+        Ok(match &self.registered {
+            None => builtin::version(&t.name, version).map(Cow::Borrowed),
+            Some(_) => registry::version(conn, &t.name, version)?.map(|(t, _)| Cow::Owned(t)),
+        })
+    }
+
     /// Version `version` of this pack (the newest or an older one), or an
     /// error saying it is not known.
     fn version(&self, conn: &Connection, version: &str) -> Result<Cow<'static, Template>> {
         let t = &self.template;
-        let found = match &self.registered {
-            None => builtin::version(&t.name, version).map(Cow::Borrowed),
-            Some(_) => registry::version(conn, &t.name, version)?.map(|(t, _)| Cow::Owned(t)),
-        };
-        found.ok_or_else(|| {
+        self.known_version(conn, version)?.ok_or_else(|| {
             let fix = if self.registered.is_some() {
                 "register that version's template again (trigger_pack_register)".to_string()
             } else {
@@ -174,11 +186,8 @@ impl Pack {
 /// Looks a pack up by name: a built-in pack, else one registered in the
 /// main database of `conn` (its newest version).
 pub fn find(conn: &Connection, name: &str) -> Result<Pack> {
-    if let Some(t) = builtin::current(name) {
-        return Ok(Pack::builtin(t));
-    }
-    if let Some(found) = registry::newest(conn, name)? {
-        return Ok(Pack::registered(found));
+    if let Some(p) = lookup(conn, name)? {
+        return Ok(p);
     }
     let mut names: Vec<String> = catalog().iter().map(|t| t.name.clone()).collect();
     names.extend(registry::names(conn)?);
@@ -187,6 +196,14 @@ pub fn find(conn: &Connection, name: &str) -> Result<Pack> {
         shorten(name),
         names.join(", ")
     )))
+}
+
+/// The pack called `name`, as [`find`] looks it up, if there is one.
+fn lookup(conn: &Connection, name: &str) -> Result<Option<Pack>> {
+    if let Some(t) = builtin::current(name) {
+        return Ok(Some(Pack::builtin(t)));
+    }
+    Ok(registry::newest(conn, name)?.map(Pack::registered))
 }
 
 /// The SQL that installing `pack` with these parameters into the main
@@ -1398,18 +1415,24 @@ fn object_label(o: &ObjectDef, params: &Params) -> String {
     )
 }
 
+/// "trigger name on table", or "table name" for a table: how summaries
+/// name one of a pack's objects with where it is.
+fn object_on(o: &ObjectDef, params: &Params) -> String {
+    match o.kind {
+        ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch => {
+            object_label(o, params)
+        }
+        _ => {
+            let table = display_name(params.text(&o.table_param));
+            format!("{} on {table}", object_label(o, params))
+        }
+    }
+}
+
 fn describe_objects(t: &Template, params: &Params) -> String {
     t.objects
         .iter()
-        .map(|o| match o.kind {
-            ObjectKind::Table | ObjectKind::VirtualTable | ObjectKind::Scratch => {
-                object_label(o, params)
-            }
-            _ => {
-                let table = display_name(params.text(&o.table_param));
-                format!("{} on {table}", object_label(o, params))
-            }
-        })
+        .map(|o| object_on(o, params))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,0 +1,493 @@
+"""trigger_doctor and installed packs, in Python's sqlite3: nothing for
+packs installed as made (an older version that could be upgraded
+included); for each way a pack breaks (an object dropped, replaced, moved
+by a rename or lost in a table rebuild by sqlite-utils, a table or column
+renamed, a template or a version the database no longer knows, a damaged
+install record) the exact row, then the repair it names, run, leaves the
+doctor empty and the pack working. The doctor only reads: it answers in a
+read-only transaction and on a read-only database file."""
+import json
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from conftest import EXT, ROOT, SEED_SCHEMA, connect, needs_shell, scalar, schema, shell
+
+ALBUM_COUNT = str(ROOT / "examples" / "packs" / "album_count.sql")
+SCHEMA = SEED_SCHEMA + "ALTER TABLE user ADD COLUMN albums INTEGER NOT NULL DEFAULT 0;"
+
+# The install records, as trigger_install writes them.
+TASK_STATE = ('{"index_name":"update_task_state_idx","obs_key":"id","obs_state":"state","obs_table":"obs",'
+              '"set_state":2,"task_obs_fk":"obs_id","task_state":"state","task_table":"task",'
+              '"trigger_name":"update_task_state","when_state":2}')
+DEFAULT_ALBUM = ('{"album_name":"default album","album_name_column":"album_name","album_table":"album",'
+                 '"album_user_fk":"user_id","index_name":"user_default_album_idx",'
+                 '"trigger_name":"user_default_album","user_key":"id","user_table":"user"}')
+COUNT = ('{"album_table":"album","album_user_fk":"user_id","count_column":"albums",'
+         '"index_name":"album_count_idx","trigger_name":"album_count","user_key":"id","user_table":"user"}')
+
+REBUILT = "(dropped by hand, or with its table, as a rebuild that copies the table into a new one does)"
+CANNOT = "cannot be checked, upgraded or uninstalled"
+AS_NOW = "'<params with the names as they are now>'"
+
+
+def doctor(conn):
+    return conn.execute("SELECT kind, object, problem, repair FROM trigger_doctor").fetchall()
+
+
+def run(conn, repair, **fill):
+    """Runs a repair: its SQL as the row gives it, with each placeholder
+    (`'<...>'`, the one part a row cannot know) replaced by `fill`."""
+    for placeholder, value in fill.items():
+        assert placeholder in repair, (placeholder, repair)
+        repair = repair.replace(placeholder, value)
+    assert "<" not in repair, repair
+    conn.executescript(repair)
+
+
+def install(pack, params):
+    return f"SELECT trigger_install('{pack}', '{params}')"
+
+
+def reinstall(pack, params):
+    return f"SELECT trigger_uninstall('{pack}'); SELECT trigger_install('{pack}', {params})"
+
+
+def missing(what, on, fires=True):
+    return f"{what} on {on} is missing {REBUILT}, so " + (
+        "it no longer fires" if fires else "the lookups it served scan the table")
+
+
+@pytest.fixture
+def conn():
+    """The seed schema with both built-in packs and a registered one installed."""
+    conn = connect()
+    conn.executescript(SCHEMA)
+    conn.execute("SELECT trigger_install('task_state')")
+    conn.execute("SELECT trigger_install('default_album')")
+    conn.execute("SELECT trigger_pack_register(?)", (ALBUM_COUNT,))
+    conn.execute("SELECT trigger_install('album_count')")
+    assert doctor(conn) == []
+    yield conn
+    conn.close()
+
+
+def task_state_works(conn, obs="obs"):
+    """An obs set to state 2 sets its tasks to 2."""
+    conn.execute(f"INSERT INTO {obs} (id, name) VALUES (100, 'o')")
+    conn.execute("INSERT INTO task (id, obs_id, name) VALUES (100, 100, 't')")
+    conn.execute(f"UPDATE {obs} SET state = 2 WHERE id = 100")
+    return scalar(conn, "SELECT state FROM task WHERE id = 100") == 2
+
+
+def default_album_works(conn, user="user"):
+    conn.execute(f"INSERT INTO {user} (id, name) VALUES (100, 'u')")
+    return conn.execute("SELECT album_name FROM album WHERE user_id = 100").fetchall() == [("default album",)]
+
+
+def album_count_works(conn, column="albums"):
+    before = scalar(conn, f"SELECT {column} FROM user WHERE id = 100")
+    conn.execute("INSERT INTO album (user_id, album_name) VALUES (100, 'x')")
+    return scalar(conn, f"SELECT {column} FROM user WHERE id = 100") == before + 1
+
+
+def all_work(conn):
+    return default_album_works(conn) and album_count_works(conn) and task_state_works(conn)
+
+
+def test_a_dropped_trigger_is_recreated_by_installing_with_the_recorded_params(conn):
+    conn.execute("DROP TRIGGER update_task_state")
+    conn.execute("DROP TRIGGER album_count")
+    assert doctor(conn) == [
+        ("pack", "album_count", missing("trigger album_count", "album"), install("album_count", COUNT)),
+        ("pack", "task_state", missing("trigger update_task_state", "obs"), install("task_state", TASK_STATE)),
+    ]
+    # Installing with the recorded parameters recreates what is missing,
+    # for a built-in and a registered pack alike.
+    assert scalar(conn, install("task_state", TASK_STATE)) == \
+        "repaired task_state 1.0.0: recreated trigger update_task_state"
+    assert scalar(conn, doctor(conn)[0][3]) == "repaired album_count 1.0.0: recreated trigger album_count"
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_a_dropped_index_is_recreated(conn):
+    conn.execute("DROP INDEX user_default_album_idx")
+    rows = doctor(conn)
+    assert rows == [("pack", "default_album", missing("index user_default_album_idx", "album", fires=False),
+                     install("default_album", DEFAULT_ALBUM))]
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE name = 'user_default_album_idx'") == 1
+    assert all_work(conn)
+
+
+def test_a_trigger_replaced_by_other_sql_is_dropped_then_installed(conn):
+    conn.executescript("""
+        DROP TRIGGER user_default_album;
+        CREATE TRIGGER user_default_album AFTER INSERT ON user BEGIN SELECT 1; END;
+    """)
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "default_album",
+        "trigger user_default_album on user is not the trigger pack default_album created (parameter "
+        "trigger_name; its SQL is not the pack's: replaced or edited since), so the pack's trigger is not "
+        "there, and uninstalling or upgrading the pack stops at it",
+        'DROP TRIGGER main."user_default_album"; ' + install("default_album", DEFAULT_ALBUM))]
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_a_renamed_table_is_reinstalled_with_the_names_as_they_are_now(conn):
+    conn.execute("ALTER TABLE obs RENAME TO observation")
+    repair = reinstall("task_state", AS_NOW)
+    rows = doctor(conn)
+    assert rows == [
+        ("pack", "task_state",
+         'pack task_state needs a table (parameter obs_table): no table "obs" in the main database; it was '
+         "renamed or dropped since the pack was installed", repair),
+        ("pack", "task_state",
+         "trigger update_task_state was moved to observation by a rename: it still works, but no longer as the "
+         "install records it, so the pack can be neither repaired nor upgraded in place", repair),
+    ]
+    run(conn, repair, **{AS_NOW: """'{"obs_table": "observation"}'"""})
+    assert doctor(conn) == []
+    assert task_state_works(conn, obs="observation")
+    assert default_album_works(conn) and album_count_works(conn)
+
+
+def test_a_renamed_column_is_reinstalled_with_the_names_as_they_are_now(conn):
+    conn.execute("ALTER TABLE user RENAME COLUMN albums TO album_total")
+    repair = reinstall("album_count", AS_NOW)
+    rows = doctor(conn)
+    assert rows == [
+        ("pack", "album_count",
+         'pack album_count needs column "albums" (parameter count_column) in table "user", which has no such '
+         "column; it was renamed or dropped since the pack was installed", repair),
+        ("pack", "album_count",
+         "trigger album_count was changed by a column rename: it still works, but no longer as the install "
+         "records it, so the pack can be neither repaired nor upgraded in place", repair),
+    ]
+    run(conn, repair, **{AS_NOW: """'{"count_column": "album_total"}'"""})
+    assert doctor(conn) == []
+    assert default_album_works(conn) and album_count_works(conn, column="album_total")
+    assert task_state_works(conn)
+
+
+def test_a_table_rebuilt_by_sqlite_utils_transform_loses_its_triggers(conn):
+    db = sqlite_utils.Database(conn)
+    # transform() creates a new table, copies the rows, drops the old table
+    # (and its triggers with it) and renames the new one into its place; it
+    # recreates the table's indexes, so album_count's index stays the pack's.
+    db["obs"].transform(defaults={"name": "unnamed"})
+    db["album"].transform(defaults={"album_name": "untitled"})
+    db["user"].transform(column_order=["name", "id"])
+    rows = doctor(conn)
+    assert rows == [
+        ("pack", "album_count", missing("trigger album_count", "album"), install("album_count", COUNT)),
+        ("pack", "default_album", missing("trigger user_default_album", "user"),
+         install("default_album", DEFAULT_ALBUM)),
+        ("pack", "task_state", missing("trigger update_task_state", "obs"), install("task_state", TASK_STATE)),
+    ]
+    for row in rows:
+        run(conn, row[3])
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_a_rebuild_that_changes_a_columns_type_reinstalls_with_values_typed_anew(conn):
+    db = sqlite_utils.Database(conn)
+    db["obs"].transform(types={"state": str})
+    repair = reinstall("task_state", f"'{TASK_STATE}'")
+    assert doctor(conn) == [
+        ("pack", "task_state",
+         "parameter when_state holds 2, typed for column state of obs when the pack was installed; the column's "
+         "type changed since, and it takes '2' now, so the pack's SQL compares or assigns a value of another "
+         "type than the column's", repair),
+        ("pack", "task_state", missing("trigger update_task_state", "obs"), repair),
+    ]
+    run(conn, repair)
+    assert doctor(conn) == []
+    assert scalar(conn, "SELECT params->>'$.when_state' FROM trigger_pack_installs WHERE pack = 'task_state'") == "2"
+    assert all_work(conn)
+
+
+def test_a_value_that_no_longer_fits_its_column_is_reinstalled_with_another(conn):
+    db = sqlite_utils.Database(conn)
+    conn.execute("SELECT trigger_uninstall('task_state')")
+    db["obs"].transform(types={"state": str})
+    conn.execute("""SELECT trigger_install('task_state', '{"when_state": "done"}')""")
+    assert doctor(conn) == []
+    db["obs"].transform(types={"state": int})
+    placeholder = "'<params with values that fit the columns as they are now>'"
+    repair = reinstall("task_state", placeholder)
+    assert doctor(conn) == [
+        ("pack", "task_state",
+         "a column's type changed since the pack was installed: parameter when_state of pack task_state: "
+         '"done" for column "state" of "obs" (INTEGER affinity), which is not a number, so it would only match '
+         "text stored in that column, never a number; pass a number", repair),
+        ("pack", "task_state", missing("trigger update_task_state", "obs"), repair),
+    ]
+    run(conn, repair, **{placeholder: """'{"when_state": 2}'"""})
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def touch(table):
+    """The recorded parameters of touch on `table` as the repair passes them:
+    without `counted`, which install works out from the table (and keeps as
+    recorded when left out)."""
+    return ('{"column":"updated_at","format":"iso","ignore":[],"key":"rowid",'
+            f'"table":"{table}","trigger_name":"{table}_touch"}}')
+
+
+def test_a_pack_installed_once_per_table_is_checked_and_repaired_per_install():
+    conn = connect()
+    for table in ("post", "comment"):
+        conn.execute(f"CREATE TABLE {table}(id INTEGER PRIMARY KEY, body TEXT, updated_at TEXT)")
+        conn.execute("SELECT trigger_install('touch', json_object('table', ?))", (table,))
+        conn.execute(f"INSERT INTO {table} (id, body) VALUES (1, 'a')")
+    assert doctor(conn) == []
+    conn.execute("DROP TRIGGER post_touch")
+    conn.execute("ALTER TABLE comment RENAME TO remark")
+    repair = "SELECT trigger_uninstall('touch', 'comment'); SELECT trigger_install('touch', " + AS_NOW + ")"
+    rows = doctor(conn)
+    assert rows == [
+        ("pack", "touch (comment)",
+         'pack touch needs a table (parameter table): no table "comment" in the main database; it was renamed '
+         "or dropped since the pack was installed", repair),
+        ("pack", "touch (comment)",
+         "trigger comment_touch was moved to remark by a rename: it still works, but no longer as the install "
+         "records it, so the pack can be neither repaired nor upgraded in place", repair),
+        ("pack", "touch (post)", missing("trigger post_touch", "post"), install("touch", touch("post"))),
+    ]
+    run(conn, rows[2][3])
+    run(conn, repair, **{AS_NOW: """'{"table": "remark"}'"""})
+    assert doctor(conn) == []
+    for table in ("post", "remark"):
+        conn.execute(f"UPDATE {table} SET body = 'b'")
+        assert scalar(conn, f"SELECT updated_at IS NOT NULL FROM {table}") == 1
+    # A record whose key is not the one its parameters make.
+    conn.execute("UPDATE trigger_pack_installs SET pack = 'touch:other' WHERE pack = 'touch:post'")
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "touch (other)",
+        'the install record of pack touch (other) is damaged: its parameters make the key "touch:post", not '
+        f'"touch:other"; until it is repaired, the pack\'s triggers and indexes {CANNOT}',
+        "UPDATE main.trigger_pack_installs SET pack = 'touch:post' WHERE pack = 'touch:other'")]
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+
+
+def test_a_pack_table_dropped_or_taken_is_reported_and_never_dropped_for_you():
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE post(id INTEGER PRIMARY KEY, comment_count INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE comment(id INTEGER PRIMARY KEY, post_id INTEGER);
+        INSERT INTO post(id) VALUES (1);
+    """)
+    conn.execute("SELECT trigger_install('counter_cache')")
+    # The recorded parameters but `conflicts`, which install works out from
+    # the table's constraints and refuses to be given.
+    given = json.loads(scalar(conn, "SELECT params FROM trigger_pack_installs"))
+    assert "conflicts" in given
+    del given["conflicts"]
+    repair = f"SELECT trigger_install('counter_cache', '{json.dumps(given, separators=(',', ':'), sort_keys=True)}')"
+    assert doctor(conn) == []
+    conn.execute("DROP TABLE comment_comment_count_replaced")
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "counter_cache (comment_comment_count)",
+        "scratch table comment_comment_count_replaced is missing (dropped by hand), so the writes that fire "
+        "the pack's triggers that use it fail", repair)]
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        conn.execute("INSERT INTO comment(post_id) VALUES (1)")
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    # A table of its name that is not the pack's: the repair leaves it to you.
+    conn.executescript("DROP TABLE comment_comment_count_replaced; CREATE TABLE comment_comment_count_replaced(x);")
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "counter_cache (comment_comment_count)",
+        "table comment_comment_count_replaced is not the scratch table pack counter_cache (comment_comment_count) "
+        "created (parameter replaced_table; its SQL is not the pack's: replaced or edited since), so the pack's "
+        "scratch table is not there, and uninstalling or upgrading the pack stops at it",
+        "rename or drop table comment_comment_count_replaced yourself (it is not the pack's), then " + repair)]
+    # Its rows are not worth keeping here (renaming it would fail: SQLite
+    # checks the pack's triggers that name it).
+    conn.execute("DROP TABLE comment_comment_count_replaced")
+    run(conn, rows[0][3].split(", then ")[1])
+    assert doctor(conn) == []
+    conn.execute("INSERT INTO comment(post_id) VALUES (1)")
+    assert scalar(conn, "SELECT comment_count FROM post WHERE id = 1") == 1
+
+
+def test_a_registered_pack_whose_template_rows_were_deleted_is_registered_again(conn):
+    conn.execute("DELETE FROM trigger_pack_templates")
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "album_count",
+        "pack album_count 1.0.0 is installed, but this extension has no built-in pack album_count and "
+        f"trigger_pack_templates holds no template of it, so its triggers and indexes {CANNOT}",
+        "register its template again: SELECT trigger_pack_register('<the template file of album_count 1.0.0>'); "
+        "or use the sqlite-triggers release that has pack album_count")]
+    # Without its template the pack cannot be uninstalled either.
+    with pytest.raises(sqlite3.OperationalError, match="unknown pack"):
+        conn.execute("SELECT trigger_uninstall('album_count')")
+    run(conn, rows[0][3].split(": ", 1)[1].split("; or ")[0],
+        **{"<the template file of album_count 1.0.0>": ALBUM_COUNT})
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_a_damaged_install_record_is_put_back(conn):
+    conn.execute("UPDATE trigger_pack_installs SET params = '[1]' WHERE pack = 'task_state'")
+    rows = doctor(conn)
+    # The objects are the pack's with its defaults: those are the parameters.
+    assert rows == [(
+        "pack", "task_state",
+        "the install record of pack task_state is damaged: params_json must be a JSON object, got an array; "
+        f"until it is repaired, the pack's triggers and indexes {CANNOT}",
+        f"UPDATE main.trigger_pack_installs SET params = '{TASK_STATE}' WHERE pack = 'task_state'")]
+    with pytest.raises(sqlite3.OperationalError, match="damaged"):
+        conn.execute("SELECT trigger_uninstall('task_state')")
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_a_damaged_record_of_other_parameters_names_the_update_to_make(conn):
+    conn.execute("SELECT trigger_uninstall('default_album')")
+    conn.execute("""SELECT trigger_install('default_album', '{"album_name": "first"}')""")
+    recorded = scalar(conn, "SELECT params FROM trigger_pack_installs WHERE pack = 'default_album'")
+    conn.execute("UPDATE trigger_pack_installs SET params = json_set(params, '$.colour', 'red') "
+                 "WHERE pack = 'default_album'")
+    placeholder = "'<the JSON object of the parameters it was installed with>'"
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "default_album",
+        'the install record of pack default_album is damaged: unknown parameter "colour" for pack default_album '
+        "(parameters: user_table, user_key, album_table, album_user_fk, album_name_column, album_name, "
+        f"trigger_name, index_name); until it is repaired, the pack's triggers and indexes {CANNOT}",
+        f"UPDATE main.trigger_pack_installs SET params = {placeholder} WHERE pack = 'default_album'")]
+    run(conn, rows[0][3], **{placeholder: f"'{recorded}'"})
+    assert doctor(conn) == []
+    conn.execute("INSERT INTO user (id, name) VALUES (100, 'u')")
+    assert conn.execute("SELECT album_name FROM album WHERE user_id = 100").fetchall() == [("first",)]
+
+
+@pytest.mark.parametrize("version, unknown", [
+    ("1.2.0", "newer than 1.0.0, the newest version this database and extension know"),
+    ("0.9.0", "a version this database and extension do not know (the newest is 1.0.0)"),
+])
+def test_an_unknown_version_of_a_registered_pack_is_registered(conn, version, unknown):
+    conn.execute("UPDATE trigger_pack_installs SET version = ? WHERE pack = 'album_count'", (version,))
+    placeholder = f"<the template file of album_count {version}>"
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "album_count",
+        f"pack album_count {version} is installed, {unknown}, so its triggers and indexes {CANNOT}",
+        f"register that version's template: SELECT trigger_pack_register('{placeholder}')")]
+    with open(ALBUM_COUNT) as f:
+        template = f.read().replace("-- version: 1.0.0", f"-- version: {version}")
+    run(conn, rows[0][3].split(": ", 1)[1], **{f"'{placeholder}'": "'" + template.replace("'", "''") + "'"})
+    # 1.2.0 is now the newest; 0.9.0 an older one, which installs nothing
+    # but is still the install's, shown as upgradable: not a problem.
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+@pytest.mark.parametrize("version, unknown", [
+    ("9.0.0", "newer than 1.0.0, the newest version this database and extension know"),
+    ("0.9", "a version this database and extension do not know (the newest is 1.0.0)"),
+])
+def test_an_unknown_version_of_a_built_in_pack_names_the_release(conn, version, unknown):
+    conn.execute("UPDATE trigger_pack_installs SET version = ? WHERE pack = 'task_state'", (version,))
+    assert doctor(conn) == [(
+        "pack", "task_state",
+        f"pack task_state {version} is installed, {unknown}, so its triggers and indexes {CANNOT}",
+        f"use the sqlite-triggers release whose pack task_state has version {version}")]
+    # The release that knows 1.0.0 is this one.
+    conn.execute("UPDATE trigger_pack_installs SET version = '1.0' WHERE pack = 'task_state'")
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_an_older_version_is_no_problem_and_its_dropped_trigger_is_recreated_by_an_upgrade():
+    conn = connect()
+    conn.executescript(SEED_SCHEMA)
+    conn.executescript((ROOT / "tests" / "fixtures" / "default_album-1.0.0.sql").read_text())
+    assert conn.execute("SELECT installed_version, upgradable FROM trigger_packs "
+                        "WHERE name = 'default_album'").fetchall() == [("1.0.0", 1)]
+    assert doctor(conn) == []
+    conn.execute("DROP TRIGGER user_default_album")
+    rows = doctor(conn)
+    assert rows == [("pack", "default_album", missing("trigger user_default_album", "user"),
+                     "SELECT trigger_upgrade('default_album')")]
+    # trigger_install refuses an older version; the upgrade creates the
+    # trigger, at the newest version.
+    with pytest.raises(sqlite3.OperationalError, match="run trigger_upgrade"):
+        conn.execute(install("default_album", DEFAULT_ALBUM))
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    assert default_album_works(conn)
+
+
+def test_a_damaged_install_table_is_reported_not_an_error():
+    conn = connect()
+    conn.executescript(SCHEMA + "CREATE TABLE trigger_pack_installs(pack TEXT PRIMARY KEY, version TEXT);")
+    assert doctor(conn) == [(
+        "pack", "trigger_pack_installs",
+        "table trigger_pack_installs, where packs record their installs, lacks column(s) params, so no installed "
+        "pack can be read, upgraded or uninstalled",
+        "give trigger_pack_installs back its columns pack, version and params (the table trigger_pack_sql "
+        "shows), or rename it if it is not the packs'")]
+
+
+def broken(path):
+    """A database file whose task_state trigger was dropped."""
+    conn = connect(path)
+    conn.executescript(SCHEMA)
+    conn.execute("SELECT trigger_install('task_state')")
+    conn.execute("DROP TRIGGER update_task_state")
+    conn.close()
+
+
+EXPECTED = [("pack", "task_state", missing("trigger update_task_state", "obs"), install("task_state", TASK_STATE))]
+
+
+def test_the_doctor_only_reads_even_in_a_read_only_transaction(tmp_path):
+    path = str(tmp_path / "p.db")
+    broken(path)
+    conn = connect(path)
+    before = schema(conn), conn.execute("SELECT * FROM trigger_pack_installs").fetchall()
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("BEGIN")
+    assert doctor(conn) == EXPECTED
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA query_only = OFF")
+    assert (schema(conn), conn.execute("SELECT * FROM trigger_pack_installs").fetchall()) == before
+    assert conn.total_changes == 0
+
+
+def test_the_doctor_answers_on_a_read_only_database_file(tmp_path):
+    path = str(tmp_path / "p.db")
+    broken(path)
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    ro.enable_load_extension(True)
+    ro.load_extension(EXT)
+    assert doctor(ro) == EXPECTED
+    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+        ro.execute(EXPECTED[0][3])
+
+
+@needs_shell
+def test_the_doctor_in_the_sqlite3_shell_on_a_read_only_file(tmp_path):
+    path = str(tmp_path / "p.db")
+    broken(path)
+    out = shell(f".open --readonly {path}\n.load {EXT}\n.mode json\n"
+                "SELECT kind, object, problem, repair FROM trigger_doctor;\n")
+    assert out.returncode == 0, out.stderr
+    assert [tuple(r.values()) for r in json.loads(out.stdout)] == EXPECTED
