@@ -262,7 +262,10 @@ pub(crate) fn new_row_conflicts(
     if found.has_rowid() {
         probes.push(format!("{alias}.rowid = new.rowid"));
     }
-    for u in &constraints.uniques {
+    for u in constraints.uniques.iter().filter(|u| !u.columns.is_empty()) {
+        // An index on expressions only has no column to compare; one on
+        // columns and expressions is compared on its columns, which finds
+        // more rows than it deletes (whoever notes them checks).
         let mut probe = same_values(&u.columns, alias, "new")?;
         if let Some(w) = &u.partial {
             probe = format!("{probe} AND ({w})");

@@ -250,6 +250,77 @@ fn schema_problems(
     for (o, at) in objects {
         rows.extend(object_problem(o, &at, params, &key_label(key), &repair)?);
     }
+    if !renamed {
+        rows.extend(replace_problems(
+            conn,
+            key,
+            t,
+            params,
+            &reinstall(&quote_text(&given)?),
+        )?);
+    }
+    Ok(rows)
+}
+
+/// For a pack that follows the rows an `INSERT OR REPLACE` deletes (a
+/// `conflicts` parameter): the table's unique constraints changed since the
+/// install, so the ones added are not followed; or one cannot be followed
+/// (it is on an expression) while this connection's `recursive_triggers`,
+/// which would fire the delete triggers instead, is off.
+fn replace_problems(
+    conn: &Connection,
+    key: &str,
+    t: &Template,
+    params: &Params,
+    reinstall: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut rows = Vec::new();
+    for p in t
+        .params
+        .iter()
+        .filter(|p| p.kind == super::template::ParamKind::Conflicts)
+    {
+        let table = params.text(p.table.as_deref().unwrap_or_default());
+        if !table_exists(conn, table)? {
+            continue;
+        }
+        let (now, unfollowed) =
+            crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?;
+        if params
+            .get(&p.name)
+            .as_str()
+            .is_some_and(|recorded| recorded != now)
+        {
+            rows.push((
+                format!(
+                    "the PRIMARY KEY or UNIQUE constraints of table {} changed since pack {} \
+                     was installed, so the rows an INSERT OR REPLACE deletes through the new \
+                     ones are not followed",
+                    display_name(table),
+                    key_label(key)
+                ),
+                reinstall.to_string(),
+            ));
+        }
+        let recursive: bool = conn
+            .query_row("PRAGMA recursive_triggers", [], |r| r.get(0))
+            .map_err(Error::sqlite("reading recursive_triggers"))?;
+        if let (Some(why), false) = (unfollowed, recursive) {
+            rows.push((
+                format!(
+                    "{why}; pack {} follows those rows through the delete triggers an INSERT \
+                     OR REPLACE fires only while recursive_triggers is on, and it is off on \
+                     this connection",
+                    key_label(key)
+                ),
+                format!(
+                    "PRAGMA recursive_triggers = ON on every connection that writes {}, or \
+                     make that index a plain (not UNIQUE) one",
+                    display_name(table)
+                ),
+            ));
+        }
+    }
     Ok(rows)
 }
 

@@ -137,7 +137,7 @@ def test_a_unique_index_on_an_expression_added_later_is_reported_with_both_ways_
     assert doctor(conn) == [(
         "capture", "t",
         'the rows a REPLACE deletes can no longer all be recorded: unique index "ta" of "t" is on an '
-        "expression, so capture cannot tell which rows a REPLACE removes through it",
+        "expression, so the rows a REPLACE removes through it cannot be told",
         """drop or change that index, then SELECT trigger_capture('t', '{"channel":"c"}'); or capture """
         """without deletes: SELECT trigger_capture('t', '{"channel":"c","events":["insert","update"]}')""")]
     conn.execute("""SELECT trigger_capture('t', '{"channel":"c","events":["insert","update"]}')""")
