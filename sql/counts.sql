@@ -8,24 +8,30 @@ BEGIN;
 -- delete triggers while recursive_triggers is off, so there its count
 -- grows by one each time. Here the replace trigger notes the row first, and
 -- the insert trigger takes it off; the delete trigger clears the note when
--- it did fire. Install counts the table.
+-- it did fire. The replace trigger runs only when there is a row to note
+-- or a note left over, and first clears every note: one is left over when
+-- its insert never came (INSERT OR IGNORE, an upsert), and kept, it would
+-- make the insert of a later row under that key (moved there by an update,
+-- or given that rowid by SQLite) count nothing, and every ignored row would
+-- leave one behind. Install counts the table.
 CREATE TABLE IF NOT EXISTS main."_counts" (
    "table" TEXT PRIMARY KEY,
    count INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS main."item_counts_replaced" (replaced_key PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS main."item_counts_replace" BEFORE INSERT ON "item"
+  WHEN EXISTS (SELECT 1 FROM "item_counts_replaced")
+    OR EXISTS (SELECT 1 FROM "item" WHERE "rowid" = new."rowid")
   BEGIN
-    DELETE FROM "item_counts_replaced" WHERE replaced_key = new."rowid";
+    DELETE FROM "item_counts_replaced" WHERE true;
     INSERT INTO "item_counts_replaced" (replaced_key)
       SELECT "rowid" FROM "item" WHERE "rowid" = new."rowid";
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_counts_insert" AFTER INSERT ON "item"
   BEGIN
-    INSERT INTO "_counts" ("table", count)
-      VALUES ('item', 1 - (SELECT count(*) FROM "item_counts_replaced" WHERE replaced_key = new."rowid"))
-      ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
     DELETE FROM "item_counts_replaced" WHERE replaced_key = new."rowid";
+    INSERT INTO "_counts" ("table", count) VALUES ('item', 1 - changes())
+      ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_counts_delete" AFTER DELETE ON "item"
   BEGIN

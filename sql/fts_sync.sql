@@ -9,12 +9,20 @@ BEGIN;
 -- REPLACE deletes while recursive_triggers is off, so its old text stays in
 -- the index. Here the replace trigger keeps that row's values first, and the
 -- insert trigger takes them out of the index; the delete trigger clears
--- them when it did fire. Install indexes the table ('rebuild').
+-- them when it did fire. The replace trigger runs only when there is a row
+-- to keep or values left over, and first clears every kept row: one is
+-- left over when its insert never came (INSERT OR IGNORE, an upsert), and
+-- kept, it would make the insert of a later row under that rowid (moved
+-- there by an update, or given it by SQLite) take words out of the index
+-- that are not there, which corrupts it, and every ignored row would leave
+-- a copy of its text behind. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main."item_fts" USING fts5("title", content="item");
 CREATE TABLE IF NOT EXISTS main."item_fts_replaced" (replaced_rowid INTEGER PRIMARY KEY, "title");
 CREATE TRIGGER IF NOT EXISTS main."item_fts_replace" BEFORE INSERT ON "item"
+  WHEN EXISTS (SELECT 1 FROM "item_fts_replaced")
+    OR EXISTS (SELECT 1 FROM "item" WHERE rowid = new.rowid)
   BEGIN
-    DELETE FROM "item_fts_replaced" WHERE replaced_rowid = new.rowid;
+    DELETE FROM "item_fts_replaced" WHERE true;
     INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
       SELECT rowid, "title" FROM "item" WHERE rowid = new.rowid;
   END;

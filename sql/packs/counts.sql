@@ -22,24 +22,30 @@
 -- delete triggers while recursive_triggers is off, so there its count
 -- grows by one each time. Here the replace trigger notes the row first, and
 -- the insert trigger takes it off; the delete trigger clears the note when
--- it did fire. Install counts the table.
+-- it did fire. The replace trigger runs only when there is a row to note
+-- or a note left over, and first clears every note: one is left over when
+-- its insert never came (INSERT OR IGNORE, an upsert), and kept, it would
+-- make the insert of a later row under that key (moved there by an update,
+-- or given that rowid by SQLite) count nothing, and every ignored row would
+-- leave one behind. Install counts the table.
 CREATE TABLE IF NOT EXISTS main.{{counts_table}} (
    "table" TEXT PRIMARY KEY,
    count INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_key PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
+  WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
+    OR EXISTS (SELECT 1 FROM {{table}} WHERE {{key}} = new.{{key}})
   BEGIN
-    DELETE FROM {{replaced_table}} WHERE replaced_key = new.{{key}};
+    DELETE FROM {{replaced_table}} WHERE true;
     INSERT INTO {{replaced_table}} (replaced_key)
       SELECT {{key}} FROM {{table}} WHERE {{key}} = new.{{key}};
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
-    INSERT INTO {{counts_table}} ("table", count)
-      VALUES ({{name}}, 1 - (SELECT count(*) FROM {{replaced_table}} WHERE replaced_key = new.{{key}}))
-      ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
     DELETE FROM {{replaced_table}} WHERE replaced_key = new.{{key}};
+    INSERT INTO {{counts_table}} ("table", count) VALUES ({{name}}, 1 - changes())
+      ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
   BEGIN

@@ -25,12 +25,20 @@
 -- REPLACE deletes while recursive_triggers is off, so its old text stays in
 -- the index. Here the replace trigger keeps that row's values first, and the
 -- insert trigger takes them out of the index; the delete trigger clears
--- them when it did fire. Install indexes the table ('rebuild').
+-- them when it did fire. The replace trigger runs only when there is a row
+-- to keep or values left over, and first clears every kept row: one is
+-- left over when its insert never came (INSERT OR IGNORE, an upsert), and
+-- kept, it would make the insert of a later row under that rowid (moved
+-- there by an update, or given it by SQLite) take words out of the index
+-- that are not there, which corrupts it, and every ignored row would leave
+-- a copy of its text behind. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main.{{fts_table}} USING fts5({{columns}}, {{#if tokenize}}tokenize={{tokenize}}, {{/if}}content={{table}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}});
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
+  WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
+    OR EXISTS (SELECT 1 FROM {{table}} WHERE rowid = new.rowid)
   BEGIN
-    DELETE FROM {{replaced_table}} WHERE replaced_rowid = new.rowid;
+    DELETE FROM {{replaced_table}} WHERE true;
     INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}})
       SELECT rowid, {{columns}} FROM {{table}} WHERE rowid = new.rowid;
   END;
