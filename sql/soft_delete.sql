@@ -5,7 +5,8 @@ BEGIN;
 -- soft_delete 1.0.0 (sqlite-triggers pack)
 -- The first delete of a row records its time; deleting it again keeps that
 -- time. RAISE(IGNORE) skips the row's delete and nothing else: the rest of
--- the statement goes on.
+-- the statement goes on. A hard_delete_when that is NULL does not hold, so
+-- the row is kept.
 CREATE TRIGGER IF NOT EXISTS main."item_soft_delete" BEFORE DELETE ON "item"
   BEGIN
     UPDATE "item"

@@ -5,14 +5,17 @@ BEGIN;
 -- touch 1.0.0 (sqlite-triggers pack)
 -- An AFTER UPDATE trigger, guarded so that it never fires for its own
 -- update or for one that sets the column itself: recursive_triggers may be
--- on or off. With columns to ignore, only an update that changes another
--- column counts.
+-- on or off. A row that already holds the time is left alone: SQLite's
+-- 'now' is one time for a whole statement (and unix seconds repeat for a
+-- second), and rewriting the same time would, with recursive_triggers on,
+-- fire the trigger again without end. With columns to ignore, only an
+-- update that changes another column counts.
 CREATE TRIGGER IF NOT EXISTS main."item_touch" AFTER UPDATE ON "item"
   WHEN new."updated_at" IS old."updated_at"
   BEGIN
     UPDATE "item"
       SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-      WHERE "rowid" = new."rowid";
+      WHERE "rowid" = new."rowid" AND "updated_at" IS NOT strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
   END;
 CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   pack TEXT PRIMARY KEY,

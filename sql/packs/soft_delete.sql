@@ -13,9 +13,10 @@
 --
 -- The first delete of a row records its time; deleting it again keeps that
 -- time. RAISE(IGNORE) skips the row's delete and nothing else: the rest of
--- the statement goes on.
+-- the statement goes on. A hard_delete_when that is NULL does not hold, so
+-- the row is kept.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} BEFORE DELETE ON {{table}}{{#if hard_delete_when}}
-  WHEN NOT {{hard_delete_when}}{{/if}}
+  WHEN {{hard_delete_when}} IS NOT TRUE{{/if}}
   BEGIN
     UPDATE {{table}}
       SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}}

@@ -14,13 +14,16 @@
 --
 -- An AFTER UPDATE trigger, guarded so that it never fires for its own
 -- update or for one that sets the column itself: recursive_triggers may be
--- on or off. With columns to ignore, only an update that changes another
--- column counts.
+-- on or off. A row that already holds the time is left alone: SQLite's
+-- 'now' is one time for a whole statement (and unix seconds repeat for a
+-- second), and rewriting the same time would, with recursive_triggers on,
+-- fire the trigger again without end. With columns to ignore, only an
+-- update that changes another column counts.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER UPDATE ON {{table}}
   WHEN new.{{column}} IS old.{{column}}{{#if ignore}}
     AND ({{#each counted sep=" OR "}}new.{{.}} IS NOT old.{{.}}{{/each}}){{/if}}
   BEGIN
     UPDATE {{table}}
       SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}}
-      WHERE {{key}} = new.{{key}};
+      WHERE {{key}} = new.{{key}} AND {{column}} IS NOT {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}};
   END;

@@ -253,7 +253,10 @@ fn params_error(e: Error) -> Error {
 }
 
 /// The parameters with each value typed like its column in `conn`'s main
-/// database.
+/// database, and each list left to the schema (`idents(TABLE - ...)`) made
+/// of the table's columns that can be written: a generated column changes
+/// only with the columns it is made of, so listing it would let those in
+/// by another way (an ignored column's change counting through it, say).
 fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
     let mut out = t.typed(params, |table, column| column_affinity(conn, table, column))?;
     t.fill_lists(&mut out, |table| {
@@ -263,7 +266,7 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
         Ok(Some(
             crate::schema::columns(conn, table)?
                 .into_iter()
-                .filter(|c| c.hidden != 1)
+                .filter(|c| c.hidden == 0)
                 .map(|c| c.name)
                 .collect(),
         ))

@@ -16,9 +16,9 @@ use crate::sql::{
 use crate::{Error, Result};
 
 /// Why `expr` cannot stand as one SQL expression in parentheses: it must be
-/// whole (quotes and comments closed, parentheses balanced), hold no `;`
-/// and no comment (a `--` would swallow the closing parenthesis), and not
-/// be longer than [`MAX_EXPR_BYTES`]. What it means is SQLite's to check:
+/// whole (quotes and comments closed, parentheses balanced), hold no `;`,
+/// no comment (a `--` would swallow the closing parenthesis) and no
+/// variable, and not be longer than [`MAX_EXPR_BYTES`]. What it means is SQLite's to check:
 /// install compiles the writes that fire the pack's triggers.
 pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
     if expr.len() > MAX_EXPR_BYTES {
@@ -40,6 +40,12 @@ pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
             Kind::Other if text == ";" => {
                 return Err("holds a ';'; give one expression, not statements".into())
             }
+            // SQLite reads `$a(...)` (and `:a(...)`, `@a(...)`, `#a(...)`)
+            // as one variable, quotes and `;` inside included, where
+            // `tokens` sees a string or a statement's end: refused at its
+            // first token, before the rest is read the wrong way.
+            Kind::Word if text.starts_with('$') => return Err(VARIABLE.into()),
+            Kind::Other if matches!(text, "?" | ":" | "@" | "#") => return Err(VARIABLE.into()),
             Kind::Other if text == "(" => depth += 1,
             Kind::Other if text == ")" => {
                 depth = depth
@@ -123,6 +129,11 @@ impl ParamKind {
         }
     }
 }
+
+/// Why an expression with a variable (`?`, `?1`, `:a`, `@a`, `$a`, `#a`) is
+/// refused: SQLite refuses one in a trigger.
+const VARIABLE: &str = "holds a variable ($, :, @, # or ?), which a trigger cannot use; \
+     write the value itself";
 
 /// The longest expression an `expr` parameter takes, in bytes.
 pub const MAX_EXPR_BYTES: usize = 4096;
@@ -1236,6 +1247,38 @@ mod tests {
         assert!(
             e(r#"{"moves": [[1, null]]}"#).contains("transition 1: expected a number or a string")
         );
+    }
+
+    #[test]
+    fn an_expression_stays_one_expression() {
+        for ok in [
+            "old.deleted_at IS NOT NULL",
+            "new.price < 0 AND (old.price >= 0 OR old.price IS NULL)",
+            "new.name = '); DROP TABLE x; --'",
+            "new.\"a\"\"b\" IS NOT old.[c)] AND new.`d(` = x'00'",
+            "(SELECT count(*) FROM item) > 3",
+            "new.a$b = 1",
+        ] {
+            assert_eq!(check_expr(ok), Ok(()), "{ok}");
+        }
+        let why = |expr: &str| check_expr(expr).unwrap_err();
+        assert!(why("1); DROP TABLE x; SELECT (1").contains("closes a parenthesis"));
+        assert!(why("1 OR (1").contains("opens a parenthesis"));
+        assert!(why("1; DROP TABLE x").contains("holds a ';'"));
+        assert!(why("1 -- x\n").contains("holds a comment"));
+        assert!(why("1 /* x */").contains("holds a comment"));
+        assert!(why("new.name = 'x").contains("does not end"));
+        assert!(why("a\0b").contains("NUL"));
+        assert!(why(&"1 OR ".repeat(1000)).contains("longer than"));
+        // SQLite reads a TCL-style variable's parenthesised suffix as part
+        // of the variable, quotes and ';' included: the ';' below ends the
+        // statement for SQLite though a reading that knows no variables
+        // finds it inside a string. A trigger cannot use variables anyway.
+        let sneaky = "$a(')) BEGIN SELECT 1; END; DROP TABLE x; SELECT (')";
+        assert!(why(sneaky).contains("variable"));
+        for var in ["?", "?1", ":a", "@a", "$a", "#a", "$a(b)", "new.x = :a(')"] {
+            assert!(why(var).contains("variable"), "{var}");
+        }
     }
 
     #[test]

@@ -55,6 +55,8 @@ CREATE TABLE canary (x);
 INSERT INTO canary VALUES (1);
 CREATE TABLE {quote(HOSTILE_TABLE)} (
   id INTEGER PRIMARY KEY, {quote(HOSTILE_COLUMN)} TEXT, state INTEGER DEFAULT 0);
+CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, note TEXT, updated_at TEXT, deleted_at TEXT);
+INSERT INTO item (name) VALUES ('i');
 INSERT INTO user (id, name) VALUES (1, 'alice');
 INSERT INTO obs (id, name) VALUES (1, 'comet');
 INSERT INTO task (obs_id, name) VALUES (1, 'a');
@@ -70,8 +72,17 @@ WRITES = [
     "UPDATE obs SET state = 'x', name = 'p' WHERE id = 1",
     "DELETE FROM task WHERE id = (SELECT min(id) FROM task)",
     f"INSERT INTO {quote(HOSTILE_TABLE)} DEFAULT VALUES",
+    "INSERT INTO item (name) VALUES ('j')",
+    "UPDATE item SET name = name || 'x' WHERE id = (SELECT min(id) FROM item)",
+    "DELETE FROM item WHERE id = (SELECT max(id) FROM item)",
 ]
 WRITE_ERRORS_ALLOWED = ("constraint failed", "datatype mismatch")
+# The built-in packs' parameters, by kind, from their templates.
+TEMPLATES = sqlhosts.pack_templates()
+# Parameters a list parameter needs beside it to mean anything: a protect
+# pack's columns are about updates (an insert or a delete has no old and new
+# row to compare).
+LIST_NEEDS = {("protect", "columns"): {"operation": "update"}}
 
 INT_EDGES = [0, 1, -1, 2, 3, 7, 100, 255, 256, 65536, 2**31 - 1, -(2**31), 2**32, 2**53 + 1, 2**63 - 1, -(2**63), -(2**63) + 1]
 REAL_EDGES = [0.0, -0.0, 0.5, -1.5, 3.14159, 1e-300, 5e-324, 1e308, -1e308, 1.7976931348623157e308, 2.0**63, -(2.0**63), float("nan")]
@@ -206,12 +217,23 @@ class Fuzzer:
                     out.append(self.h.rows(self.conn, f"SELECT {picks} FROM {quote(schema_name)}.{quote(name)}"))
         return out
 
+    def refusals(self, conn):
+        """The messages installed packs refuse writes with (protect's): a
+        write they refuse is the pack at work."""
+        try:
+            return {r[0] for r in self.h.rows(
+                conn, "SELECT json_extract(params, '$.message') FROM trigger_pack_installs "
+                      "WHERE json_extract(params, '$.message') IS NOT NULL")}
+        except Exception:  # noqa: BLE001 - no install table
+            return set()
+
     def writes(self):
+        refusals = self.refusals(self.conn)
         for sql in WRITES:
             try:
                 self.h.rows(self.conn, sql)
             except Exception as e:  # noqa: BLE001 - judged by message below
-                if not any(s in str(e) for s in WRITE_ERRORS_ALLOWED):
+                if not any(s in str(e) for s in WRITE_ERRORS_ALLOWED) and str(e) not in refusals:
                     raise Broken(f"after the calls, a write fails: {sql}\n  {type(e).__name__}: {e}")
 
     def intact(self, conn=None, tables=None):
@@ -351,6 +373,16 @@ class Fuzzer:
             except Exception:  # noqa: BLE001 - already registered, or in a transaction
                 pass
             return [Value.bound(name)]
+        if function in ("trigger_uninstall", "trigger_upgrade") and self.rng.random() < 0.3:
+            # An install that exists: a pack installed once per table is
+            # named with its instance (the key is "pack:instance").
+            try:
+                keys = [r[0] for r in self.h.rows(self.conn, "SELECT pack FROM trigger_pack_installs")]
+            except Exception:  # noqa: BLE001 - nothing installed yet
+                keys = []
+            if keys:
+                pack, _, instance = self.rng.choice(keys).partition(":")
+                return [Value.bound(v) for v in ([pack, instance] if instance else [pack])]
         if function == "trigger_uncapture" and self.rng.random() < 0.2:
             # A table captured just before, so that uncapturing can succeed.
             table = self.rng.choice(self.table_names)
@@ -482,7 +514,8 @@ class Fuzzer:
 
     def expected_names(self, pack, params_json):
         """Names an install may create: strings in params_json and in the
-        pack's defaults, the derived `<name>_idx`, and the install table."""
+        pack's defaults, the derived `<name>_idx`, the defaults derived from
+        the given values (`{table}_touch`), and the install table."""
         strings = set()
         try:
             parsed = json.loads(params_json, object_pairs_hook=lambda pairs: [v for _, v in pairs])
@@ -493,7 +526,16 @@ class Fuzzer:
                     parsed.append(json.loads(f'"{m.group(1)}"'))
                 except ValueError:
                     pass
-        stack = [parsed, list(self.pack_params.get(pack, {}).values())]
+        derived = []
+        if pack in TEMPLATES:
+            for pick in (lambda pairs: dict(pairs), lambda pairs: dict(reversed(pairs))):
+                try:
+                    given = json.loads(params_json, object_pairs_hook=pick)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(given, dict):
+                    derived.extend(sqlhosts.derive(TEMPLATES[pack], given).values())
+        stack = [parsed, derived, list(self.pack_params.get(pack, {}).values())]
         while stack:
             v = stack.pop()
             if isinstance(v, list):
@@ -530,6 +572,7 @@ class Fuzzer:
         function = "trigger_install"
         commit = self.rng.random() < 0.5
         before = sqlhosts.schema(self.h, self.conn)
+        keys = self.install_keys()
         rows = self.run(function, args, f"SELECT {function}(?, ?)", lambda m: m.startswith(f"{function}(): "), commit)
         if rows is None or not commit:
             return
@@ -537,12 +580,23 @@ class Fuzzer:
         self.check_new_names(before, after, pack, params_json, where)
         if rows[0][0].startswith("installed ") and self.rng.random() < 0.7:
             self.writes()
-            done = self.run("trigger_uninstall", [Value.bound(pack)], "SELECT trigger_uninstall(?)",
+            # The new install, named by its instance where the pack has them
+            # (installed on other tables already, it needs the name).
+            [key] = self.install_keys() - keys
+            name, _, instance = key.partition(":")
+            args = [Value.bound(v) for v in ([name, instance] if instance else [name])]
+            done = self.run("trigger_uninstall", args, f"SELECT trigger_uninstall({', '.join('?' * len(args))})",
                             lambda m: m.startswith("trigger_uninstall(): "), commit=True)
             if done is None:
                 raise Broken(f"uninstalling right after {where} failed")
             if sqlhosts.schema(self.h, self.conn) != before:
                 raise Broken(f"uninstall did not restore the schema after {where}")
+
+    def install_keys(self):
+        try:
+            return {r[0] for r in self.h.rows(self.conn, "SELECT pack FROM trigger_pack_installs")}
+        except Exception:  # noqa: BLE001 - no install table
+            return set()
 
     # Statements a template's body may try beside its trigger.
     SNEAKY = ["DROP TABLE canary;", "CREATE TABLE IF NOT EXISTS main.stolen (x);", "ATTACH 'x.db' AS x;",
@@ -581,15 +635,46 @@ class Fuzzer:
         n = self.rng.choice([1, 3, 10, 60])
         return "".join(chr(self.rng.randint(*self.rng.choice(UNICODE_RANGES))) for _ in range(n))
 
+    def hostile_params(self, pack):
+        """Parameters for an install that must work: hostile names for names
+        and texts, and otherwise values of each parameter's kind that are
+        valid whatever the names: a listed word for a choice, a list of
+        hostile names for a list (the columns are made when the install asks
+        for them), an expression over hostile text for an expression."""
+        kinds = TEMPLATES.get(pack)
+        if kinds is None:  # a registered pack: its text defaults are names
+            return {k: self.hostile_name() for k, v in self.pack_params[pack].items()
+                    if isinstance(v, str) and self.rng.random() < 0.6}
+        params = {}
+        for name, d in kinds.items():
+            if self.rng.random() >= 0.6:
+                continue
+            if d.kind in ("ident", "text"):
+                params[name] = self.hostile_name()
+            elif d.kind == "choice":
+                params[name] = self.rng.choice(d.args)
+            elif d.kind == "idents":
+                names = []
+                for _ in range(self.rng.randint(1, 3)):
+                    n = self.hostile_name()
+                    if all(n.encode().lower() != m.encode().lower() for m in names):
+                        names.append(n)
+                params[name] = names
+                params.update(LIST_NEEDS.get((pack, name), {}))
+            elif d.kind == "expr":
+                text = "'" + self.hostile_name().replace("'", "''") + "'"
+                expr = self.rng.choice(["", f"{text} IS NULL", f"length({text}) > 1000"])
+                params[name] = expr if len(expr.encode()) <= 4096 else ""
+        return params
+
     def install_must_work(self):
         """An install whose names are all hostile but valid must succeed once
         the tables and columns it asks for exist, with exactly those names:
         create what each error names, retry, and accept no other error than
         a name already taken."""
         pack = self.rng.choice(self.packs)
-        params = {k: self.hostile_name() for k, v in self.pack_params[pack].items()
-                  if isinstance(v, str) and self.rng.random() < 0.6}
-        named = {**self.pack_params[pack], **params}
+        params = self.hostile_params(pack)
+        named = sqlhosts.derive(TEMPLATES[pack], params) if pack in TEMPLATES else {**self.pack_params[pack], **params}
         conn = self.h.connect()
         tables, columns = [], set()
         where = f"pack {pack}, params {short(json.dumps(params), 1000)}"
@@ -607,7 +692,9 @@ class Fuzzer:
                 tables.append(named[table.group(1)])
                 self.h.rows(conn, f"CREATE TABLE {quote(tables[-1])} (id INTEGER PRIMARY KEY)")
             elif column:
-                columns.add(named[column.group(1)])
+                # A column parameter, or a list parameter's names.
+                value = named[column.group(1)]
+                columns.update(value if isinstance(value, list) else [value])
             else:
                 self.stats["hostile_installs_refused"] = self.stats.get("hostile_installs_refused", 0) + 1
                 if "already exists" in message:
@@ -631,8 +718,9 @@ class Fuzzer:
                     f"UPDATE {quote(t)} SET {quote(c)} = {quote(c)}" for c in columns]:
                 try:
                     self.h.rows(conn, sql)
-                except self.h.Error as e:
-                    if not any(a in str(e) for a in WRITE_ERRORS_ALLOWED + ("no such column",)):
+                except Exception as e:  # noqa: BLE001 - a pack's refusal is a constraint error; judged below
+                    if (not any(a in str(e) for a in WRITE_ERRORS_ALLOWED + ("no such column",))
+                            and str(e) not in self.refusals(conn)):
                         raise Broken(f"after the install, {short(sql)} fails: {e}\n  {where}")
         self.h.rows(conn, "SELECT trigger_uninstall(?)", (pack,))
         self.count("trigger_uninstall", "ok")

@@ -7,6 +7,7 @@ pragma_function_list and pragma_module_list against a connection without the
 extension, so functions added later are covered without edits.
 """
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -59,6 +60,60 @@ HOSTILE_NAMES = [
 
 # Names SQLite itself reserves or cannot store: a clear refusal is expected.
 REFUSED_NAMES = ["", "a\x00b", "sqlite_x"]
+
+
+class Param:
+    """One parameter of a built-in pack, as its template's header declares
+    it: `kind` is the word (ident, text, value, idents, choice, expr), `args`
+    what its parentheses hold (a choice's words, the table of a list), and
+    `default` the default as written (a derived one still holds `{param}`)."""
+
+    def __init__(self, name, kind, args, default):
+        self.name, self.kind, self.args, self.default = name, kind, args, default
+
+    def __repr__(self):
+        return f"Param({self.name!r}, {self.kind!r}, {self.args!r}, {self.default!r})"
+
+
+def pack_templates():
+    """{pack: {parameter: Param}} for every built-in pack, read from the
+    headers of sql/packs/*.sql, so that a pack or parameter added later is
+    known by its kind without an edit here."""
+    packs = {}
+    for path in sorted((ROOT / "sql" / "packs").glob("*.sql")):
+        name, params = None, {}
+        for line in path.read_text().splitlines():
+            if not line.startswith("-- ") or ": " not in line:
+                break
+            key, rest = line[3:].split(": ", 1)
+            if key == "pack":
+                name = rest.strip()
+            elif key == "param":
+                pname, kind, default = [f.strip() for f in rest.split("|")[:3]]
+                word, _, args = kind.partition("(")
+                args = [a.strip() for a in re.split(r"[,\s]+", args.rstrip(")")) if a.strip() and a.strip() != "-"]
+                params[pname] = Param(pname, word, args, json.loads(default))
+        packs[name] = params
+    return packs
+
+
+def derive(params, given):
+    """Every parameter's value: the given ones, else the default, with the
+    `{param}` references of a derived default filled in one pass, as the
+    extension does (a filled-in value is not expanded again)."""
+    def value(p, depth=0):
+        if p.name in given:
+            return given[p.name]
+        if not isinstance(p.default, str) or "{" not in p.default or depth > len(params):
+            return p.default
+        def fill(m):
+            if m.group(1) not in params:
+                return m.group(0)
+            v = value(params[m.group(1)], depth + 1)
+            return v if isinstance(v, str) else json.dumps(v)  # refused by the extension anyway
+
+        return re.sub(r"\{(\w+)\}", fill, p.default)
+    return {name: value(p) for name, p in params.items()}
 
 
 def load(conn):

@@ -59,7 +59,7 @@ def test_loading_twice_on_one_connection_is_harmless():
     conn = connect()
     conn.enable_load_extension(True)
     conn.load_extension(EXT)
-    assert scalar(conn, "SELECT count(*) FROM trigger_packs") == 2
+    assert scalar(conn, "SELECT count(*) FROM trigger_packs") == 5
     assert scalar(conn, "SELECT trigger_version()") == "0.1.0"
 
 
@@ -117,7 +117,9 @@ def test_installed_triggers_fire_on_connections_without_the_extension(tmp_path):
 
 def test_packs_listing_follows_install_and_uninstall(seed):
     rows = seed.execute("SELECT name, version, installed, installed_version, installed_params FROM trigger_packs").fetchall()
-    assert rows == [("default_album", "1.1.0", 0, None, None), ("task_state", "1.0.0", 0, None, None)]
+    assert rows == [("default_album", "1.1.0", 0, None, None), ("protect", "1.0.0", 0, None, None),
+                    ("soft_delete", "1.0.0", 0, None, None), ("task_state", "1.0.0", 0, None, None),
+                    ("touch", "1.0.0", 0, None, None)]
     seed.execute("""SELECT trigger_install('task_state', '{"set_state": 3}')""")
     name, installed, params = seed.execute(
         "SELECT name, installed, installed_params FROM trigger_packs WHERE installed"
@@ -128,6 +130,21 @@ def test_packs_listing_follows_install_and_uninstall(seed):
     assert defaults["set_state"] == 2 and defaults["obs_table"] == "obs"
     seed.execute("SELECT trigger_uninstall('task_state')")
     assert scalar(seed, "SELECT count(*) FROM trigger_packs WHERE installed") == 0
+    # A pack installed once per table: installed counts the installs, and
+    # installed_params lists each one's parameters.
+    seed.executescript("ALTER TABLE obs ADD COLUMN updated_at; ALTER TABLE task ADD COLUMN updated_at;")
+    seed.execute("""SELECT trigger_install('touch', '{"table": "obs"}')""")
+    seed.execute("""SELECT trigger_install('touch', '{"table": "task", "format": "unix"}')""")
+    installed, params = seed.execute("SELECT installed, installed_params FROM trigger_packs WHERE name = 'touch'").fetchone()
+    assert installed == 2
+    assert sorted((p["table"], p["format"]) for p in json.loads(params)) == [("obs", "iso"), ("task", "unix")]
+    assert seed.execute("SELECT name FROM trigger_packs WHERE installed").fetchall() == [("touch",)]
+    seed.execute("SELECT trigger_uninstall('touch', 'obs')")
+    installed, params = seed.execute("SELECT installed, installed_params FROM trigger_packs WHERE name = 'touch'").fetchone()
+    assert installed == 1 and json.loads(params)["table"] == "task"
+    seed.execute("SELECT trigger_uninstall('touch', 'task')")
+    assert scalar(seed, "SELECT count(*) FROM trigger_packs WHERE installed") == 0
+    assert scalar(seed, "SELECT count(*) FROM sqlite_master WHERE name = 'trigger_pack_installs'") == 0
 
 
 def test_uninstall_restores_the_schema_exactly(seed):
@@ -183,7 +200,7 @@ def test_trusted_schema_off_blocks_install_from_views_but_not_reading(tmp_path):
         assert schema(conn) == before
         sql, version = conn.execute("SELECT sql, v FROM preview").fetchone()
         assert "CREATE TRIGGER" in sql and version == "0.1.0"
-        assert [r[0] for r in conn.execute("SELECT name FROM listing")] == ["default_album", "task_state"]
+        assert [r[0] for r in conn.execute("SELECT name FROM listing")] == ["default_album", "protect", "soft_delete", "task_state", "touch"]
         conn.close()
 
 

@@ -169,20 +169,153 @@ def test_the_table_functions_work_in_views_of_an_untrusted_schema(h, tmp_path):
 
 
 # --- hostile names and values in pack parameters ------------------------------
+#
+# Every parameter of every pack is given hostile values of its kind (read
+# from the templates' headers): names for ident and text parameters, lists
+# of names for idents, words that are not listed for choice, and, for expr,
+# expressions that try to be more than one expression, next to expressions
+# that are one but carry hostile text. Each value either must work (install,
+# behave, uninstall to the schema before), must be refused (a one-line error,
+# nothing changed), or may be either.
+
+TEMPLATES = sqlhosts.pack_templates()
+ROWID_NAMES = ("rowid", "oid", "_rowid_")
 
 
 def quote(name):
     return '"' + name.replace('"', '""') + '"'
 
 
-def resolved(h, pack, params):
-    """Every parameter's value after defaults, from the install record."""
-    conn = h.connect()
-    defaults = json.loads(one(h, conn, "SELECT params FROM trigger_packs WHERE name = ?", pack))
-    out = {**defaults, **params}
-    if "index_name" not in params:
-        out["index_name"] = out["trigger_name"] + "_idx"
-    return out
+def literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def resolved(pack, params):
+    """Every parameter's value after defaults, as the extension derives them."""
+    return sqlhosts.derive(TEMPLATES[pack], params)
+
+
+def columns_sql(*groups):
+    """Column definitions from (name, definition) pairs, each name once
+    (SQLite compares names in ASCII case)."""
+    seen, out = set(), []
+    for group in groups:
+        for name, definition in group:
+            if name.encode().lower() not in seen:
+                seen.add(name.encode().lower())
+                out.append(definition)
+    return ", ".join(out)
+
+
+def plain(names):
+    return [(n, quote(n)) for n in names]
+
+
+def key_columns(p):
+    key = p["key"]
+    return [] if key.lower() in ROWID_NAMES else [(key, f"{quote(key)} INTEGER PRIMARY KEY")]
+
+
+def match_columns(p):
+    """The column an expression scenario's condition reads (see values)."""
+    match = p.get("_match")
+    return plain([match[0]]) if match else []
+
+
+def check_time(h, conn, table, column, where, fmt):
+    kind, value = h.rows(conn, f"SELECT typeof({column}), {column} FROM {table} WHERE {where}")[0]
+    if fmt == "iso":
+        assert kind == "text" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value), value
+    else:
+        assert kind == "integer" and len(str(value)) == (10 if fmt == "unix" else 13), (fmt, value)
+
+
+def build_touch(h, conn, p):
+    lists = plain(p["ignore"] + (p["counted"] or []))
+    h.rows(conn, f"CREATE TABLE {quote(p['table'])} "
+                 f"({columns_sql(key_columns(p), plain([p['column'], 'v']), lists)})")
+
+
+def check_touch(h, conn, p):
+    t, col = quote(p["table"]), quote(p["column"])
+    h.rows(conn, f"INSERT INTO {t} (v) VALUES (1), (2)")
+    h.rows(conn, f"UPDATE {t} SET {col} = 'by hand'")  # sets the column itself: kept
+
+    def stamp(v):
+        return h.rows(conn, f"SELECT {col} FROM {t} WHERE v = ?", (v,))[0][0]
+
+    assert stamp(1) == stamp(2) == "by hand"
+    ignore, counted = p["ignore"], p["counted"]
+    for c in ignore:  # a change of an ignored column alone does not count
+        h.rows(conn, f"UPDATE {t} SET {quote(c)} = 'changed' WHERE v = 1")
+        assert stamp(1) == "by hand", c
+    # v counts unless the counted columns are listed without it.
+    v_counts = not ignore or counted is None or "v" in counted
+    h.rows(conn, f"UPDATE {t} SET v = 10 WHERE v = 1")
+    assert (stamp(10) != "by hand") == v_counts and stamp(2) == "by hand"
+    if v_counts:
+        check_time(h, conn, t, col, "v = 10", p["format"])
+    for c in counted or []:
+        h.rows(conn, f"UPDATE {t} SET {col} = 'by hand'")
+        h.rows(conn, f"UPDATE {t} SET {quote(c)} = 'changed' WHERE v = 2")
+        assert stamp(2) != "by hand" and stamp(10) == "by hand", c
+    return {("trigger", p["trigger_name"], p["table"])}
+
+
+def build_soft_delete(h, conn, p):
+    h.rows(conn, f"CREATE TABLE {quote(p['table'])} "
+                 f"({columns_sql(key_columns(p), plain([p['column'], 'v']), match_columns(p))})")
+
+
+def check_soft_delete(h, conn, p):
+    t, col = quote(p["table"]), quote(p["column"])
+    # Row 1 meets hard_delete_when (when there is one), row 2 does not.
+    mcol, a, b = p.get("_match") or ("v", 1, 2)
+    h.rows(conn, f"INSERT INTO {t} (rowid, {quote(mcol)}) VALUES (1, ?), (2, ?)", (a, b))
+    h.rows(conn, f"DELETE FROM {t} WHERE rowid = 1")
+    h.rows(conn, f"DELETE FROM {t} WHERE rowid = 2")
+    left = [r[0] for r in h.rows(conn, f"SELECT rowid FROM {t} ORDER BY rowid")]
+    assert left == ([2] if p["hard_delete_when"] else [1, 2]), left
+    check_time(h, conn, t, col, "rowid = 2", p["format"])
+    h.rows(conn, f"UPDATE {t} SET {col} = 'first'")
+    h.rows(conn, f"DELETE FROM {t}")  # deleting again keeps the first time
+    assert h.rows(conn, f"SELECT DISTINCT {col} FROM {t}") == [("first",)]
+    return {("trigger", p["trigger_name"], p["table"])}
+
+
+def build_protect(h, conn, p):
+    cols = plain(["v"] + p["columns"])
+    h.rows(conn, f"CREATE TABLE {quote(p['table'])} ({columns_sql(cols, match_columns(p))})")
+
+
+def check_protect(h, conn, p):
+    t, op = quote(p["table"]), p["operation"]
+
+    def refused(sql):
+        try:
+            h.rows(conn, sql)
+        except Exception as e:  # noqa: BLE001 - RAISE(ABORT) is a constraint error in both hosts
+            assert str(e) == p["message"], (str(e)[:100], p["message"][:100])
+            return True
+        return False
+
+    if op == "insert":
+        assert refused(f"INSERT INTO {t} (v) VALUES (1)")
+        assert h.rows(conn, f"SELECT count(*) FROM {t}") == [(0,)]
+        return {("trigger", p["trigger_name"], p["table"])}
+    # Row 1 meets the condition (when there is one), row 2 does not.
+    mcol, a, b = p.get("_match") or ("v", 1, 2)
+    h.rows(conn, f"INSERT INTO {t} (rowid, {quote(mcol)}) VALUES (1, ?), (2, ?)", (a, b))
+    if op == "update":
+        for c in p["columns"]:
+            assert refused(f"UPDATE {t} SET {quote(c)} = 'changed'"), c
+        assert refused(f"UPDATE {t} SET v = 'changed'") == (not p["columns"])
+    else:
+        assert refused(f"DELETE FROM {t} WHERE rowid = 1")
+        assert refused(f"DELETE FROM {t} WHERE rowid = 2") == (not p["condition"])
+        left = [r[0] for r in h.rows(conn, f"SELECT rowid FROM {t} ORDER BY rowid")]
+        assert left == ([1] if p["condition"] else [1, 2]), left
+    return {("trigger", p["trigger_name"], p["table"])}
 
 
 def build_default_album(h, conn, p):
@@ -226,8 +359,92 @@ def check_task_state(h, conn, p):
 
 SCENARIOS = {
     "default_album": (build_default_album, check_default_album),
+    "protect": (build_protect, check_protect),
+    "soft_delete": (build_soft_delete, check_soft_delete),
     "task_state": (build_task_state, check_task_state),
+    "touch": (build_touch, check_touch),
 }
+
+# Other parameters a parameter's values are given with, where they mean
+# something only then: counted only narrows what ignore leaves, and columns
+# are about updates.
+COMPANIONS = {
+    ("touch", "counted"): {"ignore": ["ign"]},
+    ("protect", "columns"): {"operation": "update"},
+}
+
+WORK, REFUSE, EITHER = "must work", "must be refused", "may be either"
+
+# Lists of names that are not lists of this table's columns.
+BAD_LISTS = [[""], ["a\x00b"], [1], [None], [["v"]], "v", {"v": 1}, 1, ["v", "V"], ["nope"],
+             [f"c{i}" for i in range(2001)]]
+# Expressions that try to be more, or to hide something from the check.
+BAD_EXPRESSIONS = [
+    "1); DROP TABLE canary; SELECT (1",
+    "1) BEGIN DELETE FROM canary; END; SELECT (1",
+    "0) OR (1",
+    "1; DELETE FROM canary",
+    "1 -- a comment",
+    "1 /* a comment */",
+    "1 /* unclosed",
+    "'unbalanced",
+    '"unbalanced',
+    "[unbalanced",
+    "`unbalanced",
+    "x'00",
+    "(1",
+    "1)",
+    # SQLite reads $a(...) as one variable, quote included: ')' then ends
+    # the WHEN clause and ';' the statement.
+    "$a(')) BEGIN SELECT 1; END; DROP TABLE canary; SELECT (')",
+    ":a(')) BEGIN SELECT 1; END; DROP TABLE canary; SELECT (')",
+    "@a(')) BEGIN SELECT 1; END; DELETE FROM canary; SELECT (')",
+    "#a(')) BEGIN SELECT 1; END; DELETE FROM canary; SELECT (')",
+    "?1",
+    "@x IS NULL",
+    "a\x00b",
+    "1 OR " * 1000 + "1",
+    "old.v = '" + "x" * 5000 + "'",
+    "new.v = 1 AND old.v = 1",
+    "old.nope = 1",
+    "(SELECT trigger_install('touch')) IS NULL",
+    "load_extension('x') IS NULL",
+    1, None, ["1"], {"a": 1}, True,
+]
+
+
+def values(pack, param):
+    """(value, extra parameters, condition's match, outcome) for one parameter."""
+    d = TEMPLATES[pack][param]
+    if d.kind == "idents":
+        named = [n for n in HOSTILE_NAMES if n.encode().lower() not in (b"v", b"ign")]
+        several = []
+        for n in named[:12]:
+            if all(n.encode().lower() != s.encode().lower() for s in several):
+                several.append(n)
+        return ([([n], {}, None, WORK) for n in named] + [(several, {}, None, WORK)]
+                + [([n], {}, None, EITHER) for n in REFUSED_NAMES]
+                + [(v, {}, None, REFUSE) for v in BAD_LISTS])
+    if d.kind == "choice":
+        near = [f(c) for c in d.args for f in (str.upper, lambda c: f" {c}", lambda c: f"{c} ",
+                                               lambda c: f"{c}\x00", lambda c: f"{c}; DROP TABLE canary",
+                                               lambda c: f"{c}--", lambda c: [c])]
+        return ([(c, {}, None, WORK) for c in d.args]
+                + [(v, {}, None, REFUSE) for v in HOSTILE_NAMES + REFUSED_NAMES + near + [1, None, True]])
+    if d.kind == "expr":
+        out = [("", {}, None, WORK)]
+        for n in HOSTILE_NAMES:
+            # One expression, hostile text in a string and in a quoted name;
+            # too long is refused.
+            for expr, match in ((f"old.v = {literal(n)}", ("v", n, "other")),
+                                (f"old.{quote(n)} = 1", (n, 1, 0))):
+                fits = len(expr.encode()) <= 4096 and n.encode().lower() != b"v"
+                out.append((expr, {}, match, WORK if fits else REFUSE))
+            # The name itself is no expression over this table.
+            out.append((n, {}, None, REFUSE))
+        return out + [(v, {}, None, REFUSE) for v in BAD_EXPRESSIONS + ["a\x00b", "sqlite_x"]]
+    return ([(n, {}, None, WORK) for n in HOSTILE_NAMES]
+            + [(n, {}, None, EITHER) for n in REFUSED_NAMES])
 
 
 def pack_params(h):
@@ -237,8 +454,16 @@ def pack_params(h):
 
 def test_every_pack_and_parameter_is_covered(h):
     # A new pack or parameter needs a scenario here, so it is held to the
-    # same hostile-name tests.
-    assert set(pack_params(h)) == set(SCENARIOS)
+    # same hostile-name tests; a new kind of parameter needs its values.
+    listed = pack_params(h)
+    assert set(listed) == set(SCENARIOS) == set(TEMPLATES)
+    for pack, params in listed.items():
+        # The headers read here say what the extension says.
+        assert set(params) == set(TEMPLATES[pack]), pack
+        assert resolved(pack, {}) == params, pack
+        for param in params:
+            assert TEMPLATES[pack][param].kind in ("ident", "text", "value", "idents", "choice", "expr"), (pack, param)
+            assert any(outcome == WORK for *_, outcome in values(pack, param)), (pack, param)
 
 
 def cases(h_name):
@@ -265,44 +490,105 @@ def all_cases():
 ALL_CASES = [] if os.environ.get("SQLITE_TRIGGERS_LISTING_CASES") else all_cases()
 
 
+def fresh(h):
+    conn = h.connect()
+    h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+    return conn
+
+
 @pytest.mark.parametrize("pack,param", ALL_CASES, ids=[f"{p}.{q}" for p, q in ALL_CASES])
 def test_hostile_pack_parameter(h, pack, param):
     build, check = SCENARIOS[pack]
-    for name in HOSTILE_NAMES + REFUSED_NAMES:
-        p = resolved(h, pack, {param: name})
-        conn = h.connect()
-        h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+    kind = TEMPLATES[pack][param].kind
+    for value, extra, match, outcome in values(pack, param):
+        given = {**COMPANIONS.get((pack, param), {}), **extra, param: value}
+        p = {**resolved(pack, given), "_match": match}
+        conn = fresh(h)
         try:
+            if outcome == REFUSE:
+                raise ValueError("a refused value gets the usual schema")
             build(h, conn, p)
         except Exception as e:  # noqa: BLE001 - the hosts differ for NUL
             # SQLite (or the host, for NUL) refuses the name for a table or
             # column; the install must refuse it as well, on the usual schema.
-            assert name in REFUSED_NAMES, (name, e)
-            conn = h.connect()
-            h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
-            build(h, conn, resolved(h, pack, {}))
+            assert outcome != WORK, (value, e)
+            conn = fresh(h)
+            build(h, conn, {**resolved(pack, COMPANIONS.get((pack, param), {})), "_match": None})
         before = schema(h, conn)
+        where = (pack, param, repr(value)[:60])
         try:
-            summary = one(h, conn, "SELECT trigger_install(?, ?)", pack, json.dumps({param: name}))
+            summary = one(h, conn, "SELECT trigger_install(?, ?)", pack, json.dumps(given))
         except h.Error as e:
             message = str(e)
-            assert name in REFUSED_NAMES, (param, name, message)
+            assert outcome != WORK, (where, message)
             assert message.startswith("trigger_install(): ") and "\n" not in message and len(message) < 400, message
-            assert not any(s in message for s in SQL_SYNTAX_ERRORS) or "reserved" in message, message
-            assert schema(h, conn) == before
+            # An expression is SQL: SQLite may be the one to refuse it, when
+            # the install compiles the trigger; never past it.
+            if kind == "expr" and not message.startswith("trigger_install(): argument 2"):
+                assert message.startswith((f"trigger_install(): installing pack {pack}: ",
+                                           f"trigger_install(): pack {pack}: with its triggers")), message
+            else:
+                assert not any(s in message for s in SQL_SYNTAX_ERRORS) or "reserved" in message, message
+            assert schema(h, conn) == before, where
+            assert h.rows(conn, "SELECT x FROM canary") == [(1,)], where
+            if message.startswith("trigger_install(): argument 2"):
+                # The preview refuses the value the same way.
+                with pytest.raises(h.Error):
+                    one(h, conn, "SELECT trigger_pack_sql(?, ?)", pack, json.dumps(given))
             continue
-        where = (pack, param, name[:40])
+        assert outcome != REFUSE, (where, summary)
         assert summary.startswith(f"installed {pack} ") and "\n" not in summary, where
         created = set(schema(h, conn)) - set(before)
         objects = check(h, conn, p)
-        assert {(kind, n, t) for kind, n, t, _ in created if not n.startswith(("trigger_pack_installs", "sqlite_autoindex"))} == objects, where
+        assert {(k, n, t) for k, n, t, _ in created if not n.startswith(("trigger_pack_installs", "sqlite_autoindex"))} == objects, where
         assert {n for _, n, _, _ in created} - {o[1] for o in objects} == {
             "trigger_pack_installs", "sqlite_autoindex_trigger_pack_installs_1"}, where
         assert h.rows(conn, "SELECT x FROM canary") == [(1,)], where
-        assert json.loads(one(h, conn, "SELECT installed_params FROM trigger_packs WHERE name = ?", pack))[param] == name
+        assert json.loads(one(h, conn, "SELECT installed_params FROM trigger_packs WHERE name = ?", pack))[param] == value
         assert one(h, conn, "SELECT trigger_uninstall(?)", pack).startswith(f"uninstalled {pack}"), where
         assert schema(h, conn) == before, where
         conn.close()
+
+
+@pytest.mark.parametrize("pack,param", [(p, q) for p, params in TEMPLATES.items() for q, d in params.items()
+                                        if d.kind == "expr"])
+def test_the_preview_of_an_expression_runs_nothing_else(h, pack, param, tmp_path):
+    """trigger_pack_sql's script runs in any shell. Where a trigger of the
+    pack's name exists already, its CREATE TRIGGER IF NOT EXISTS is skipped
+    before SQLite checks what it would create: an expression that ended that
+    statement early would have what follows it run. Every expression the
+    preview accepts must leave the rest of the database as it was."""
+    build, _ = SCENARIOS[pack]
+    for i, (value, extra, match, _) in enumerate(values(pack, param)):
+        given = {**extra, param: value}
+        p = {**resolved(pack, given), "_match": match}
+        db = str(tmp_path / f"{i}.db")
+        conn = h.connect(db)
+        h.script(conn, "CREATE TABLE canary (x); INSERT INTO canary VALUES (1);")
+        try:
+            build(h, conn, p)
+        except Exception:  # noqa: BLE001 - a name SQLite refuses: the usual schema
+            p = {**resolved(pack, {}), "_match": None}
+            build(h, conn, p)
+        try:
+            sql = one(h, conn, "SELECT trigger_pack_sql(?, ?)", pack, json.dumps(given))
+        except h.Error as e:
+            assert str(e).startswith("trigger_pack_sql(): "), str(e)
+            conn.close()
+            continue
+        h.rows(conn, f"CREATE TRIGGER {quote(p['trigger_name'])} AFTER INSERT ON {quote(p['table'])} "
+                     "BEGIN SELECT 1; END")
+        before = schema(h, conn)
+        conn.close()
+        plain_conn = h.connect(db, load=False)
+        try:
+            h.script(plain_conn, sql)
+        except Exception:  # noqa: BLE001 - an expression SQLite refuses stops the script
+            pass
+        after = [o for o in schema(h, plain_conn) if not o[1].startswith(("trigger_pack_installs", "sqlite_autoindex"))]
+        assert after == before, (value, sql[:300])
+        assert h.rows(plain_conn, "SELECT x FROM canary") == [(1,)], (value, sql[:300])
+        plain_conn.close()
 
 
 def test_nul_in_names_is_refused_however_it_arrives(h):

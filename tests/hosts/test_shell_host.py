@@ -10,7 +10,7 @@ pytestmark = needs_shell
 def test_load_by_bare_path_without_entry_point():
     run = shell(f".load {EXT}\nSELECT trigger_version();\nSELECT count(*) FROM trigger_packs;\n")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["0.1.0", "2"]
+    assert run.stdout.split() == ["0.1.0", "5"]
 
 
 def test_load_by_relative_path_as_the_readme_shows():
