@@ -108,8 +108,8 @@ pub(crate) fn unique_constraints(
                     if generated.iter().any(|g| g == &name) && problem.is_none() {
                         problem = Some(format!(
                             "{named} of {shown} covers the generated column {}, whose new value \
-                             a BEFORE UPDATE trigger cannot read, so capture cannot tell which \
-                             rows a REPLACE removes through it",
+                             a BEFORE UPDATE trigger cannot read, so the rows a REPLACE removes \
+                             through it cannot be told",
                             shorten(&name)
                         ));
                     }
@@ -118,8 +118,8 @@ pub(crate) fn unique_constraints(
                 _ => {
                     if problem.is_none() {
                         problem = Some(format!(
-                            "{named} of {shown} is on an expression, so capture cannot tell \
-                             which rows a REPLACE removes through it"
+                            "{named} of {shown} is on an expression, so the rows a REPLACE \
+                             removes through it cannot be told"
                         ));
                     }
                 }
