@@ -7,7 +7,7 @@ BEGIN;
 -- always allowed. RAISE takes a literal message in every SQLite version, so
 -- each pair of states has its own.
 CREATE TRIGGER IF NOT EXISTS main."item_state_fsm" BEFORE UPDATE OF "state" ON "item"
-  WHEN new."state" IS NOT old."state"
+  WHEN new."state" IS NOT old."state" COLLATE BINARY
   BEGIN
     SELECT CASE old."state"
       WHEN 'draft' THEN CASE new."state"

@@ -38,7 +38,7 @@ CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_au" AFTER UPDATE ON "item"
-  WHEN old.rowid IS NOT new.rowid OR old."title" IS NOT new."title"
+  WHEN old.rowid IS NOT new.rowid OR old."title" IS NOT new."title" COLLATE BINARY
   BEGIN
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");

@@ -12,7 +12,8 @@ BEGIN;
 -- from 1 per row, _updated in unix milliseconds, and _mask, a bit per column
 -- in the order listed (bit 0 the first) that the change set, -1 for a
 -- delete. Then _op ('insert', 'update', 'delete') and _who. Changes are
--- compared with IS NOT, so a change to or from NULL counts; an update that
+-- compared with IS NOT and COLLATE BINARY, so a change to or from NULL, or
+-- of letter case in a NOCASE column, counts; an update that
 -- changes no recorded column is not recorded. Install records each row that
 -- has no history yet as version 1.
 CREATE TABLE IF NOT EXISTS main."_item_history" (
@@ -35,13 +36,13 @@ CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
       (1 << 0) | (1 << 1), 'insert', NULL);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_update_history" AFTER UPDATE ON "item"
-  WHEN old."id" IS NOT new."id" OR old."title" IS NOT new."title"
+  WHEN old."id" IS NOT new."id" COLLATE BINARY OR old."title" IS NOT new."title" COLLATE BINARY
   BEGIN
     INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
-    VALUES (old.rowid, CASE WHEN old."id" IS NOT new."id" THEN new."id" END, CASE WHEN old."title" IS NOT new."title" THEN new."title" END,
+    VALUES (old.rowid, CASE WHEN old."id" IS NOT new."id" COLLATE BINARY THEN new."id" END, CASE WHEN old."title" IS NOT new."title" COLLATE BINARY THEN new."title" END,
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,
       CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
-      (CASE WHEN old."id" IS NOT new."id" THEN 1 << 0 ELSE 0 END) | (CASE WHEN old."title" IS NOT new."title" THEN 1 << 1 ELSE 0 END), 'update', NULL);
+      (CASE WHEN old."id" IS NOT new."id" COLLATE BINARY THEN 1 << 0 ELSE 0 END) | (CASE WHEN old."title" IS NOT new."title" COLLATE BINARY THEN 1 << 1 ELSE 0 END), 'update', NULL);
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_delete_history" AFTER DELETE ON "item"
   BEGIN

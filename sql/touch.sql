@@ -11,7 +11,7 @@ BEGIN;
 -- fire the trigger again without end. With columns to ignore, only an
 -- update that changes another column counts.
 CREATE TRIGGER IF NOT EXISTS main."item_touch" AFTER UPDATE ON "item"
-  WHEN new."updated_at" IS old."updated_at"
+  WHEN new."updated_at" IS old."updated_at" COLLATE BINARY
   BEGIN
     UPDATE "item"
       SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')

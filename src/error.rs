@@ -136,7 +136,50 @@ fn describe(source: &rusqlite::Error) -> String {
                  timeout, PRAGMA busy_timeout, to wait)"
             )
         }
-        other => other.to_string(),
+        other => plain(&other.to_string()),
+    }
+}
+
+/// SQLite's message as one line of at most [`MAX_SQLITE_MESSAGE`]
+/// characters: it may quote the user's SQL or names (a tokenizer name a
+/// megabyte long, one holding a newline), which an error repeats as it is.
+fn plain(message: &str) -> String {
+    let one_line = message.chars().any(char::is_control);
+    if !one_line && message.chars().count() <= MAX_SQLITE_MESSAGE {
+        return message.to_string();
+    }
+    let mut out: String = message
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .take(MAX_SQLITE_MESSAGE)
+        .collect();
+    if out.chars().count() >= MAX_SQLITE_MESSAGE {
+        out.push('…');
+    }
+    out
+}
+
+/// The longest SQLite message an error repeats, in characters.
+const MAX_SQLITE_MESSAGE: usize = 300;
+
+#[cfg(test)]
+mod plain_tests {
+    #[test]
+    fn sqlite_messages_stay_one_short_line() {
+        assert_eq!(super::plain("no such table: t"), "no such table: t");
+        assert_eq!(
+            super::plain("near \"a\nb\": syntax error"),
+            "near \"a\\nb\": syntax error"
+        );
+        let long = super::plain(&format!("no such tokenizer: {}", "x".repeat(10_000)));
+        assert_eq!(long.chars().count(), 301);
+        assert!(long.ends_with('…'));
     }
 }
 

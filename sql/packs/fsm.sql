@@ -13,7 +13,7 @@
 -- always allowed. RAISE takes a literal message in every SQLite version, so
 -- each pair of states has its own.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} BEFORE UPDATE OF {{column}} ON {{table}}
-  WHEN new.{{column}} IS NOT old.{{column}}
+  WHEN new.{{column}} IS NOT old.{{column}} COLLATE BINARY
   BEGIN
     SELECT {{transitions}};
   END;

@@ -53,7 +53,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
     INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}}) VALUES ('delete', old.rowid, {{#each columns}}old.{{.}}{{/each}});
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
-  WHEN old.rowid IS NOT new.rowid{{#each columns sep=""}} OR old.{{.}} IS NOT new.{{.}}{{/each}}
+  WHEN old.rowid IS NOT new.rowid{{#each columns sep=""}} OR old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}}
   BEGIN
     INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}}) VALUES ('delete', old.rowid, {{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{fts_table}} (rowid, {{columns}}) VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}});

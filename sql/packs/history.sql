@@ -25,7 +25,8 @@
 -- from 1 per row, _updated in unix milliseconds, and _mask, a bit per column
 -- in the order listed (bit 0 the first) that the change set, -1 for a
 -- delete. Then _op ('insert', 'update', 'delete') and _who. Changes are
--- compared with IS NOT, so a change to or from NULL counts; an update that
+-- compared with IS NOT and COLLATE BINARY, so a change to or from NULL, or
+-- of letter case in a NOCASE column, counts; an update that
 -- changes no recorded column is not recorded. Install records each row that
 -- has no history yet as version 1.
 CREATE TABLE IF NOT EXISTS main.{{history_table}} (
@@ -48,13 +49,13 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
       {{#each columns sep=" | "}}(1 << {{#}}){{/each}}, 'insert', {{#if who}}{{who}}{{else}}NULL{{/if}});
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
-  WHEN {{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}}{{/each}}
+  WHEN {{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}}
   BEGIN
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
-    VALUES (old.rowid, {{#each columns}}CASE WHEN old.{{.}} IS NOT new.{{.}} THEN new.{{.}} END{{/each}},
+    VALUES (old.rowid, {{#each columns}}CASE WHEN old.{{.}} IS NOT new.{{.}} COLLATE BINARY THEN new.{{.}} END{{/each}},
       coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = old.rowid), 0) + 1,
       CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
-      {{#each columns sep=" | "}}(CASE WHEN old.{{.}} IS NOT new.{{.}} THEN 1 << {{#}} ELSE 0 END){{/each}}, 'update', {{#if who}}{{who}}{{else}}NULL{{/if}});
+      {{#each columns sep=" | "}}(CASE WHEN old.{{.}} IS NOT new.{{.}} COLLATE BINARY THEN 1 << {{#}} ELSE 0 END){{/each}}, 'update', {{#if who}}{{who}}{{else}}NULL{{/if}});
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
   BEGIN

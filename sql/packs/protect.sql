@@ -13,7 +13,7 @@
 --
 -- RAISE(ABORT) undoes the statement and leaves the transaction as it was.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} BEFORE {{operation}} ON {{table}}{{#if columns}}
-  WHEN ({{#each columns sep=" OR "}}new.{{.}} IS NOT old.{{.}}{{/each}}){{#if condition}} AND {{condition}}{{/if}}{{else}}{{#if condition}}
+  WHEN ({{#each columns sep=" OR "}}new.{{.}} IS NOT old.{{.}} COLLATE BINARY{{/each}}){{#if condition}} AND {{condition}}{{/if}}{{else}}{{#if condition}}
   WHEN {{condition}}{{/if}}{{/if}}
   BEGIN
     SELECT RAISE(ABORT, {{message}});

@@ -20,8 +20,8 @@
 -- fire the trigger again without end. With columns to ignore, only an
 -- update that changes another column counts.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER UPDATE ON {{table}}
-  WHEN new.{{column}} IS old.{{column}}{{#if ignore}}
-    AND ({{#each counted sep=" OR "}}new.{{.}} IS NOT old.{{.}}{{/each}}){{/if}}
+  WHEN new.{{column}} IS old.{{column}} COLLATE BINARY{{#if ignore}}
+    AND ({{#each counted sep=" OR "}}new.{{.}} IS NOT old.{{.}} COLLATE BINARY{{/each}}){{/if}}
   BEGIN
     UPDATE {{table}}
       SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}}

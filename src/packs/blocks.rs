@@ -81,8 +81,11 @@ fn tag(inside: &str) -> Result<Tag<'_>, String> {
                     .trim()
                     .strip_prefix("sep=\"")
                     .and_then(|s| s.strip_suffix('"'))
-                    .filter(|s| !s.contains('"'))
-                    .ok_or("write {{#each NAME}} or {{#each NAME sep=\"SEPARATOR\"}}")?;
+                    .filter(|s| separator(s))
+                    .ok_or(
+                        "write {{#each NAME}} or {{#each NAME sep=\"SEPARATOR\"}}, SEPARATOR \
+                         one of , OR AND | || + (or nothing) with spaces and line breaks around",
+                    )?;
                 (name, sep)
             }
         };
@@ -102,6 +105,19 @@ fn tag(inside: &str) -> Result<Tag<'_>, String> {
         ));
     }
     Ok(Tag::Param(t))
+}
+
+/// Whether `sep` may stand between the parts an `{{#each}}` writes: an
+/// operator or a comma with white space around it, nothing that could end a
+/// string, a statement or a trigger.
+fn separator(sep: &str) -> bool {
+    let word = sep.trim_matches(|c: char| c == ' ' || c == '\n');
+    ["", ",", "OR", "AND", "|", "||", "+"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+        && sep
+            .chars()
+            .all(|c| c == ' ' || c == '\n' || !c.is_whitespace())
 }
 
 /// What a list of nodes is closed by.

@@ -488,6 +488,16 @@ impl Template {
         line_of: &impl Fn(usize) -> usize,
         from: usize,
     ) -> Result<()> {
+        if let Some((offset, name)) = super::template::denied_call(statement) {
+            return Err(at(
+                line_of(from + offset),
+                format!(
+                    "this statement calls {}(), which a pack may not call: it loads code, \
+                     touches files or is this extension's own",
+                    crate::sql::display_name(&name)
+                ),
+            ));
+        }
         if !self.is_table_param(target) {
             return Err(at(
                 line,
@@ -1279,6 +1289,54 @@ mod tests {
                 "line 7: table log is declared, but no statement of the body creates it"
             )
         );
+    }
+
+    #[test]
+    fn data_statements_and_expressions_call_no_code_loader() {
+        let header = "-- pack: demo\n-- version: 1\n\
+            -- param: tbl | ident | \"t\" | the table\n\
+            -- param: trigger_name | ident | \"demo\" | the trigger\n\
+            -- requires: tbl | \n\
+            -- object: trigger | trigger_name | tbl\n--\n\
+            CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER INSERT ON {{tbl}} BEGIN SELECT 1; END;\n";
+        for call in [
+            "load_extension('/tmp/x.so')",
+            "\"load_extension\"('/tmp/x.so')",
+            "LOAD_EXTENSION ('/tmp/x.so')",
+            "writefile('/tmp/x', 'y')",
+            "trigger_install('task_state')",
+        ] {
+            let e = Template::parse(&format!(
+                "{header}INSERT INTO {{{{tbl}}}} SELECT 1 WHERE {call} IS NULL;\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("line 9: this statement calls "),
+                "{call}: {e}"
+            );
+            let e = Template::parse(&format!(
+                "{header}-- on uninstall:\nDELETE FROM {{{{tbl}}}} WHERE {call} IS NULL;\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("which a pack may not call"), "{call}: {e}");
+            let e = Template::parse(&header.replace(
+                "-- requires:",
+                &format!(
+                    "-- param: c | expr | {} | c\n-- requires:",
+                    serde_json::json!(format!("{call} IS NULL"))
+                ),
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("which a pack may not call"), "{call}: {e}");
+        }
+        // A column or string of that name is no call.
+        assert!(Template::parse(&format!(
+            "{header}UPDATE {{{{tbl}}}} SET load_extension = 'load_extension(1)';\n"
+        ))
+        .is_ok());
     }
 
     #[test]

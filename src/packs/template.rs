@@ -15,6 +15,52 @@ use crate::sql::{
 };
 use crate::{Error, Result};
 
+/// Functions a template's SQL may not call where it runs at once, in a data
+/// statement or an expression (a data statement runs as the install's own
+/// statement, where SQLite's direct-only rule does not stop them): they
+/// load code or touch files, or are this extension's own.
+const DENIED_CALLS: [&str; 8] = [
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "zipfile",
+    "sqlar_compress",
+    "sqlar_uncompress",
+];
+
+/// The first call in `sql` of a function a template may not call, with its
+/// offset: a name (bare or quoted) followed by `(`, that is one of
+/// [`DENIED_CALLS`] or starts with `trigger_`.
+pub fn denied_call(sql: &str) -> Option<(usize, String)> {
+    let mut previous: Option<(usize, String)> = None;
+    for t in tokens(sql) {
+        let text = &sql[t.start..t.end];
+        match t.kind {
+            Kind::Space | Kind::Comment => continue,
+            Kind::Other if text == "(" => {
+                if let Some((at, name)) = previous.take() {
+                    let lower = name.to_ascii_lowercase();
+                    if lower.starts_with("trigger_") || DENIED_CALLS.contains(&lower.as_str()) {
+                        return Some((at, name));
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        previous = match t.kind {
+            Kind::Word => Some((t.start, text.to_string())),
+            Kind::Name if t.closed && text.len() >= 2 => {
+                Some((t.start, text[1..text.len() - 1].to_string()))
+            }
+            _ => None,
+        };
+    }
+    None
+}
+
 /// Why `expr` cannot stand as one SQL expression in parentheses: it must be
 /// whole (quotes and comments closed, parentheses balanced), hold no `;`,
 /// no comment (a `--` would swallow the closing parenthesis) and no
@@ -57,6 +103,13 @@ pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
     }
     if depth > 0 {
         return Err("opens a parenthesis it does not close".into());
+    }
+    if let Some((_, name)) = denied_call(expr) {
+        return Err(format!(
+            "calls {}(), which a pack may not call: it loads code, touches files or is this \
+             extension's own",
+            crate::sql::display_name(&name)
+        ));
     }
     Ok(())
 }

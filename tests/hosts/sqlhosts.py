@@ -88,13 +88,23 @@ def pack_templates():
             key, rest = line[3:].split(": ", 1)
             if key == "pack":
                 name = rest.strip()
+            elif key == "requires":
+                table, _, cols = [f.strip() for f in rest.partition("|")]
+                params.setdefault("__requires__", []).append((table, cols.split()))
             elif key == "param":
                 pname, kind, default = [f.strip() for f in rest.split("|")[:3]]
                 word, _, args = kind.partition("(")
                 args = [a.strip() for a in re.split(r"[,\s]+", args.rstrip(")")) if a.strip() and a.strip() != "-"]
                 params[pname] = Param(pname, word, args, json.loads(default))
+        requires = params.pop("__requires__", [])
         packs[name] = params
+        REQUIRES[name] = requires
     return packs
+
+
+# {pack: [(table parameter, [column parameters])]}: the `-- requires:` lines
+# of each template, filled by pack_templates().
+REQUIRES = {}
 
 
 def derive(params, given):

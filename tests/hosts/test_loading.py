@@ -41,7 +41,7 @@ def test_loading_twice_changes_nothing(h):
     h.rows(conn, "INSERT INTO user (id, name) VALUES (1, 'a')")
     assert h.rows(conn, "SELECT user_id, album_name FROM album") == [(1, "default album")]
     assert "trigger_packs" in tables
-    assert [r[0] for r in h.rows(conn, "SELECT name FROM trigger_packs")] == ["default_album", "protect", "soft_delete", "task_state", "touch"]
+    assert [r[0] for r in h.rows(conn, "SELECT name FROM trigger_packs")] == ["counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect", "soft_delete", "task_state", "touch"]
 
 
 def test_three_hundred_connections_at_once_on_one_file(h, tmp_path):
@@ -92,7 +92,7 @@ def test_read_only_database_reads_but_refuses_writes(h, tmp_path):
     before = schema(h, ro)
     assert one(h, ro, "SELECT trigger_version()") == "0.1.0"
     assert "CREATE TRIGGER" in one(h, ro, "SELECT trigger_pack_sql('default_album')")
-    assert h.rows(ro, "SELECT name, installed FROM trigger_packs") == [("default_album", 0), ("protect", 0), ("soft_delete", 0), ("task_state", 1), ("touch", 0)]
+    assert h.rows(ro, "SELECT name, installed FROM trigger_packs") == [("counter_cache", 0), ("counts", 0), ("default_album", 0), ("fsm", 0), ("fts_sync", 0), ("history", 0), ("protect", 0), ("soft_delete", 0), ("task_state", 1), ("touch", 0)]
     with pytest.raises(h.Error, match=r"^trigger_install\(\): installing pack default_album: attempt to write a readonly database$"):
         h.rows(ro, "SELECT trigger_install('default_album')")
     with pytest.raises(h.Error, match=r"^trigger_uninstall\(\): dropping index .*: attempt to write a readonly database$"):
@@ -164,7 +164,7 @@ def test_attached_databases_are_left_alone(h, tmp_path):
     h.rows(conn, "INSERT INTO main.user (id, name) VALUES (2, 'b')")
     assert h.rows(conn, "SELECT user_id FROM aux.album") == []
     assert h.rows(conn, "SELECT user_id FROM main.album") == [(2,)]
-    assert h.rows(conn, "SELECT name, installed FROM trigger_packs") == [("default_album", 1), ("protect", 0), ("soft_delete", 0), ("task_state", 0), ("touch", 0)]
+    assert h.rows(conn, "SELECT name, installed FROM trigger_packs") == [("counter_cache", 0), ("counts", 0), ("default_album", 1), ("fsm", 0), ("fts_sync", 0), ("history", 0), ("protect", 0), ("soft_delete", 0), ("task_state", 0), ("touch", 0)]
     h.rows(conn, "SELECT trigger_uninstall('default_album')")
     assert schema(h, conn, "aux") == aux_before
 

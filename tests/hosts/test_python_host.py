@@ -59,7 +59,7 @@ def test_loading_twice_on_one_connection_is_harmless():
     conn = connect()
     conn.enable_load_extension(True)
     conn.load_extension(EXT)
-    assert scalar(conn, "SELECT count(*) FROM trigger_packs") == 5
+    assert scalar(conn, "SELECT count(*) FROM trigger_packs") == 10
     assert scalar(conn, "SELECT trigger_version()") == "0.1.0"
 
 
@@ -200,7 +200,7 @@ def test_trusted_schema_off_blocks_install_from_views_but_not_reading(tmp_path):
         assert schema(conn) == before
         sql, version = conn.execute("SELECT sql, v FROM preview").fetchone()
         assert "CREATE TRIGGER" in sql and version == "0.1.0"
-        assert [r[0] for r in conn.execute("SELECT name FROM listing")] == ["default_album", "protect", "soft_delete", "task_state", "touch"]
+        assert [r[0] for r in conn.execute("SELECT name FROM listing")] == ["counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect", "soft_delete", "task_state", "touch"]
         conn.close()
 
 

@@ -10,7 +10,7 @@ pytestmark = needs_shell
 def test_load_by_bare_path_without_entry_point():
     run = shell(f".load {EXT}\nSELECT trigger_version();\nSELECT count(*) FROM trigger_packs;\n")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["0.1.0", "5"]
+    assert run.stdout.split() == ["0.1.0", "10"]
 
 
 def test_load_by_relative_path_as_the_readme_shows():
@@ -56,7 +56,7 @@ SELECT pack FROM trigger_pack_installs ORDER BY pack;
 
 def test_errors_reach_the_shell_as_sqlite_errors():
     run = shell(f".load {EXT}\n" + SEED_SCHEMA + "SELECT trigger_install('nope');\n", bail=False)
-    assert 'trigger_install(): argument 1 (pack): unknown pack "nope" (packs: default_album, protect, soft_delete, task_state, touch)' in run.stderr
+    assert 'trigger_install(): argument 1 (pack): unknown pack "nope" (packs: counter_cache, counts, default_album, fsm, fts_sync, history, protect, soft_delete, task_state, touch)' in run.stderr
     run = shell(f".load {EXT}\nSELECT trigger_install('task_state');\n", bail=False)
     assert ("trigger_install(): pack task_state needs a table (parameter obs_table): "
             "no table \"obs\" in the main database") in run.stderr
