@@ -98,7 +98,7 @@ class Extension:
             "CREATE TRIGGER IF NOT EXISTS main.{{n}} AFTER INSERT ON {{t}} BEGIN SELECT 1; END;\n",))
         self.own_ddl = dict(h.rows(conn, "SELECT name, sql FROM sqlite_master "
                                          "WHERE type = 'table' AND name LIKE 'trigger%'"))
-        pack_sql = h.rows(conn, "SELECT trigger_pack_sql(?)", (self.packs[0],))[0][0]
+        pack_sql = h.rows(conn, "SELECT trigger_pack_sql('task_state')")[0][0]
         installs = re.search(r"CREATE TABLE IF NOT EXISTS main\.(\w+) (\(.*?\n\));", pack_sql, re.S)
         self.own_ddl[installs.group(1)] = f"CREATE TABLE {installs.group(1)} {installs.group(2)}"
         conn.close()

@@ -117,9 +117,9 @@ def test_installed_triggers_fire_on_connections_without_the_extension(tmp_path):
 
 def test_packs_listing_follows_install_and_uninstall(seed):
     rows = seed.execute("SELECT name, version, installed, installed_version, installed_params FROM trigger_packs").fetchall()
-    assert rows == [("default_album", "1.1.0", 0, None, None), ("protect", "1.0.0", 0, None, None),
-                    ("soft_delete", "1.0.0", 0, None, None), ("task_state", "1.0.0", 0, None, None),
-                    ("touch", "1.0.0", 0, None, None)]
+    assert rows == [(name, "1.1.0" if name == "default_album" else "1.0.0", 0, None, None)
+                    for name in ("counter_cache", "counts", "default_album", "fsm", "fts_sync", "history",
+                                 "protect", "soft_delete", "task_state", "touch")]
     seed.execute("""SELECT trigger_install('task_state', '{"set_state": 3}')""")
     name, installed, params = seed.execute(
         "SELECT name, installed, installed_params FROM trigger_packs WHERE installed"
@@ -137,11 +137,12 @@ def test_packs_listing_follows_install_and_uninstall(seed):
     seed.execute("""SELECT trigger_install('touch', '{"table": "task", "format": "unix"}')""")
     installed, params = seed.execute("SELECT installed, installed_params FROM trigger_packs WHERE name = 'touch'").fetchone()
     assert installed == 2
-    assert sorted((p["table"], p["format"]) for p in json.loads(params)) == [("obs", "iso"), ("task", "unix")]
+    assert sorted((k, p["table"], p["format"]) for k, p in json.loads(params).items()) == [
+        ("obs", "obs", "iso"), ("task", "task", "unix")]
     assert seed.execute("SELECT name FROM trigger_packs WHERE installed").fetchall() == [("touch",)]
     seed.execute("SELECT trigger_uninstall('touch', 'obs')")
     installed, params = seed.execute("SELECT installed, installed_params FROM trigger_packs WHERE name = 'touch'").fetchone()
-    assert installed == 1 and json.loads(params)["table"] == "task"
+    assert installed == 1 and json.loads(params)["task"]["table"] == "task"
     seed.execute("SELECT trigger_uninstall('touch', 'task')")
     assert scalar(seed, "SELECT count(*) FROM trigger_packs WHERE installed") == 0
     assert scalar(seed, "SELECT count(*) FROM sqlite_master WHERE name = 'trigger_pack_installs'") == 0
