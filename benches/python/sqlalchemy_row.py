@@ -24,10 +24,11 @@ import tempfile
 import time
 
 import sqlalchemy
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 import bench_args
+from sa_engine import engine_for
 from interleave import interleaved
 from seed_models import add_default_album, seed_models
 
@@ -44,18 +45,6 @@ Base, User, Album = seed_models()
 event.listen(User, "after_insert", add_default_album)
 
 
-def engine_for(path, extension=None):
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_conn, _record):
-        dbapi_conn.execute("PRAGMA synchronous=OFF")
-        if extension:
-            dbapi_conn.enable_load_extension(True)
-            dbapi_conn.load_extension(extension)
-            dbapi_conn.enable_load_extension(False)
-
-    return engine
 
 
 def fresh_database(tmp):

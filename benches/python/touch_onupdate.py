@@ -26,11 +26,12 @@ import tempfile
 import time
 
 import sqlalchemy
-from sqlalchemy import Integer, String, create_engine, event, select
+from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.schema import FetchedValue
 
 import bench_args
+from sa_engine import engine_for
 from interleave import interleaved
 
 SCHEMA = "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT)"
@@ -59,18 +60,6 @@ def item_model(stamped_by):
 OnupdateItem, PackItem = item_model("onupdate"), item_model("pack")
 
 
-def engine_for(path, extension=None):
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_conn, _record):
-        dbapi_conn.execute("PRAGMA synchronous=OFF")
-        if extension:
-            dbapi_conn.enable_load_extension(True)
-            dbapi_conn.load_extension(extension)
-            dbapi_conn.enable_load_extension(False)
-
-    return engine
 
 
 def fresh_database(tmp, n):
