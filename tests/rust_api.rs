@@ -22,7 +22,7 @@ fn register_adds_the_sql_functions_to_a_rust_connection() {
     let packs: i64 = conn
         .query_row("SELECT count(*) FROM trigger_packs", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(packs, 2);
+    assert_eq!(packs, 10);
     // Registering twice is harmless.
     sqlite_triggers::register(&conn).unwrap();
 }
@@ -52,7 +52,12 @@ fn the_seed_story_through_the_rust_api() {
         .unwrap();
     assert_eq!(state, 7);
     let listed = sqlite_triggers::packs::list(&conn).unwrap();
-    assert!(listed.iter().all(|p| p.installed));
+    let installed: Vec<&str> = listed
+        .iter()
+        .filter(|p| p.installed)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(installed, ["default_album", "task_state"]);
     sqlite_triggers::packs::uninstall(&conn, "task_state").unwrap();
     sqlite_triggers::packs::uninstall(&conn, "default_album").unwrap();
     let left: i64 = conn
@@ -509,4 +514,53 @@ fn a_connection_whose_emit_statement_is_cached_closes_cleanly() {
         assert_eq!(payloads, vec![1, 2]);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_pack_installed_per_table_through_the_rust_api() {
+    let conn = seed();
+    conn.execute_batch(
+        "ALTER TABLE obs ADD COLUMN updated_at TEXT; ALTER TABLE task ADD COLUMN updated_at INTEGER;",
+    )
+    .unwrap();
+    use sqlite_triggers::packs;
+    packs::install(&conn, "touch", Some(r#"{"table": "obs"}"#)).unwrap();
+    packs::install(
+        &conn,
+        "touch",
+        Some(r#"{"table": "task", "format": "unix"}"#),
+    )
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO obs (id, name) VALUES (1, 'o'); INSERT INTO task (obs_id, name) VALUES (1, 't');
+         UPDATE obs SET name = 'p'; UPDATE task SET name = 'u';",
+    )
+    .unwrap();
+    let kinds: (String, String) = conn
+        .query_row(
+            "SELECT (SELECT typeof(updated_at) FROM obs), (SELECT typeof(updated_at) FROM task)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kinds, ("text".to_string(), "integer".to_string()));
+    let touch = packs::list(&conn)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "touch")
+        .unwrap();
+    assert_eq!(
+        (touch.installs, touch.instance.as_deref()),
+        (2, Some("table"))
+    );
+    let e = packs::uninstall(&conn, "touch").unwrap_err().to_string();
+    assert!(e.contains("is installed 2 times (obs, task)"), "{e}");
+    assert_eq!(
+        packs::uninstall_instance(&conn, "touch", Some("OBS")).unwrap(),
+        "uninstalled touch (obs) 1.0.0: trigger obs_touch"
+    );
+    assert!(packs::upgrade_instance(&conn, "touch", None)
+        .unwrap()
+        .contains("touch (task) 1.0.0 is installed, the newest version"));
+    packs::uninstall(&conn, "touch").unwrap();
 }
