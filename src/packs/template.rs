@@ -871,7 +871,9 @@ impl Template {
     /// schema, and it could not be: its table is missing.
     fn derived_is_there(&self, name: &str, params: &Params) -> Result<()> {
         let p = self.param(name);
-        if !p.derived() || !params.get(name).is_null() {
+        // A preview for a table not created yet follows REPLACE through
+        // the rowid only (see render_value); install always works it out.
+        if !p.derived() || !params.get(name).is_null() || p.kind == ParamKind::Conflicts {
             return Ok(());
         }
         let table = p
@@ -915,7 +917,7 @@ impl Template {
             ParamKind::Transitions => self.transitions_sql(def, value, params),
             ParamKind::Conflicts => Ok(match value.as_str() {
                 Some(condition) if !condition.is_empty() => format!("({condition})"),
-                _ => "(0)".to_string(),
+                _ => "(conflicting_row.rowid = new.rowid)".to_string(),
             }),
         }
     }

@@ -76,6 +76,7 @@ from .sqlalchemy import (
     _require_extension,
     compare,
     declared,
+    given_params,
     installed_packs,
     trigger_listen,
 )
@@ -508,7 +509,8 @@ def _pack_objects(connection: Any, packs: Iterable[InstalledPack]) -> Tuple[set,
     tables, indexes, virtual = set(), set(), []
     for pack in packs:
         sql = connection.execute(
-            text("SELECT trigger_pack_sql(:name, :params)"), {"name": pack.name, "params": json.dumps(pack.params)}
+            text("SELECT trigger_pack_sql(:name, :params)"),
+            {"name": pack.name, "params": json.dumps(given_params(pack))},
         ).scalar_one()
         for kind, quoted in _OBJECT.findall(sql):
             name = _fold(quoted.replace('""', '"'))
@@ -574,16 +576,16 @@ def _compare_triggers(autogen_context: Any, upgrade_ops: Any, schemas: Any) -> A
     added: List[MigrateOperation] = []
     for row in result.extra:
         if isinstance(row, InstalledPack):
-            removed.append(UninstallTriggerPackOp(row.name, row.params, row.instance))
+            removed.append(UninstallTriggerPackOp(row.name, given_params(row), row.instance))
         else:
             removed.append(DropListenerOp(row.name, row.table, row.event, row.action, _listener_options(row, row.name)))
     for difference in result.differ:
         row = difference.installed
         if isinstance(row, InstalledPack) and difference.upgrade:
-            added.append(UpgradeTriggerPackOp(row.name, row.params, instance=row.instance))
+            added.append(UpgradeTriggerPackOp(row.name, given_params(row), instance=row.instance))
             continue
         if isinstance(row, InstalledPack):
-            removed.append(UninstallTriggerPackOp(row.name, row.params, row.instance))
+            removed.append(UninstallTriggerPackOp(row.name, given_params(row), row.instance))
         else:
             removed.append(DropListenerOp(row.name, row.table, row.event, row.action, _listener_options(row, row.name)))
         added.append(_create_op(difference.declared, metadatas))

@@ -849,6 +849,14 @@ class Comparison:
 _PACK_OBJECT = re.compile(r'CREATE (TRIGGER|(?:UNIQUE )?INDEX|(?:VIRTUAL )?TABLE) IF NOT EXISTS main\."((?:[^"]|"")*)"')
 
 
+def given_params(pack: "InstalledPack") -> Dict[str, Any]:
+    """An install's recorded parameters as a call may give them again: those
+    the extension works out from the schema at install (a ``conflicts``
+    parameter) left out, since it refuses them."""
+    kinds = ((_pack_catalogue() or {}).get(pack.name) or {}).get("kinds", {})
+    return {k: v for k, v in pack.params.items() if not str(kinds.get(k, "")).startswith("conflicts")}
+
+
 def _pack_object_kind(kind: str) -> str:
     """An object's type in sqlite_master, from its CREATE statement."""
     return kind.split()[-1].lower()
@@ -860,7 +868,7 @@ def _missing_pack_objects(connection: Connection, pack: InstalledPack) -> List[s
     ``trigger_pack_sql`` gives for the parameters installed."""
     try:
         sql = connection.execute(
-            text("SELECT trigger_pack_sql(:name, :params)"), {"name": pack.name, "params": json.dumps(pack.params)}
+            text("SELECT trigger_pack_sql(:name, :params)"), {"name": pack.name, "params": json.dumps(given_params(pack))}
         ).scalar_one()
     except exc.DBAPIError:
         return []  # a pack the extension no longer renders: its version already differs
