@@ -179,7 +179,7 @@ fn double_quoted_strings(clause: &str, columns: &[String]) -> String {
         if t.kind != Kind::Name || !t.closed || !token.starts_with('"') {
             continue;
         }
-        let name = token[1..token.len() - 1].replace("\"\"", "\"");
+        let name = crate::sql::unquote(token);
         if columns.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
             continue;
         }

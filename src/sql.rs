@@ -136,7 +136,7 @@ pub(crate) fn declared_columns(create: &str) -> Vec<String> {
 }
 
 /// A name as SQLite reads it: `"a""b"`, `[a]` and `` `a` `` unquoted.
-fn unquote(text: &str) -> String {
+pub(crate) fn unquote(text: &str) -> String {
     let b = text.as_bytes();
     match (b.first(), b.last()) {
         (Some(b'"'), Some(b'"')) if text.len() >= 2 => {

@@ -302,10 +302,13 @@ fn replace_problems(
                 reinstall.to_string(),
             ));
         }
+        let Some(why) = unfollowed else {
+            continue;
+        };
         let recursive: bool = conn
             .query_row("PRAGMA recursive_triggers", [], |r| r.get(0))
             .map_err(Error::sqlite("reading recursive_triggers"))?;
-        if let (Some(why), false) = (unfollowed, recursive) {
+        if !recursive {
             rows.push((
                 format!(
                     "{why}; pack {} follows those rows through the delete triggers an INSERT \

@@ -524,7 +524,7 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         // A list install derives from the schema (left null) is the
         // install's own: the table may have gained columns since.
         let mut params = params;
-        if let Ok(recorded) = t.resolve(Some(&found.params)) {
+        if let Ok(recorded) = recorded_params(t, &found) {
             for d in t.params.iter().filter(|d| d.derived()) {
                 if resolved.get(&d.name).is_null() {
                     params.set(&d.name, recorded.get(&d.name).clone());
