@@ -906,10 +906,28 @@ pub fn uninstall_instance(conn: &Connection, pack: &str, instance: Option<&str>)
     })
 }
 
+/// The parameters an install record holds, read with the template of its
+/// version, and checked to make the record's own key: a record copied
+/// under another key would otherwise name another install's objects.
+fn record_params(t: &Template, found: &Installed, key: &str) -> Result<Params> {
+    let params = recorded_params(t, found)?;
+    let made = install_key(t, &params);
+    if made != key {
+        return Err(Error::invalid(format!(
+            "the install record of pack {} is damaged: its parameters make the key {}, not {}; \
+             nothing changed (trigger_doctor gives the repair)",
+            key_label(key),
+            display_name(&made),
+            display_name(key)
+        )));
+    }
+    Ok(params)
+}
+
 fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     let found = install_record(conn, key, "")?;
     let t = p.version(conn, &found.version)?;
-    let params = recorded_params(&t, &found)?;
+    let params = record_params(&t, &found, key)?;
     let mut ours = Vec::new();
     for o in &t.objects {
         match presence(conn, &t, o, &params)? {
@@ -1040,19 +1058,20 @@ fn upgrade_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
         key,
         &format!("; install it with trigger_install('{}')", new.name),
     )?;
-    match compare_versions(&found.version, new) {
-        Ordering::Equal => {
-            return Ok(format!(
-                "{} {} is installed, the newest version; nothing changed",
-                key_label(key),
-                found.version
-            ))
-        }
-        Ordering::Greater => return Err(newer_installed(new, &found.version)),
-        Ordering::Less => {}
+    if compare_versions(&found.version, new) == Ordering::Greater {
+        return Err(newer_installed(new, &found.version));
     }
+    // A damaged record is said so, never taken for an install that is up
+    // to date.
     let old = p.version(conn, &found.version)?;
-    let old_params = recorded_params(&old, &found)?;
+    let old_params = record_params(&old, &found, key)?;
+    if compare_versions(&found.version, new) == Ordering::Equal {
+        return Ok(format!(
+            "{} {} is installed, the newest version; nothing changed",
+            key_label(key),
+            found.version
+        ));
+    }
     let before = ours_or_absent(
         conn,
         &old,

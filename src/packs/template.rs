@@ -191,6 +191,10 @@ const VARIABLE: &str = "holds a variable ($, :, @, # or ?), which a trigger cann
 /// The longest expression an `expr` parameter takes, in bytes.
 pub const MAX_EXPR_BYTES: usize = 4096;
 
+/// The most states a `transitions` parameter names: its trigger holds a
+/// message for each pair of them.
+pub const MAX_STATES: usize = 64;
+
 /// The most names an `idents` parameter takes.
 pub const MAX_IDENTS: usize = 2000;
 
@@ -653,6 +657,21 @@ impl Template {
                     return Err(wrong(format!(
                         "{} transitions, more than the {MAX_IDENTS} it takes",
                         moves.len()
+                    )));
+                }
+                let mut states: Vec<&Value> = Vec::new();
+                for m in moves {
+                    for v in m.as_array().into_iter().flatten() {
+                        if !states.contains(&v) {
+                            states.push(v);
+                        }
+                    }
+                }
+                if states.len() > MAX_STATES {
+                    return Err(wrong(format!(
+                        "{} states, more than the {MAX_STATES} it takes: the trigger holds a \
+                         message for each pair of states",
+                        states.len()
                     )));
                 }
                 for (i, m) in moves.iter().enumerate() {
