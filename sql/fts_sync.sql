@@ -2,7 +2,7 @@
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/fts_sync.sql
 -- and creates what SELECT trigger_install('fts_sync') creates.
 -- What install works out from your table's schema is written here as the
--- template's example gives it: {"conflicts":"conflicting_row.rowid = new.rowid"}
+-- template's example gives it: {"conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid"}
 -- For your table, take trigger_pack_sql('fts_sync', params_json) instead.
 BEGIN;
 -- fts_sync 1.0.0 (sqlite-triggers pack)
@@ -14,7 +14,14 @@ BEGIN;
 -- their old text stays in the index. Here the replace trigger keeps those
 -- rows' values first, and the insert trigger takes the ones that are gone
 -- out of the index; the delete trigger clears a row's values when it did
--- fire. Install indexes the table ('rebuild').
+-- fire. An UPDATE OR REPLACE deletes the rows the new values conflict
+-- with in the same way: the update replace trigger, which fires only for
+-- an UPDATE that sets a column a conflict depends on, keeps their values,
+-- and the update trigger takes the ones that are gone out of the index
+-- before it indexes the new values (a row whose rowid the update took
+-- must leave the index first; a note of the updated row itself is one an
+-- INSERT OR IGNORE left, never this update's); the replaced trigger does
+-- it for an update that changes nothing indexed. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main."item_fts" USING fts5("title", content="item");
 CREATE TABLE IF NOT EXISTS main."item_fts_replaced" (replaced_rowid INTEGER PRIMARY KEY, "title");
 CREATE TRIGGER IF NOT EXISTS main."item_fts_replace" BEFORE INSERT ON "item"
@@ -40,8 +47,29 @@ CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"
 CREATE TRIGGER IF NOT EXISTS main."item_au" AFTER UPDATE ON "item"
   WHEN old.rowid IS NOT new.rowid OR old."title" IS NOT new."title" COLLATE BINARY
   BEGIN
+    INSERT INTO "item_fts" ("item_fts", rowid, "title")
+      SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
+      WHERE (replaced_rowid = new.rowid AND replaced_rowid IS NOT old.rowid)
+        OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
+    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");
+  END;
+CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replace" BEFORE UPDATE OF "rowid" ON "item"
+  BEGIN
+    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
+    INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
+      SELECT rowid, "title" FROM "item" AS conflicting_row
+      WHERE (conflicting_row.rowid = new.rowid) AND conflicting_row.rowid IS NOT old.rowid;
+  END;
+CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replaced" AFTER UPDATE OF "rowid" ON "item"
+  WHEN NOT (old.rowid IS NOT new.rowid OR old."title" IS NOT new."title" COLLATE BINARY)
+    AND EXISTS (SELECT 1 FROM "item_fts_replaced")
+  BEGIN
+    INSERT INTO "item_fts" ("item_fts", rowid, "title")
+      SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
+      WHERE NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
+    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
   END;
 INSERT INTO "item_fts" ("item_fts") VALUES ('rebuild');
 CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
@@ -51,6 +79,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","table":"item","tokenize":"","update_trigger":"item_au"}'
+  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","replaced_trigger":"item_fts_update_replaced","table":"item","tokenize":"","update_replace_trigger":"item_fts_update_replace","update_trigger":"item_au"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'fts_sync:item');
 COMMIT;

@@ -152,10 +152,20 @@ pub(crate) fn unique_constraints(
         } else {
             None
         };
+        // The columns the WHERE names: a change of one of them moves a row
+        // into the index, where it can conflict.
+        let mut partial_columns: Vec<String> = Vec::new();
+        for name in partial.iter().flat_map(|w| crate::sql::identifiers(w)) {
+            if let Some(column) = names.iter().find(|c| c.eq_ignore_ascii_case(&name)) {
+                if !partial_columns.contains(column) {
+                    partial_columns.push(column.clone());
+                }
+            }
+        }
         uniques.push(Unique {
             columns: cols,
             partial,
-            partial_columns: Vec::new(),
+            partial_columns,
         });
     }
     Ok(Constraints {
@@ -273,6 +283,43 @@ pub(crate) fn new_row_conflicts(
         probes.push(format!("({probe})"));
     }
     Ok((probes.join(" OR "), constraints.problem))
+}
+
+/// The columns of main's table `table` whose change in an `UPDATE` can
+/// make the row conflict with another, which an `UPDATE OR REPLACE` then
+/// deletes: those of its PRIMARY KEY and UNIQUE constraints, those the
+/// WHERE of a partial unique index names, the INTEGER PRIMARY KEY, and for
+/// a rowid table each name of the rowid no column takes. An `UPDATE OF`
+/// list: SQLite fires such a trigger when the SET names one of them.
+pub(crate) fn conflict_columns(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let found = crate::schema::ordinary_table(conn, table)?;
+    let columns = crate::schema::columns(conn, table)?;
+    let generated: Vec<String> = columns
+        .iter()
+        .filter(|c| matches!(c.hidden, 2 | 3))
+        .map(|c| c.name.clone())
+        .collect();
+    let constraints = unique_constraints(conn, table, &generated)?;
+    let mut names: Vec<String> = Vec::new();
+    let keyed = columns.iter().filter(|c| c.pk > 0).map(|c| &c.name);
+    for name in constraints
+        .uniques
+        .iter()
+        .flat_map(Unique::depends_on)
+        .chain(keyed)
+    {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name.clone());
+        }
+    }
+    if found.has_rowid() {
+        for alias in ["rowid", "_rowid_", "oid"] {
+            if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(alias)) {
+                names.push(alias.to_string());
+            }
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

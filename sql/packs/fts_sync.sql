@@ -6,12 +6,15 @@
 -- param: columns | idents(table) | ["title"] | the columns indexed
 -- param: tokenize | text | "" | FTS5's tokenize option, e.g. "porter"; empty: FTS5's default
 -- param: conflicts | conflicts(table) | null | the rows an INSERT OR REPLACE of a new row deletes: worked out at install from the table's rowid, PRIMARY KEY and UNIQUE constraints
+-- param: conflict_columns | conflict_columns(table) | null | the columns whose change in an UPDATE can make a row conflict with another, which an UPDATE OR REPLACE then deletes: worked out at install with conflicts
 -- param: fts_table | ident | "{table}_fts" | name of the FTS5 table (sqlite-utils' name)
 -- param: insert_trigger | ident | "{table}_ai" | name of the insert trigger (sqlite-utils' name)
 -- param: delete_trigger | ident | "{table}_ad" | name of the delete trigger (sqlite-utils' name)
 -- param: update_trigger | ident | "{table}_au" | name of the update trigger (sqlite-utils' name)
 -- param: replace_trigger | ident | "{table}_fts_replace" | name of the trigger that keeps the values of the rows an INSERT OR REPLACE is about to delete
 -- param: replaced_table | ident | "{table}_fts_replaced" | name of the scratch table where it keeps them
+-- param: update_replace_trigger | ident | "{table}_fts_update_replace" | name of the trigger that keeps the values of the rows an UPDATE OR REPLACE is about to delete
+-- param: replaced_trigger | ident | "{table}_fts_update_replaced" | name of the trigger that takes the rows an UPDATE OR REPLACE deleted out of the index when the update trigger does not fire
 -- requires: table |
 -- object: virtual table | fts_table
 -- object: scratch table | replaced_table
@@ -19,7 +22,9 @@
 -- object: trigger | insert_trigger | table
 -- object: trigger | delete_trigger | table
 -- object: trigger | update_trigger | table
--- example: {"conflicts": "conflicting_row.rowid = new.rowid"}
+-- object: trigger | update_replace_trigger | table
+-- object: trigger | replaced_trigger | table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["rowid"]}
 --
 -- The index holds no copy of the text: FTS5 reads it from the table, and a
 -- row leaves the index by a 'delete' given the values it was indexed with.
@@ -29,7 +34,14 @@
 -- their old text stays in the index. Here the replace trigger keeps those
 -- rows' values first, and the insert trigger takes the ones that are gone
 -- out of the index; the delete trigger clears a row's values when it did
--- fire. Install indexes the table ('rebuild').
+-- fire. An UPDATE OR REPLACE deletes the rows the new values conflict
+-- with in the same way: the update replace trigger, which fires only for
+-- an UPDATE that sets a column a conflict depends on, keeps their values,
+-- and the update trigger takes the ones that are gone out of the index
+-- before it indexes the new values (a row whose rowid the update took
+-- must leave the index first; a note of the updated row itself is one an
+-- INSERT OR IGNORE left, never this update's); the replaced trigger does
+-- it for an update that changes nothing indexed. Install indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main.{{fts_table}} USING fts5({{columns}}, {{#if tokenize}}tokenize={{tokenize}}, {{/if}}content={{table}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}});
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
@@ -55,7 +67,28 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
   WHEN old.rowid IS NOT new.rowid{{#each columns sep=""}} OR old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}}
   BEGIN
+    INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}})
+      SELECT 'delete', replaced_rowid, {{columns}} FROM {{replaced_table}}
+      WHERE (replaced_rowid = new.rowid AND replaced_rowid IS NOT old.rowid)
+        OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE rowid = replaced_rowid);
+    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}}) VALUES ('delete', old.rowid, {{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{fts_table}} (rowid, {{columns}}) VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}});
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{update_replace_trigger}} BEFORE UPDATE OF {{conflict_columns}} ON {{table}}
+  BEGIN
+    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
+    INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}})
+      SELECT rowid, {{columns}} FROM {{table}} AS conflicting_row
+      WHERE {{conflicts}} AND conflicting_row.rowid IS NOT old.rowid;
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{table}}
+  WHEN NOT (old.rowid IS NOT new.rowid{{#each columns sep=""}} OR old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}})
+    AND EXISTS (SELECT 1 FROM {{replaced_table}})
+  BEGIN
+    INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}})
+      SELECT 'delete', replaced_rowid, {{columns}} FROM {{replaced_table}}
+      WHERE NOT EXISTS (SELECT 1 FROM {{table}} WHERE rowid = replaced_rowid);
+    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
   END;
 INSERT INTO {{fts_table}} ({{fts_table}}) VALUES ('rebuild');

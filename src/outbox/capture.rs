@@ -374,25 +374,16 @@ fn find_table(conn: &Connection, name: &str) -> Result<Table> {
         problem: mut replace_problem,
         pk_colls,
     } = unique_constraints(conn, &canonical, &generated)?;
-    // The columns a partial index's WHERE names: a change of one of them
-    // moves a row into the index, where it can conflict.
-    for u in &mut uniques {
-        let Some(w) = &u.partial else { continue };
-        for name in crate::sql::identifiers(w) {
-            let Some(column) = columns.iter().find(|c| c.eq_ignore_ascii_case(&name)) else {
-                continue;
-            };
-            if generated.contains(column) && replace_problem.is_none() {
-                replace_problem = Some(format!(
-                    "the WHERE clause of a partial unique index of {shown} names the generated \
-                     column {}, whose new value a BEFORE UPDATE trigger cannot read, so capture \
-                     cannot tell which rows a REPLACE removes through it",
-                    shorten(column)
-                ));
-            }
-            if !u.partial_columns.contains(column) {
-                u.partial_columns.push(column.clone());
-            }
+    // A partial index's WHERE naming a generated column: a change of the
+    // columns it is made of moves a row into the index unseen.
+    for column in uniques.iter().flat_map(|u| &u.partial_columns) {
+        if generated.contains(column) && replace_problem.is_none() {
+            replace_problem = Some(format!(
+                "the WHERE clause of a partial unique index of {shown} names the generated \
+                 column {}, whose new value a BEFORE UPDATE trigger cannot read, so capture \
+                 cannot tell which rows a REPLACE removes through it",
+                shorten(column)
+            ));
         }
     }
     // The rowid by a name no column takes, when the table has one.

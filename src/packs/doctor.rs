@@ -278,30 +278,30 @@ fn replace_problems(
     for p in t
         .params
         .iter()
-        .filter(|p| p.kind == super::template::ParamKind::Conflicts)
+        .filter(|p| p.kind.worked_out_from_constraints())
     {
         let table = params.text(p.table.as_deref().unwrap_or_default());
         if !table_exists(conn, table)? {
             continue;
         }
-        let (now, unfollowed) =
-            crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?;
-        if params
-            .get(&p.name)
-            .as_str()
-            .is_some_and(|recorded| recorded != now)
-        {
-            rows.push((
-                format!(
-                    "the PRIMARY KEY or UNIQUE constraints of table {} changed since pack {} \
-                     was installed, so the rows an INSERT OR REPLACE deletes through the new \
-                     ones are not followed",
-                    display_name(table),
-                    key_label(key)
-                ),
-                reinstall.to_string(),
-            ));
+        let recorded = params.get(&p.name);
+        if !recorded.is_null() && *recorded != super::from_constraints(conn, p.kind, table)? {
+            let what = format!(
+                "the PRIMARY KEY or UNIQUE constraints of table {} changed since pack {} was \
+                 installed, so the rows an INSERT OR REPLACE or UPDATE OR REPLACE deletes \
+                 through the new ones are not followed",
+                display_name(table),
+                key_label(key)
+            );
+            // conflicts and conflict_columns change together: one row.
+            if !rows.iter().any(|(w, _)| *w == what) {
+                rows.push((what, reinstall.to_string()));
+            }
         }
+        if p.kind != super::template::ParamKind::Conflicts {
+            continue;
+        }
+        let (_, unfollowed) = crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?;
         let Some(why) = unfollowed else {
             continue;
         };

@@ -236,7 +236,7 @@ fn resolve_argument(t: &Template, params_json: Option<&str>) -> Result<Params> {
     if let Some(p) = t
         .params
         .iter()
-        .find(|p| p.kind == ParamKind::Conflicts && user.contains_key(&p.name))
+        .find(|p| p.kind.worked_out_from_constraints() && user.contains_key(&p.name))
     {
         return Err(params_error(Error::invalid(format!(
             "parameter {} of pack {} is worked out at install from the table's constraints; \
@@ -272,19 +272,35 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
         ))
     })?;
     // The rows a REPLACE deletes, from the table's constraints.
-    for p in t.params.iter().filter(|p| p.kind == ParamKind::Conflicts) {
+    for p in t
+        .params
+        .iter()
+        .filter(|p| p.kind.worked_out_from_constraints())
+    {
         let table = p
             .table
             .as_deref()
             .map(|t| out.text(t).to_string())
             .unwrap_or_default();
         if out.get(&p.name).is_null() && table_exists(conn, &table)? {
-            let (condition, _) =
-                crate::conflicts::new_row_conflicts(conn, &table, "conflicting_row")?;
-            out.set(&p.name, Value::String(condition));
+            out.set(&p.name, from_constraints(conn, p.kind, &table)?);
         }
     }
     Ok(out)
+}
+
+/// The value of a parameter install works out from `table`'s constraints
+/// (`conflicts` or `conflict_columns`), as the schema is now.
+pub(crate) fn from_constraints(conn: &Connection, kind: ParamKind, table: &str) -> Result<Value> {
+    Ok(match kind {
+        ParamKind::ConflictColumns => Value::Array(
+            crate::conflicts::conflict_columns(conn, table)?
+                .into_iter()
+                .map(Value::String)
+                .collect(),
+        ),
+        _ => Value::String(crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?.0),
+    })
 }
 
 fn render(p: &Pack, params: &Params) -> Result<String> {

@@ -76,8 +76,8 @@ const ON_UNINSTALL: &str = "-- on uninstall:";
 
 /// The kinds of parameter, as an error suggests them.
 const KINDS: &str = "ident, text, value(TABLE_PARAM.COLUMN_PARAM), idents(TABLE_PARAM), \
-                     choice(WORD, WORD, ...), expr, transitions(TABLE_PARAM.COLUMN_PARAM) or \
-                     conflicts(TABLE_PARAM)";
+                     choice(WORD, WORD, ...), expr, transitions(TABLE_PARAM.COLUMN_PARAM), \
+                     conflicts(TABLE_PARAM) or conflict_columns(TABLE_PARAM)";
 
 /// The longest pack and parameter name.
 const MAX_NAME_CHARS: usize = 64;
@@ -291,7 +291,9 @@ impl Template {
                     }
                 }
             }
-            if (!p.except.is_empty() || p.kind == ParamKind::Conflicts) && !p.default.is_null() {
+            if (!p.except.is_empty() || p.kind.worked_out_from_constraints())
+                && !p.default.is_null()
+            {
                 return Err(at(
                     p.line,
                     format!(
@@ -726,10 +728,14 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
             Some((t, c)) => column = Some((t.trim().to_string(), c.trim().to_string())),
             None => return Err(how(&format!("{}(TABLE_PARAM.COLUMN_PARAM)", kind.name()))),
         },
-        (ParamKind::Conflicts, Some(t)) if !t.is_empty() && !t.contains([',', '.', '-']) => {
+        (ParamKind::Conflicts | ParamKind::ConflictColumns, Some(t))
+            if !t.is_empty() && !t.contains([',', '.', '-']) =>
+        {
             table = Some(t.to_string())
         }
-        (ParamKind::Conflicts, _) => return Err(how("conflicts(TABLE_PARAM)")),
+        (ParamKind::Conflicts | ParamKind::ConflictColumns, _) => {
+            return Err(how(&format!("{}(TABLE_PARAM)", kind.name())))
+        }
         (ParamKind::Value | ParamKind::Transitions, None) | (_, Some(_))
             if !matches!(kind, ParamKind::Idents | ParamKind::Choice) =>
         {

@@ -138,6 +138,11 @@ pub enum ParamKind {
     /// rowid, PRIMARY KEY and UNIQUE constraints (never given), written as
     /// a condition over `conflicting_row` and `new`.
     Conflicts,
+    /// The columns whose change in an `UPDATE` can make a row conflict
+    /// with another, which an `UPDATE OR REPLACE` then deletes: worked out
+    /// at install like `conflicts` (never given), written as an `UPDATE
+    /// OF` list.
+    ConflictColumns,
     /// The moves a column's value may make (`[["draft", "published"], …]`):
     /// written as an expression that is NULL for a listed move of the
     /// column from `old` to `new`, and for any other raises an error naming
@@ -149,11 +154,16 @@ impl ParamDef {
     /// Whether install works its value out from the schema (and records
     /// it), rather than taking it from the user.
     pub fn derived(&self) -> bool {
-        self.kind == ParamKind::Conflicts || !self.except.is_empty()
+        self.kind.worked_out_from_constraints() || !self.except.is_empty()
     }
 }
 
 impl ParamKind {
+    /// Whether install works the value out from the table's constraints.
+    pub(crate) fn worked_out_from_constraints(self) -> bool {
+        matches!(self, Self::Conflicts | Self::ConflictColumns)
+    }
+
     pub(crate) fn parse(word: &str) -> Option<Self> {
         match word {
             "ident" => Some(Self::Ident),
@@ -164,6 +174,7 @@ impl ParamKind {
             "expr" => Some(Self::Expr),
             "transitions" => Some(Self::Transitions),
             "conflicts" => Some(Self::Conflicts),
+            "conflict_columns" => Some(Self::ConflictColumns),
             _ => None,
         }
     }
@@ -179,6 +190,7 @@ impl ParamKind {
             Self::Expr => "expr",
             Self::Transitions => "transitions",
             Self::Conflicts => "conflicts",
+            Self::ConflictColumns => "conflict_columns",
         }
     }
 }
@@ -583,6 +595,7 @@ impl Template {
                 literal(value).map_err(|e| wrong(e.to_string()))?;
             }
             ParamKind::Idents if value.is_null() && !p.except.is_empty() => {}
+            ParamKind::ConflictColumns if value.is_null() => {}
             ParamKind::Conflicts => match value {
                 Value::Null => {}
                 Value::String(s) => {
@@ -595,7 +608,7 @@ impl Template {
                     )))
                 }
             },
-            ParamKind::Idents => {
+            ParamKind::Idents | ParamKind::ConflictColumns => {
                 let names = value.as_array().ok_or_else(|| {
                     wrong(format!(
                         "expected a list of names (a JSON array of strings), got {}",
@@ -892,7 +905,7 @@ impl Template {
         let p = self.param(name);
         // A preview for a table not created yet follows REPLACE through
         // the rowid only (see render_value); install always works it out.
-        if !p.derived() || !params.get(name).is_null() || p.kind == ParamKind::Conflicts {
+        if !p.derived() || !params.get(name).is_null() || p.kind.worked_out_from_constraints() {
             return Ok(());
         }
         let table = p
@@ -921,7 +934,8 @@ impl Template {
             ParamKind::Ident => quote_ident(value.as_str().unwrap_or_default()),
             ParamKind::Text => quote_text(value.as_str().unwrap_or_default()),
             ParamKind::Value => literal(value),
-            ParamKind::Idents => Ok(value
+            ParamKind::ConflictColumns if value.is_null() => quote_ident("rowid"),
+            ParamKind::Idents | ParamKind::ConflictColumns => Ok(value
                 .as_array()
                 .map(|a| {
                     a.iter()

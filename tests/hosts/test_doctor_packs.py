@@ -289,11 +289,11 @@ def test_a_pack_table_dropped_or_taken_is_reported_and_never_dropped_for_you():
         INSERT INTO post(id) VALUES (1);
     """)
     conn.execute("SELECT trigger_install('counter_cache')")
-    # The recorded parameters but `conflicts`, which install works out from
-    # the table's constraints and refuses to be given.
+    # The recorded parameters but `conflicts` and `conflict_columns`, which
+    # install works out from the table's constraints and refuses to be given.
     given = json.loads(scalar(conn, "SELECT params FROM trigger_pack_installs"))
-    assert "conflicts" in given
-    del given["conflicts"]
+    assert given["conflict_columns"] == ["id", "rowid", "_rowid_", "oid"]
+    del given["conflicts"], given["conflict_columns"]
     repair = f"SELECT trigger_install('counter_cache', '{json.dumps(given, separators=(',', ':'), sort_keys=True)}')"
     assert doctor(conn) == []
     conn.execute("DROP TABLE comment_comment_count_replaced")

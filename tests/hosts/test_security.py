@@ -490,6 +490,8 @@ def values(pack, param):
     if d.kind == "conflicts":
         # Worked out at install; never given.
         return [(v, {}, None, REFUSE) for v in ["1", "conflicting_row.rowid = new.rowid", "", None, 1]]
+    if d.kind == "conflict_columns":
+        return [(v, {}, None, REFUSE) for v in [["rowid"], [], ["x\"); DROP TABLE canary; --"], None, "id"]]
     if d.kind == "transitions":
         states = [n for n in HOSTILE_NAMES if n not in ("x",)]
         return ([([["a", "b"]], {}, None, WORK), ([["a", "b"], ["b", "a"]], {}, None, WORK)]
@@ -559,8 +561,8 @@ def test_every_pack_and_parameter_is_covered(h):
         for param in params:
             kind = TEMPLATES[pack][param].kind
             assert kind in ("ident", "text", "value", "idents", "choice", "expr", "transitions",
-                            "conflicts"), (pack, param)
-            assert kind == "conflicts" or any(outcome == WORK for *_, outcome in values(pack, param)), (pack, param)
+                            "conflicts", "conflict_columns"), (pack, param)
+            assert kind in ("conflicts", "conflict_columns") or any(outcome == WORK for *_, outcome in values(pack, param)), (pack, param)
 
 
 def cases(h_name):
@@ -645,7 +647,7 @@ def test_hostile_pack_parameter(h, pack, param):
         instance = one(h, conn, "SELECT instance FROM trigger_packs WHERE name = ?", pack)
         if instance is not None:  # a pack installed per table: keyed by instance
             installed = next(iter(installed.values()))
-        if TEMPLATES[pack][param].kind != "conflicts":
+        if TEMPLATES[pack][param].kind not in ("conflicts", "conflict_columns"):
             assert installed[param] == value
         assert one(h, conn, "SELECT trigger_uninstall(?)", pack).startswith(f"uninstalled {pack}"), where
         kept = p.get(KEPT_TABLES.get(pack, ""), None)

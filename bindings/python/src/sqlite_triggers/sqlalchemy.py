@@ -852,9 +852,10 @@ _PACK_OBJECT = re.compile(r'CREATE (TRIGGER|(?:UNIQUE )?INDEX|(?:VIRTUAL )?TABLE
 def given_params(pack: "InstalledPack") -> Dict[str, Any]:
     """An install's recorded parameters as a call may give them again: those
     the extension works out from the schema at install (a ``conflicts``
-    parameter) left out, since it refuses them."""
+    or ``conflict_columns`` parameter) left out, since it refuses them."""
     kinds = ((_pack_catalogue() or {}).get(pack.name) or {}).get("kinds", {})
-    return {k: v for k, v in pack.params.items() if not str(kinds.get(k, "")).startswith("conflicts")}
+    derived = ("conflicts(", "conflict_columns(")
+    return {k: v for k, v in pack.params.items() if not str(kinds.get(k, "")).startswith(derived)}
 
 
 def _pack_object_kind(kind: str) -> str:
