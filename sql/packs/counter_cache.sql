@@ -20,7 +20,7 @@
 -- param: replace_trigger | ident | "{name}_replace" | name of the trigger that notes the parents of the child rows an INSERT OR REPLACE is about to delete
 -- param: replaced_table | ident | "{name}_replaced" | name of the scratch table where it notes it
 -- param: update_replace_trigger | ident | "{name}_update_replace" | name of the trigger that notes the parents of the child rows an UPDATE OR REPLACE is about to delete
--- param: replaced_trigger | ident | "{name}_update_replaced" | name of the trigger that recounts them after the update
+-- param: update_replaced_trigger | ident | "{name}_update_replaced" | name of the trigger that recounts them after the update
 -- requires: child_table | child_fk child_key
 -- requires: parent_table | parent_key parent_column
 -- object: index | index_name | child_table
@@ -30,15 +30,16 @@
 -- object: trigger | update_trigger | child_table
 -- object: trigger | delete_trigger | child_table
 -- object: trigger | update_replace_trigger | child_table
--- object: trigger | replaced_trigger | child_table
--- example: {"conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["rowid"]}
+-- object: trigger | update_replaced_trigger | child_table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["id", "rowid", "_rowid_", "oid"]}
 --
 -- Each change recounts the parents it touches from the children as they
 -- are, through the index, so a change of foreign key, of the counted
 -- condition or of the summed value, and an UPSERT leave the count right.
 -- An INSERT OR REPLACE deletes the rows the new one conflicts with without
 -- firing delete triggers while recursive_triggers is off: the replace
--- trigger notes their parents first, and the insert trigger recounts them
+-- trigger, which runs only when the new row conflicts with one, notes their
+-- parents first, and the insert trigger recounts them
 -- too, and the replaced rows themselves, which are parents in a tree (a
 -- note of a row that stays costs an extra recount, never a wrong count).
 -- An UPDATE OR REPLACE deletes the rows the new values conflict with in
@@ -52,6 +53,7 @@
 CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{child_table}}({{child_fk}});
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{child_table}}
+  WHEN EXISTS (SELECT 1 FROM {{child_table}} AS conflicting_row WHERE {{conflicts}})
   BEGIN
     DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
     INSERT INTO {{replaced_table}} (child_key, parent)
@@ -81,7 +83,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{update_replace_trigger}} BEFORE UPDATE OF {{
       SELECT {{child_key}}, {{child_fk}} FROM {{child_table}} AS conflicting_row
       WHERE {{conflicts}} AND conflicting_row.{{child_key}} IS NOT old.{{child_key}};
   END;
-CREATE TRIGGER IF NOT EXISTS main.{{replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{child_table}}
+CREATE TRIGGER IF NOT EXISTS main.{{update_replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{child_table}}
   WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
   BEGIN
     UPDATE {{parent_table}} SET {{parent_column}} = (

@@ -12,35 +12,39 @@
 -- param: delete_trigger | ident | "{table}_counts_delete" | name of the delete trigger (sqlite-utils' name)
 -- param: replace_trigger | ident | "{table}_counts_replace" | name of the trigger that notes the rows an INSERT OR REPLACE is about to delete
 -- param: replaced_table | ident | "{table}_counts_replaced" | name of the scratch table where it notes it
+-- param: insert_replaced_trigger | ident | "{table}_counts_insert_replaced" | name of the trigger that takes the rows an INSERT OR REPLACE deleted off the count
 -- param: update_replace_trigger | ident | "{table}_counts_update_replace" | name of the trigger that notes the rows an UPDATE OR REPLACE is about to delete
--- param: update_trigger | ident | "{table}_counts_update" | name of the trigger that takes the ones an UPDATE OR REPLACE deleted off the count
+-- param: update_replaced_trigger | ident | "{table}_counts_update_replaced" | name of the trigger that takes the ones an UPDATE OR REPLACE deleted off the count
 -- requires: table | key
 -- object: table | counts_table
 -- object: scratch table | replaced_table
 -- object: trigger | replace_trigger | table
 -- object: trigger | insert_trigger | table
 -- object: trigger | delete_trigger | table
+-- object: trigger | insert_replaced_trigger | table
 -- object: trigger | update_replace_trigger | table
--- object: trigger | update_trigger | table
--- example: {"conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["rowid"]}
+-- object: trigger | update_replaced_trigger | table
+-- example: {"conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["id", "rowid", "_rowid_", "oid"]}
 --
 -- sqlite-utils' enable_counts() adds one per insert and takes one per
 -- delete. An INSERT OR REPLACE deletes the rows the new one conflicts with
 -- (on the rowid, the PRIMARY KEY or a UNIQUE constraint) without firing
 -- delete triggers while recursive_triggers is off, so there its count grows
--- by one each time. Here the replace trigger notes those rows first, and the
--- insert trigger takes off the ones that are gone; the delete trigger clears
--- the note of a row when it did fire. An UPDATE OR REPLACE (or an UPDATE
--- under a constraint declared ON CONFLICT REPLACE) deletes the rows the
--- new values conflict with in the same way: the update triggers, which
--- fire only for an UPDATE that sets a column a conflict depends on, note
--- them and take off the ones that are gone. Install counts the table.
+-- by one each time. Here the replace trigger, which runs only when the new
+-- row conflicts with one, notes those rows first, and the insert replaced
+-- trigger takes off the ones that are gone; the delete trigger clears the
+-- note of a row when it did fire. An UPDATE OR REPLACE (or an UPDATE under
+-- a constraint declared ON CONFLICT REPLACE) deletes the rows the new
+-- values conflict with in the same way: the update triggers, which fire
+-- only for an UPDATE that sets a column a conflict depends on, note them
+-- and take off the ones that are gone. Install counts the table.
 CREATE TABLE IF NOT EXISTS main.{{counts_table}} (
    "table" TEXT PRIMARY KEY,
    count INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_key PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
+  WHEN EXISTS (SELECT 1 FROM {{table}} AS conflicting_row WHERE {{conflicts}})
   BEGIN
     DELETE FROM {{replaced_table}} WHERE replaced_key IS NOT NULL;
     INSERT INTO {{replaced_table}} (replaced_key)
@@ -48,13 +52,17 @@ CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
-    INSERT INTO {{counts_table}} ("table", count)
-      VALUES ({{name}}, 1 - (
+    INSERT INTO {{counts_table}} ("table", count) VALUES ({{name}}, 1)
+      ON CONFLICT ("table") DO UPDATE SET count = count + 1;
+  END;
+CREATE TRIGGER IF NOT EXISTS main.{{insert_replaced_trigger}} AFTER INSERT ON {{table}}
+  WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
+  BEGIN
+    UPDATE {{counts_table}} SET count = count - (
         SELECT count(*) FROM {{replaced_table}}
         WHERE replaced_key = new.{{key}}
-          OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE {{key}} = replaced_key)
-      ))
-      ON CONFLICT ("table") DO UPDATE SET count = count + excluded.count;
+          OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE {{key}} = replaced_key))
+      WHERE "table" = {{name}};
     DELETE FROM {{replaced_table}} WHERE replaced_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
@@ -70,7 +78,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{update_replace_trigger}} BEFORE UPDATE OF {{
       SELECT {{key}} FROM {{table}} AS conflicting_row
       WHERE {{conflicts}} AND conflicting_row.{{key}} IS NOT old.{{key}};
   END;
-CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{table}}
+CREATE TRIGGER IF NOT EXISTS main.{{update_replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{table}}
   WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
   BEGIN
     UPDATE {{counts_table}} SET count = count - (

@@ -15,7 +15,7 @@
 -- param: delete_trigger | ident | "{table}_delete_history" | name of the delete trigger
 -- param: replace_trigger | ident | "{table}_replace_history" | name of the trigger that keeps the values of the rows an INSERT OR REPLACE is about to delete
 -- param: update_replace_trigger | ident | "{table}_update_replace_history" | name of the trigger that keeps the values of the rows an UPDATE OR REPLACE is about to delete
--- param: replaced_trigger | ident | "{table}_replaced_history" | name of the trigger that records the rows an UPDATE OR REPLACE deleted
+-- param: update_replaced_trigger | ident | "{table}_update_replaced_history" | name of the trigger that records the rows an UPDATE OR REPLACE deleted
 -- param: replaced_table | ident | "{table}_history_replaced" | name of the scratch table where the values are kept
 -- requires: table |
 -- object: table | history_table
@@ -26,8 +26,8 @@
 -- object: trigger | update_trigger | table
 -- object: trigger | delete_trigger | table
 -- object: trigger | update_replace_trigger | table
--- object: trigger | replaced_trigger | table
--- example: {"columns": ["id", "title"], "conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["rowid"]}
+-- object: trigger | update_replaced_trigger | table
+-- example: {"columns": ["id", "title"], "conflicts": "conflicting_row.rowid = new.rowid", "conflict_columns": ["id", "rowid", "_rowid_", "oid"]}
 --
 -- sqlite-history's shape: one row per change, _rowid the row's rowid, the
 -- recorded columns (an insert's values; an update's new values of the
@@ -40,11 +40,13 @@
 -- changes no recorded column is not recorded. An INSERT OR REPLACE or
 -- UPDATE OR REPLACE deletes the rows the new values conflict with (on the
 -- rowid, the PRIMARY KEY or a UNIQUE constraint) without firing delete
--- triggers while recursive_triggers is off: the replace triggers keep
--- those rows' values first, and the insert trigger, or the replaced
--- trigger after an update, records a delete for each one that is gone; the
--- delete trigger forgets a row's values when it did fire. Install records
--- each row that has no history yet as version 1.
+-- triggers while recursive_triggers is off: the replace trigger (which
+-- runs only when the new row conflicts with one) and the update replace
+-- trigger keep those rows' values and next version first, and the insert
+-- trigger, before it records the insert, or the update replaced trigger
+-- records a delete for each one that is gone; the delete trigger forgets a
+-- row's values when it did fire. Install records each row that has no
+-- history yet as version 1.
 CREATE TABLE IF NOT EXISTS main.{{history_table}} (
     _rowid INTEGER,
 {{#each columns sep=",
@@ -56,18 +58,20 @@ CREATE TABLE IF NOT EXISTS main.{{history_table}} (
     _who
 );
 CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{history_table}} (_rowid, _version);
-CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}});
+CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}}, replaced_version);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
+  WHEN EXISTS (SELECT 1 FROM {{table}} AS conflicting_row WHERE {{conflicts}})
   BEGIN
     DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
-    INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}})
-      SELECT rowid, {{columns}} FROM {{table}} AS conflicting_row WHERE {{conflicts}};
+    INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}}, replaced_version)
+      SELECT rowid, {{columns}},
+        coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = conflicting_row.rowid), 0) + 1
+      FROM {{table}} AS conflicting_row WHERE {{conflicts}};
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
   BEGIN
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
-      SELECT replaced_rowid, {{columns}},
-        coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = replaced_rowid), 0) + 1,
+      SELECT replaced_rowid, {{columns}}, replaced_version,
         CAST((julianday('now') - 2440587.5) * 86400 * 1000 AS INTEGER),
         -1, 'delete', {{#if who}}{{who}}{{else}}NULL{{/if}}
       FROM {{replaced_table}}
@@ -105,7 +109,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{update_replace_trigger}} BEFORE UPDATE OF {{
       SELECT rowid, {{columns}} FROM {{table}} AS conflicting_row
       WHERE {{conflicts}} AND conflicting_row.rowid IS NOT old.rowid;
   END;
-CREATE TRIGGER IF NOT EXISTS main.{{replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{table}}
+CREATE TRIGGER IF NOT EXISTS main.{{update_replaced_trigger}} AFTER UPDATE OF {{conflict_columns}} ON {{table}}
   WHEN EXISTS (SELECT 1 FROM {{replaced_table}})
   BEGIN
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
