@@ -27,6 +27,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -328,18 +329,43 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(None);
     }
-    conn.query_row(
-        &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
-        [pack],
-        |r| {
-            Ok(Installed {
-                version: r.get(0)?,
-                params: r.get(1)?,
-            })
-        },
-    )
-    .optional()
-    .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
+    let record = conn
+        .query_row(
+            &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
+            [pack],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    match record {
+        None => Ok(None),
+        Some((SqlValue::Text(version), SqlValue::Text(params))) => {
+            Ok(Some(Installed { version, params }))
+        }
+        Some((version, params)) => {
+            let (column, value) = match version {
+                SqlValue::Text(_) => ("params", params),
+                other => ("version", other),
+            };
+            Err(Error::invalid(format!(
+                "the install record of pack {} is damaged: its {column} is {}, not text; \
+                 trigger_doctor gives the repair",
+                key_label(pack),
+                held(&value)
+            )))
+        }
+    }
+}
+
+/// What a value of a pack table holds, as messages name it.
+fn held(value: &SqlValue) -> &'static str {
+    match value {
+        SqlValue::Null => "NULL",
+        SqlValue::Integer(_) => "an integer",
+        SqlValue::Real(_) => "a real",
+        SqlValue::Blob(_) => "a blob",
+        SqlValue::Text(_) => "text",
+    }
 }
 
 /// The key of an install in [`INSTALLS_TABLE`]: the pack's name, and for a
@@ -523,12 +549,17 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         }
         // A list install derives from the schema (left null) is the
         // install's own: the table may have gained columns since.
+        // A damaged record is said so: its text, which may be anything,
+        // is not quoted as the parameters installed.
+        let recorded = recorded_params(t, &found).map_err(|e| {
+            Error::invalid(format!(
+                "{e}; nothing changed (trigger_doctor gives the repair)"
+            ))
+        })?;
         let mut params = params;
-        if let Ok(recorded) = recorded_params(t, &found) {
-            for d in t.params.iter().filter(|d| d.derived()) {
-                if resolved.get(&d.name).is_null() {
-                    params.set(&d.name, recorded.get(&d.name).clone());
-                }
+        for d in t.params.iter().filter(|d| d.derived()) {
+            if resolved.get(&d.name).is_null() {
+                params.set(&d.name, recorded.get(&d.name).clone());
             }
         }
         if !same_params(&found.params, &params) {
@@ -1317,8 +1348,12 @@ pub struct PackRow {
     pub name: String,
     /// The newest version, the one that installs.
     pub version: String,
+    /// What the pack does; for a pack with a damaged row in the pack
+    /// tables, what is damaged too.
     pub description: String,
-    pub params: String,
+    /// The defaults, as JSON; `None` for a registered pack whose template
+    /// is damaged.
+    pub params: Option<String>,
     pub installed: bool,
     /// How many times it is installed: once at most, but once per instance
     /// for a pack with an `-- instance:` parameter.
@@ -1338,51 +1373,105 @@ pub struct PackRow {
 }
 
 /// Every pack, built-in and registered, sorted by name, with its install
-/// state in the main database of `conn`.
+/// state in the main database of `conn`. A damaged row of the pack tables
+/// (changed by hand) fails no listing: its pack is listed with the damage
+/// in its description, which says where the repair is.
 pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
-    let mut packs: Vec<Pack> = catalog().iter().map(Pack::builtin).collect();
+    // A registered pack whose newest template cannot be read: its name, the
+    // version stored and why.
+    let mut packs: Vec<std::result::Result<Pack, (String, String, String)>> =
+        catalog().iter().map(|t| Ok(Pack::builtin(t))).collect();
     for name in registry::names(conn)? {
         // A registered pack never shadows a built-in one of its name (one
         // an older release did not have, say).
-        if builtin::taken(&name).is_none() {
-            packs.extend(registry::newest(conn, &name)?.map(Pack::registered));
+        if builtin::taken(&name).is_some() {
+            continue;
+        }
+        match registry::newest(conn, &name) {
+            Ok(found) => packs.extend(found.map(|f| Ok(Pack::registered(f)))),
+            Err(Error::Invalid(why)) => {
+                let version = registry::versions(conn, &name)?
+                    .into_iter()
+                    .max_by_key(|v| version_key(v))
+                    .unwrap_or_default();
+                packs.push(Err((name, version, why)));
+            }
+            Err(e) => return Err(e),
         }
     }
-    packs.sort_by(|a, b| a.template.name.cmp(&b.template.name));
+    let name_of = |p: &std::result::Result<Pack, (String, String, String)>| match p {
+        Ok(p) => p.template.name.clone(),
+        Err((name, _, _)) => name.clone(),
+    };
+    packs.sort_by_key(name_of);
     packs
         .into_iter()
         .map(|p| {
-            let t = &p.template;
+            let name = name_of(&p);
             let mut found = Vec::new();
+            let mut damage = Vec::new();
             let mut by_instance = Map::new();
-            for key in install_keys(conn, &t.name)? {
-                if let Some(f) = installed(conn, &key)? {
-                    let params = serde_json::from_str(&f.params)
-                        .unwrap_or_else(|_| Value::String(f.params.clone()));
-                    by_instance.insert(split_key(&key).1.unwrap_or_default().to_string(), params);
-                    found.push(f);
+            for key in install_keys(conn, &name)? {
+                match installed(conn, &key) {
+                    Ok(Some(f)) => {
+                        let params = serde_json::from_str(&f.params)
+                            .unwrap_or_else(|_| Value::String(f.params.clone()));
+                        by_instance
+                            .insert(split_key(&key).1.unwrap_or_default().to_string(), params);
+                        found.push(f);
+                    }
+                    Ok(None) => {}
+                    Err(Error::Invalid(why)) => damage.push(why),
+                    Err(e) => return Err(e),
                 }
             }
             // The oldest version; for a pack installed per table, each
             // install's parameters under its instance.
             found.sort_by_key(|f| version_key(&f.version));
-            let installed_params = match (&t.instance, &found[..]) {
+            let per_instance = match &p {
+                Ok(p) => p.template.instance.is_some(),
+                Err(_) => by_instance.keys().any(|k| !k.is_empty()),
+            };
+            let installed_params = match (per_instance, &found[..]) {
                 (_, []) => None,
-                (None, [one, ..]) => Some(one.params.clone()),
-                (Some(_), _) => Some(Value::Object(by_instance).to_string()),
+                (false, [one, ..]) => Some(one.params.clone()),
+                (true, _) => Some(Value::Object(by_instance).to_string()),
+            };
+            let installs = found.len() + damage.len();
+            let installed_version = found.first().map(|f| f.version.clone());
+            let Ok(p) = p else {
+                let (name, version, why) = p.unwrap_err();
+                return Ok(PackRow {
+                    name,
+                    version,
+                    description: why,
+                    params: None,
+                    installed: installs > 0,
+                    installs,
+                    installed_version,
+                    installed_params,
+                    upgradable: false,
+                    registered: true,
+                    instance: None,
+                });
+            };
+            let t = &p.template;
+            let description = match &damage[..] {
+                [] => t.description.clone(),
+                _ => format!("{} ({})", t.description, damage.join("; ")),
             };
             Ok(PackRow {
-                name: t.name.clone(),
+                name,
                 version: t.version.clone(),
-                description: t.description.clone(),
-                params: t.defaults_json(),
-                installed: !found.is_empty(),
-                installs: found.len(),
+                description,
+                params: Some(t.defaults_json()),
+                installed: installs > 0,
+                installs,
                 upgradable: found.iter().any(|f| {
                     compare_versions(&f.version, t) == Ordering::Less
                         && p.version(conn, &f.version).is_ok()
                 }),
-                installed_version: found.first().map(|f| f.version.clone()),
+                installed_version,
                 installed_params,
                 registered: p.registered.is_some(),
                 instance: t.instance.clone(),
@@ -1410,7 +1499,7 @@ impl crate::ffi::RowSource for PacksTable {
                     Value::Text(p.name),
                     Value::Text(p.version),
                     Value::Text(p.description),
-                    Value::Text(p.params),
+                    p.params.map_or(Value::Null, Value::Text),
                     Value::Integer(p.installs as i64),
                     p.installed_version.map_or(Value::Null, Value::Text),
                     p.installed_params.map_or(Value::Null, Value::Text),

@@ -378,6 +378,78 @@ def test_a_damaged_record_of_other_parameters_names_the_update_to_make(conn):
     assert conn.execute("SELECT album_name FROM album WHERE user_id = 100").fetchall() == [("first",)]
 
 
+NAMES = ["album_count", "counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect",
+         "soft_delete", "task_state", "touch"]
+TASK_STATE_DOES = "When an obs row's state is updated to 2, the tasks of that obs get state 2."
+RECORD_REPAIR = ("correct its row of main.trigger_pack_installs: pack, version and params hold the pack's name, the "
+                 "version installed and the JSON object of its parameters, as text")
+
+
+def listing(conn):
+    return conn.execute("SELECT name, version, description, params IS NOT NULL, installed, installed_version, "
+                        "installed_params IS NOT NULL FROM trigger_packs").fetchall()
+
+
+def test_a_blob_in_an_install_record_fails_no_listing_and_the_doctor_names_it(conn):
+    conn.execute("UPDATE trigger_pack_installs SET params = CAST(params AS BLOB) WHERE pack = 'task_state'")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    assert rows[NAMES.index("task_state")] == (
+        "task_state", "1.0.0",
+        TASK_STATE_DOES + " (the install record of pack task_state is damaged: its params is a blob, not text; "
+        "trigger_doctor gives the repair)", 1, 1, None, 0)
+    assert rows[NAMES.index("default_album")][4:] == (1, "1.1.0", 1)
+    assert doctor(conn) == [(
+        "pack", "task_state",
+        f"the install record of pack task_state is damaged: its params is a blob, not text, so the pack's triggers "
+        f"and indexes {CANNOT}", RECORD_REPAIR)]
+    for call in ("trigger_install('task_state')", "trigger_uninstall('task_state')", "trigger_upgrade('task_state')"):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT {call}")
+        assert str(e.value) == (
+            f"{call.split('(')[0]}(): the install record of pack task_state is damaged: its params is a blob, not "
+            "text; trigger_doctor gives the repair")
+    conn.execute("UPDATE trigger_pack_installs SET params = CAST(params AS TEXT) WHERE pack = 'task_state'")
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("SET template = CAST(template AS BLOB)", "its template is a blob, not text"),
+    ("SET template = replace(template, '-- pack: album_count', '-- pack: album_total')",
+     'its text is pack "album_total" "1.0.0"'),
+])
+def test_a_damaged_registered_template_fails_no_listing_and_the_doctor_names_it(conn, damage, why):
+    text = scalar(conn, "SELECT template FROM trigger_pack_templates")
+    conn.execute(f"UPDATE trigger_pack_templates {damage}")
+    damaged = (f'the registered template of pack "album_count" "1.0.0" in trigger_pack_templates is damaged: {why}; '
+               "delete its row and register it again, or trigger_pack_unregister('album_count') when it is not "
+               "installed")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    assert rows[0] == ("album_count", "1.0.0", damaged, 0, 1, "1.0.0", 1)
+    assert rows[NAMES.index("task_state")][2:] == (TASK_STATE_DOES, 1, 1, "1.0.0", 1)
+    assert doctor(conn) == [(
+        "pack", "album_count", damaged,
+        "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
+        "template again with trigger_pack_register")]
+    conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
+    conn.execute("SELECT trigger_pack_register(?)", (text,))
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_installing_over_a_damaged_record_names_the_damage_not_the_record(conn):
+    damaged = '{"trigger_name": "' + "x" * 5000 + '", "obs_table": 5}'
+    conn.execute("UPDATE trigger_pack_installs SET params = ? WHERE pack = 'task_state'", (damaged,))
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_install('task_state')")
+    assert str(e.value) == (
+        "trigger_install(): the install record of pack task_state is damaged: parameter obs_table of pack "
+        "task_state: expected a name (a JSON string), got a number; nothing changed (trigger_doctor gives the "
+        "repair)")
+
+
 @pytest.mark.parametrize("version, unknown", [
     ("1.2.0", "newer than 1.0.0, the newest version this database and extension know"),
     ("0.9.0", "a version this database and extension do not know (the newest is 1.0.0)"),
