@@ -4,7 +4,7 @@
 -- instance: table
 -- param: table | ident | "item" | table whose changes are recorded (one install per table); a rowid table
 -- param: exclude | idents(table) | [] | columns left out of the history (their changes alone are not recorded)
--- param: columns | idents(table - exclude) | null | the columns recorded: every column of the table but exclude, listed at install
+-- param: columns | idents(table - exclude, max 62) | null | the columns recorded (at most 62: _mask has a bit for each): every column of the table but exclude, listed at install
 -- param: who | expr | "" | an expression recorded with each change, e.g. (SELECT user_id FROM app_session) for a table your application writes; empty: NULL
 -- param: history_table | ident | "_{table}_history" | name of the history table (sqlite-history's name and shape)
 -- param: index_name | ident | "idx_{table}_history_rowid" | name of the index on the history's _rowid and _version, which finds a row's last version

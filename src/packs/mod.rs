@@ -216,10 +216,90 @@ fn lookup(conn: &Connection, name: &str) -> Result<Option<Pack>> {
 pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let p = find_argument(conn, pack)?;
     let params = resolve_argument(&p.template, params_json)?;
-    render(
-        &p,
-        &typed(conn, &p.template, &params).map_err(params_error)?,
-    )
+    let typed = typed(conn, &p.template, &params).map_err(params_error)?;
+    check_list_sizes(&p.template, &params, &typed).map_err(params_error)?;
+    render(&p, &typed)
+}
+
+/// The most names a list written as an operator chain takes (`new.a IS NOT
+/// old.a OR new.b IS NOT old.b ...`): SQLite nests such a chain one level
+/// per name, and refuses an expression nested more than 1000 deep
+/// (SQLITE_MAX_EXPR_DEPTH); the expression around the chain takes some.
+pub const MAX_CHAINED_IDENTS: usize = 900;
+
+/// Fails, naming the parameter and its limit, when a list has more names
+/// than it takes: its `max` (`idents(..., max N)`), or for a list the
+/// pack's SQL writes as an operator chain, [`MAX_CHAINED_IDENTS`]. `given`
+/// are the parameters before install listed the columns of the lists left
+/// to it, `params` after.
+fn check_list_sizes(t: &Template, given: &Params, params: &Params) -> Result<()> {
+    let mut chained = Vec::new();
+    for text in [&t.body, &t.uninstall] {
+        if let Ok(nodes) = blocks::parse(text) {
+            let holds =
+                |param: &str, equals: Option<&str>| blocks::holds(params.get(param), equals);
+            chained.extend(
+                blocks::chained(&nodes, &holds)
+                    .into_iter()
+                    .map(str::to_string),
+            );
+        }
+    }
+    for p in t.params.iter().filter(|p| p.kind == ParamKind::Idents) {
+        let in_chain = chained.contains(&p.name);
+        let limit = match (p.max, in_chain) {
+            (Some(max), true) => max.min(MAX_CHAINED_IDENTS),
+            (Some(max), false) => max,
+            (None, true) => MAX_CHAINED_IDENTS,
+            (None, false) => continue,
+        };
+        let n = params.get(&p.name).as_array().map_or(0, Vec::len);
+        if n <= limit {
+            continue;
+        }
+        let why = if p.max.is_some_and(|max| max <= limit) {
+            String::new()
+        } else {
+            " (the pack's SQL writes a condition per name, and SQLite refuses an expression \
+             nested more than 1000 deep)"
+                .to_string()
+        };
+        let table = p
+            .table
+            .as_deref()
+            .map(|table| display_name(params.text(table)))
+            .unwrap_or_default();
+        let listed = if given.get(&p.name).is_null() {
+            let but = if p.except.is_empty() {
+                String::new()
+            } else {
+                format!(" but those named by {}", p.except.join(" and "))
+            };
+            format!("table {table} has {n} columns for it (every column{but})")
+        } else {
+            format!("it names {n} columns")
+        };
+        let fix = if p.except.is_empty() {
+            format!("list at most {limit}")
+        } else {
+            let lists: Vec<&str> = p
+                .except
+                .iter()
+                .filter(|e| t.param(e).kind == ParamKind::Idents)
+                .map(String::as_str)
+                .collect();
+            let mut fix = format!("name at most {limit} in {}", p.name);
+            if !lists.is_empty() {
+                fix.push_str(&format!(", or leave more out with {}", lists.join(" or ")));
+            }
+            fix
+        };
+        return Err(Error::invalid(format!(
+            "parameter {} of pack {}: {listed}, more than the {limit} it takes{why}; {fix}",
+            p.name, t.name
+        )));
+    }
+    Ok(())
 }
 
 /// [`find`], its error about the SQL functions' first argument.
@@ -523,6 +603,7 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<String> {
     let t = &*p.template;
     let params = typed(conn, t, resolved).map_err(params_error)?;
+    check_list_sizes(t, resolved, &params).map_err(params_error)?;
     // Names are compared as SQLite compares them: an install for "Post"
     // is the one for "post".
     let key = install_key(t, &params);

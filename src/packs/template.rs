@@ -214,6 +214,9 @@ pub struct ParamDef {
     /// it leaves out of the table's; its default (null) is then every other
     /// column of the table, listed at install.
     pub except: Vec<String>,
+    /// For `idents(..., max N)`: the most names it takes, fewer than
+    /// [`MAX_IDENTS`].
+    pub max: Option<usize>,
     pub default: Value,
     pub doc: String,
     /// The template line that declares it.
@@ -868,16 +871,7 @@ impl Template {
                     otherwise,
                     ..
                 } => {
-                    let value = params.get(param);
-                    let holds = match equals {
-                        Some(word) => value.as_str() == Some(word),
-                        None => match value {
-                            Value::String(s) => !s.trim().is_empty(),
-                            Value::Array(a) => !a.is_empty(),
-                            Value::Null | Value::Bool(false) => false,
-                            _ => true,
-                        },
-                    };
+                    let holds = blocks::holds(params.get(param), *equals);
                     let part = if holds { then } else { otherwise };
                     self.render_nodes(part, params, item, out)?;
                 }
