@@ -1685,9 +1685,56 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
                     shorten(table)
                 )));
             }
+            // A parameter called `key` names the column a pack finds a row
+            // by: rows sharing its value would be taken for one another.
+            if *c == "key" && !crate::schema::identifies_rows(conn, &found.name, column)? {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                     apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
+                     index covers alone; it is none of those, so rows that share a value of \
+                     it would be taken for one another; pass such a column",
+                    t.name,
+                    shorten(column),
+                    shorten(table)
+                )));
+            }
+        }
+        // A pack whose triggers read new.rowid or old.rowid needs a table
+        // whose rows have one.
+        if !found.has_rowid() {
+            for o in t
+                .objects
+                .iter()
+                .filter(|o| o.kind == ObjectKind::Trigger && o.table_param == r.table_param)
+            {
+                if reads_rowid(&t.stored_sql(o, params)?) {
+                    return Err(Error::invalid(format!(
+                        "pack {} needs a rowid table (parameter {}): {} is a WITHOUT ROWID \
+                         table, and the pack's triggers follow its rows by their rowid",
+                        t.name,
+                        r.table_param,
+                        shorten(table)
+                    )));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Whether `sql` reads `new.rowid` or `old.rowid` (by any of the rowid's
+/// names, any letter case).
+fn reads_rowid(sql: &str) -> bool {
+    use crate::sql::Kind;
+    let words: Vec<String> = crate::sql::tokens(sql)
+        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
+        .map(|t| sql[t.start..t.end].to_ascii_lowercase())
+        .collect();
+    words.windows(3).any(|w| {
+        matches!(w[0].as_str(), "new" | "old")
+            && w[1] == "."
+            && matches!(w[2].as_str(), "rowid" | "oid" | "_rowid_")
+    })
 }
 
 /// Fails when a trigger or index the pack would create already exists, so
@@ -1701,15 +1748,35 @@ fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<
             continue;
         }
         if let Some((kind, on)) = schema_entry(conn, namespace_of(o.kind), name)? {
+            // A trigger or index is on a table; a table or view is itself.
+            let on = match kind.as_str() {
+                "trigger" | "index" => format!(" on {}", shorten(&on)),
+                _ => String::new(),
+            };
+            let (found, fix) = if o.kind == ObjectKind::Table && kind == "table" {
+                let columns = crate::sql::declared_columns(&t.stored_sql(o, params)?)
+                    .iter()
+                    .map(|c| shorten(c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!(
+                        "a table {} already exists that is not of the pack's shape (an \
+                         ordinary table with the columns {columns})",
+                        shorten(name)
+                    ),
+                    ", or give that table those columns",
+                )
+            } else {
+                (format!("{kind} {}{on} already exists", shorten(name)), "")
+            };
             return Err(Error::invalid(format!(
-                "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
-                 pass another name in params_json",
+                "pack {} would create {} {} (parameter {}), but {found}; pass another name in \
+                 params_json{fix}",
                 t.name,
                 o.kind.label(),
                 shorten(name),
                 o.name_param,
-                shorten(name),
-                shorten(&on)
             )));
         }
     }
