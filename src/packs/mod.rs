@@ -874,7 +874,18 @@ fn renamed_from(
                 explained = true;
                 break;
             }
-            if r.column_params.iter().any(|c| params.text(c) == old) {
+            // A column a column parameter names, or one a list of this
+            // table's columns names.
+            let listed = t
+                .params
+                .iter()
+                .filter(|p| {
+                    p.kind == ParamKind::Idents && p.table.as_deref() == Some(&r.table_param)
+                })
+                .filter_map(|p| params.get(&p.name).as_array())
+                .flatten()
+                .any(|n| n.as_str() == Some(old.as_str()));
+            if listed || r.column_params.iter().any(|c| params.text(c) == old) {
                 let columns = column_names(conn, &table_now(table))?;
                 let has = |c: &str| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
                 if !has(old) && has(new) {

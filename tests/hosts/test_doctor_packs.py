@@ -378,6 +378,36 @@ def test_a_damaged_record_of_other_parameters_names_the_update_to_make(conn):
     assert conn.execute("SELECT album_name FROM album WHERE user_id = 100").fetchall() == [("first",)]
 
 
+@pytest.mark.parametrize("pack, params, trigger", [
+    ("protect", {"table": "post", "operation": "update", "columns": ["title", "body"]}, "post_protect_update"),
+    # touch's counted is listed at install: every column but the ignored.
+    ("touch", {"table": "post", "ignore": ["title"]}, "post_touch"),
+    ("history", {"table": "post"}, "post_update_history"),
+])
+def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, trigger):
+    conn = connect()
+    conn.execute("CREATE TABLE post(id INTEGER PRIMARY KEY, title TEXT, body TEXT, updated_at TEXT)")
+    conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
+    conn.execute("ALTER TABLE post RENAME COLUMN body TO text")
+    label = "protect (post_protect_update)" if pack == "protect" else f"{pack} (post)"
+    instance = "post_protect_update" if pack == "protect" else "post"
+    repair = (f"SELECT trigger_uninstall('{pack}', '{instance}'); SELECT trigger_install('{pack}', {AS_NOW})")
+    rows = [r for r in doctor(conn) if r[2].startswith(f"trigger {trigger} ")]
+    assert rows == [(
+        "pack", label,
+        f"trigger {trigger} was changed by a column rename: it still works, but no longer as the install records "
+        "it, so the pack can be neither repaired nor upgraded in place", repair)]
+    done = scalar(conn, "SELECT trigger_uninstall(?, ?)", pack, instance)
+    assert f"trigger {trigger} (changed by a column rename)" in done, done
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 0
+    params = {k: ["text" if c == "body" else c for c in v] if isinstance(v, list) else v for k, v in params.items()}
+    if pack == "history":
+        # The history table keeps the column's old name, and its data.
+        conn.execute("ALTER TABLE _post_history RENAME COLUMN body TO text")
+    conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
+    assert doctor(conn) == []
+
+
 NAMES = ["album_count", "counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect",
          "soft_delete", "task_state", "touch"]
 TASK_STATE_DOES = "When an obs row's state is updated to 2, the tasks of that obs get state 2."
