@@ -686,6 +686,7 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         ));
     }
     check_requirements(conn, t, &params)?;
+    check_rows_told_apart(conn, t, &params)?;
     check_names_free(conn, t, &params)?;
     run_install_sql(conn, p, &params)?;
     Ok(format!(
@@ -1696,9 +1697,24 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
                     shorten(table)
                 )));
             }
-            // A parameter called `key` names the column a pack finds a row
-            // by: rows sharing its value would be taken for one another.
-            if *c == "key" && !crate::schema::identifies_rows(conn, &found.name, column)? {
+        }
+    }
+    Ok(())
+}
+
+/// Fails when a table the pack needs cannot tell its rows apart as the
+/// pack does: a column parameter called `key` names the column a pack finds
+/// a row by, which rows may not share (they would be taken for one
+/// another); a pack whose triggers read `new.rowid` or `old.rowid` needs a
+/// table whose rows have one. Checked by a new install, after
+/// [`check_requirements`].
+fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    for r in &t.requires {
+        let table = params.text(&r.table_param);
+        let found = ordinary_table(conn, table)?;
+        for c in r.column_params.iter().filter(|c| *c == "key") {
+            let column = params.text(c);
+            if !crate::schema::identifies_rows(conn, &found.name, column)? {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter key) to tell the rows of table {} \
                      apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
@@ -1710,23 +1726,22 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
                 )));
             }
         }
-        // A pack whose triggers read new.rowid or old.rowid needs a table
-        // whose rows have one.
-        if !found.has_rowid() {
-            for o in t
-                .objects
-                .iter()
-                .filter(|o| o.kind == ObjectKind::Trigger && o.table_param == r.table_param)
-            {
-                if reads_rowid(&t.stored_sql(o, params)?) {
-                    return Err(Error::invalid(format!(
-                        "pack {} needs a rowid table (parameter {}): {} is a WITHOUT ROWID \
-                         table, and the pack's triggers follow its rows by their rowid",
-                        t.name,
-                        r.table_param,
-                        shorten(table)
-                    )));
-                }
+        if found.has_rowid() {
+            continue;
+        }
+        for o in t
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Trigger && o.table_param == r.table_param)
+        {
+            if reads_rowid(&t.stored_sql(o, params)?) {
+                return Err(Error::invalid(format!(
+                    "pack {} needs a rowid table (parameter {}): {} is a WITHOUT ROWID table, \
+                     and the pack's triggers follow its rows by their rowid",
+                    t.name,
+                    r.table_param,
+                    shorten(table)
+                )));
             }
         }
     }
