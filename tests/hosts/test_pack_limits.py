@@ -94,3 +94,18 @@ def test_trigger_pack_sql_refuses_as_install_does():
         "trigger_pack_sql(): argument 2 (params_json): parameter columns of pack history: table item has 73 "
         "columns for it (every column but those named by exclude), more than the 62 it takes; name at most 62 "
         "in columns, or leave more out with exclude")
+
+
+def test_a_replace_condition_longer_than_an_expression_parameter_is_recorded_and_read_back():
+    # The condition install works out from the UNIQUE constraints is as long
+    # as their columns' names; it is not a parameter given, whose limit is
+    # 4096 bytes, and uninstall reads it back.
+    conn = connect()
+    name = "k" * 2100
+    conn.execute(f'CREATE TABLE item(id INTEGER PRIMARY KEY, "{name}" TEXT UNIQUE)')
+    conn.execute("SELECT trigger_install('counts', ?)", (json.dumps({"key": name}),))
+    conn.execute(f"""INSERT INTO item("{name}") VALUES ('a'), ('b')""")
+    conn.execute(f"""INSERT OR REPLACE INTO item("{name}") VALUES ('a')""")
+    assert conn.execute("SELECT count FROM _counts").fetchall() == [(2,)]
+    assert conn.execute("SELECT * FROM trigger_doctor").fetchall() == []
+    assert scalar(conn, "SELECT trigger_uninstall('counts', 'item')").startswith("uninstalled counts (item) 1.0.0")
