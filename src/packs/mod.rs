@@ -1503,10 +1503,21 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
             let name = name_of(&p);
             let mut found = Vec::new();
             let mut damage = Vec::new();
+            // Records that cannot be read at all: installs still.
+            let mut unreadable = 0;
             let mut by_instance = Map::new();
             for key in install_keys(conn, &name)? {
                 match installed(conn, &key) {
                     Ok(Some(f)) => {
+                        // Parameters the template of their version cannot
+                        // read are damage too.
+                        if let Ok(pack) = &p {
+                            if let Ok(Some(t)) = pack.known_version(conn, &f.version) {
+                                if let Err(e) = recorded_params(&t, &f) {
+                                    damage.push(format!("{e}; trigger_doctor gives the repair"));
+                                }
+                            }
+                        }
                         let params = serde_json::from_str(&f.params)
                             .unwrap_or_else(|_| Value::String(f.params.clone()));
                         by_instance
@@ -1514,7 +1525,10 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                         found.push(f);
                     }
                     Ok(None) => {}
-                    Err(Error::Invalid(why)) => damage.push(why),
+                    Err(Error::Invalid(why)) => {
+                        unreadable += 1;
+                        damage.push(why);
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -1530,7 +1544,7 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
                 (false, [one, ..]) => Some(one.params.clone()),
                 (true, _) => Some(Value::Object(by_instance).to_string()),
             };
-            let installs = found.len() + damage.len();
+            let installs = found.len() + unreadable;
             let installed_version = found.first().map(|f| f.version.clone());
             let Ok(p) = p else {
                 let (name, version, why) = p.unwrap_err();

@@ -344,6 +344,10 @@ def test_a_registered_pack_whose_template_rows_were_deleted_is_registered_again(
 
 def test_a_damaged_install_record_is_put_back(conn):
     conn.execute("UPDATE trigger_pack_installs SET params = '[1]' WHERE pack = 'task_state'")
+    assert conn.execute("SELECT description, installed, installed_params FROM trigger_packs "
+                        "WHERE name = 'task_state'").fetchall() == [(
+        TASK_STATE_DOES + " (the install record of pack task_state is damaged: params_json must be a JSON object, "
+        "got an array; trigger_doctor gives the repair)", 1, "[1]")]
     rows = doctor(conn)
     # The objects are the pack's with its defaults: those are the parameters.
     assert rows == [(
