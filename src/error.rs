@@ -113,8 +113,8 @@ fn describe(source: &rusqlite::Error) -> String {
                 Type::Blob => "a blob",
             };
             format!(
-                "column {name} holds {found} where an integer was expected: the row was \
-                 changed by hand; correct it or delete it"
+                "column {name} holds {found}, which the extension never writes there: the \
+                 row was changed by hand; correct it or delete it"
             )
         }
         rusqlite::Error::IntegralValueOutOfRange(_, value) => format!(

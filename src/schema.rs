@@ -347,6 +347,31 @@ pub(crate) fn schema_entry(
     Ok(schema_object(conn, ns, name)?.map(|e| (e.kind, e.table)))
 }
 
+/// Whether `column` of main's table `table` (which has it, or a rowid
+/// called so) tells its rows apart: the rowid, the PRIMARY KEY when it is
+/// that column alone, or a column a UNIQUE constraint or a unique index
+/// (not partial) covers alone.
+pub(crate) fn identifies_rows(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+    let all = columns(conn, table)?;
+    let Some(c) = all.iter().find(|c| c.name.eq_ignore_ascii_case(column)) else {
+        // The rowid, by one of its names.
+        return Ok(true);
+    };
+    if c.pk > 0 && all.iter().filter(|c| c.pk > 0).count() == 1 {
+        return Ok(true);
+    }
+    conn.query_row(
+        "SELECT count(*) FROM pragma_index_list(?1, 'main') AS l \
+         WHERE l.\"unique\" AND NOT l.partial \
+           AND (SELECT count(*) FROM pragma_index_info(l.name, 'main')) = 1 \
+           AND (SELECT name FROM pragma_index_info(l.name, 'main')) = ?2 COLLATE NOCASE",
+        [table, &c.name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(Error::sqlite("reading table indexes"))
+}
+
 /// Whether the main database has a table called `name`.
 pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     Ok(schema_entry(conn, Namespace::Relations, name)?.is_some_and(|(kind, _)| kind == "table"))

@@ -4,7 +4,7 @@
 -- instance: table
 -- param: table | ident | "item" | table whose changes are recorded (one install per table); a rowid table
 -- param: exclude | idents(table) | [] | columns left out of the history (their changes alone are not recorded)
--- param: columns | idents(table - exclude) | null | the columns recorded: every column of the table but exclude, listed at install
+-- param: columns | idents(table - exclude, max 62) | null | the columns recorded (at most 62: _mask has a bit for each): every column of the table but exclude, listed at install
 -- param: who | expr | "" | an expression recorded with each change, e.g. (SELECT user_id FROM app_session) for a table your application writes; empty: NULL
 -- param: conflicts | conflicts(table) | null | the rows an INSERT OR REPLACE of a new row deletes: worked out at install from the table's rowid, PRIMARY KEY and UNIQUE constraints
 -- param: conflict_columns | conflict_columns(table) | null | the columns whose change in an UPDATE can make a row conflict with another, which an UPDATE OR REPLACE then deletes: worked out at install with conflicts

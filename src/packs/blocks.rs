@@ -239,6 +239,78 @@ pub fn walk<'n, 'a>(
     }
 }
 
+/// The `idents` parameters whose `{{#each}}` writes an operator chain,
+/// `a OR b OR ...` (the separator an operator, or each part starting with
+/// one): SQLite nests such a chain one level per name.
+/// `holds` tells which part of an `{{#if}}` is written, so that a list in
+/// a part left out counts for nothing.
+pub fn chained<'a>(
+    nodes: &[Node<'a>],
+    holds: &impl Fn(&str, Option<&str>) -> bool,
+) -> Vec<&'a str> {
+    let operator = |text: &str| {
+        let word = text
+            .trim_start_matches([' ', '\n'])
+            .split([' ', '\n'])
+            .next()
+            .unwrap_or_default();
+        ["OR", "AND", "|", "||", "+"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+    };
+    let mut out = Vec::new();
+    for n in nodes {
+        match n {
+            Node::Each {
+                param, sep, body, ..
+            } => {
+                let first = match body.first() {
+                    Some(Node::Sql(text)) => operator(text),
+                    _ => false,
+                };
+                if (operator(sep) || first) && !out.contains(param) {
+                    out.push(*param);
+                }
+            }
+            Node::If {
+                param,
+                equals,
+                then,
+                otherwise,
+                ..
+            } => {
+                let part = if holds(param, *equals) {
+                    then
+                } else {
+                    otherwise
+                };
+                for p in chained(part, holds) {
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `{{#if P}}` (or `{{#if P = WORD}}`) writes its first part for a
+/// parameter holding `value`: a value that is not empty (or is that word).
+pub fn holds(value: &serde_json::Value, equals: Option<&str>) -> bool {
+    use serde_json::Value;
+    match equals {
+        Some(word) => value.as_str() == Some(word),
+        None => match value {
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Null | Value::Bool(false) => false,
+            _ => true,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +375,14 @@ mod tests {
             .1
             .contains("sep="));
         assert!(parse("{{x").unwrap_err().1.contains("without its closing"));
+    }
+
+    #[test]
+    fn chains_are_the_lists_written_with_an_operator_between_names() {
+        let text = "{{#each a sep=\" OR \"}}x{{/each}} {{#each b}}y{{/each}} \
+            {{#if k}}{{#each c sep=\"\"}} AND z{{/each}}{{/if}} {{#each d sep=\" | \"}}w{{/each}}";
+        let nodes = parse(text).unwrap();
+        assert_eq!(chained(&nodes, &|_, _| true), ["a", "c", "d"]);
+        assert_eq!(chained(&nodes, &|_, _| false), ["a", "d"]);
     }
 }

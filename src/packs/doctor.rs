@@ -18,7 +18,7 @@ use rusqlite::Connection;
 
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
-    call, check_requirements, compare_versions, install_key, key_label, lookup, object_label,
+    call, check_requirements, compare_versions, held, install_key, key_label, lookup, object_label,
     object_on, presence, recorded_params, registry, split_key, typed, Installed, Pack, Presence,
     INSTALLS_TABLE,
 };
@@ -514,13 +514,7 @@ fn restore_params(conn: &Connection, t: &Template, key: &str) -> Result<String> 
 
 /// The problem of a record whose `column` does not hold text.
 fn not_text(object: &str, column: &str, value: &SqlValue) -> Problem {
-    let held = match value {
-        SqlValue::Null => "NULL",
-        SqlValue::Integer(_) => "an integer",
-        SqlValue::Real(_) => "a real",
-        SqlValue::Blob(_) => "a blob",
-        SqlValue::Text(_) => "text",
-    };
+    let held = held(value);
     Problem {
         kind: "pack",
         object: object.to_string(),

@@ -27,6 +27,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -215,10 +216,90 @@ fn lookup(conn: &Connection, name: &str) -> Result<Option<Pack>> {
 pub fn pack_sql(conn: &Connection, pack: &str, params_json: Option<&str>) -> Result<String> {
     let p = find_argument(conn, pack)?;
     let params = resolve_argument(&p.template, params_json)?;
-    render(
-        &p,
-        &typed(conn, &p.template, &params).map_err(params_error)?,
-    )
+    let typed = typed(conn, &p.template, &params).map_err(params_error)?;
+    check_list_sizes(&p.template, &params, &typed).map_err(params_error)?;
+    render(&p, &typed)
+}
+
+/// The most names a list written as an operator chain takes (`new.a IS NOT
+/// old.a OR new.b IS NOT old.b ...`): SQLite nests such a chain one level
+/// per name, and refuses an expression nested more than 1000 deep
+/// (SQLITE_MAX_EXPR_DEPTH); the expression around the chain takes some.
+pub const MAX_CHAINED_IDENTS: usize = 900;
+
+/// Fails, naming the parameter and its limit, when a list has more names
+/// than it takes: its `max` (`idents(..., max N)`), or for a list the
+/// pack's SQL writes as an operator chain, [`MAX_CHAINED_IDENTS`]. `given`
+/// are the parameters before install listed the columns of the lists left
+/// to it, `params` after.
+fn check_list_sizes(t: &Template, given: &Params, params: &Params) -> Result<()> {
+    let mut chained = Vec::new();
+    for text in [&t.body, &t.uninstall] {
+        if let Ok(nodes) = blocks::parse(text) {
+            let holds =
+                |param: &str, equals: Option<&str>| blocks::holds(params.get(param), equals);
+            chained.extend(
+                blocks::chained(&nodes, &holds)
+                    .into_iter()
+                    .map(str::to_string),
+            );
+        }
+    }
+    for p in t.params.iter().filter(|p| p.kind == ParamKind::Idents) {
+        let in_chain = chained.contains(&p.name);
+        let limit = match (p.max, in_chain) {
+            (Some(max), true) => max.min(MAX_CHAINED_IDENTS),
+            (Some(max), false) => max,
+            (None, true) => MAX_CHAINED_IDENTS,
+            (None, false) => continue,
+        };
+        let n = params.get(&p.name).as_array().map_or(0, Vec::len);
+        if n <= limit {
+            continue;
+        }
+        let why = if p.max.is_some_and(|max| max <= limit) {
+            String::new()
+        } else {
+            " (the pack's SQL writes a condition per name, and SQLite refuses an expression \
+             nested more than 1000 deep)"
+                .to_string()
+        };
+        let table = p
+            .table
+            .as_deref()
+            .map(|table| display_name(params.text(table)))
+            .unwrap_or_default();
+        let listed = if given.get(&p.name).is_null() {
+            let but = if p.except.is_empty() {
+                String::new()
+            } else {
+                format!(" but those named by {}", p.except.join(" and "))
+            };
+            format!("table {table} has {n} columns for it (every column{but})")
+        } else {
+            format!("it names {n} columns")
+        };
+        let fix = if p.except.is_empty() {
+            format!("list at most {limit}")
+        } else {
+            let lists: Vec<&str> = p
+                .except
+                .iter()
+                .filter(|e| t.param(e).kind == ParamKind::Idents)
+                .map(String::as_str)
+                .collect();
+            let mut fix = format!("name at most {limit} in {}", p.name);
+            if !lists.is_empty() {
+                fix.push_str(&format!(", or leave more out with {}", lists.join(" or ")));
+            }
+            fix
+        };
+        return Err(Error::invalid(format!(
+            "parameter {} of pack {}: {listed}, more than the {limit} it takes{why}; {fix}",
+            p.name, t.name
+        )));
+    }
+    Ok(())
 }
 
 /// [`find`], its error about the SQL functions' first argument.
@@ -344,18 +425,43 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(None);
     }
-    conn.query_row(
-        &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
-        [pack],
-        |r| {
-            Ok(Installed {
-                version: r.get(0)?,
-                params: r.get(1)?,
-            })
-        },
-    )
-    .optional()
-    .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))
+    let record = conn
+        .query_row(
+            &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
+            [pack],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    match record {
+        None => Ok(None),
+        Some((SqlValue::Text(version), SqlValue::Text(params))) => {
+            Ok(Some(Installed { version, params }))
+        }
+        Some((version, params)) => {
+            let (column, value) = match version {
+                SqlValue::Text(_) => ("params", params),
+                other => ("version", other),
+            };
+            Err(Error::invalid(format!(
+                "the install record of pack {} is damaged: its {column} is {}, not text; \
+                 trigger_doctor gives the repair",
+                key_label(pack),
+                held(&value)
+            )))
+        }
+    }
+}
+
+/// What a value of a pack table holds, as messages name it.
+fn held(value: &SqlValue) -> &'static str {
+    match value {
+        SqlValue::Null => "NULL",
+        SqlValue::Integer(_) => "an integer",
+        SqlValue::Real(_) => "a real",
+        SqlValue::Blob(_) => "a blob",
+        SqlValue::Text(_) => "text",
+    }
 }
 
 /// The key of an install in [`INSTALLS_TABLE`]: the pack's name, and for a
@@ -513,6 +619,7 @@ pub fn install(conn: &Connection, pack: &str, params_json: Option<&str>) -> Resu
 fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<String> {
     let t = &*p.template;
     let params = typed(conn, t, resolved).map_err(params_error)?;
+    check_list_sizes(t, resolved, &params).map_err(params_error)?;
     // Names are compared as SQLite compares them: an install for "Post"
     // is the one for "post".
     let key = install_key(t, &params);
@@ -539,12 +646,17 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         }
         // A list install derives from the schema (left null) is the
         // install's own: the table may have gained columns since.
+        // A damaged record is said so: its text, which may be anything,
+        // is not quoted as the parameters installed.
+        let recorded = recorded_params(t, &found).map_err(|e| {
+            Error::invalid(format!(
+                "{e}; nothing changed (trigger_doctor gives the repair)"
+            ))
+        })?;
         let mut params = params;
-        if let Ok(recorded) = recorded_params(t, &found) {
-            for d in t.params.iter().filter(|d| d.derived()) {
-                if resolved.get(&d.name).is_null() {
-                    params.set(&d.name, recorded.get(&d.name).clone());
-                }
+        for d in t.params.iter().filter(|d| d.derived()) {
+            if resolved.get(&d.name).is_null() {
+                params.set(&d.name, recorded.get(&d.name).clone());
             }
         }
         if !same_params(&found.params, &params) {
@@ -590,6 +702,7 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         ));
     }
     check_requirements(conn, t, &params)?;
+    check_rows_told_apart(conn, t, &params)?;
     check_names_free(conn, t, &params)?;
     run_install_sql(conn, p, &params)?;
     Ok(format!(
@@ -778,7 +891,18 @@ fn renamed_from(
                 explained = true;
                 break;
             }
-            if r.column_params.iter().any(|c| params.text(c) == old) {
+            // A column a column parameter names, or one a list of this
+            // table's columns names.
+            let listed = t
+                .params
+                .iter()
+                .filter(|p| {
+                    p.kind == ParamKind::Idents && p.table.as_deref() == Some(&r.table_param)
+                })
+                .filter_map(|p| params.get(&p.name).as_array())
+                .flatten()
+                .any(|n| n.as_str() == Some(old.as_str()));
+            if listed || r.column_params.iter().any(|c| params.text(c) == old) {
                 let columns = column_names(conn, &table_now(table))?;
                 let has = |c: &str| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
                 if !has(old) && has(new) {
@@ -1333,8 +1457,12 @@ pub struct PackRow {
     pub name: String,
     /// The newest version, the one that installs.
     pub version: String,
+    /// What the pack does; for a pack with a damaged row in the pack
+    /// tables, what is damaged too.
     pub description: String,
-    pub params: String,
+    /// The defaults, as JSON; `None` for a registered pack whose template
+    /// is damaged.
+    pub params: Option<String>,
     pub installed: bool,
     /// How many times it is installed: once at most, but once per instance
     /// for a pack with an `-- instance:` parameter.
@@ -1354,51 +1482,119 @@ pub struct PackRow {
 }
 
 /// Every pack, built-in and registered, sorted by name, with its install
-/// state in the main database of `conn`.
+/// state in the main database of `conn`. A damaged row of the pack tables
+/// (changed by hand) fails no listing: its pack is listed with the damage
+/// in its description, which says where the repair is.
 pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
-    let mut packs: Vec<Pack> = catalog().iter().map(Pack::builtin).collect();
+    // A registered pack whose newest template cannot be read: its name, the
+    // version stored and why.
+    let mut packs: Vec<std::result::Result<Pack, (String, String, String)>> =
+        catalog().iter().map(|t| Ok(Pack::builtin(t))).collect();
     for name in registry::names(conn)? {
         // A registered pack never shadows a built-in one of its name (one
         // an older release did not have, say).
-        if builtin::taken(&name).is_none() {
-            packs.extend(registry::newest(conn, &name)?.map(Pack::registered));
+        if builtin::taken(&name).is_some() {
+            continue;
+        }
+        match registry::newest(conn, &name) {
+            Ok(found) => packs.extend(found.map(|f| Ok(Pack::registered(f)))),
+            Err(Error::Invalid(why)) => {
+                let version = registry::versions(conn, &name)?
+                    .into_iter()
+                    .max_by_key(|v| version_key(v))
+                    .unwrap_or_default();
+                packs.push(Err((name, version, why)));
+            }
+            Err(e) => return Err(e),
         }
     }
-    packs.sort_by(|a, b| a.template.name.cmp(&b.template.name));
+    let name_of = |p: &std::result::Result<Pack, (String, String, String)>| match p {
+        Ok(p) => p.template.name.clone(),
+        Err((name, _, _)) => name.clone(),
+    };
+    packs.sort_by_key(name_of);
     packs
         .into_iter()
         .map(|p| {
-            let t = &p.template;
+            let name = name_of(&p);
             let mut found = Vec::new();
+            let mut damage = Vec::new();
+            // Records that cannot be read at all: installs still.
+            let mut unreadable = 0;
             let mut by_instance = Map::new();
-            for key in install_keys(conn, &t.name)? {
-                if let Some(f) = installed(conn, &key)? {
-                    let params = serde_json::from_str(&f.params)
-                        .unwrap_or_else(|_| Value::String(f.params.clone()));
-                    by_instance.insert(split_key(&key).1.unwrap_or_default().to_string(), params);
-                    found.push(f);
+            for key in install_keys(conn, &name)? {
+                match installed(conn, &key) {
+                    Ok(Some(f)) => {
+                        // Parameters the template of their version cannot
+                        // read are damage too.
+                        if let Ok(pack) = &p {
+                            if let Ok(Some(t)) = pack.known_version(conn, &f.version) {
+                                if let Err(e) = recorded_params(&t, &f) {
+                                    damage.push(format!("{e}; trigger_doctor gives the repair"));
+                                }
+                            }
+                        }
+                        let params = serde_json::from_str(&f.params)
+                            .unwrap_or_else(|_| Value::String(f.params.clone()));
+                        by_instance
+                            .insert(split_key(&key).1.unwrap_or_default().to_string(), params);
+                        found.push(f);
+                    }
+                    Ok(None) => {}
+                    Err(Error::Invalid(why)) => {
+                        unreadable += 1;
+                        damage.push(why);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             // The oldest version; for a pack installed per table, each
             // install's parameters under its instance.
             found.sort_by_key(|f| version_key(&f.version));
-            let installed_params = match (&t.instance, &found[..]) {
+            let per_instance = match &p {
+                Ok(p) => p.template.instance.is_some(),
+                Err(_) => by_instance.keys().any(|k| !k.is_empty()),
+            };
+            let installed_params = match (per_instance, &found[..]) {
                 (_, []) => None,
-                (None, [one, ..]) => Some(one.params.clone()),
-                (Some(_), _) => Some(Value::Object(by_instance).to_string()),
+                (false, [one, ..]) => Some(one.params.clone()),
+                (true, _) => Some(Value::Object(by_instance).to_string()),
+            };
+            let installs = found.len() + unreadable;
+            let installed_version = found.first().map(|f| f.version.clone());
+            let Ok(p) = p else {
+                let (name, version, why) = p.unwrap_err();
+                return Ok(PackRow {
+                    name,
+                    version,
+                    description: why,
+                    params: None,
+                    installed: installs > 0,
+                    installs,
+                    installed_version,
+                    installed_params,
+                    upgradable: false,
+                    registered: true,
+                    instance: None,
+                });
+            };
+            let t = &p.template;
+            let description = match &damage[..] {
+                [] => t.description.clone(),
+                _ => format!("{} ({})", t.description, damage.join("; ")),
             };
             Ok(PackRow {
-                name: t.name.clone(),
+                name,
                 version: t.version.clone(),
-                description: t.description.clone(),
-                params: t.defaults_json(),
-                installed: !found.is_empty(),
-                installs: found.len(),
+                description,
+                params: Some(t.defaults_json()),
+                installed: installs > 0,
+                installs,
                 upgradable: found.iter().any(|f| {
                     compare_versions(&f.version, t) == Ordering::Less
                         && p.version(conn, &f.version).is_ok()
                 }),
-                installed_version: found.first().map(|f| f.version.clone()),
+                installed_version,
                 installed_params,
                 registered: p.registered.is_some(),
                 instance: t.instance.clone(),
@@ -1426,7 +1622,7 @@ impl crate::ffi::RowSource for PacksTable {
                     Value::Text(p.name),
                     Value::Text(p.version),
                     Value::Text(p.description),
-                    Value::Text(p.params),
+                    p.params.map_or(Value::Null, Value::Text),
                     Value::Integer(p.installs as i64),
                     p.installed_version.map_or(Value::Null, Value::Text),
                     p.installed_params.map_or(Value::Null, Value::Text),
@@ -1536,6 +1732,67 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
     Ok(())
 }
 
+/// Fails when a table the pack needs cannot tell its rows apart as the
+/// pack does: a column parameter called `key` names the column a pack finds
+/// a row by, which rows may not share (they would be taken for one
+/// another); a pack whose triggers read `new.rowid` or `old.rowid` needs a
+/// table whose rows have one. Checked by a new install, after
+/// [`check_requirements`].
+fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+    for r in &t.requires {
+        let table = params.text(&r.table_param);
+        let found = ordinary_table(conn, table)?;
+        for c in r.column_params.iter().filter(|c| *c == "key") {
+            let column = params.text(c);
+            if !crate::schema::identifies_rows(conn, &found.name, column)? {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                     apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
+                     index covers alone; it is none of those, so rows that share a value of \
+                     it would be taken for one another; pass such a column",
+                    t.name,
+                    shorten(column),
+                    shorten(table)
+                )));
+            }
+        }
+        if found.has_rowid() {
+            continue;
+        }
+        for o in t
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Trigger && o.table_param == r.table_param)
+        {
+            if reads_rowid(&t.stored_sql(o, params)?) {
+                return Err(Error::invalid(format!(
+                    "pack {} needs a rowid table (parameter {}): {} is a WITHOUT ROWID table, \
+                     and the pack's triggers follow its rows by their rowid",
+                    t.name,
+                    r.table_param,
+                    shorten(table)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `sql` reads `new.rowid` or `old.rowid` (by any of the rowid's
+/// names, any letter case).
+fn reads_rowid(sql: &str) -> bool {
+    use crate::sql::Kind;
+    let words: Vec<String> = crate::sql::tokens(sql)
+        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
+        .map(|t| sql[t.start..t.end].to_ascii_lowercase())
+        .collect();
+    words.windows(3).any(|w| {
+        matches!(w[0].as_str(), "new" | "old")
+            && w[1] == "."
+            && matches!(w[2].as_str(), "rowid" | "oid" | "_rowid_")
+    })
+}
+
 /// Fails when a trigger or index the pack would create already exists, so
 /// an install never adopts (and a later uninstall never drops) a user's object.
 fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
@@ -1547,15 +1804,35 @@ fn check_names_free(conn: &Connection, t: &Template, params: &Params) -> Result<
             continue;
         }
         if let Some((kind, on)) = schema_entry(conn, namespace_of(o.kind), name)? {
+            // A trigger or index is on a table; a table or view is itself.
+            let on = match kind.as_str() {
+                "trigger" | "index" => format!(" on {}", shorten(&on)),
+                _ => String::new(),
+            };
+            let (found, fix) = if o.kind == ObjectKind::Table && kind == "table" {
+                let columns = crate::sql::declared_columns(&t.stored_sql(o, params)?)
+                    .iter()
+                    .map(|c| shorten(c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!(
+                        "a table {} already exists that is not of the pack's shape (an \
+                         ordinary table with the columns {columns})",
+                        shorten(name)
+                    ),
+                    ", or give that table those columns",
+                )
+            } else {
+                (format!("{kind} {}{on} already exists", shorten(name)), "")
+            };
             return Err(Error::invalid(format!(
-                "pack {} would create {} {} (parameter {}), but {kind} {} on {} already exists; \
-                 pass another name in params_json",
+                "pack {} would create {} {} (parameter {}), but {found}; pass another name in \
+                 params_json{fix}",
                 t.name,
                 o.kind.label(),
                 shorten(name),
                 o.name_param,
-                shorten(name),
-                shorten(&on)
             )));
         }
     }

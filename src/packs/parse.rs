@@ -25,7 +25,9 @@
 use serde_json::{Map, Value};
 
 use super::blocks::{self, Node};
-use super::template::{ObjectDef, ObjectKind, ParamDef, ParamKind, Requirement, Template};
+use super::template::{
+    ObjectDef, ObjectKind, ParamDef, ParamKind, Requirement, Template, MAX_IDENTS,
+};
 use crate::sql::{shorten, tokens, Kind};
 use crate::{Error, Result};
 
@@ -723,6 +725,29 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
         )
     };
     let (mut column, mut table, mut choices, mut except) = (None, None, Vec::new(), Vec::new());
+    // idents(..., max N): the most names the list takes.
+    let mut max = None;
+    let args = match (kind, args) {
+        (ParamKind::Idents, Some(args)) => match args.split_once(',') {
+            None => Some(args),
+            Some((list, limit)) => {
+                let n = limit
+                    .trim()
+                    .strip_prefix("max ")
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .filter(|n| (1..=MAX_IDENTS).contains(n))
+                    .ok_or_else(|| {
+                        how(&format!(
+                            "idents(TABLE_PARAM, max N) or idents(TABLE_PARAM - PARAM ..., max \
+                             N), N from 1 to {MAX_IDENTS}"
+                        ))
+                    })?;
+                max = Some(n);
+                Some(list.trim())
+            }
+        },
+        _ => args,
+    };
     match (kind, args) {
         (ParamKind::Value | ParamKind::Transitions, Some(args)) => match args.split_once('.') {
             Some((t, c)) => column = Some((t.trim().to_string(), c.trim().to_string())),
@@ -794,6 +819,7 @@ fn param_line(n: usize, rest: &str) -> Result<ParamDef> {
         table,
         choices,
         except,
+        max,
         default,
         doc: doc.to_string(),
         line: n,
@@ -1226,6 +1252,24 @@ mod tests {
             .contains("leaves out the columns parameter \"nope\" names"));
         assert!(header("-- param: cs | idents(tbl - trigger_name) | [] | x")
             .contains("the default of cs is null"));
+        for max in ["max 0", "max 2001", "max", "at most 3", "max x"] {
+            assert!(
+                header(&format!("-- param: cs | idents(tbl, {max}) | [] | x")).contains(
+                    "write idents(TABLE_PARAM, max N) or idents(TABLE_PARAM - PARAM ..., max N), N \
+                     from 1 to 2000"
+                ),
+                "{max}"
+            );
+        }
+        let with_max = |kind: &str| {
+            let text = format!(
+                "{}{BODY}",
+                HEADER.replace("--\n", &format!("-- param: cs | {kind} | [] | x\n--\n"))
+            );
+            Template::parse(&text).map(|t| t.param("cs").max)
+        };
+        assert_eq!(with_max("idents(tbl, max 3)").unwrap(), Some(3));
+        assert_eq!(with_max("idents(tbl)").unwrap(), None);
         assert!(
             header("-- instance: nope").contains("the instance parameter \"nope\" is not declared")
         );

@@ -7,6 +7,7 @@
 //! unregistered.
 use std::io::Read;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::template::{version_key, Template};
@@ -138,20 +139,28 @@ fn reading(e: rusqlite::Error) -> Error {
     Error::sqlite(format!("reading {TEMPLATES_TABLE}"))(e)
 }
 
-/// The versions of pack `name` registered in the main database.
+/// The versions of pack `name` registered in the main database (a row
+/// changed by hand to hold another value than text is no version).
 pub fn versions(conn: &Connection, name: &str) -> Result<Vec<String>> {
     texts(
         conn,
-        &format!("SELECT version FROM main.{TEMPLATES_TABLE} WHERE pack = ?1"),
+        &format!(
+            "SELECT version FROM main.{TEMPLATES_TABLE} \
+             WHERE pack = ?1 AND typeof(version) = 'text'"
+        ),
         &[name],
     )
 }
 
-/// The names of the registered packs, sorted.
+/// The names of the registered packs, sorted (a row changed by hand to
+/// hold another value than text names none).
 pub fn names(conn: &Connection) -> Result<Vec<String>> {
     texts(
         conn,
-        &format!("SELECT DISTINCT pack FROM main.{TEMPLATES_TABLE} ORDER BY pack"),
+        &format!(
+            "SELECT DISTINCT pack FROM main.{TEMPLATES_TABLE} \
+             WHERE typeof(pack) = 'text' ORDER BY pack"
+        ),
         &[],
     )
 }
@@ -169,18 +178,44 @@ fn texts(conn: &Connection, sql: &str, params: &[&str]) -> Result<Vec<String>> {
     rows.collect::<rusqlite::Result<_>>().map_err(reading)
 }
 
-/// The text stored for version `version` of pack `name`.
+/// The text stored for version `version` of pack `name`; an error saying
+/// the row is damaged when it holds another value than text.
 pub fn text(conn: &Connection, name: &str, version: &str) -> Result<Option<String>> {
     if !table_exists(conn, TEMPLATES_TABLE)? {
         return Ok(None);
     }
-    conn.query_row(
-        &format!("SELECT template FROM main.{TEMPLATES_TABLE} WHERE pack = ?1 AND version = ?2"),
-        [name, version],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(reading)
+    let stored = conn
+        .query_row(
+            &format!(
+                "SELECT template FROM main.{TEMPLATES_TABLE} WHERE pack = ?1 AND version = ?2"
+            ),
+            [name, version],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(reading)?;
+    match stored {
+        None => Ok(None),
+        Some(Value::Text(text)) => Ok(Some(text)),
+        Some(other) => Err(damaged(
+            name,
+            version,
+            &format!("its template is {}, not text", super::held(&other)),
+        )),
+    }
+}
+
+/// The error of a registered template that cannot be read as the row's
+/// pack and version.
+fn damaged(name: &str, version: &str, why: &str) -> Error {
+    Error::invalid(format!(
+        "the registered template of pack {} {} in {TEMPLATES_TABLE} is damaged: {why}; \
+         delete its row and register it again, or trigger_pack_unregister({}) when it is not \
+         installed",
+        shorten(name),
+        shorten(version),
+        quote_text(name).unwrap_or_default()
+    ))
 }
 
 /// The stored version of pack `name` equal to `version` (`1.0` equals
@@ -211,15 +246,7 @@ fn load(conn: &Connection, name: &str, version: &str) -> Result<Option<(Template
     let Some(text) = text(conn, name, version)? else {
         return Ok(None);
     };
-    let damaged = |why: String| {
-        Error::invalid(format!(
-            "the registered template of pack {} {} in {TEMPLATES_TABLE} is damaged: {why}; \
-             register it again, or trigger_pack_unregister({}) when it is not installed",
-            shorten(name),
-            shorten(version),
-            quote_text(name).unwrap_or_default()
-        ))
-    };
+    let damaged = |why: String| damaged(name, version, &why);
     let t = Template::parse(&text).map_err(|e| damaged(e.to_string()))?;
     if t.name != name || t.version != version {
         return Err(damaged(format!(

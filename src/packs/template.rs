@@ -70,6 +70,12 @@ pub fn check_expr(expr: &str) -> std::result::Result<(), String> {
     if expr.len() > MAX_EXPR_BYTES {
         return Err(format!("is longer than {MAX_EXPR_BYTES} bytes"));
     }
+    check_expr_shape(expr)
+}
+
+/// [`check_expr`] but for the length: for the condition install works out
+/// from a table's constraints, as long as the names of their columns.
+fn check_expr_shape(expr: &str) -> std::result::Result<(), String> {
     if expr.contains('\0') {
         return Err("contains a NUL character".into());
     }
@@ -226,6 +232,9 @@ pub struct ParamDef {
     /// it leaves out of the table's; its default (null) is then every other
     /// column of the table, listed at install.
     pub except: Vec<String>,
+    /// For `idents(..., max N)`: the most names it takes, fewer than
+    /// [`MAX_IDENTS`].
+    pub max: Option<usize>,
     pub default: Value,
     pub doc: String,
     /// The template line that declares it.
@@ -599,7 +608,7 @@ impl Template {
             ParamKind::Conflicts => match value {
                 Value::Null => {}
                 Value::String(s) => {
-                    check_expr(s).map_err(|why| wrong(format!("{} {why}", shorten(s))))?
+                    check_expr_shape(s).map_err(|why| wrong(format!("{} {why}", shorten(s))))?
                 }
                 other => {
                     return Err(wrong(format!(
@@ -881,16 +890,7 @@ impl Template {
                     otherwise,
                     ..
                 } => {
-                    let value = params.get(param);
-                    let holds = match equals {
-                        Some(word) => value.as_str() == Some(word),
-                        None => match value {
-                            Value::String(s) => !s.trim().is_empty(),
-                            Value::Array(a) => !a.is_empty(),
-                            Value::Null | Value::Bool(false) => false,
-                            _ => true,
-                        },
-                    };
+                    let holds = blocks::holds(params.get(param), *equals);
                     let part = if holds { then } else { otherwise };
                     self.render_nodes(part, params, item, out)?;
                 }

@@ -697,6 +697,16 @@ class Fuzzer:
                 self.count("trigger_install", "errors")
             table = re.match(r"trigger_install\(\): pack \w+ needs a table \(parameter (\w+)\): no table ", message, re.S)
             column = re.match(r"trigger_install\(\): pack \w+ needs column .* \(parameter (\w+)\) in table .*, which has no such column$", message, re.S)
+            # A key must tell the rows apart: a unique index of its own.
+            unique = re.match(r"trigger_install\(\): pack \w+ needs column .* \(parameter (\w+)\) to tell the rows of table .* apart", message, re.S)
+            if unique:
+                key = named[unique.group(1)]
+                for t in tables:
+                    have = {r[0].lower() for r in self.h.rows(conn, "SELECT name FROM pragma_table_info(?)", (t,))}
+                    if key.lower() in have:
+                        self.h.rows(conn, f"CREATE UNIQUE INDEX {quote(f'fuzz_unique_{len(tables)}_{t}')} "
+                                          f"ON {quote(t)} ({quote(key)})")
+                continue
             if table:
                 tables.append(named[table.group(1)])
                 self.h.rows(conn, f"CREATE TABLE {quote(tables[-1])} (id INTEGER PRIMARY KEY)")
@@ -723,7 +733,8 @@ class Fuzzer:
         self.stats["hostile_installs"] = self.stats.get("hostile_installs", 0) + 1
         # A table a pack creates comes with SQLite's index of its key.
         created = {r[0] for r in self.h.rows(conn, "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index') "
-                                                   "AND name NOT LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\'")}
+                                                   "AND name NOT LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' "
+                                                   "AND name NOT LIKE 'fuzz\\_unique\\_%' ESCAPE '\\'")}
         names = self.expected_names(pack, json.dumps(params))
         if not created <= names or not summary.startswith(f"installed {pack}"):
             raise Broken(f"the install created {sorted(map(short, created))} ({summary}): {where}")
@@ -743,7 +754,8 @@ class Fuzzer:
         kept = [r[0] for r in self.h.rows(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")]
         left = [r for r in self.h.rows(conn, "SELECT name, tbl_name FROM sqlite_master "
                                              "WHERE type IN ('trigger', 'index') OR name LIKE 'trigger%'")
-                if not (r[0].startswith("sqlite_autoindex_") and r[1] in kept)]
+                if not (r[0].startswith("sqlite_autoindex_") and r[1] in kept)
+                and not r[0].startswith("fuzz_unique_")]
         if left:
             raise Broken(f"uninstall left {left}: {where}")
         conn.close()

@@ -344,6 +344,10 @@ def test_a_registered_pack_whose_template_rows_were_deleted_is_registered_again(
 
 def test_a_damaged_install_record_is_put_back(conn):
     conn.execute("UPDATE trigger_pack_installs SET params = '[1]' WHERE pack = 'task_state'")
+    assert conn.execute("SELECT description, installed, installed_params FROM trigger_packs "
+                        "WHERE name = 'task_state'").fetchall() == [(
+        TASK_STATE_DOES + " (the install record of pack task_state is damaged: params_json must be a JSON object, "
+        "got an array; trigger_doctor gives the repair)", 1, "[1]")]
     rows = doctor(conn)
     # The objects are the pack's with its defaults: those are the parameters.
     assert rows == [(
@@ -376,6 +380,108 @@ def test_a_damaged_record_of_other_parameters_names_the_update_to_make(conn):
     assert doctor(conn) == []
     conn.execute("INSERT INTO user (id, name) VALUES (100, 'u')")
     assert conn.execute("SELECT album_name FROM album WHERE user_id = 100").fetchall() == [("first",)]
+
+
+@pytest.mark.parametrize("pack, params, trigger", [
+    ("protect", {"table": "post", "operation": "update", "columns": ["title", "body"]}, "post_protect_update"),
+    # touch's counted is listed at install: every column but the ignored.
+    ("touch", {"table": "post", "ignore": ["title"]}, "post_touch"),
+    ("history", {"table": "post"}, "post_update_history"),
+])
+def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, trigger):
+    conn = connect()
+    conn.execute("CREATE TABLE post(id INTEGER PRIMARY KEY, title TEXT, body TEXT, updated_at TEXT)")
+    conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
+    conn.execute("ALTER TABLE post RENAME COLUMN body TO text")
+    label = "protect (post_protect_update)" if pack == "protect" else f"{pack} (post)"
+    instance = "post_protect_update" if pack == "protect" else "post"
+    repair = (f"SELECT trigger_uninstall('{pack}', '{instance}'); SELECT trigger_install('{pack}', {AS_NOW})")
+    rows = [r for r in doctor(conn) if r[2].startswith(f"trigger {trigger} ")]
+    assert rows == [(
+        "pack", label,
+        f"trigger {trigger} was changed by a column rename: it still works, but no longer as the install records "
+        "it, so the pack can be neither repaired nor upgraded in place", repair)]
+    done = scalar(conn, "SELECT trigger_uninstall(?, ?)", pack, instance)
+    assert f"trigger {trigger} (changed by a column rename)" in done, done
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 0
+    params = {k: ["text" if c == "body" else c for c in v] if isinstance(v, list) else v for k, v in params.items()}
+    if pack == "history":
+        # The history table keeps the column's old name, and its data.
+        conn.execute("ALTER TABLE _post_history RENAME COLUMN body TO text")
+    conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
+    assert doctor(conn) == []
+
+
+NAMES = ["album_count", "counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect",
+         "soft_delete", "task_state", "touch"]
+TASK_STATE_DOES = "When an obs row's state is updated to 2, the tasks of that obs get state 2."
+RECORD_REPAIR = ("correct its row of main.trigger_pack_installs: pack, version and params hold the pack's name, the "
+                 "version installed and the JSON object of its parameters, as text")
+
+
+def listing(conn):
+    return conn.execute("SELECT name, version, description, params IS NOT NULL, installed, installed_version, "
+                        "installed_params IS NOT NULL FROM trigger_packs").fetchall()
+
+
+def test_a_blob_in_an_install_record_fails_no_listing_and_the_doctor_names_it(conn):
+    conn.execute("UPDATE trigger_pack_installs SET params = CAST(params AS BLOB) WHERE pack = 'task_state'")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    assert rows[NAMES.index("task_state")] == (
+        "task_state", "1.0.0",
+        TASK_STATE_DOES + " (the install record of pack task_state is damaged: its params is a blob, not text; "
+        "trigger_doctor gives the repair)", 1, 1, None, 0)
+    assert rows[NAMES.index("default_album")][4:] == (1, "1.1.0", 1)
+    assert doctor(conn) == [(
+        "pack", "task_state",
+        f"the install record of pack task_state is damaged: its params is a blob, not text, so the pack's triggers "
+        f"and indexes {CANNOT}", RECORD_REPAIR)]
+    for call in ("trigger_install('task_state')", "trigger_uninstall('task_state')", "trigger_upgrade('task_state')"):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT {call}")
+        assert str(e.value) == (
+            f"{call.split('(')[0]}(): the install record of pack task_state is damaged: its params is a blob, not "
+            "text; trigger_doctor gives the repair")
+    conn.execute("UPDATE trigger_pack_installs SET params = CAST(params AS TEXT) WHERE pack = 'task_state'")
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("SET template = CAST(template AS BLOB)", "its template is a blob, not text"),
+    ("SET template = replace(template, '-- pack: album_count', '-- pack: album_total')",
+     'its text is pack "album_total" "1.0.0"'),
+])
+def test_a_damaged_registered_template_fails_no_listing_and_the_doctor_names_it(conn, damage, why):
+    text = scalar(conn, "SELECT template FROM trigger_pack_templates")
+    conn.execute(f"UPDATE trigger_pack_templates {damage}")
+    damaged = (f'the registered template of pack "album_count" "1.0.0" in trigger_pack_templates is damaged: {why}; '
+               "delete its row and register it again, or trigger_pack_unregister('album_count') when it is not "
+               "installed")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    assert rows[0] == ("album_count", "1.0.0", damaged, 0, 1, "1.0.0", 1)
+    assert rows[NAMES.index("task_state")][2:] == (TASK_STATE_DOES, 1, 1, "1.0.0", 1)
+    assert doctor(conn) == [(
+        "pack", "album_count", damaged,
+        "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
+        "template again with trigger_pack_register")]
+    conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
+    conn.execute("SELECT trigger_pack_register(?)", (text,))
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_installing_over_a_damaged_record_names_the_damage_not_the_record(conn):
+    damaged = '{"trigger_name": "' + "x" * 5000 + '", "obs_table": 5}'
+    conn.execute("UPDATE trigger_pack_installs SET params = ? WHERE pack = 'task_state'", (damaged,))
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_install('task_state')")
+    assert str(e.value) == (
+        "trigger_install(): the install record of pack task_state is damaged: parameter obs_table of pack "
+        "task_state: expected a name (a JSON string), got a number; nothing changed (trigger_doctor gives the "
+        "repair)")
 
 
 @pytest.mark.parametrize("version, unknown", [
