@@ -10,12 +10,20 @@ BEGIN;
 -- second), and rewriting the same time would, with recursive_triggers on,
 -- fire the trigger again without end. With columns to ignore, only an
 -- update that changes another column counts.
+--
+-- The date functions are called without a time value, which is SQLite's
+-- 'now' without the string to parse. For iso, formatting the time is most
+-- of the trigger's own work, so the check that the row does not hold it
+-- yet compares whole seconds first (unixepoch() of the stored text, a
+-- cheap parse): only a row already stamped within the current second is
+-- compared with the formatted time. A row that holds the formatted time
+-- always reads back as the current second, so it is still left alone.
 CREATE TRIGGER IF NOT EXISTS main."item_touch" AFTER UPDATE ON "item"
   WHEN new."updated_at" IS old."updated_at" COLLATE BINARY
   BEGIN
     UPDATE "item"
-      SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-      WHERE "rowid" = new."rowid" AND "updated_at" IS NOT strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
+      SET "updated_at" = strftime('%Y-%m-%dT%H:%M:%fZ')
+      WHERE "rowid" = new."rowid" AND (unixepoch("updated_at") IS NOT unixepoch() OR "updated_at" IS NOT strftime('%Y-%m-%dT%H:%M:%fZ'));
   END;
 CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   pack TEXT PRIMARY KEY,

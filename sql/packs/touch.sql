@@ -19,11 +19,19 @@
 -- second), and rewriting the same time would, with recursive_triggers on,
 -- fire the trigger again without end. With columns to ignore, only an
 -- update that changes another column counts.
+--
+-- The date functions are called without a time value, which is SQLite's
+-- 'now' without the string to parse. For iso, formatting the time is most
+-- of the trigger's own work, so the check that the row does not hold it
+-- yet compares whole seconds first (unixepoch() of the stored text, a
+-- cheap parse): only a row already stamped within the current second is
+-- compared with the formatted time. A row that holds the formatted time
+-- always reads back as the current second, so it is still left alone.
 CREATE TRIGGER IF NOT EXISTS main.{{trigger_name}} AFTER UPDATE ON {{table}}
   WHEN new.{{column}} IS old.{{column}} COLLATE BINARY{{#if ignore}}
     AND ({{#each counted sep=" OR "}}new.{{.}} IS NOT old.{{.}} COLLATE BINARY{{/each}}){{/if}}
   BEGIN
     UPDATE {{table}}
-      SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}}
-      WHERE {{key}} = new.{{key}} AND {{column}} IS NOT {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ', 'now'){{/if}}{{#if format = unix}}CAST(strftime('%s', 'now') AS INTEGER){{/if}}{{#if format = unix_ms}}CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER){{/if}};
+      SET {{column}} = {{#if format = iso}}strftime('%Y-%m-%dT%H:%M:%fZ'){{/if}}{{#if format = unix}}unixepoch(){{/if}}{{#if format = unix_ms}}CAST(round((julianday() - 2440587.5) * 86400000) AS INTEGER){{/if}}
+      WHERE {{key}} = new.{{key}} AND {{#if format = iso}}(unixepoch({{column}}) IS NOT unixepoch() OR {{column}} IS NOT strftime('%Y-%m-%dT%H:%M:%fZ')){{/if}}{{#if format = unix}}{{column}} IS NOT unixepoch(){{/if}}{{#if format = unix_ms}}{{column}} IS NOT CAST(round((julianday() - 2440587.5) * 86400000) AS INTEGER){{/if}};
   END;
