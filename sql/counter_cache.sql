@@ -2,7 +2,7 @@
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/counter_cache.sql
 -- and creates what SELECT trigger_install('counter_cache') creates.
 -- What install works out from your table's schema is written here as the
--- template's example gives it: {"conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid"}
+-- template's example gives it: {"conflict_columns":["id","rowid","_rowid_","oid"],"conflicts":"conflicting_row.rowid = new.rowid"}
 -- For your table, take trigger_pack_sql('counter_cache', params_json) instead.
 BEGIN;
 -- counter_cache 1.0.0 (sqlite-triggers pack)
@@ -11,7 +11,8 @@ BEGIN;
 -- condition or of the summed value, and an UPSERT leave the count right.
 -- An INSERT OR REPLACE deletes the rows the new one conflicts with without
 -- firing delete triggers while recursive_triggers is off: the replace
--- trigger notes their parents first, and the insert trigger recounts them
+-- trigger, which runs only when the new row conflicts with one, notes their
+-- parents first, and the insert trigger recounts them
 -- too, and the replaced rows themselves, which are parents in a tree (a
 -- note of a row that stays costs an extra recount, never a wrong count).
 -- An UPDATE OR REPLACE deletes the rows the new values conflict with in
@@ -25,6 +26,7 @@ BEGIN;
 CREATE INDEX IF NOT EXISTS main."comment_comment_count_idx" ON "comment"("post_id");
 CREATE TABLE IF NOT EXISTS main."comment_comment_count_replaced" (child_key PRIMARY KEY, parent);
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_replace" BEFORE INSERT ON "comment"
+  WHEN EXISTS (SELECT 1 FROM "comment" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid))
   BEGIN
     DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
     INSERT INTO "comment_comment_count_replaced" (child_key, parent)
@@ -47,14 +49,14 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update" AFTER UPDATE ON
       WHERE counted_row."post_id" = "post"."id"
     ) WHERE "id" IN (old."post_id", new."post_id");
   END;
-CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replace" BEFORE UPDATE OF "rowid" ON "comment"
+CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replace" BEFORE UPDATE OF "id", "rowid", "_rowid_", "oid" ON "comment"
   BEGIN
     DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
     INSERT INTO "comment_comment_count_replaced" (child_key, parent)
       SELECT "rowid", "post_id" FROM "comment" AS conflicting_row
       WHERE (conflicting_row.rowid = new.rowid) AND conflicting_row."rowid" IS NOT old."rowid";
   END;
-CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replaced" AFTER UPDATE OF "rowid" ON "comment"
+CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replaced" AFTER UPDATE OF "id", "rowid", "_rowid_", "oid" ON "comment"
   WHEN EXISTS (SELECT 1 FROM "comment_comment_count_replaced")
   BEGIN
     UPDATE "post" SET "comment_count" = (
@@ -82,6 +84,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","replaced_trigger":"comment_comment_count_update_replaced","total":"","update_replace_trigger":"comment_comment_count_update_replace","update_trigger":"comment_comment_count_update"}'
+  SELECT 'counter_cache:comment_comment_count', '1.0.0', '{"child_fk":"post_id","child_key":"rowid","child_table":"comment","condition":"","conflict_columns":["id","rowid","_rowid_","oid"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"comment_comment_count_delete","index_name":"comment_comment_count_idx","insert_trigger":"comment_comment_count_insert","name":"comment_comment_count","parent_column":"comment_count","parent_key":"id","parent_table":"post","replace_trigger":"comment_comment_count_replace","replaced_table":"comment_comment_count_replaced","total":"","update_replace_trigger":"comment_comment_count_update_replace","update_replaced_trigger":"comment_comment_count_update_replaced","update_trigger":"comment_comment_count_update"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'counter_cache:comment_comment_count');
 COMMIT;

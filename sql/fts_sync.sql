@@ -2,7 +2,7 @@
 -- Runs in any sqlite3 shell without the extension: sqlite3 -bail app.db < sql/fts_sync.sql
 -- and creates what SELECT trigger_install('fts_sync') creates.
 -- What install works out from your table's schema is written here as the
--- template's example gives it: {"conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid"}
+-- template's example gives it: {"conflict_columns":["id","rowid","_rowid_","oid"],"conflicts":"conflicting_row.rowid = new.rowid"}
 -- For your table, take trigger_pack_sql('fts_sync', params_json) instead.
 BEGIN;
 -- fts_sync 1.0.0 (sqlite-triggers pack)
@@ -11,20 +11,23 @@ BEGIN;
 -- sqlite-utils' enable_fts(create_triggers=True) misses the rows an INSERT OR
 -- REPLACE deletes (those the new row conflicts with on the rowid, the
 -- PRIMARY KEY or a UNIQUE constraint) while recursive_triggers is off, so
--- their old text stays in the index. Here the replace trigger keeps those
--- rows' values first, and the insert trigger takes the ones that are gone
--- out of the index; the delete trigger clears a row's values when it did
--- fire. An UPDATE OR REPLACE deletes the rows the new values conflict
--- with in the same way: the update replace trigger, which fires only for
--- an UPDATE that sets a column a conflict depends on, keeps their values,
--- and the update trigger takes the ones that are gone out of the index
--- before it indexes the new values (a row whose rowid the update took
--- must leave the index first; a note of the updated row itself is one an
--- INSERT OR IGNORE left, never this update's); the replaced trigger does
--- it for an update that changes nothing indexed. Install indexes the table ('rebuild').
+-- their old text stays in the index. Here the replace trigger, which runs
+-- only when the new row conflicts with one, keeps those rows' values first,
+-- and the insert trigger takes the ones that are gone out of the index
+-- before it indexes the new row; the delete trigger clears a row's values
+-- when it did fire. An UPDATE OR REPLACE deletes the rows the new values
+-- conflict with in the same way: the update replace trigger keeps their
+-- values, and the update replaced trigger takes the ones that are gone out
+-- of the index. Both fire only for an UPDATE that sets a column a conflict
+-- depends on, the rowid's among them, so the update replaced trigger also
+-- reindexes a row whose rowid changed (after taking out the row whose rowid
+-- it took), and the update trigger leaves such a row alone: no two triggers
+-- write the same rowid, whatever order SQLite fires them in. Install
+-- indexes the table ('rebuild').
 CREATE VIRTUAL TABLE IF NOT EXISTS main."item_fts" USING fts5("title", content="item");
 CREATE TABLE IF NOT EXISTS main."item_fts_replaced" (replaced_rowid INTEGER PRIMARY KEY, "title");
 CREATE TRIGGER IF NOT EXISTS main."item_fts_replace" BEFORE INSERT ON "item"
+  WHEN EXISTS (SELECT 1 FROM "item" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid))
   BEGIN
     DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
@@ -45,31 +48,30 @@ CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_au" AFTER UPDATE ON "item"
-  WHEN old.rowid IS NOT new.rowid OR old."title" IS NOT new."title" COLLATE BINARY
+  WHEN old.rowid IS new.rowid AND (old."title" IS NOT new."title" COLLATE BINARY)
   BEGIN
-    INSERT INTO "item_fts" ("item_fts", rowid, "title")
-      SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
-      WHERE (replaced_rowid = new.rowid AND replaced_rowid IS NOT old.rowid)
-        OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
-    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");
   END;
-CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replace" BEFORE UPDATE OF "rowid" ON "item"
+CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replace" BEFORE UPDATE OF "id", "rowid", "_rowid_", "oid" ON "item"
   BEGIN
     DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
       SELECT rowid, "title" FROM "item" AS conflicting_row
       WHERE (conflicting_row.rowid = new.rowid) AND conflicting_row.rowid IS NOT old.rowid;
   END;
-CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replaced" AFTER UPDATE OF "rowid" ON "item"
-  WHEN NOT (old.rowid IS NOT new.rowid OR old."title" IS NOT new."title" COLLATE BINARY)
-    AND EXISTS (SELECT 1 FROM "item_fts_replaced")
+CREATE TRIGGER IF NOT EXISTS main."item_fts_update_replaced" AFTER UPDATE OF "id", "rowid", "_rowid_", "oid" ON "item"
+  WHEN old.rowid IS NOT new.rowid OR EXISTS (SELECT 1 FROM "item_fts_replaced")
   BEGIN
     INSERT INTO "item_fts" ("item_fts", rowid, "title")
       SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
-      WHERE NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
+      WHERE replaced_rowid = new.rowid
+        OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
     DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
+    INSERT INTO "item_fts" ("item_fts", rowid, "title")
+      SELECT 'delete', old.rowid, old."title" WHERE old.rowid IS NOT new.rowid;
+    INSERT INTO "item_fts" (rowid, "title")
+      SELECT new.rowid, new."title" WHERE old.rowid IS NOT new.rowid;
   END;
 INSERT INTO "item_fts" ("item_fts") VALUES ('rebuild');
 CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
@@ -79,6 +81,6 @@ CREATE TABLE IF NOT EXISTS main.trigger_pack_installs (
   installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 INSERT INTO main.trigger_pack_installs (pack, version, params)
-  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"conflict_columns":["rowid"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","replaced_trigger":"item_fts_update_replaced","table":"item","tokenize":"","update_replace_trigger":"item_fts_update_replace","update_trigger":"item_au"}'
+  SELECT 'fts_sync:item', '1.0.0', '{"columns":["title"],"conflict_columns":["id","rowid","_rowid_","oid"],"conflicts":"conflicting_row.rowid = new.rowid","delete_trigger":"item_ad","fts_table":"item_fts","insert_trigger":"item_ai","replace_trigger":"item_fts_replace","replaced_table":"item_fts_replaced","table":"item","tokenize":"","update_replace_trigger":"item_fts_update_replace","update_replaced_trigger":"item_fts_update_replaced","update_trigger":"item_au"}'
   WHERE NOT EXISTS (SELECT 1 FROM main.trigger_pack_installs WHERE pack = 'fts_sync:item');
 COMMIT;
