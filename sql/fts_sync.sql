@@ -12,9 +12,11 @@ BEGIN;
 -- REPLACE deletes (those the new row conflicts with on the rowid, the
 -- PRIMARY KEY or a UNIQUE constraint) while recursive_triggers is off, so
 -- their old text stays in the index. Here the replace trigger, which runs
--- only when the new row conflicts with one, keeps those rows' values first,
--- and the insert trigger takes the ones that are gone out of the index
--- before it indexes the new row; the delete trigger clears a row's values
+-- only when the new row conflicts with one or values are kept from an
+-- earlier insert, clears them and keeps those rows' values, and the insert
+-- trigger takes the ones that are gone out of the index before it indexes
+-- the new row (every other trigger that reads the kept values runs after
+-- one that cleared them first); the delete trigger clears a row's values
 -- when it did fire. An UPDATE OR REPLACE deletes the rows the new values
 -- conflict with in the same way: the update replace trigger keeps their
 -- values, and the update replaced trigger takes the ones that are gone out
@@ -28,6 +30,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS main."item_fts" USING fts5("title", content="
 CREATE TABLE IF NOT EXISTS main."item_fts_replaced" (replaced_rowid INTEGER PRIMARY KEY, "title");
 CREATE TRIGGER IF NOT EXISTS main."item_fts_replace" BEFORE INSERT ON "item"
   WHEN EXISTS (SELECT 1 FROM "item" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid))
+    OR EXISTS (SELECT 1 FROM "item_fts_replaced")
   BEGIN
     DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts_replaced" (replaced_rowid, "title")
@@ -39,7 +42,6 @@ CREATE TRIGGER IF NOT EXISTS main."item_ai" AFTER INSERT ON "item"
       SELECT 'delete', replaced_rowid, "title" FROM "item_fts_replaced"
       WHERE replaced_rowid = new.rowid
         OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
-    DELETE FROM "item_fts_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");
   END;
 CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"

@@ -18,11 +18,12 @@ BEGIN;
 -- UPDATE OR REPLACE deletes the rows the new values conflict with (on the
 -- rowid, the PRIMARY KEY or a UNIQUE constraint) without firing delete
 -- triggers while recursive_triggers is off: the replace trigger (which
--- runs only when the new row conflicts with one) and the update replace
--- trigger keep those rows' values and next version first, and the insert
--- trigger, before it records the insert, or the update replaced trigger
--- records a delete for each one that is gone; the delete trigger forgets a
--- row's values when it did fire. Install records each row that has no
+-- runs only when the new row conflicts with one, or values are kept from an
+-- earlier insert, which it clears first) and the update replace trigger
+-- keep those rows' values and next version, and the insert trigger, before
+-- it records the insert, or the update replaced trigger records a delete
+-- for each one that is gone; the delete trigger forgets a row's values
+-- when it did fire. Install records each row that has no
 -- history yet as version 1.
 CREATE TABLE IF NOT EXISTS main."_item_history" (
     _rowid INTEGER,
@@ -38,6 +39,7 @@ CREATE INDEX IF NOT EXISTS main."idx_item_history_rowid" ON "_item_history" (_ro
 CREATE TABLE IF NOT EXISTS main."item_history_replaced" (replaced_rowid INTEGER PRIMARY KEY, "id", "title", replaced_version);
 CREATE TRIGGER IF NOT EXISTS main."item_replace_history" BEFORE INSERT ON "item"
   WHEN EXISTS (SELECT 1 FROM "item" AS conflicting_row WHERE (conflicting_row.rowid = new.rowid))
+    OR EXISTS (SELECT 1 FROM "item_history_replaced")
   BEGIN
     DELETE FROM "item_history_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "item_history_replaced" (replaced_rowid, "id", "title", replaced_version)
@@ -54,7 +56,6 @@ CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
       FROM "item_history_replaced"
       WHERE replaced_rowid = new.rowid
         OR NOT EXISTS (SELECT 1 FROM "item" WHERE rowid = replaced_rowid);
-    DELETE FROM "item_history_replaced" WHERE replaced_rowid IS NOT NULL;
     INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
     VALUES (new.rowid, new."id", new."title",
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = new.rowid), 0) + 1,

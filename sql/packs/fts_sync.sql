@@ -32,9 +32,11 @@
 -- REPLACE deletes (those the new row conflicts with on the rowid, the
 -- PRIMARY KEY or a UNIQUE constraint) while recursive_triggers is off, so
 -- their old text stays in the index. Here the replace trigger, which runs
--- only when the new row conflicts with one, keeps those rows' values first,
--- and the insert trigger takes the ones that are gone out of the index
--- before it indexes the new row; the delete trigger clears a row's values
+-- only when the new row conflicts with one or values are kept from an
+-- earlier insert, clears them and keeps those rows' values, and the insert
+-- trigger takes the ones that are gone out of the index before it indexes
+-- the new row (every other trigger that reads the kept values runs after
+-- one that cleared them first); the delete trigger clears a row's values
 -- when it did fire. An UPDATE OR REPLACE deletes the rows the new values
 -- conflict with in the same way: the update replace trigger keeps their
 -- values, and the update replaced trigger takes the ones that are gone out
@@ -48,6 +50,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS main.{{fts_table}} USING fts5({{columns}}, {{
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}});
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
   WHEN EXISTS (SELECT 1 FROM {{table}} AS conflicting_row WHERE {{conflicts}})
+    OR EXISTS (SELECT 1 FROM {{replaced_table}})
   BEGIN
     DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}})
@@ -59,7 +62,6 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
       SELECT 'delete', replaced_rowid, {{columns}} FROM {{replaced_table}}
       WHERE replaced_rowid = new.rowid
         OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE rowid = replaced_rowid);
-    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{fts_table}} (rowid, {{columns}}) VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}});
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}

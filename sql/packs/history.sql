@@ -41,11 +41,12 @@
 -- UPDATE OR REPLACE deletes the rows the new values conflict with (on the
 -- rowid, the PRIMARY KEY or a UNIQUE constraint) without firing delete
 -- triggers while recursive_triggers is off: the replace trigger (which
--- runs only when the new row conflicts with one) and the update replace
--- trigger keep those rows' values and next version first, and the insert
--- trigger, before it records the insert, or the update replaced trigger
--- records a delete for each one that is gone; the delete trigger forgets a
--- row's values when it did fire. Install records each row that has no
+-- runs only when the new row conflicts with one, or values are kept from an
+-- earlier insert, which it clears first) and the update replace trigger
+-- keep those rows' values and next version, and the insert trigger, before
+-- it records the insert, or the update replaced trigger records a delete
+-- for each one that is gone; the delete trigger forgets a row's values
+-- when it did fire. Install records each row that has no
 -- history yet as version 1.
 CREATE TABLE IF NOT EXISTS main.{{history_table}} (
     _rowid INTEGER,
@@ -61,6 +62,7 @@ CREATE INDEX IF NOT EXISTS main.{{index_name}} ON {{history_table}} (_rowid, _ve
 CREATE TABLE IF NOT EXISTS main.{{replaced_table}} (replaced_rowid INTEGER PRIMARY KEY, {{columns}}, replaced_version);
 CREATE TRIGGER IF NOT EXISTS main.{{replace_trigger}} BEFORE INSERT ON {{table}}
   WHEN EXISTS (SELECT 1 FROM {{table}} AS conflicting_row WHERE {{conflicts}})
+    OR EXISTS (SELECT 1 FROM {{replaced_table}})
   BEGIN
     DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{replaced_table}} (replaced_rowid, {{columns}}, replaced_version)
@@ -77,7 +79,6 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
       FROM {{replaced_table}}
       WHERE replaced_rowid = new.rowid
         OR NOT EXISTS (SELECT 1 FROM {{table}} WHERE rowid = replaced_rowid);
-    DELETE FROM {{replaced_table}} WHERE replaced_rowid IS NOT NULL;
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
     VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}},
       coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = new.rowid), 0) + 1,
