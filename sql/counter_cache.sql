@@ -20,6 +20,12 @@ BEGIN;
 -- that sets a column a conflict depends on, notes them, and the replaced
 -- trigger recounts their parents (an update of the count itself, in a
 -- tree, sets no such column, so it never recounts them again).
+-- A recount writes a parent only when its count changes, so in a tree
+-- (parent and child the same table) the update of a parent's count that a
+-- recount makes recounts the grandparent once and stops there, with
+-- recursive_triggers on too. The update trigger also keeps the noted
+-- parent of a row a REPLACE is about to delete up to date when a
+-- foreign-key action or another trigger moves that row first.
 -- No trigger on the parent table reads the child table, so either table
 -- can be rebuilt (create, copy, drop, rename) with the other's triggers in
 -- place. Install recounts every parent.
@@ -37,17 +43,26 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_insert" AFTER INSERT ON
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"
-    ) WHERE "id" = new."post_id"
+    ) WHERE ("id" = new."post_id"
       OR "id" IN (SELECT parent FROM "comment_comment_count_replaced")
-      OR "id" IN (SELECT child_key FROM "comment_comment_count_replaced");
+      OR "id" IN (SELECT child_key FROM "comment_comment_count_replaced"))
+      AND "comment_count" IS NOT (
+      SELECT count(*) FROM "comment" AS counted_row
+      WHERE counted_row."post_id" = "post"."id"
+    );
     DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update" AFTER UPDATE ON "comment"
   BEGIN
+    UPDATE "comment_comment_count_replaced" SET parent = new."post_id" WHERE child_key = old."rowid";
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"
-    ) WHERE "id" IN (old."post_id", new."post_id");
+    ) WHERE ("id" IN (old."post_id", new."post_id"))
+      AND "comment_count" IS NOT (
+      SELECT count(*) FROM "comment" AS counted_row
+      WHERE counted_row."post_id" = "post"."id"
+    );
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replace" BEFORE UPDATE OF "id", "rowid", "_rowid_", "oid" ON "comment"
   BEGIN
@@ -62,8 +77,12 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update_replaced" AFTER 
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"
-    ) WHERE "id" IN (SELECT parent FROM "comment_comment_count_replaced")
-      OR "id" IN (SELECT child_key FROM "comment_comment_count_replaced");
+    ) WHERE ("id" IN (SELECT parent FROM "comment_comment_count_replaced")
+      OR "id" IN (SELECT child_key FROM "comment_comment_count_replaced"))
+      AND "comment_count" IS NOT (
+      SELECT count(*) FROM "comment" AS counted_row
+      WHERE counted_row."post_id" = "post"."id"
+    );
     DELETE FROM "comment_comment_count_replaced" WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_delete" AFTER DELETE ON "comment"
@@ -71,7 +90,11 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_delete" AFTER DELETE ON
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = old."post_id"
-    ) WHERE "id" = old."post_id";
+    ) WHERE ("id" = old."post_id")
+      AND "comment_count" IS NOT (
+      SELECT count(*) FROM "comment" AS counted_row
+      WHERE counted_row."post_id" = old."post_id"
+    );
   END;
 UPDATE "post" SET "comment_count" = (
   SELECT count(*) FROM "comment" AS counted_row

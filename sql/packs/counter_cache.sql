@@ -47,6 +47,12 @@
 -- that sets a column a conflict depends on, notes them, and the replaced
 -- trigger recounts their parents (an update of the count itself, in a
 -- tree, sets no such column, so it never recounts them again).
+-- A recount writes a parent only when its count changes, so in a tree
+-- (parent and child the same table) the update of a parent's count that a
+-- recount makes recounts the grandparent once and stops there, with
+-- recursive_triggers on too. The update trigger also keeps the noted
+-- parent of a row a REPLACE is about to delete up to date when a
+-- foreign-key action or another trigger moves that row first.
 -- No trigger on the parent table reads the child table, so either table
 -- can be rebuilt (create, copy, drop, rename) with the other's triggers in
 -- place. Install recounts every parent.
@@ -64,17 +70,26 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{child_tab
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} = new.{{child_fk}}
+    ) WHERE ({{parent_key}} = new.{{child_fk}}
       OR {{parent_key}} IN (SELECT parent FROM {{replaced_table}})
-      OR {{parent_key}} IN (SELECT child_key FROM {{replaced_table}});
+      OR {{parent_key}} IN (SELECT child_key FROM {{replaced_table}}))
+      AND {{parent_column}} IS NOT (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    );
     DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{child_table}}
   BEGIN
+    UPDATE {{replaced_table}} SET parent = new.{{child_fk}} WHERE child_key = old.{{child_key}};
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} IN (old.{{child_fk}}, new.{{child_fk}});
+    ) WHERE ({{parent_key}} IN (old.{{child_fk}}, new.{{child_fk}}))
+      AND {{parent_column}} IS NOT (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    );
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_replace_trigger}} BEFORE UPDATE OF {{conflict_columns}} ON {{child_table}}
   BEGIN
@@ -89,8 +104,12 @@ CREATE TRIGGER IF NOT EXISTS main.{{update_replaced_trigger}} AFTER UPDATE OF {{
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} IN (SELECT parent FROM {{replaced_table}})
-      OR {{parent_key}} IN (SELECT child_key FROM {{replaced_table}});
+    ) WHERE ({{parent_key}} IN (SELECT parent FROM {{replaced_table}})
+      OR {{parent_key}} IN (SELECT child_key FROM {{replaced_table}}))
+      AND {{parent_column}} IS NOT (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}
+    );
     DELETE FROM {{replaced_table}} WHERE child_key IS NOT NULL;
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{child_table}}
@@ -98,7 +117,11 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{child_tab
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = old.{{child_fk}}{{#if condition}} AND {{condition}}{{/if}}
-    ) WHERE {{parent_key}} = old.{{child_fk}};
+    ) WHERE ({{parent_key}} = old.{{child_fk}})
+      AND {{parent_column}} IS NOT (
+      SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
+      WHERE counted_row.{{child_fk}} = old.{{child_fk}}{{#if condition}} AND {{condition}}{{/if}}
+    );
   END;
 UPDATE {{parent_table}} SET {{parent_column}} = (
   SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
