@@ -1718,6 +1718,20 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
                     .iter()
                     .any(|x| x.eq_ignore_ascii_case(column))
                     && found.has_rowid());
+            let rowid = ["rowid", "oid", "_rowid_"]
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(column));
+            if !present && rowid && found.without_rowid {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter {c}) in table {}, but {} is a WITHOUT \
+                     ROWID table, which has no rowid; pass its PRIMARY KEY column as parameter \
+                     {c}",
+                    t.name,
+                    shorten(column),
+                    shorten(table),
+                    shorten(table)
+                )));
+            }
             if !present {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter {}) in table {}, which has no such column",
