@@ -1769,6 +1769,17 @@ fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Re
                     shorten(table)
                 )));
             }
+            if crate::schema::may_hold_null(conn, &found, column)? {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                     apart, but it may hold NULL, which any number of rows may share, and \
+                     the pack would miss the rows whose key is NULL; pass the rowid, an \
+                     INTEGER PRIMARY KEY or a column declared NOT NULL",
+                    t.name,
+                    shorten(column),
+                    shorten(table)
+                )));
+            }
         }
         if found.has_rowid() {
             continue;
