@@ -372,6 +372,31 @@ pub(crate) fn identifies_rows(conn: &Connection, table: &str, column: &str) -> R
     .map_err(Error::sqlite("reading table indexes"))
 }
 
+/// Whether column `column` of main's table `table` may hold NULL: a column
+/// not declared NOT NULL, unless it is the rowid (by one of its names, or
+/// an INTEGER PRIMARY KEY, which has no index of its own) or in the PRIMARY
+/// KEY of a WITHOUT ROWID table, which SQLite keeps NOT NULL.
+pub(crate) fn may_hold_null(conn: &Connection, table: &MainTable, column: &str) -> Result<bool> {
+    let all = columns(conn, &table.name)?;
+    let Some(c) = all.iter().find(|c| c.name.eq_ignore_ascii_case(column)) else {
+        return Ok(false);
+    };
+    if c.not_null || (c.pk > 0 && !table.has_rowid()) {
+        return Ok(false);
+    }
+    if c.pk > 0 && all.iter().filter(|c| c.pk > 0).count() == 1 {
+        let pk_indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_index_list(?1, 'main') WHERE origin = 'pk'",
+                [&table.name],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("reading table indexes"))?;
+        return Ok(pk_indexes > 0);
+    }
+    Ok(true)
+}
+
 /// Whether the main database has a table called `name`.
 pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     Ok(schema_entry(conn, Namespace::Relations, name)?.is_some_and(|(kind, _)| kind == "table"))

@@ -13,14 +13,13 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
-    call, check_requirements, compare_versions, held, install_key, key_label, lookup, object_label,
+    call, check_requirements, compare_versions, install_key, key_label, lookup, object_label,
     object_on, presence, recorded_params, registry, split_key, typed, Installed, Pack, Presence,
-    INSTALLS_TABLE,
+    Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::{columns, table_exists};
@@ -62,8 +61,14 @@ pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
             "SELECT pack, version, params FROM main.{INSTALLS_TABLE} ORDER BY pack"
         ))
         .map_err(reading)?;
-    let records: Vec<[SqlValue; 3]> = stmt
-        .query_map([], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
+    let records: Vec<[Stored; 3]> = stmt
+        .query_map([], |r| {
+            Ok([
+                Stored::read(r, 0)?,
+                Stored::read(r, 1)?,
+                Stored::read(r, 2)?,
+            ])
+        })
         .and_then(|rows| rows.collect())
         .map_err(reading)?;
     let mut found = Vec::new();
@@ -78,14 +83,14 @@ const STUCK: &str = "triggers and indexes cannot be checked, upgraded or uninsta
 
 /// The problems of one install record: (pack, version, params), its
 /// `pack` being the install's key (see [`install_key`]).
-fn record_problems(conn: &Connection, record: [SqlValue; 3]) -> Result<Vec<Problem>> {
+fn record_problems(conn: &Connection, record: [Stored; 3]) -> Result<Vec<Problem>> {
     let [pack, version, params] = record;
     let key = match &pack {
-        SqlValue::Text(key) => key.clone(),
+        Stored::Text(key) => key.clone(),
         other => return Ok(vec![not_text(&shown(other), "pack", other)]),
     };
     for (column, value) in [("version", &version), ("params", &params)] {
-        if !matches!(value, SqlValue::Text(_)) {
+        if !matches!(value, Stored::Text(_)) {
             return Ok(vec![not_text(&key_label(&key), column, value)]);
         }
     }
@@ -513,14 +518,13 @@ fn restore_params(conn: &Connection, t: &Template, key: &str) -> Result<String> 
 }
 
 /// The problem of a record whose `column` does not hold text.
-fn not_text(object: &str, column: &str, value: &SqlValue) -> Problem {
-    let held = held(value);
+fn not_text(object: &str, column: &str, value: &Stored) -> Problem {
+    let why = super::not_text(column, value);
     Problem {
         kind: "pack",
         object: object.to_string(),
         problem: format!(
-            "the install record of pack {object} is damaged: its {column} is {held}, not text, \
-             so the pack's {STUCK}"
+            "the install record of pack {object} is damaged: {why}, so the pack's {STUCK}"
         ),
         repair: format!(
             "correct its row of main.{INSTALLS_TABLE}: pack, version and params hold the pack's \
@@ -530,12 +534,12 @@ fn not_text(object: &str, column: &str, value: &SqlValue) -> Problem {
 }
 
 /// A value of the install record as text.
-fn shown(value: &SqlValue) -> String {
+fn shown(value: &Stored) -> String {
     match value {
-        SqlValue::Null => "NULL".to_string(),
-        SqlValue::Integer(i) => i.to_string(),
-        SqlValue::Real(f) => f.to_string(),
-        SqlValue::Text(t) => t.clone(),
-        SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        Stored::Null => "NULL".to_string(),
+        Stored::Integer(i) => i.to_string(),
+        Stored::Real(f) => f.to_string(),
+        Stored::Text(t) => t.clone(),
+        Stored::Blob(b) | Stored::NotUtf8(b) => String::from_utf8_lossy(b).into_owned(),
     }
 }

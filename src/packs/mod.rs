@@ -27,7 +27,6 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -429,38 +428,77 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
         .query_row(
             &format!("SELECT version, params FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),
             [pack],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((Stored::read(r, 0)?, Stored::read(r, 1)?)),
         )
         .optional()
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
     match record {
         None => Ok(None),
-        Some((SqlValue::Text(version), SqlValue::Text(params))) => {
+        Some((Stored::Text(version), Stored::Text(params))) => {
             Ok(Some(Installed { version, params }))
         }
         Some((version, params)) => {
             let (column, value) = match version {
-                SqlValue::Text(_) => ("params", params),
+                Stored::Text(_) => ("params", params),
                 other => ("version", other),
             };
             Err(Error::invalid(format!(
-                "the install record of pack {} is damaged: its {column} is {}, not text; \
-                 trigger_doctor gives the repair",
+                "the install record of pack {} is damaged: {}; trigger_doctor gives the repair",
                 key_label(pack),
-                held(&value)
+                not_text(column, &value)
             )))
         }
     }
 }
 
+/// A value of a pack table as read: text only when its bytes are UTF-8,
+/// so a row changed by hand to hold other bytes is one damaged row rather
+/// than an error of every read of the table.
+#[derive(Debug, Clone)]
+pub(crate) enum Stored {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    /// Text whose bytes are not UTF-8.
+    NotUtf8(Vec<u8>),
+}
+
+impl Stored {
+    /// Column `i` of `row`.
+    pub(crate) fn read(row: &rusqlite::Row, i: usize) -> rusqlite::Result<Stored> {
+        use rusqlite::types::ValueRef;
+        Ok(match row.get_ref(i)? {
+            ValueRef::Null => Stored::Null,
+            ValueRef::Integer(n) => Stored::Integer(n),
+            ValueRef::Real(f) => Stored::Real(f),
+            ValueRef::Text(b) => match std::str::from_utf8(b) {
+                Ok(text) => Stored::Text(text.to_string()),
+                Err(_) => Stored::NotUtf8(b.to_vec()),
+            },
+            ValueRef::Blob(b) => Stored::Blob(b.to_vec()),
+        })
+    }
+}
+
 /// What a value of a pack table holds, as messages name it.
-fn held(value: &SqlValue) -> &'static str {
+fn held(value: &Stored) -> &'static str {
     match value {
-        SqlValue::Null => "NULL",
-        SqlValue::Integer(_) => "an integer",
-        SqlValue::Real(_) => "a real",
-        SqlValue::Blob(_) => "a blob",
-        SqlValue::Text(_) => "text",
+        Stored::Null => "NULL",
+        Stored::Integer(_) => "an integer",
+        Stored::Real(_) => "a real",
+        Stored::Blob(_) => "a blob",
+        Stored::Text(_) => "text",
+        Stored::NotUtf8(_) => "text that is not valid UTF-8",
+    }
+}
+
+/// Why `column` of a pack table's row, holding `value`, cannot be read.
+pub(crate) fn not_text(column: &str, value: &Stored) -> String {
+    match value {
+        Stored::NotUtf8(_) => format!("its {column} holds text that is not valid UTF-8"),
+        other => format!("its {column} is {}, not text", held(other)),
     }
 }
 
@@ -511,11 +549,19 @@ pub fn install_keys(conn: &Connection, name: &str) -> Result<Vec<String>> {
              WHERE pack = ?1 OR substr(pack, 1, length(?1) + 1) = ?1 || ':' ORDER BY pack"
         ))
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    // A key that is not UTF-8 text keys no install (the doctor names its
+    // record), as one that is not text at all.
     let keys = stmt
-        .query_map([name], |r| r.get::<_, String>(0))
+        .query_map([name], |r| Stored::read(r, 0))
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
-    Ok(keys)
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| match k {
+            Stored::Text(k) => Some(k),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The installs of `t`'s pack a call on `instance` is about (`function`
@@ -1718,6 +1764,20 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
                     .iter()
                     .any(|x| x.eq_ignore_ascii_case(column))
                     && found.has_rowid());
+            let rowid = ["rowid", "oid", "_rowid_"]
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(column));
+            if !present && rowid && found.without_rowid {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter {c}) in table {}, but {} is a WITHOUT \
+                     ROWID table, which has no rowid; pass its PRIMARY KEY column as parameter \
+                     {c}",
+                    t.name,
+                    shorten(column),
+                    shorten(table),
+                    shorten(table)
+                )));
+            }
             if !present {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter {}) in table {}, which has no such column",
@@ -1750,6 +1810,17 @@ fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Re
                      apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
                      index covers alone; it is none of those, so rows that share a value of \
                      it would be taken for one another; pass such a column",
+                    t.name,
+                    shorten(column),
+                    shorten(table)
+                )));
+            }
+            if crate::schema::may_hold_null(conn, &found, column)? {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                     apart, but it may hold NULL, which any number of rows may share, and \
+                     the pack would miss the rows whose key is NULL; pass the rowid, an \
+                     INTEGER PRIMARY KEY or a column declared NOT NULL",
                     t.name,
                     shorten(column),
                     shorten(table)

@@ -7,10 +7,10 @@
 //! unregistered.
 use std::io::Read;
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::template::{version_key, Template};
+use super::Stored;
 use crate::schema::table_exists;
 use crate::sql::{quote_text, shorten};
 use crate::{Error, Result};
@@ -172,10 +172,21 @@ fn texts(conn: &Connection, sql: &str, params: &[&str]) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare(sql).map_err(reading)?;
+    // Text that is not UTF-8 is no name or version, as a value that is not
+    // text.
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(params), |r| r.get(0))
+        .query_map(rusqlite::params_from_iter(params), |r| Stored::read(r, 0))
         .map_err(reading)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(reading)
+    let rows = rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(reading)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|v| match v {
+            Stored::Text(text) => Some(text),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The text stored for version `version` of pack `name`; an error saying
@@ -190,18 +201,14 @@ pub fn text(conn: &Connection, name: &str, version: &str) -> Result<Option<Strin
                 "SELECT template FROM main.{TEMPLATES_TABLE} WHERE pack = ?1 AND version = ?2"
             ),
             [name, version],
-            |r| r.get(0),
+            |r| Stored::read(r, 0),
         )
         .optional()
         .map_err(reading)?;
     match stored {
         None => Ok(None),
-        Some(Value::Text(text)) => Ok(Some(text)),
-        Some(other) => Err(damaged(
-            name,
-            version,
-            &format!("its template is {}, not text", super::held(&other)),
-        )),
+        Some(Stored::Text(text)) => Ok(Some(text)),
+        Some(other) => Err(damaged(name, version, &super::not_text("template", &other))),
     }
 }
 

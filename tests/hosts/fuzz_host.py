@@ -727,7 +727,10 @@ class Fuzzer:
                 have = {r[0] for r in self.h.rows(conn, "SELECT name FROM pragma_table_info(?)", (t,))}
                 for c in columns - have:
                     if c.lower() not in {h.lower() for h in have}:
-                        self.h.rows(conn, f"ALTER TABLE {quote(t)} ADD COLUMN {quote(c)}")
+                        # A key is NOT NULL, as install asks of one.
+                        key = isinstance(named.get("key"), str) and c.lower() == named["key"].lower()
+                        null = " NOT NULL DEFAULT ''" if key else ""
+                        self.h.rows(conn, f"ALTER TABLE {quote(t)} ADD COLUMN {quote(c)}{null}")
         else:
             raise Broken(f"an install with valid hostile names never succeeded: {where}")
         self.stats["hostile_installs"] = self.stats.get("hostile_installs", 0) + 1

@@ -448,8 +448,43 @@ def test_a_blob_in_an_install_record_fails_no_listing_and_the_doctor_names_it(co
     assert all_work(conn)
 
 
+def test_text_not_utf8_in_an_install_record_fails_no_listing_and_the_doctor_names_it(conn):
+    # Bytes that are not UTF-8 in a text value damage that one record, as a
+    # blob does, rather than every read of the table.
+    params = scalar(conn, "SELECT params FROM trigger_pack_installs WHERE pack = 'task_state'")
+    conn.execute("UPDATE trigger_pack_installs SET params = CAST(params || x'ff' AS TEXT) WHERE pack = 'task_state'")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    assert rows[NAMES.index("task_state")] == (
+        "task_state", "1.0.0",
+        TASK_STATE_DOES + " (the install record of pack task_state is damaged: its params holds text that is not "
+        "valid UTF-8; trigger_doctor gives the repair)", 1, 1, None, 0)
+    assert rows[NAMES.index("default_album")][4:] == (1, "1.1.0", 1)
+    assert doctor(conn) == [(
+        "pack", "task_state",
+        f"the install record of pack task_state is damaged: its params holds text that is not valid UTF-8, so the "
+        f"pack's triggers and indexes {CANNOT}", RECORD_REPAIR)]
+    for call in ("trigger_install('task_state')", "trigger_uninstall('task_state')", "trigger_upgrade('task_state')"):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT {call}")
+        assert str(e.value) == (
+            f"{call.split('(')[0]}(): the install record of pack task_state is damaged: its params holds text that "
+            "is not valid UTF-8; trigger_doctor gives the repair")
+    conn.execute("UPDATE trigger_pack_installs SET params = ? WHERE pack = 'task_state'", (params,))
+    assert doctor(conn) == []
+    assert all_work(conn)
+
+
+def test_text_not_utf8_in_the_key_of_an_install_record_is_named_by_the_doctor(conn):
+    conn.execute("UPDATE trigger_pack_installs SET pack = CAST(pack || x'ff' AS TEXT) WHERE pack = 'task_state'")
+    assert [r[0] for r in listing(conn)] == NAMES
+    assert [r[:2] for r in doctor(conn)] == [("pack", "task_state\ufffd")]
+    assert "its pack holds text that is not valid UTF-8" in doctor(conn)[0][2]
+
+
 @pytest.mark.parametrize("damage, why", [
     ("SET template = CAST(template AS BLOB)", "its template is a blob, not text"),
+    ("SET template = CAST(template || x'ff' AS TEXT)", "its template holds text that is not valid UTF-8"),
     ("SET template = replace(template, '-- pack: album_count', '-- pack: album_total')",
      'its text is pack "album_total" "1.0.0"'),
 ])

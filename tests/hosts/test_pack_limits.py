@@ -102,7 +102,7 @@ def test_a_replace_condition_longer_than_an_expression_parameter_is_recorded_and
     # 4096 bytes, and uninstall reads it back.
     conn = connect()
     name = "k" * 2100
-    conn.execute(f'CREATE TABLE item(id INTEGER PRIMARY KEY, "{name}" TEXT UNIQUE)')
+    conn.execute(f'CREATE TABLE item(id INTEGER PRIMARY KEY, "{name}" TEXT NOT NULL UNIQUE)')
     conn.execute("SELECT trigger_install('counts', ?)", (json.dumps({"key": name}),))
     conn.execute(f"""INSERT INTO item("{name}") VALUES ('a'), ('b')""")
     conn.execute(f"""INSERT OR REPLACE INTO item("{name}") VALUES ('a')""")

@@ -369,14 +369,15 @@ KEPT_TABLES = {"counts": "counts_table", "history": "history_table"}
 def build_generic(pack):
     def build(h, conn, p):
         tables = {}
-        unique = {}  # a key must tell the rows apart
+        unique = {}  # a key must tell the rows apart, so is NOT NULL and UNIQUE
         for table_param, column_params in sqlhosts.REQUIRES[pack]:
             cols = tables.setdefault(p[table_param], [])
             for c in column_params:
                 if p[c].lower() not in ROWID_NAMES:
                     cols.append(p[c])
                     if c == "key":
-                        unique.setdefault(p[table_param], []).append((p[c], f"{quote(p[c])} UNIQUE"))
+                        unique.setdefault(p[table_param], []).append(
+                            (p[c], f"{quote(p[c])} NOT NULL DEFAULT 'k' UNIQUE"))
         for name, d in TEMPLATES[pack].items():
             if d.kind == "idents" and d.args and isinstance(p.get(name), list):
                 tables.setdefault(p[d.args[0]], []).extend(p[name])
