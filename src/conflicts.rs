@@ -247,25 +247,16 @@ fn partial_where(sql: &str) -> Option<String> {
     None
 }
 
-/// The rows of main's table `table` that a new row (`new`) conflicts with,
-/// as an SQL condition over `alias` (the table's row in a `FROM table AS
-/// alias`): the same rowid, for a rowid table, or the same values under one
-/// PRIMARY KEY or UNIQUE constraint (inside its partial index). Those are
-/// the rows an `INSERT OR REPLACE` of `new` deletes. A partial index's
-/// WHERE is checked only for the existing row, so a row may match that
-/// stays: whoever notes the rows checks that they are gone. Also returns why
-/// some constraint could not be written (one on an expression, say): the
-/// rows a REPLACE deletes through it are then not found.
-pub(crate) fn new_row_conflicts(
-    conn: &Connection,
-    table: &str,
-    alias: &str,
-) -> Result<(String, Option<String>)> {
+/// What a REPLACE deletes in main's table `table`, read from its schema
+/// once: see [`Replaced`].
+pub(crate) fn replaced_rows(conn: &Connection, table: &str) -> Result<Replaced> {
+    let alias = "conflicting_row";
     let found = crate::schema::ordinary_table(conn, table)?;
-    let generated: Vec<String> = crate::schema::columns(conn, table)?
-        .into_iter()
+    let columns = crate::schema::columns(conn, table)?;
+    let generated: Vec<String> = columns
+        .iter()
         .filter(|c| matches!(c.hidden, 2 | 3))
-        .map(|c| c.name)
+        .map(|c| c.name.clone())
         .collect();
     let constraints = unique_constraints(conn, table, &generated)?;
     let mut probes = Vec::new();
@@ -282,24 +273,6 @@ pub(crate) fn new_row_conflicts(
         }
         probes.push(format!("({probe})"));
     }
-    Ok((probes.join(" OR "), constraints.problem))
-}
-
-/// The columns of main's table `table` whose change in an `UPDATE` can
-/// make the row conflict with another, which an `UPDATE OR REPLACE` then
-/// deletes: those of its PRIMARY KEY and UNIQUE constraints, those the
-/// WHERE of a partial unique index names, the INTEGER PRIMARY KEY, and for
-/// a rowid table each name of the rowid no column takes. An `UPDATE OF`
-/// list: SQLite fires such a trigger when the SET names one of them.
-pub(crate) fn conflict_columns(conn: &Connection, table: &str) -> Result<Vec<String>> {
-    let found = crate::schema::ordinary_table(conn, table)?;
-    let columns = crate::schema::columns(conn, table)?;
-    let generated: Vec<String> = columns
-        .iter()
-        .filter(|c| matches!(c.hidden, 2 | 3))
-        .map(|c| c.name.clone())
-        .collect();
-    let constraints = unique_constraints(conn, table, &generated)?;
     let mut names: Vec<String> = Vec::new();
     let keyed = columns.iter().filter(|c| c.pk > 0).map(|c| &c.name);
     for name in constraints
@@ -313,13 +286,40 @@ pub(crate) fn conflict_columns(conn: &Connection, table: &str) -> Result<Vec<Str
         }
     }
     if found.has_rowid() {
-        for alias in ["rowid", "_rowid_", "oid"] {
-            if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(alias)) {
-                names.push(alias.to_string());
+        for rowid in ["rowid", "_rowid_", "oid"] {
+            if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(rowid)) {
+                names.push(rowid.to_string());
             }
         }
     }
-    Ok(names)
+    Ok(Replaced {
+        condition: probes.join(" OR "),
+        columns: names,
+        unfollowed: constraints.problem,
+    })
+}
+
+/// What [`replaced_rows`] finds.
+pub(crate) struct Replaced {
+    /// The rows a new row (`new`) conflicts with, as an SQL condition over
+    /// `conflicting_row` (the table's row in a `FROM table AS
+    /// conflicting_row`): the same rowid, for a rowid table, or the same
+    /// values under one PRIMARY KEY or UNIQUE constraint (inside its
+    /// partial index). Those are the rows an `INSERT OR REPLACE` of `new`
+    /// deletes. A partial index's WHERE is checked only for the existing
+    /// row, so a row may match that stays: whoever notes the rows checks
+    /// that they are gone.
+    pub(crate) condition: String,
+    /// The columns whose change in an `UPDATE` can make the row conflict
+    /// with another, which an `UPDATE OR REPLACE` then deletes: those of
+    /// its PRIMARY KEY and UNIQUE constraints, those the WHERE of a partial
+    /// unique index names, the INTEGER PRIMARY KEY, and for a rowid table
+    /// each name of the rowid no column takes. An `UPDATE OF` list: SQLite
+    /// fires such a trigger when the SET names one of them.
+    pub(crate) columns: Vec<String>,
+    /// Why some constraint could not be written (one on an expression,
+    /// say): the rows a REPLACE deletes through it are then not found.
+    pub(crate) unfollowed: Option<String>,
 }
 
 #[cfg(test)]

@@ -289,8 +289,9 @@ fn replace_problems(
         if !table_exists(conn, table)? {
             continue;
         }
+        let replaced = crate::conflicts::replaced_rows(conn, table)?;
         let recorded = params.get(&p.name);
-        if !recorded.is_null() && *recorded != super::from_constraints(conn, p.kind, table)? {
+        if !recorded.is_null() && *recorded != super::from_constraints(p.kind, &replaced) {
             let what = format!(
                 "the PRIMARY KEY or UNIQUE constraints of table {} changed since pack {} was \
                  installed, so the rows an INSERT OR REPLACE or UPDATE OR REPLACE deletes \
@@ -306,8 +307,7 @@ fn replace_problems(
         if p.kind != super::template::ParamKind::Conflicts {
             continue;
         }
-        let (_, unfollowed) = crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?;
-        let Some(why) = unfollowed else {
+        let Some(why) = replaced.unfollowed else {
             continue;
         };
         let recursive: bool = conn

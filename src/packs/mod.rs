@@ -351,7 +351,9 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
                 .collect(),
         ))
     })?;
-    // The rows a REPLACE deletes, from the table's constraints.
+    // The rows a REPLACE deletes, from the table's constraints, read once
+    // per table.
+    let mut read: Vec<(String, crate::conflicts::Replaced)> = Vec::new();
     for p in t
         .params
         .iter()
@@ -362,25 +364,33 @@ fn typed(conn: &Connection, t: &Template, params: &Params) -> Result<Params> {
             .as_deref()
             .map(|t| out.text(t).to_string())
             .unwrap_or_default();
-        if out.get(&p.name).is_null() && table_exists(conn, &table)? {
-            out.set(&p.name, from_constraints(conn, p.kind, &table)?);
+        if !out.get(&p.name).is_null() || !table_exists(conn, &table)? {
+            continue;
         }
+        if !read.iter().any(|(t, _)| *t == table) {
+            let replaced = crate::conflicts::replaced_rows(conn, &table)?;
+            read.push((table.clone(), replaced));
+        }
+        let (_, replaced) = read.iter().find(|(t, _)| *t == table).expect("read above");
+        out.set(&p.name, from_constraints(p.kind, replaced));
     }
     Ok(out)
 }
 
-/// The value of a parameter install works out from `table`'s constraints
-/// (`conflicts` or `conflict_columns`), as the schema is now.
-pub(crate) fn from_constraints(conn: &Connection, kind: ParamKind, table: &str) -> Result<Value> {
-    Ok(match kind {
+/// The value of a parameter install works out from a table's constraints
+/// (`conflicts` or `conflict_columns`).
+pub(crate) fn from_constraints(kind: ParamKind, replaced: &crate::conflicts::Replaced) -> Value {
+    match kind {
         ParamKind::ConflictColumns => Value::Array(
-            crate::conflicts::conflict_columns(conn, table)?
-                .into_iter()
+            replaced
+                .columns
+                .iter()
+                .cloned()
                 .map(Value::String)
                 .collect(),
         ),
-        _ => Value::String(crate::conflicts::new_row_conflicts(conn, table, "conflicting_row")?.0),
-    })
+        _ => Value::String(replaced.condition.clone()),
+    }
 }
 
 fn render(p: &Pack, params: &Params) -> Result<String> {
