@@ -25,7 +25,9 @@ BEGIN;
 -- recount makes recounts the grandparent once and stops there, with
 -- recursive_triggers on too. The update trigger also keeps the noted
 -- parent of a row a REPLACE is about to delete up to date when a
--- foreign-key action or another trigger moves that row first.
+-- foreign-key action or another trigger moves that row first (a note that
+-- no longer holds the row's values is of a row already replaced, whose
+-- rowid the updated row took, and stays as it is).
 -- No trigger on the parent table reads the child table, so either table
 -- can be rebuilt (create, copy, drop, rename) with the other's triggers in
 -- place. Install recounts every parent.
@@ -54,7 +56,8 @@ CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_insert" AFTER INSERT ON
   END;
 CREATE TRIGGER IF NOT EXISTS main."comment_comment_count_update" AFTER UPDATE ON "comment"
   BEGIN
-    UPDATE "comment_comment_count_replaced" SET parent = new."post_id" WHERE child_key = old."rowid";
+    UPDATE "comment_comment_count_replaced" SET parent = new."post_id"
+      WHERE child_key = old."rowid" AND parent IS old."post_id";
     UPDATE "post" SET "comment_count" = (
       SELECT count(*) FROM "comment" AS counted_row
       WHERE counted_row."post_id" = "post"."id"

@@ -66,7 +66,8 @@ CREATE TRIGGER IF NOT EXISTS main."item_update_history" AFTER UPDATE ON "item"
   WHEN old."id" IS NOT new."id" COLLATE BINARY OR old."title" IS NOT new."title" COLLATE BINARY
   BEGIN
     UPDATE "item_history_replaced" SET ("id", "title") = (new."id", new."title"),
-      replaced_version = replaced_version + 1 WHERE replaced_rowid = old.rowid;
+      replaced_version = replaced_version + 1
+      WHERE replaced_rowid = old.rowid AND ("id", "title") IS (old."id", old."title");
     INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)
     VALUES (old.rowid, CASE WHEN old."id" IS NOT new."id" COLLATE BINARY THEN new."id" END, CASE WHEN old."title" IS NOT new."title" COLLATE BINARY THEN new."title" END,
       coalesce((SELECT max(_version) FROM "_item_history" WHERE _rowid = old.rowid), 0) + 1,

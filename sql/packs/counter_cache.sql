@@ -52,7 +52,9 @@
 -- recount makes recounts the grandparent once and stops there, with
 -- recursive_triggers on too. The update trigger also keeps the noted
 -- parent of a row a REPLACE is about to delete up to date when a
--- foreign-key action or another trigger moves that row first.
+-- foreign-key action or another trigger moves that row first (a note that
+-- no longer holds the row's values is of a row already replaced, whose
+-- rowid the updated row took, and stays as it is).
 -- No trigger on the parent table reads the child table, so either table
 -- can be rebuilt (create, copy, drop, rename) with the other's triggers in
 -- place. Install recounts every parent.
@@ -81,7 +83,8 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{child_tab
   END;
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{child_table}}
   BEGIN
-    UPDATE {{replaced_table}} SET parent = new.{{child_fk}} WHERE child_key = old.{{child_key}};
+    UPDATE {{replaced_table}} SET parent = new.{{child_fk}}
+      WHERE child_key = old.{{child_key}} AND parent IS old.{{child_fk}};
     UPDATE {{parent_table}} SET {{parent_column}} = (
       SELECT {{#if total}}coalesce(sum({{total}}), 0){{else}}count(*){{/if}} FROM {{child_table}} AS counted_row
       WHERE counted_row.{{child_fk}} = {{parent_table}}.{{parent_key}}{{#if condition}} AND {{condition}}{{/if}}

@@ -89,7 +89,8 @@ CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
   WHEN {{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}}
   BEGIN
     UPDATE {{replaced_table}} SET ({{columns}}) = ({{#each columns}}new.{{.}}{{/each}}),
-      replaced_version = replaced_version + 1 WHERE replaced_rowid = old.rowid;
+      replaced_version = replaced_version + 1
+      WHERE replaced_rowid = old.rowid AND ({{columns}}) IS ({{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
     VALUES (old.rowid, {{#each columns}}CASE WHEN old.{{.}} IS NOT new.{{.}} COLLATE BINARY THEN new.{{.}} END{{/each}},
       coalesce((SELECT max(_version) FROM {{history_table}} WHERE _rowid = old.rowid), 0) + 1,
