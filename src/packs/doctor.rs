@@ -17,9 +17,9 @@ use rusqlite::Connection;
 
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
-    call, check_requirements, compare_versions, install_key, key_label, lookup, object_label,
-    object_on, presence, recorded_params, registry, split_key, typed, Installed, Pack, Presence,
-    Stored, INSTALLS_TABLE,
+    call, check_requirements, check_rows_told_apart, compare_versions, install_key, key_label,
+    lookup, object_label, object_on, presence, recorded_params, registry, split_key, typed,
+    Installed, Pack, Presence, Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::{columns, table_exists};
@@ -30,8 +30,22 @@ use crate::{Error, Result};
 const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
 
 /// Every problem of every pack installed in the main database of `conn`,
-/// in the order of the packs' names; none when no pack is installed.
+/// in the order of the packs' names, then each registered template that
+/// cannot be read of a pack not installed.
 pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
+    let mut found = install_problems(conn)?;
+    // A damaged template of a pack not installed (an installed one's is
+    // named with its install).
+    for p in template_problems(conn)? {
+        if !found.iter().any(|f| f.problem == p.problem) {
+            found.push(p);
+        }
+    }
+    Ok(found)
+}
+
+/// The problems of the install records, in the order of their keys.
+fn install_problems(conn: &Connection) -> Result<Vec<Problem>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(Vec::new());
     }
@@ -76,6 +90,29 @@ pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
         found.extend(record_problems(conn, record)?);
     }
     Ok(found)
+}
+
+/// A row for each registered template that cannot be read: a value not
+/// UTF-8 text, a template that no longer parses, or one of another pack or
+/// version than its row's. A row named like a built-in pack is no pack.
+fn template_problems(conn: &Connection) -> Result<Vec<Problem>> {
+    let mut rows = Vec::new();
+    for name in registry::names(conn)? {
+        if super::builtin::taken(&name).is_some() {
+            continue;
+        }
+        for version in registry::versions(conn, &name)? {
+            if let Err(damaged) = invalid(registry::version(conn, &name, &version))? {
+                rows.push(Problem {
+                    kind: "pack",
+                    object: name.clone(),
+                    problem: damaged,
+                    repair: register_again(&name),
+                });
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// What cannot be done to a pack whose install cannot be read.
@@ -243,6 +280,16 @@ fn schema_problems(
         rows.push((
             format!("{why}; it was renamed or dropped since the pack was installed"),
             repair.clone(),
+        ));
+    } else if let Err(why) = invalid(check_rows_told_apart(conn, t, params))? {
+        // The table changed under the install: a unique index dropped, a
+        // NOT NULL lost in a rebuild, a rowid table rebuilt without one.
+        rows.push((
+            format!(
+                "{why}; the table changed since the pack was installed (a unique index on \
+                 that column alone, the column NOT NULL, makes it one again)"
+            ),
+            reinstall("'<params whose key tells the rows apart>'"),
         ));
     }
     match retyped {

@@ -550,26 +550,45 @@ fn call(function: &str, key: &str) -> String {
 
 /// The keys of every install of pack `name`, sorted.
 pub fn install_keys(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    // A key that is not UTF-8 text keys no install (the doctor names its
+    // record, and the listing counts it as damaged), as one that is not text
+    // at all.
+    Ok(stored_keys(conn, name)?
+        .into_iter()
+        .filter_map(|k| match k {
+            Stored::Text(k) => Some(k),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The keys of the install records of pack `name` as stored, sorted: `name`
+/// or `name:instance`; and a key damaged into bytes that are not UTF-8 text
+/// (or into a blob) that reads so once the bytes that are not are left out.
+fn stored_keys(conn: &Connection, name: &str) -> Result<Vec<Stored>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(Vec::new());
     }
     let mut stmt = conn
         .prepare(&format!(
             "SELECT pack FROM main.{INSTALLS_TABLE} \
-             WHERE pack = ?1 OR substr(pack, 1, length(?1) + 1) = ?1 || ':' ORDER BY pack"
+             WHERE substr(CAST(pack AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) \
+             ORDER BY pack"
         ))
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
-    // A key that is not UTF-8 text keys no install (the doctor names its
-    // record), as one that is not text at all.
     let keys = stmt
         .query_map([name], |r| Stored::read(r, 0))
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
+    let of_pack = |key: &str| key.split(':').next() == Some(name);
     Ok(keys
         .into_iter()
-        .filter_map(|k| match k {
-            Stored::Text(k) => Some(k),
-            _ => None,
+        .filter(|k| match k {
+            Stored::Text(k) => of_pack(k),
+            Stored::NotUtf8(b) | Stored::Blob(b) => {
+                of_pack(&String::from_utf8_lossy(b).replace('\u{FFFD}', ""))
+            }
+            _ => false,
         })
         .collect())
 }
@@ -1578,7 +1597,18 @@ pub fn list(conn: &Connection) -> Result<Vec<PackRow>> {
             // Records that cannot be read at all: installs still.
             let mut unreadable = 0;
             let mut by_instance = Map::new();
-            for key in install_keys(conn, &name)? {
+            for key in stored_keys(conn, &name)? {
+                let key = match key {
+                    Stored::Text(key) => key,
+                    other => {
+                        unreadable += 1;
+                        damage.push(format!(
+                            "an install record of it is damaged: {}; trigger_doctor names it",
+                            not_text("pack", &other)
+                        ));
+                        continue;
+                    }
+                };
                 match installed(conn, &key) {
                     Ok(Some(f)) => {
                         // Parameters the template of their version cannot
@@ -1802,21 +1832,33 @@ fn check_requirements(conn: &Connection, t: &Template, params: &Params) -> Resul
     Ok(())
 }
 
+/// The column parameters a pack finds a row of its table by (`key`, and a
+/// child row's `child_key`): rows may not share a value of the column.
+const ROW_KEYS: [&str; 2] = ["key", "child_key"];
+
 /// Fails when a table the pack needs cannot tell its rows apart as the
-/// pack does: a column parameter called `key` names the column a pack finds
-/// a row by, which rows may not share (they would be taken for one
-/// another); a pack whose triggers read `new.rowid` or `old.rowid` needs a
-/// table whose rows have one. Checked by a new install, after
-/// [`check_requirements`].
-fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Result<()> {
+/// pack does: a column parameter called `key` or `child_key` names the
+/// column a pack finds a row by, which rows may not share (they would be
+/// taken for one another); a pack whose triggers read `new.rowid` or
+/// `old.rowid` needs a table whose rows have one. Checked by a new install,
+/// after [`check_requirements`], and by the doctor.
+pub(super) fn check_rows_told_apart(
+    conn: &Connection,
+    t: &Template,
+    params: &Params,
+) -> Result<()> {
     for r in &t.requires {
         let table = params.text(&r.table_param);
         let found = ordinary_table(conn, table)?;
-        for c in r.column_params.iter().filter(|c| *c == "key") {
+        for c in r
+            .column_params
+            .iter()
+            .filter(|c| ROW_KEYS.contains(&c.as_str()))
+        {
             let column = params.text(c);
             if !crate::schema::identifies_rows(conn, &found.name, column)? {
                 return Err(Error::invalid(format!(
-                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                    "pack {} needs column {} (parameter {c}) to tell the rows of table {} \
                      apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
                      index covers alone; it is none of those, so rows that share a value of \
                      it would be taken for one another; pass such a column",
@@ -1827,7 +1869,7 @@ fn check_rows_told_apart(conn: &Connection, t: &Template, params: &Params) -> Re
             }
             if crate::schema::may_hold_null(conn, &found, column)? {
                 return Err(Error::invalid(format!(
-                    "pack {} needs column {} (parameter key) to tell the rows of table {} \
+                    "pack {} needs column {} (parameter {c}) to tell the rows of table {} \
                      apart, but it may hold NULL, which any number of rows may share, and \
                      the pack would miss the rows whose key is NULL; pass the rowid, an \
                      INTEGER PRIMARY KEY or a column declared NOT NULL",

@@ -281,6 +281,44 @@ def test_a_pack_installed_once_per_table_is_checked_and_repaired_per_install():
     assert doctor(conn) == []
 
 
+@pytest.mark.parametrize("change", [
+    "DROP INDEX shelf_code",
+    # A rebuild that keeps the index but loses NOT NULL.
+    "CREATE TABLE shelf_new(id INTEGER PRIMARY KEY, code TEXT, updated_at TEXT);"
+    "INSERT INTO shelf_new SELECT * FROM shelf; DROP TABLE shelf; ALTER TABLE shelf_new RENAME TO shelf;"
+    "CREATE UNIQUE INDEX shelf_code ON shelf(code)",
+])
+def test_a_key_that_no_longer_tells_the_rows_apart_is_reported(change):
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE shelf(id INTEGER PRIMARY KEY, code TEXT NOT NULL, updated_at TEXT);
+        CREATE UNIQUE INDEX shelf_code ON shelf(code);
+        INSERT INTO shelf(code) VALUES ('a'), ('b');
+    """)
+    conn.execute("""SELECT trigger_install('touch', '{"table": "shelf", "key": "code"}')""")
+    assert doctor(conn) == []
+    conn.executescript(change)
+    if "DROP TABLE" in change:
+        conn.execute("""SELECT trigger_install('touch', '{"table": "shelf", "key": "code"}')""")
+        why = ("but it may hold NULL, which any number of rows may share, and the pack would miss the rows "
+               "whose key is NULL; pass the rowid, an INTEGER PRIMARY KEY or a column declared NOT NULL")
+    else:
+        why = ("the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or index covers alone; it is none "
+               "of those, so rows that share a value of it would be taken for one another; pass such a column")
+    placeholder = "'<params whose key tells the rows apart>'"
+    rows = doctor(conn)
+    assert rows == [(
+        "pack", "touch (shelf)",
+        f'pack touch needs column "code" (parameter key) to tell the rows of table "shelf" apart'
+        f'{":" if "DROP INDEX" in change else ","} {why}; the table changed since the pack was installed (a '
+        "unique index on that column alone, the column NOT NULL, makes it one again)",
+        f"SELECT trigger_uninstall('touch', 'shelf'); SELECT trigger_install('touch', {placeholder})")]
+    run(conn, rows[0][3], **{placeholder: """'{"table": "shelf"}'"""})
+    assert doctor(conn) == []
+    conn.execute("UPDATE shelf SET code = 'c' WHERE code = 'a'")
+    assert scalar(conn, "SELECT count(*) FROM shelf WHERE updated_at IS NOT NULL") == 1
+
+
 def test_a_pack_table_dropped_or_taken_is_reported_and_never_dropped_for_you():
     conn = connect()
     conn.executescript("""
@@ -475,11 +513,23 @@ def test_text_not_utf8_in_an_install_record_fails_no_listing_and_the_doctor_name
     assert all_work(conn)
 
 
-def test_text_not_utf8_in_the_key_of_an_install_record_is_named_by_the_doctor(conn):
-    conn.execute("UPDATE trigger_pack_installs SET pack = CAST(pack || x'ff' AS TEXT) WHERE pack = 'task_state'")
-    assert [r[0] for r in listing(conn)] == NAMES
-    assert [r[:2] for r in doctor(conn)] == [("pack", "task_state\ufffd")]
-    assert "its pack holds text that is not valid UTF-8" in doctor(conn)[0][2]
+@pytest.mark.parametrize("damage, held", [
+    ("CAST(pack || x'ff' AS TEXT)", "holds text that is not valid UTF-8"),
+    ("CAST(pack || ':' || x'ff' AS TEXT)", "holds text that is not valid UTF-8"),
+    ("CAST(pack AS BLOB)", "is a blob, not text"),
+])
+def test_a_damaged_key_of_an_install_record_is_listed_and_named_by_the_doctor(conn, damage, held):
+    conn.execute(f"UPDATE trigger_pack_installs SET pack = {damage} WHERE pack = 'task_state'")
+    rows = listing(conn)
+    assert [r[0] for r in rows] == NAMES
+    # Still an install of task_state, one that cannot be read.
+    assert rows[NAMES.index("task_state")] == (
+        "task_state", "1.0.0",
+        f"{TASK_STATE_DOES} (an install record of it is damaged: its pack {held}; trigger_doctor names it)",
+        1, 1, None, 0)
+    assert [r[0] for r in doctor(conn)] == ["pack"]
+    assert f"its pack {held}" in doctor(conn)[0][2]
+    assert rows[NAMES.index("default_album")][4:] == (1, "1.1.0", 1)
 
 
 @pytest.mark.parametrize("damage, why", [
@@ -505,6 +555,17 @@ def test_a_damaged_registered_template_fails_no_listing_and_the_doctor_names_it(
     conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
     conn.execute("SELECT trigger_pack_register(?)", (text,))
     assert doctor(conn) == []
+    # Not installed, it is still named, with the same repair.
+    conn.execute("SELECT trigger_uninstall('album_count')")
+    conn.execute(f"UPDATE trigger_pack_templates {damage}")
+    assert doctor(conn) == [(
+        "pack", "album_count", damaged,
+        "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
+        "template again with trigger_pack_register")]
+    conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
+    conn.execute("SELECT trigger_pack_register(?)", (text,))
+    assert doctor(conn) == []
+    conn.execute("SELECT trigger_install('album_count')")
     assert all_work(conn)
 
 
