@@ -939,12 +939,17 @@ fn renamed_from(
     for (w, g) in want.into_iter().zip(got) {
         match (w, g) {
             (Piece::Text(a), Piece::Text(b)) if a == b => {}
-            (Piece::Name(a), Piece::Name(b)) if a == b => {}
-            (Piece::Name(a), Piece::Name(b)) => match changed.iter().find(|(old, _)| *old == a) {
-                Some((_, new)) if *new != b => return Ok(false),
-                Some(_) => {}
-                None => changed.push((a, b)),
-            },
+            (Piece::Name(a), Piece::Name(b)) | (Piece::Word(a), Piece::Word(b)) if a == b => {}
+            // A name the pack quoted, or one it took bare from the schema
+            // (a partial index's WHERE): a rename writes the new name in
+            // its place.
+            (Piece::Name(a) | Piece::Word(a), Piece::Name(b) | Piece::Word(b)) => {
+                match changed.iter().find(|(old, _)| *old == a) {
+                    Some((_, new)) if *new != b => return Ok(false),
+                    Some(_) => {}
+                    None => changed.push((a, b)),
+                }
+            }
             _ => return Ok(false),
         }
     }
@@ -967,16 +972,19 @@ fn renamed_from(
                 break;
             }
             // A column a column parameter names, or one a list of this
-            // table's columns names.
+            // table's columns names (the columns a conflict goes through
+            // among them: they name every column the conflict condition
+            // does).
             let listed = t
                 .params
                 .iter()
                 .filter(|p| {
-                    p.kind == ParamKind::Idents && p.table.as_deref() == Some(&r.table_param)
+                    matches!(p.kind, ParamKind::Idents | ParamKind::ConflictColumns)
+                        && p.table.as_deref() == Some(&r.table_param)
                 })
                 .filter_map(|p| params.get(&p.name).as_array())
                 .flatten()
-                .any(|n| n.as_str() == Some(old.as_str()));
+                .any(|n| n.as_str().is_some_and(|n| n.eq_ignore_ascii_case(old)));
             if listed || r.column_params.iter().any(|c| params.text(c) == old) {
                 let columns = column_names(conn, &table_now(table))?;
                 let has = |c: &str| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
@@ -993,43 +1001,32 @@ fn renamed_from(
     Ok(true)
 }
 
-/// A piece of SQL text: a double-quoted name (unquoted), or anything else.
+/// A piece of SQL text: a quoted name (unquoted), a bare word (keyword,
+/// name or function), or anything else.
 enum Piece {
     Name(String),
+    Word(String),
     Text(String),
 }
 
-/// Splits SQL into double-quoted names and the text between them; string
-/// literals stay in the text.
+/// Splits SQL into quoted names, bare words and the text between them;
+/// string literals stay in the text.
 fn sql_pieces(sql: &str) -> Vec<Piece> {
+    use crate::sql::Kind;
     let mut pieces = Vec::new();
     let mut text = String::new();
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                let mut quoted = String::new();
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c && chars.peek() == Some(&c) => {
-                            chars.next();
-                            quoted.push(c);
-                        }
-                        Some(q) if q == c => break,
-                        Some(q) => quoted.push(q),
-                        None => break,
-                    }
-                }
-                if c == '"' {
-                    pieces.push(Piece::Text(std::mem::take(&mut text)));
-                    pieces.push(Piece::Name(quoted));
-                } else {
-                    text.push('\'');
-                    text.push_str(&quoted.replace('\'', "''"));
-                    text.push('\'');
-                }
+    for t in crate::sql::tokens(sql) {
+        let token = &sql[t.start..t.end];
+        match t.kind {
+            Kind::Name => {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+                pieces.push(Piece::Name(crate::sql::unquote(token)));
             }
-            c => text.push(c),
+            Kind::Word => {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+                pieces.push(Piece::Word(token.to_string()));
+            }
+            _ => text.push_str(token),
         }
     }
     pieces.push(Piece::Text(text));

@@ -425,10 +425,18 @@ def test_a_damaged_record_of_other_parameters_names_the_update_to_make(conn):
     # touch's counted is listed at install: every column but the ignored.
     ("touch", {"table": "post", "ignore": ["title"]}, "post_touch"),
     ("history", {"table": "post"}, "post_update_history"),
+    # Named only by the constraints a REPLACE goes through: a UNIQUE one,
+    # and a partial index's WHERE, which the triggers copy bare.
+    ("counts", {"table": "post"}, "post_counts_update_replace"),
+    ("fts_sync", {"table": "post", "columns": ["title"]}, "post_fts_replace"),
 ])
 def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, trigger):
     conn = connect()
     conn.execute("CREATE TABLE post(id INTEGER PRIMARY KEY, title TEXT, body TEXT, updated_at TEXT)")
+    if pack == "counts":
+        conn.execute("CREATE UNIQUE INDEX post_body ON post(body)")
+    if pack == "fts_sync":
+        conn.execute("CREATE UNIQUE INDEX post_title ON post(title) WHERE body IS NOT NULL")
     conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
     conn.execute("ALTER TABLE post RENAME COLUMN body TO text")
     label = "protect (post_protect_update)" if pack == "protect" else f"{pack} (post)"
@@ -442,6 +450,8 @@ def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, tri
     done = scalar(conn, "SELECT trigger_uninstall(?, ?)", pack, instance)
     assert f"trigger {trigger} (changed by a column rename)" in done, done
     assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 0
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'post\\_%' ESCAPE '\\' "
+                  "AND name NOT IN ('post_body', 'post_title') AND type <> 'table'") == 0
     params = {k: ["text" if c == "body" else c for c in v] if isinstance(v, list) else v for k, v in params.items()}
     if pack == "history":
         # The history table keeps the column's old name, and its data.
