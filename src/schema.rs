@@ -347,29 +347,64 @@ pub(crate) fn schema_entry(
     Ok(schema_object(conn, ns, name)?.map(|e| (e.kind, e.table)))
 }
 
+/// How `column` of a main table tells its rows apart, as a pack compares
+/// it (`column = new.column`, under the column's collation).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Told {
+    /// The rowid, the PRIMARY KEY when it is that column alone, or a column
+    /// a UNIQUE constraint or a unique index (not partial) covers alone,
+    /// under the column's collation or a looser one than BINARY.
+    Apart,
+    /// Only a unique index under another collation than the column's
+    /// covers it: values unique under the index's collation can still be
+    /// equal under the column's.
+    UnderCollation { index: String, column: String },
+    /// Nothing makes its values unique.
+    No,
+}
+
 /// Whether `column` of main's table `table` (which has it, or a rowid
-/// called so) tells its rows apart: the rowid, the PRIMARY KEY when it is
-/// that column alone, or a column a UNIQUE constraint or a unique index
-/// (not partial) covers alone.
-pub(crate) fn identifies_rows(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+/// called so) tells its rows apart; see [`Told`].
+pub(crate) fn identifies_rows(conn: &Connection, table: &str, column: &str) -> Result<Told> {
     let all = columns(conn, table)?;
     let Some(c) = all.iter().find(|c| c.name.eq_ignore_ascii_case(column)) else {
         // The rowid, by one of its names.
-        return Ok(true);
+        return Ok(Told::Apart);
     };
-    if c.pk > 0 && all.iter().filter(|c| c.pk > 0).count() == 1 {
-        return Ok(true);
+    let reading = Error::sqlite("reading table indexes");
+    // The collation of each unique index on the column alone, the PRIMARY
+    // KEY's included (an INTEGER PRIMARY KEY, the rowid, has none).
+    let mut stmt = conn
+        .prepare(
+            "SELECT (SELECT coll FROM pragma_index_xinfo(l.name, 'main') WHERE key) \
+             FROM pragma_index_list(?1, 'main') AS l \
+             WHERE l.\"unique\" AND NOT l.partial \
+               AND (SELECT count(*) FROM pragma_index_info(l.name, 'main')) = 1 \
+               AND (SELECT name FROM pragma_index_info(l.name, 'main')) = ?2 COLLATE NOCASE",
+        )
+        .map_err(reading)?;
+    let colls: Vec<Option<String>> = stmt
+        .query_map([table, &c.name], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sqlite("reading table indexes"))?;
+    if colls.is_empty() {
+        let rowid_alias = c.pk > 0 && all.iter().filter(|c| c.pk > 0).count() == 1;
+        return Ok(if rowid_alias { Told::Apart } else { Told::No });
     }
-    conn.query_row(
-        "SELECT count(*) FROM pragma_index_list(?1, 'main') AS l \
-         WHERE l.\"unique\" AND NOT l.partial \
-           AND (SELECT count(*) FROM pragma_index_info(l.name, 'main')) = 1 \
-           AND (SELECT name FROM pragma_index_info(l.name, 'main')) = ?2 COLLATE NOCASE",
-        [table, &c.name],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-    .map_err(Error::sqlite("reading table indexes"))
+    // Values equal under the column's collation are equal under the
+    // index's when the two are the same, or when the column's is BINARY.
+    let own = crate::ffi::column_collation(conn, table, &c.name).unwrap_or_else(|| "BINARY".into());
+    let mut other = None;
+    for coll in colls.into_iter().flatten() {
+        if coll.eq_ignore_ascii_case(&own) || own.eq_ignore_ascii_case("BINARY") {
+            return Ok(Told::Apart);
+        }
+        other.get_or_insert(coll);
+    }
+    Ok(match other {
+        Some(index) => Told::UnderCollation { index, column: own },
+        None => Told::Apart,
+    })
 }
 
 /// Whether column `column` of main's table `table` may hold NULL: a column

@@ -120,6 +120,43 @@ pub(crate) fn handle_key(conn: &Connection) -> usize {
     unsafe { conn.handle() as usize }
 }
 
+/// The collating sequence column `column` of main's table `table` compares
+/// with, as declared (`BINARY` when none is); `None` when SQLite cannot
+/// tell (no such table or column).
+pub(crate) fn column_collation(conn: &Connection, table: &str, column: &str) -> Option<String> {
+    let (table, column) = (
+        std::ffi::CString::new(table).ok()?,
+        std::ffi::CString::new(column).ok()?,
+    );
+    let mut coll: *const std::ffi::c_char = std::ptr::null();
+    // SAFETY: the handle is valid while `conn` is; the names are
+    // NUL-terminated and outlive the call; every other out-pointer is NULL,
+    // which sqlite3_table_column_metadata allows (that metadata is omitted).
+    let rc = unsafe {
+        ffi::sqlite3_table_column_metadata(
+            conn.handle(),
+            c"main".as_ptr(),
+            table.as_ptr(),
+            column.as_ptr(),
+            std::ptr::null_mut(),
+            &mut coll,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if rc != ffi::SQLITE_OK || coll.is_null() {
+        return None;
+    }
+    // SAFETY: on SQLITE_OK, `coll` points to a NUL-terminated string SQLite
+    // keeps until the schema changes; it is copied at once.
+    Some(
+        unsafe { CStr::from_ptr(coll) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
 /// The highest transaction state `conn` holds on any of its databases
 /// (`sqlite3_txn_state(db, NULL)`): `SQLITE_TXN_NONE`, `SQLITE_TXN_READ`
 /// or `SQLITE_TXN_WRITE`. rusqlite only offers this with its

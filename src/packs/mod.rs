@@ -1853,7 +1853,22 @@ pub(super) fn check_rows_told_apart(
             .filter(|c| ROW_KEYS.contains(&c.as_str()))
         {
             let column = params.text(c);
-            if !crate::schema::identifies_rows(conn, &found.name, column)? {
+            let told = crate::schema::identifies_rows(conn, &found.name, column)?;
+            if let crate::schema::Told::UnderCollation { index, column: own } = &told {
+                return Err(Error::invalid(format!(
+                    "pack {} needs column {} (parameter {c}) to tell the rows of table {} \
+                     apart: a unique index covers it, but under collation {}, while the column, \
+                     which the pack compares, has collation {}, so values the index keeps apart \
+                     can be equal for the pack; declare the index with the column's collation, \
+                     or pass another column",
+                    t.name,
+                    shorten(column),
+                    shorten(table),
+                    shorten(index),
+                    shorten(own)
+                )));
+            }
+            if told == crate::schema::Told::No {
                 return Err(Error::invalid(format!(
                     "pack {} needs column {} (parameter {c}) to tell the rows of table {} \
                      apart: the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or \
