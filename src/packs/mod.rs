@@ -788,6 +788,27 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
     ))
 }
 
+/// The error of install SQL that SQLite refused. A text parameter the
+/// message names is the bad argument (FTS5's "no such tokenizer: x" names
+/// fts_sync's `tokenize`); any other error is SQLite's, with the pack named.
+fn install_refused(t: &Template, params: &Params, e: rusqlite::Error) -> Error {
+    let message = e.to_string().to_ascii_lowercase();
+    let named = t.params.iter().find(|p| {
+        p.kind == ParamKind::Text
+            && !params.text(&p.name).is_empty()
+            && message.contains(&p.name.to_ascii_lowercase())
+    });
+    match named {
+        Some(p) => Error::invalid(format!(
+            "{PARAMS_ARGUMENT}: parameter {} of pack {}: SQLite refused the value {}: {e}",
+            p.name,
+            t.name,
+            shorten(params.text(&p.name))
+        )),
+        None => Error::sqlite(format!("installing pack {}", t.name))(e),
+    }
+}
+
 fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
     let t = &p.template;
     let sql = render(p, params)?;
@@ -805,7 +826,7 @@ fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
         }
     }
     conn.execute_batch(&sql)
-        .map_err(Error::sqlite(format!("installing pack {}", t.name)))?;
+        .map_err(|e| install_refused(t, params, e))?;
     // SQLite checks a trigger's body only when a write that fires it is
     // compiled: compile them now, so that a body that names a column the
     // table lacks (a list or expression parameter's, say) fails the install
