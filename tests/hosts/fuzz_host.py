@@ -704,7 +704,8 @@ class Fuzzer:
                 for t in tables:
                     have = {r[0].lower() for r in self.h.rows(conn, "SELECT name FROM pragma_table_info(?)", (t,))}
                     if key.lower() in have:
-                        self.h.rows(conn, f"CREATE UNIQUE INDEX {quote(f'fuzz_unique_{len(tables)}_{t}')} "
+                        self.h.rows(conn, f"CREATE UNIQUE INDEX IF NOT EXISTS "
+                                          f"{quote(f'fuzz_unique_{len(tables)}_{t}_{key}')} "
                                           f"ON {quote(t)} ({quote(key)})")
                 continue
             if table:
@@ -728,7 +729,8 @@ class Fuzzer:
                 for c in columns - have:
                     if c.lower() not in {h.lower() for h in have}:
                         # A key is NOT NULL, as install asks of one.
-                        key = isinstance(named.get("key"), str) and c.lower() == named["key"].lower()
+                        key = any(isinstance(named.get(k), str) and c.lower() == named[k].lower()
+                                  for k in ("key", "child_key"))
                         null = " NOT NULL DEFAULT ''" if key else ""
                         self.h.rows(conn, f"ALTER TABLE {quote(t)} ADD COLUMN {quote(c)}{null}")
         else:
