@@ -326,6 +326,7 @@ pub(crate) enum Namespace {
 }
 
 /// A main-schema object as `sqlite_schema` records it.
+#[derive(Clone)]
 pub(crate) struct SchemaEntry {
     /// The name as the schema spells it.
     pub(crate) name: String,

@@ -18,8 +18,8 @@ use rusqlite::Connection;
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
     call, check_requirements, check_rows_told_apart, compare_versions, install_key, key_label,
-    lookup, object_label, object_on, presence, recorded_params, registry, split_key, typed,
-    Installed, Pack, Presence, Stored, INSTALLS_TABLE,
+    lookup, object_label, object_on, presence, presences, recorded_params, registry, split_key,
+    typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::{columns, table_exists};
@@ -243,10 +243,7 @@ fn schema_problems(
         Some(_) => Ok(Vec::new()),
         None => invalid(retyped(conn, t, params))?,
     };
-    let mut objects = Vec::with_capacity(t.objects.len());
-    for o in &t.objects {
-        objects.push((o, presence(conn, t, o, params)?));
-    }
+    let objects = presences(conn, t, params)?;
     // One way out for the whole pack: installed anew, under the names the
     // schema has now when a rename (or drop) took a name it needs, with its
     // values typed anew when a column's type changed; else recreated with
@@ -254,7 +251,7 @@ fn schema_problems(
     let renamed = missing_requirement.is_some()
         || objects
             .iter()
-            .any(|(_, at)| matches!(at, Presence::Renamed(_)));
+            .any(|(_, at)| matches!(at, Presence::Renamed(..)));
     let given = as_given(t, found)?;
     let q = quote_text(name)?;
     let reinstall = |params: &str| {
@@ -263,12 +260,31 @@ fn schema_problems(
             call("trigger_uninstall", key)
         )
     };
+    // The key the pack finds rows by no longer tells them apart: a unique
+    // index dropped, a NOT NULL lost in a rebuild, a rowid table rebuilt
+    // without one. Only an install with another key (or the index back)
+    // repairs that.
+    let key_rule = match missing_requirement {
+        Some(_) => None,
+        None => invalid(check_rows_told_apart(conn, t, params))?.err(),
+    };
+    let reinstall_given = reinstall(&quote_text(&given)?);
+    let replace_rows = if renamed {
+        Vec::new()
+    } else {
+        replace_problems(conn, key, t, params, &reinstall_given)?
+    };
+    // Constraints changed since the install: recreating the triggers from
+    // the record would follow the old ones.
+    let constraints_changed = replace_rows.iter().any(|(_, fix)| *fix == reinstall_given);
     let repair = if renamed {
         reinstall("'<params with the names as they are now>'")
+    } else if key_rule.is_some() {
+        reinstall("'<params whose key tells the rows apart>'")
     } else if retyped.is_err() {
         reinstall("'<params with values that fit the columns as they are now>'")
-    } else if retyped.as_ref().is_ok_and(|r| !r.is_empty()) {
-        reinstall(&quote_text(&given)?)
+    } else if retyped.as_ref().is_ok_and(|r| !r.is_empty()) || constraints_changed {
+        reinstall_given.clone()
     } else if compare_versions(&found.version, &p.template) == Ordering::Less {
         // trigger_install refuses an older version; an upgrade creates
         // what was dropped.
@@ -281,15 +297,13 @@ fn schema_problems(
             format!("{why}; it was renamed or dropped since the pack was installed"),
             repair.clone(),
         ));
-    } else if let Err(why) = invalid(check_rows_told_apart(conn, t, params))? {
-        // The table changed under the install: a unique index dropped, a
-        // NOT NULL lost in a rebuild, a rowid table rebuilt without one.
+    } else if let Some(why) = key_rule {
         rows.push((
             format!(
                 "{why}; the table changed since the pack was installed (a unique index on \
                  that column alone, the column NOT NULL, makes it one again)"
             ),
-            reinstall("'<params whose key tells the rows apart>'"),
+            repair.clone(),
         ));
     }
     match retyped {
@@ -299,18 +313,34 @@ fn schema_problems(
         )),
         Ok(changed) => rows.extend(changed.into_iter().map(|why| (why, repair.clone()))),
     }
-    for (o, at) in objects {
-        rows.extend(object_problem(o, &at, params, &key_label(key), &repair)?);
+    // Each trigger or index of the pack's names that is not the pack's is
+    // dropped before the repair, all in one go: a repair that dropped only
+    // its own would stop at the next.
+    let mut drops = Vec::new();
+    for (o, at) in &objects {
+        if let Presence::Foreign(found) = at {
+            if found.kind == o.kind.name()
+                && matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index)
+            {
+                drops.push(format!(
+                    "DROP {} main.{}",
+                    o.kind.name().to_uppercase(),
+                    quote_ident(params.text(&o.name_param))?
+                ));
+            }
+        }
     }
-    if !renamed {
-        rows.extend(replace_problems(
-            conn,
-            key,
-            t,
+    for (o, at) in objects {
+        rows.extend(object_problem(
+            o,
+            &at,
             params,
-            &reinstall(&quote_text(&given)?),
+            &key_label(key),
+            &repair,
+            &drops,
         )?);
     }
+    rows.extend(replace_rows);
     Ok(rows)
 }
 
@@ -436,6 +466,7 @@ fn object_problem(
     params: &Params,
     pack: &str,
     repair: &str,
+    drops: &[String],
 ) -> Result<Option<(String, String)>> {
     let table_kind = !matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index);
     Ok(Some(match at {
@@ -459,7 +490,7 @@ fn object_problem(
             ),
             repair.to_string(),
         ),
-        Presence::Renamed(moved) => (
+        Presence::Renamed(moved, _) => (
             format!(
                 "{} was {}: it still works, but no longer as the install records it, so the \
                  pack can be neither repaired nor upgraded in place",
@@ -480,11 +511,7 @@ fn object_problem(
             // A trigger or an index of the pack's name is dropped for it; a
             // table may hold data, so what to do with it is the user's call.
             let fix = if found.kind == o.kind.name() && !table_kind {
-                format!(
-                    "DROP {} main.{}; {repair}",
-                    o.kind.name().to_uppercase(),
-                    quote_ident(name)?
-                )
+                format!("{}; {repair}", drops.join("; "))
             } else {
                 format!(
                     "rename or drop {} {} yourself (it is not the pack's), then {repair}",

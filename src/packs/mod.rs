@@ -749,6 +749,15 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
         if let Err(e) = check_requirements(conn, t, &params) {
             return Err(stale_install(t, &found.version, &e.to_string()));
         }
+        if let Err(e) = check_rows_told_apart(conn, t, &params) {
+            return Err(Error::invalid(format!(
+                "pack {} {} is installed, but {e}; the table changed since, so nothing was \
+                 created; call {} then install it with a key that tells the rows apart",
+                key_label(&key),
+                found.version,
+                call("trigger_uninstall", &key)
+            )));
+        }
         let missing: Vec<&ObjectDef> = ours_or_absent(
             conn,
             t,
@@ -863,11 +872,11 @@ fn ours_or_absent<'t>(
     retry: &str,
 ) -> Result<Vec<(&'t ObjectDef, bool)>> {
     let mut out = Vec::with_capacity(t.objects.len());
-    for o in &t.objects {
-        match presence(conn, t, o, params)? {
+    for (o, at) in presences(conn, t, params)? {
+        match at {
             Presence::Ours => out.push((o, true)),
             Presence::Absent => out.push((o, false)),
-            Presence::Renamed(moved) => {
+            Presence::Renamed(moved, _) => {
                 return Err(stale_install(
                     t,
                     version,
@@ -896,7 +905,9 @@ enum Presence {
     /// The pack's object, rewritten by `ALTER TABLE ... RENAME` (of a table
     /// or a column the pack's parameters name): its SQL is the pack's but
     /// for those names, each of which is gone and replaced by the new one.
-    Renamed(SchemaEntry),
+    /// Only [`presences`], which judges the pack's objects together, says
+    /// so for certain.
+    Renamed(SchemaEntry, Vec<NameChange>),
     /// An object of its name that the pack did not create: another kind,
     /// or SQL the pack would not write (replaced by the user).
     Foreign(SchemaEntry),
@@ -933,49 +944,74 @@ fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> 
     }
     Ok(if sql == expected {
         Presence::Ours
-    } else if renamed_from(conn, t, params, &expected, sql)? {
-        Presence::Renamed(found)
+    } else if let Some(changes) = renamed_from(conn, t, params, &expected, sql)? {
+        Presence::Renamed(found, changes)
     } else {
         Presence::Foreign(found)
     })
 }
 
-/// Whether `sql` is `expected` with only quoted names changed, each from
-/// the value of a table or column parameter that is gone from the main
-/// database to a name that is there: what `ALTER TABLE ... RENAME TO` and
-/// `RENAME COLUMN` do to the pack's objects (they rewrite names in place,
-/// quoted as the pack quoted them).
+/// One name a rename changed in a pack's object: `old` to `new`, and the
+/// table whose column it is as the schema names that table now (`None`
+/// for a table's own name).
+#[derive(Clone, Debug, PartialEq)]
+struct NameChange {
+    old: String,
+    new: String,
+    table: Option<String>,
+}
+
+/// The names that explain `sql` as `expected` rewritten by renames: each
+/// quoted name (or bare word) that differs, from the value of a table
+/// parameter, or of a column one of its column or list parameters names,
+/// to a table or column that is there now; `None` when the two differ in
+/// anything else, when one old name became two new ones or two old names
+/// one new, or when a new name is one the object still uses as it is (no
+/// rename can make a name that was already there). Whether each old name
+/// is gone is judged with the pack's other objects, by [`presences`].
 fn renamed_from(
     conn: &Connection,
     t: &Template,
     params: &Params,
     expected: &str,
     sql: &str,
-) -> Result<bool> {
+) -> Result<Option<Vec<NameChange>>> {
     let (want, got) = (sql_pieces(expected), sql_pieces(sql));
     if want.len() != got.len() {
-        return Ok(false);
+        return Ok(None);
     }
     let mut changed: Vec<(String, String)> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
     for (w, g) in want.into_iter().zip(got) {
         match (w, g) {
             (Piece::Text(a), Piece::Text(b)) if a == b => {}
-            (Piece::Name(a), Piece::Name(b)) | (Piece::Word(a), Piece::Word(b)) if a == b => {}
+            (Piece::Word(a), Piece::Word(b)) if a == b => {}
+            (Piece::Name(a), Piece::Name(b)) if a == b => kept.push(a),
             // A name the pack quoted, or one it took bare from the schema
             // (a partial index's WHERE): a rename writes the new name in
             // its place.
             (Piece::Name(a) | Piece::Word(a), Piece::Name(b) | Piece::Word(b)) => {
                 match changed.iter().find(|(old, _)| *old == a) {
-                    Some((_, new)) if *new != b => return Ok(false),
+                    Some((_, new)) if *new != b => return Ok(None),
                     Some(_) => {}
                     None => changed.push((a, b)),
                 }
             }
-            _ => return Ok(false),
+            _ => return Ok(None),
         }
     }
     if changed.is_empty() {
-        return Ok(false);
+        return Ok(None);
+    }
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    for (i, (_, new)) in changed.iter().enumerate() {
+        if changed[..i].iter().any(|(_, n)| same(n, new)) {
+            return Ok(None);
+        }
+        let renamed_away = changed.iter().any(|(o, _)| same(o, new));
+        if !renamed_away && kept.iter().any(|k| same(k, new)) {
+            return Ok(None);
+        }
     }
     // Where each table of the pack is now.
     let table_now = |table: &str| -> String {
@@ -984,12 +1020,13 @@ fn renamed_from(
             .find(|(old, _)| old == table)
             .map_or_else(|| table.to_string(), |(_, new)| new.clone())
     };
+    let mut explained = Vec::with_capacity(changed.len());
     for (old, new) in &changed {
-        let mut explained = false;
+        let mut why = None;
         for r in &t.requires {
             let table = params.text(&r.table_param);
-            if table == old && !table_exists(conn, old)? && table_exists(conn, new)? {
-                explained = true;
+            if table == old && table_exists(conn, new)? {
+                why = Some(None);
                 break;
             }
             // A column a column parameter names, or one a list of this
@@ -1005,21 +1042,92 @@ fn renamed_from(
                 })
                 .filter_map(|p| params.get(&p.name).as_array())
                 .flatten()
-                .any(|n| n.as_str().is_some_and(|n| n.eq_ignore_ascii_case(old)));
+                .any(|n| n.as_str().is_some_and(|n| same(n, old)));
             if listed || r.column_params.iter().any(|c| params.text(c) == old) {
-                let columns = column_names(conn, &table_now(table))?;
-                let has = |c: &str| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
-                if !has(old) && has(new) {
-                    explained = true;
+                let now = table_now(table);
+                if column_names(conn, &now)?.iter().any(|x| same(x, new)) {
+                    why = Some(Some(now));
                     break;
                 }
             }
         }
-        if !explained {
-            return Ok(false);
+        let Some(table) = why else {
+            return Ok(None);
+        };
+        explained.push(NameChange {
+            old: old.clone(),
+            new: new.clone(),
+            table,
+        });
+    }
+    Ok(Some(explained))
+}
+
+/// Where each of a pack's objects stands, judged together: an object whose
+/// names a rename changed counts as renamed only when the pack's other
+/// renamed objects agree on each change (a hand edit of one trigger
+/// disagrees with the rename the others show, or stands alone against a
+/// tie), no two old names became one, and each old name is gone from its
+/// table or is itself the new name of another change (a swap, a chain).
+/// Anything else is not the pack's.
+fn presences<'t>(
+    conn: &Connection,
+    t: &'t Template,
+    params: &Params,
+) -> Result<Vec<(&'t ObjectDef, Presence)>> {
+    let mut found = Vec::with_capacity(t.objects.len());
+    for o in &t.objects {
+        found.push((o, presence(conn, t, o, params)?));
+    }
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    loop {
+        let changes: Vec<&NameChange> = found
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Presence::Renamed(_, c) => Some(c),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        // The change each old name has in most objects; none on a tie.
+        let agreed = |c: &NameChange| {
+            let votes = |n: &str| {
+                changes
+                    .iter()
+                    .filter(|x| same(&x.old, &c.old) && same(&x.new, n))
+                    .count()
+            };
+            let mine = votes(&c.new);
+            changes
+                .iter()
+                .filter(|x| same(&x.old, &c.old) && !same(&x.new, &c.new))
+                .all(|x| votes(&x.new) < mine)
+        };
+        let mut wrong = Vec::new();
+        for c in &changes {
+            let two_to_one = changes
+                .iter()
+                .any(|x| same(&x.new, &c.new) && !same(&x.old, &c.old));
+            let renamed_away = changes.iter().any(|x| same(&x.new, &c.old));
+            let gone = match &c.table {
+                None => !table_exists(conn, &c.old)?,
+                Some(table) => !column_names(conn, table)?.iter().any(|x| same(x, &c.old)),
+            };
+            if !agreed(c) || two_to_one || !(gone || renamed_away) {
+                wrong.push((*c).clone());
+            }
+        }
+        if wrong.is_empty() {
+            return Ok(found);
+        }
+        for (_, p) in found.iter_mut() {
+            if let Presence::Renamed(entry, c) = p {
+                if c.iter().any(|x| wrong.contains(x)) {
+                    *p = Presence::Foreign(entry.clone());
+                }
+            }
         }
     }
-    Ok(true)
 }
 
 /// A piece of SQL text: a quoted name (unquoted), a bare word (keyword,
@@ -1162,10 +1270,10 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     let t = p.version(conn, &found.version)?;
     let params = record_params(&t, &found, key)?;
     let mut ours = Vec::new();
-    for o in &t.objects {
-        match presence(conn, &t, o, &params)? {
+    for (o, at) in presences(conn, &t, &params)? {
+        match at {
             Presence::Ours => ours.push((o, None)),
-            Presence::Renamed(moved) => ours.push((o, Some(moved.table))),
+            Presence::Renamed(moved, _) => ours.push((o, Some(moved.table))),
             Presence::Absent => {}
             Presence::Foreign(found) => {
                 return Err(not_the_packs(

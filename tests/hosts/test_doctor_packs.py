@@ -299,20 +299,31 @@ def test_a_key_that_no_longer_tells_the_rows_apart_is_reported(change):
     assert doctor(conn) == []
     conn.executescript(change)
     if "DROP TABLE" in change:
-        conn.execute("""SELECT trigger_install('touch', '{"table": "shelf", "key": "code"}')""")
+        # Recreating the trigger the rebuild dropped is refused: the key no
+        # longer tells the rows apart.
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute("""SELECT trigger_install('touch', '{"table": "shelf", "key": "code"}')""")
+        assert str(e.value).endswith(
+            "the table changed since, so nothing was created; call trigger_uninstall('touch', 'shelf') then "
+            "install it with a key that tells the rows apart")
         why = ("but it may hold NULL, which any number of rows may share, and the pack would miss the rows "
                "whose key is NULL; pass the rowid, an INTEGER PRIMARY KEY or a column declared NOT NULL")
     else:
         why = ("the rowid, the PRIMARY KEY, or a column a UNIQUE constraint or index covers alone; it is none "
                "of those, so rows that share a value of it would be taken for one another; pass such a column")
     placeholder = "'<params whose key tells the rows apart>'"
+    repair = f"SELECT trigger_uninstall('touch', 'shelf'); SELECT trigger_install('touch', {placeholder})"
     rows = doctor(conn)
-    assert rows == [(
+    expected = [(
         "pack", "touch (shelf)",
         f'pack touch needs column "code" (parameter key) to tell the rows of table "shelf" apart'
         f'{":" if "DROP INDEX" in change else ","} {why}; the table changed since the pack was installed (a '
-        "unique index on that column alone, the column NOT NULL, makes it one again)",
-        f"SELECT trigger_uninstall('touch', 'shelf'); SELECT trigger_install('touch', {placeholder})")]
+        "unique index on that column alone, the column NOT NULL, makes it one again)", repair)]
+    if "DROP TABLE" in change:
+        # Every row names the one repair that works: not recreating the
+        # trigger on a key a fresh install refuses.
+        expected.append(("pack", "touch (shelf)", missing("trigger shelf_touch", "shelf"), repair))
+    assert rows == expected
     run(conn, rows[0][3], **{placeholder: """'{"table": "shelf"}'"""})
     assert doctor(conn) == []
     conn.execute("UPDATE shelf SET code = 'c' WHERE code = 'a'")
@@ -458,6 +469,69 @@ def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, tri
         conn.execute("ALTER TABLE _post_history RENAME COLUMN body TO text")
     conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
     assert doctor(conn) == []
+
+
+@pytest.mark.parametrize("edit", [
+    # Following another column than the rename wrote, in one trigger.
+    '"mail"->"body"',
+    # The same in every trigger that names it: "body" was there at install,
+    # so no rename made it.
+    'all "mail"->"body"',
+])
+def test_a_trigger_edited_by_hand_after_a_rename_is_never_taken_for_the_packs(edit):
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT UNIQUE, body TEXT UNIQUE);
+        SELECT trigger_install('counts', '{"table": "t"}');
+        ALTER TABLE t RENAME COLUMN email TO mail;
+    """)
+    edited = ["t_counts_replace"] if not edit.startswith("all") else [
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%\"mail\"%'")]
+    assert "t_counts_replace" in edited
+    for name in edited:
+        sql = scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", name)
+        conn.execute(f"DROP TRIGGER {name}")
+        conn.execute(sql.replace('"mail"', '"body"'))
+    schema_before = schema(conn)
+    rows = [r for r in doctor(conn) if "is not the trigger pack counts (t) created" in r[2]]
+    assert [r[2].split(" on ")[0] for r in rows] == [f"trigger {n}" for n in edited]
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_uninstall('counts')")
+    assert "is not the trigger pack counts created" in str(e.value) and "nothing was dropped" in str(e.value)
+    assert schema(conn) == schema_before
+    # The repair drops every trigger that is not the pack's, then installs
+    # the pack as the table is now, in one go.
+    drops = "; ".join(f'DROP TRIGGER main."{n}"' for n in edited)
+    assert all(r[3].startswith(drops + "; ") for r in rows), rows[0][3]
+    run(conn, rows[0][3], **{AS_NOW: """'{"table": "t"}'"""})
+    assert doctor(conn) == []
+
+
+def test_a_swap_of_two_column_names_is_repaired_in_one_go():
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT UNIQUE, body TEXT);
+        SELECT trigger_install('counts', '{"table": "t"}');
+        INSERT INTO t(email, body) VALUES ('a', 'x'), ('b', 'y');
+        ALTER TABLE t RENAME COLUMN email TO tmp;
+        ALTER TABLE t RENAME COLUMN body TO email;
+        ALTER TABLE t RENAME COLUMN tmp TO body;
+    """)
+    # Only the UNIQUE column is in the pack's triggers: its new name was a
+    # column already, so the triggers cannot be told from edited ones, and
+    # the one repair drops them all and installs for the table as it is.
+    rows = doctor(conn)
+    assert rows[-1][2].startswith("the PRIMARY KEY or UNIQUE constraints of table t changed")
+    reinstall = rows[-1][3]
+    assert reinstall.startswith("SELECT trigger_uninstall('counts', 't'); SELECT trigger_install('counts', ")
+    foreign = {r[3] for r in rows[:-1]}
+    assert len(rows) == 4 and len(foreign) == 1, rows
+    assert foreign.pop() == "; ".join(
+        f'DROP TRIGGER main."t_counts_{n}"' for n in ("replace", "update_replace", "update_replaced")) + "; " + reinstall
+    run(conn, rows[0][3])
+    assert doctor(conn) == []
+    conn.execute("INSERT OR REPLACE INTO t(body, email) VALUES ('a', 'z')")
+    assert conn.execute("SELECT (SELECT count FROM _counts WHERE \"table\" = 't'), count(*) FROM t").fetchone() == (2, 2)
 
 
 NAMES = ["album_count", "counter_cache", "counts", "default_album", "fsm", "fts_sync", "history", "protect",
