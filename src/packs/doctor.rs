@@ -92,11 +92,64 @@ fn install_problems(conn: &Connection) -> Result<Vec<Problem>> {
     Ok(found)
 }
 
+/// A row for each row of the templates table whose pack or version is not
+/// UTF-8 text: it registers no version of any pack, so no call sees it.
+fn damaged_template_keys(conn: &Connection) -> Result<Vec<Problem>> {
+    let table = registry::TEMPLATES_TABLE;
+    if !table_exists(conn, table)? {
+        return Ok(Vec::new());
+    }
+    let have = columns(conn, table)?;
+    if !["pack", "version"]
+        .iter()
+        .all(|c| have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
+    {
+        return Ok(Vec::new());
+    }
+    let reading = |e| Error::sqlite(format!("reading {table}"))(e);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT rowid, pack, version FROM main.{table} ORDER BY rowid"
+        ))
+        .map_err(reading)?;
+    let found: Vec<(i64, Stored, Stored)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, Stored::read(r, 1)?, Stored::read(r, 2)?))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(reading)?;
+    let mut rows = Vec::new();
+    for (rowid, pack, version) in found {
+        let damage: Vec<String> = [("pack", &pack), ("version", &version)]
+            .into_iter()
+            .filter(|(_, v)| !matches!(v, Stored::Text(_)))
+            .map(|(column, v)| super::not_text(column, v))
+            .collect();
+        if damage.is_empty() {
+            continue;
+        }
+        rows.push(Problem {
+            kind: "pack",
+            object: shown(&pack),
+            problem: format!(
+                "row {rowid} of {table} is damaged: {}, so it registers no version of any \
+                 pack, and the template it holds is seen by no call",
+                damage.join(" and ")
+            ),
+            repair: format!(
+                "DELETE FROM main.{table} WHERE rowid = {rowid}; then register its template again \
+                 with trigger_pack_register"
+            ),
+        });
+    }
+    Ok(rows)
+}
+
 /// A row for each registered template that cannot be read: a value not
 /// UTF-8 text, a template that no longer parses, or one of another pack or
 /// version than its row's. A row named like a built-in pack is no pack.
 fn template_problems(conn: &Connection) -> Result<Vec<Problem>> {
-    let mut rows = Vec::new();
+    let mut rows = damaged_template_keys(conn)?;
     for name in registry::names(conn)? {
         if super::builtin::taken(&name).is_some() {
             continue;

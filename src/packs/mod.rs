@@ -1595,12 +1595,19 @@ fn register_locked(conn: &Connection, source: &str) -> Result<String> {
         t.version,
         describe_objects(&t, &t.resolve(None)?)
     );
-    if let Some(key) = install_keys(conn, &t.name)?.first() {
-        let found = install_record(conn, key, "")?;
-        summary.push_str(&format!(
-            "; {} is installed: trigger_upgrade('{}') upgrades it",
-            found.version, t.name
-        ));
+    if let Some(install) = install_keys(conn, &t.name)?.first() {
+        let found = install_record(conn, install, "")?;
+        if version_key(&found.version) == key {
+            summary.push_str(&format!(
+                "; {} is installed, the version registered",
+                found.version
+            ));
+        } else {
+            summary.push_str(&format!(
+                "; {} is installed: trigger_upgrade('{}') upgrades it",
+                found.version, t.name
+            ));
+        }
     }
     Ok(summary)
 }

@@ -273,7 +273,16 @@ pub fn remove(conn: &Connection, name: &str) -> Result<()> {
         [name],
     )
     .map_err(writing)?;
-    if names(conn)?.is_empty() {
+    // Only an empty table goes: a row damaged by hand (its pack not text)
+    // names no pack, but it is still a row the user may want back.
+    let left: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM main.{TEMPLATES_TABLE}"),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(reading)?;
+    if left == 0 {
         conn.execute_batch(&format!("DROP TABLE main.{TEMPLATES_TABLE}"))
             .map_err(Error::sqlite(format!("dropping {TEMPLATES_TABLE}")))?;
     }

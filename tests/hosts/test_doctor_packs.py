@@ -617,6 +617,35 @@ def test_a_damaged_key_of_an_install_record_is_listed_and_named_by_the_doctor(co
 
 
 @pytest.mark.parametrize("damage, why", [
+    ("SET pack = CAST(pack AS BLOB)", "its pack is a blob, not text"),
+    ("SET pack = CAST(pack || x'ff' AS TEXT)", "its pack holds text that is not valid UTF-8"),
+    ("SET version = CAST(version AS BLOB)", "its version is a blob, not text"),
+    ("SET version = CAST(version || x'ff' AS TEXT)", "its version holds text that is not valid UTF-8"),
+])
+def test_a_template_row_whose_pack_or_version_is_damaged_is_named_not_lost(conn, damage, why):
+    text = scalar(conn, "SELECT template FROM trigger_pack_templates")
+    conn.execute("SELECT trigger_uninstall('album_count')")
+    conn.execute(f"UPDATE trigger_pack_templates {damage}")
+    # It names no pack: not listed, but the doctor names the row.
+    assert "album_count" not in [r[0] for r in listing(conn)]
+    rows = doctor(conn)
+    assert [r[2] for r in rows] == [
+        f"row 1 of trigger_pack_templates is damaged: {why}, so it registers no version of any pack, and the "
+        "template it holds is seen by no call"]
+    assert rows[0][3] == ("DELETE FROM main.trigger_pack_templates WHERE rowid = 1; then register its template "
+                          "again with trigger_pack_register")
+    # Unregistering another pack never drops the table with the damaged row.
+    conn.execute("SELECT trigger_pack_register(?)", (text.replace("album_count", "album_total"),))
+    conn.execute("SELECT trigger_pack_unregister('album_total')")
+    assert scalar(conn, "SELECT count(*) FROM trigger_pack_templates") == 1
+    conn.execute("DELETE FROM main.trigger_pack_templates WHERE rowid = 1")
+    conn.execute("SELECT trigger_pack_register(?)", (text,))
+    assert doctor(conn) == []
+    conn.execute("SELECT trigger_install('album_count')")
+    assert all_work(conn)
+
+
+@pytest.mark.parametrize("damage, why", [
     ("SET template = CAST(template AS BLOB)", "its template is a blob, not text"),
     ("SET template = CAST(template || x'ff' AS TEXT)", "its template holds text that is not valid UTF-8"),
     ("SET template = replace(template, '-- pack: album_count', '-- pack: album_total')",
