@@ -17,17 +17,14 @@ use rusqlite::Connection;
 
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
-    call, check_requirements, check_rows_told_apart, compare_versions, install_key, key_label,
-    lookup, object_label, object_on, presence, presences, recorded_params, registry, split_key,
-    typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
+    call, check_requirements, check_rows_told_apart, compare_versions, install_key,
+    installs_lacking, key_label, lookup, object_label, object_on, presence, presences,
+    recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::{columns, table_exists};
 use crate::sql::{display_name, json_object, literal, quote_ident, quote_text};
 use crate::{Error, Result};
-
-/// The columns of [`INSTALLS_TABLE`] that the doctor reads.
-const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
 
 /// Every problem of every pack installed in the main database of `conn`,
 /// in the order of the packs' names, then each registered template that
@@ -49,11 +46,7 @@ fn install_problems(conn: &Connection) -> Result<Vec<Problem>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(Vec::new());
     }
-    let have = columns(conn, INSTALLS_TABLE)?;
-    let lacking: Vec<&str> = RECORD_COLUMNS
-        .into_iter()
-        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
-        .collect();
+    let lacking = installs_lacking(conn)?;
     if !lacking.is_empty() {
         return Ok(vec![Problem {
             kind: "pack",
@@ -149,6 +142,25 @@ fn damaged_template_keys(conn: &Connection) -> Result<Vec<Problem>> {
 /// UTF-8 text, a template that no longer parses, or one of another pack or
 /// version than its row's. A row named like a built-in pack is no pack.
 fn template_problems(conn: &Connection) -> Result<Vec<Problem>> {
+    let lacking = registry::lacking_columns(conn)?;
+    if !lacking.is_empty() {
+        let table = registry::TEMPLATES_TABLE;
+        return Ok(vec![Problem {
+            kind: "pack",
+            object: table.to_string(),
+            problem: format!(
+                "table {table}, where registered packs are kept, lacks column(s) {}, so no \
+                 registered pack can be read, installed, upgraded or uninstalled, and none \
+                 can be registered",
+                lacking.join(", ")
+            ),
+            repair: format!(
+                "give {table} back its columns pack, version and template (the table \
+                 trigger_pack_sql of a registered pack shows), or rename it if it is not the \
+                 packs'"
+            ),
+        }]);
+    }
     let mut rows = damaged_template_keys(conn)?;
     for name in registry::names(conn)? {
         if super::builtin::taken(&name).is_some() {

@@ -430,9 +430,33 @@ pub struct Installed {
 }
 
 /// The install record of `pack` in the main database, if any.
+/// The columns of [`INSTALLS_TABLE`] that every reader of it needs.
+const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
+
+/// The columns the installs table lacks, when it exists: a table of that
+/// name made by something else, or changed by hand.
+pub(crate) fn installs_lacking(conn: &Connection) -> Result<Vec<&'static str>> {
+    if !table_exists(conn, INSTALLS_TABLE)? {
+        return Ok(Vec::new());
+    }
+    let have = crate::schema::columns(conn, INSTALLS_TABLE)?;
+    Ok(RECORD_COLUMNS
+        .into_iter()
+        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
+        .collect())
+}
+
 pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(None);
+    }
+    let lacking = installs_lacking(conn)?;
+    if !lacking.is_empty() {
+        return Err(Error::invalid(format!(
+            "table {INSTALLS_TABLE}, where packs record their installs, lacks column(s) {}, so \
+             no install can be read; trigger_doctor gives the repair",
+            lacking.join(", ")
+        )));
     }
     let record = conn
         .query_row(
@@ -566,7 +590,9 @@ pub fn install_keys(conn: &Connection, name: &str) -> Result<Vec<String>> {
 /// or `name:instance`; and a key damaged into bytes that are not UTF-8 text
 /// (or into a blob) that reads so once the bytes that are not are left out.
 fn stored_keys(conn: &Connection, name: &str) -> Result<Vec<Stored>> {
-    if !table_exists(conn, INSTALLS_TABLE)? {
+    // A table of another shape holds no install a listing can read (the
+    // doctor names it).
+    if !table_exists(conn, INSTALLS_TABLE)? || !installs_lacking(conn)?.is_empty() {
         return Ok(Vec::new());
     }
     let mut stmt = conn
@@ -797,25 +823,31 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
     ))
 }
 
-/// The error of install SQL that SQLite refused. A text parameter the
-/// message names is the bad argument (FTS5's "no such tokenizer: x" names
-/// fts_sync's `tokenize`); any other error is SQLite's, with the pack named.
+/// SQLite's refusals that one text parameter's value alone causes, by the
+/// parameter's name and what the message says: FTS5 judges fts_sync's
+/// `tokenize` option.
+const REFUSED_VALUES: [(&str, &[&str]); 1] = [("tokenize", &["tokenizer", "tokenize directive"])];
+
+/// The error of install SQL that SQLite refused, naming the text parameter
+/// whose value it refused when the message says so (see
+/// [`REFUSED_VALUES`]).
 fn install_refused(t: &Template, params: &Params, e: rusqlite::Error) -> Error {
-    let message = e.to_string().to_ascii_lowercase();
+    let message = e.to_string();
     let named = t.params.iter().find(|p| {
         p.kind == ParamKind::Text
             && !params.text(&p.name).is_empty()
-            && message.contains(&p.name.to_ascii_lowercase())
+            && REFUSED_VALUES
+                .iter()
+                .any(|(name, says)| p.name == *name && says.iter().any(|s| message.contains(s)))
     });
-    match named {
-        Some(p) => Error::invalid(format!(
-            "{PARAMS_ARGUMENT}: parameter {} of pack {}: SQLite refused the value {}: {e}",
-            p.name,
-            t.name,
-            shorten(params.text(&p.name))
-        )),
-        None => Error::sqlite(format!("installing pack {}", t.name))(e),
-    }
+    let context = match named {
+        Some(p) => format!(
+            "installing pack {}: parameter {} was refused",
+            t.name, p.name
+        ),
+        None => format!("installing pack {}", t.name),
+    };
+    Error::sqlite(context)(e)
 }
 
 fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
@@ -1551,6 +1583,15 @@ pub fn register_pack(conn: &Connection, source: &str) -> Result<String> {
 }
 
 fn register_locked(conn: &Connection, source: &str) -> Result<String> {
+    let lacking = registry::lacking_columns(conn)?;
+    if !lacking.is_empty() {
+        return Err(Error::invalid(format!(
+            "table {}, where registered packs are kept, lacks column(s) {}, so nothing can be \
+             registered; rename it if it is not the packs' (trigger_doctor names it)",
+            registry::TEMPLATES_TABLE,
+            lacking.join(", ")
+        )));
+    }
     let source = registry::read_source(source)?;
     let t = Template::parse(&source.text).map_err(|e| e.within(&source.label()))?;
     if let Some(builtin) = builtin::taken(&t.name) {

@@ -165,10 +165,33 @@ pub fn names(conn: &Connection) -> Result<Vec<String>> {
     )
 }
 
-/// The first column of a query of the templates table; nothing when the
-/// table does not exist.
-fn texts(conn: &Connection, sql: &str, params: &[&str]) -> Result<Vec<String>> {
+/// The columns of [`TEMPLATES_TABLE`] the registry reads.
+const COLUMNS: [&str; 3] = ["pack", "version", "template"];
+
+/// The columns the templates table lacks, when it exists: a table of that
+/// name made by something else, or changed by hand. Such a table holds no
+/// registered pack for any reader (the doctor names it), and registering
+/// is refused.
+pub fn lacking_columns(conn: &Connection) -> Result<Vec<&'static str>> {
     if !table_exists(conn, TEMPLATES_TABLE)? {
+        return Ok(Vec::new());
+    }
+    let have = crate::schema::columns(conn, TEMPLATES_TABLE)?;
+    Ok(COLUMNS
+        .into_iter()
+        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
+        .collect())
+}
+
+/// Whether the templates table exists with the columns the registry reads.
+fn readable(conn: &Connection) -> Result<bool> {
+    Ok(table_exists(conn, TEMPLATES_TABLE)? && lacking_columns(conn)?.is_empty())
+}
+
+/// The first column of a query of the templates table; nothing when the
+/// table does not exist or is not the registry's shape.
+fn texts(conn: &Connection, sql: &str, params: &[&str]) -> Result<Vec<String>> {
+    if !readable(conn)? {
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare(sql).map_err(reading)?;
@@ -192,7 +215,7 @@ fn texts(conn: &Connection, sql: &str, params: &[&str]) -> Result<Vec<String>> {
 /// The text stored for version `version` of pack `name`; an error saying
 /// the row is damaged when it holds another value than text.
 pub fn text(conn: &Connection, name: &str, version: &str) -> Result<Option<String>> {
-    if !table_exists(conn, TEMPLATES_TABLE)? {
+    if !readable(conn)? {
         return Ok(None);
     }
     let stored = conn

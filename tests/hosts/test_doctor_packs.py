@@ -761,6 +761,42 @@ def test_a_damaged_install_table_is_reported_not_an_error():
         "shows), or rename it if it is not the packs'")]
 
 
+@pytest.mark.parametrize("columns", ["(pack TEXT)", "(name TEXT, version TEXT)"])
+def test_pack_tables_of_another_shape_fail_no_listing_and_the_doctor_names_them(columns):
+    conn = connect()
+    conn.executescript(f"""
+        CREATE TABLE t(id INTEGER PRIMARY KEY, title TEXT, updated_at TEXT);
+        SELECT trigger_install('touch', '{{"table": "t"}}');
+        CREATE TABLE trigger_pack_templates{columns};
+        ALTER TABLE trigger_pack_installs RENAME TO kept;
+        CREATE TABLE trigger_pack_installs{columns};
+    """)
+    assert [r[0] for r in listing(conn)] == NAMES[1:]
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("""SELECT trigger_install('touch', '{"table": "t"}')""")
+    installs_lacking = "version, params" if columns == "(pack TEXT)" else "pack, params"
+    assert str(e.value) == (
+        f"trigger_install(): table trigger_pack_installs, where packs record their installs, lacks column(s) "
+        f"{installs_lacking}, so no install can be read; trigger_doctor gives the repair")
+    lacking = "version, template" if columns == "(pack TEXT)" else "pack, template"
+    assert doctor(conn)[-1] == (
+        "pack", "trigger_pack_templates",
+        f"table trigger_pack_templates, where registered packs are kept, lacks column(s) {lacking}, so no "
+        "registered pack can be read, installed, upgraded or uninstalled, and none can be registered",
+        "give trigger_pack_templates back its columns pack, version and template (the table trigger_pack_sql "
+        "of a registered pack shows), or rename it if it is not the packs'")
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_pack_register(?)", (ALBUM_COUNT,))
+    assert str(e.value) == (
+        f"trigger_pack_register(): argument 1 (template): table trigger_pack_templates, where registered packs are "
+        f"kept, lacks column(s) {lacking}, so nothing can be registered; rename it if it is not the packs' "
+        "(trigger_doctor names it)")
+    conn.executescript("DROP TABLE trigger_pack_templates; DROP TABLE trigger_pack_installs; "
+                       "ALTER TABLE kept RENAME TO trigger_pack_installs;")
+    assert doctor(conn) == []
+    assert [r[0] for r in listing(conn)] == NAMES[1:]
+
+
 def broken(path):
     """A database file whose task_state trigger was dropped."""
     conn = connect(path)

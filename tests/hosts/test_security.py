@@ -375,7 +375,7 @@ def build_generic(pack):
             for c in column_params:
                 if p[c].lower() not in ROWID_NAMES:
                     cols.append(p[c])
-                    if c == "key":
+                    if c in ("key", "child_key"):
                         unique.setdefault(p[table_param], []).append(
                             (p[c], f"{quote(p[c])} NOT NULL DEFAULT 'k' UNIQUE"))
         for name, d in TEMPLATES[pack].items():
