@@ -828,23 +828,49 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
 /// `tokenize` option.
 const REFUSED_VALUES: [(&str, &[&str]); 1] = [("tokenize", &["tokenizer", "tokenize directive"])];
 
-/// The error of install SQL that SQLite refused, naming the text parameter
-/// whose value it refused when the message says so (see
-/// [`REFUSED_VALUES`]).
-fn install_refused(t: &Template, params: &Params, e: rusqlite::Error) -> Error {
-    let message = e.to_string();
-    let named = t.params.iter().find(|p| {
-        p.kind == ParamKind::Text
-            && !params.text(&p.name).is_empty()
-            && REFUSED_VALUES
-                .iter()
-                .any(|(name, says)| p.name == *name && says.iter().any(|s| message.contains(s)))
+/// The parameter SQLite's refusal of a pack's SQL is about: a text
+/// parameter whose value alone it refuses (see [`REFUSED_VALUES`]), or the
+/// one expression or text parameter whose value names what the message
+/// says is missing ("no such column: x").
+fn blamed<'t>(t: &'t Template, params: &Params, message: &str) -> Option<&'t str> {
+    let given = |p: &&'t template::ParamDef| {
+        matches!(p.kind, ParamKind::Text | ParamKind::Expr) && !params.text(&p.name).is_empty()
+    };
+    if let Some(p) = t.params.iter().filter(given).find(|p| {
+        REFUSED_VALUES
+            .iter()
+            .any(|(name, says)| p.name == *name && says.iter().any(|s| message.contains(s)))
+    }) {
+        return Some(&p.name);
+    }
+    let missing = ["no such column: ", "no such table: ", "no such function: "]
+        .iter()
+        .find_map(|says| message.split_once(says).map(|(_, rest)| rest))?;
+    let missing = missing.split_whitespace().next()?;
+    let missing = missing
+        .strip_prefix("main.")
+        .unwrap_or(missing)
+        .to_ascii_lowercase();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii();
+    let mut naming = t.params.iter().filter(given).filter(|p| {
+        p.kind == ParamKind::Expr
+            && params
+                .text(&p.name)
+                .to_ascii_lowercase()
+                .split(|c: char| !word(c))
+                .any(|w| !w.is_empty() && w == missing)
     });
-    let context = match named {
-        Some(p) => format!(
-            "installing pack {}: parameter {} was refused",
-            t.name, p.name
-        ),
+    match (naming.next(), naming.next()) {
+        (Some(p), None) => Some(&p.name),
+        _ => None,
+    }
+}
+
+/// The error of install SQL that SQLite refused, naming the parameter it
+/// is about when that can be told (see [`blamed`]).
+fn install_refused(t: &Template, params: &Params, e: rusqlite::Error) -> Error {
+    let context = match blamed(t, params, &e.to_string()) {
+        Some(p) => format!("installing pack {}: parameter {p} was refused", t.name),
         None => format!("installing pack {}", t.name),
     };
     Error::sqlite(context)(e)
@@ -881,7 +907,17 @@ fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
                 t.name,
                 shorten(table)
             ),
-        )?;
+        )
+        .map_err(|e| match e {
+            Error::Sqlite { context, source } => {
+                let context = match blamed(t, params, &source.to_string()) {
+                    Some(p) => format!("{context} (parameter {p})"),
+                    None => context,
+                };
+                Error::Sqlite { context, source }
+            }
+            other => other,
+        })?;
     }
     // The pack's triggers fire after a capture's on the same table, so that
     // the changes they make are recorded after the change that made them.
