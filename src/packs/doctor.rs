@@ -242,6 +242,20 @@ fn readable(conn: &Connection, key: &str, found: &Installed) -> Result<Readable>
         Err(damaged) => return Ok(Err((damaged, register_again(name)))),
     };
     let newest = &p.template.version;
+    if super::template::version_key(version).is_none() {
+        // No release has such a version: the record was changed by hand.
+        return Ok(Err((
+            format!(
+                "the install record of pack {label} is damaged: its version {} is not a version \
+                 (numbers separated by dots), so the pack's {STUCK}",
+                crate::sql::shorten(version)
+            ),
+            format!(
+                "correct its row of main.{INSTALLS_TABLE}: version holds the version installed \
+                 (the version of pack {name} whose objects the schema has; {newest} is the newest)"
+            ),
+        )));
+    }
     let t = match invalid(p.known_version(conn, version))? {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -358,10 +372,13 @@ fn schema_problems(
         format!("SELECT trigger_install({q}, {})", quote_text(&given)?)
     };
     if let Some(why) = missing_requirement {
-        rows.push((
-            format!("{why}; it was renamed or dropped since the pack was installed"),
-            repair.clone(),
-        ));
+        // A rowid table rebuilt WITHOUT ROWID loses no name but the rowid.
+        let since = if why.contains("WITHOUT ROWID") {
+            "the table was rebuilt WITHOUT ROWID since the pack was installed"
+        } else {
+            "it was renamed or dropped since the pack was installed"
+        };
+        rows.push((format!("{why}; {since}"), repair.clone()));
     } else if let Some(why) = key_rule {
         rows.push((
             format!(

@@ -797,6 +797,36 @@ def test_pack_tables_of_another_shape_fail_no_listing_and_the_doctor_names_them(
     assert [r[0] for r in listing(conn)] == NAMES[1:]
 
 
+@pytest.mark.parametrize("version", ["", "1.x", "v1"])
+def test_an_install_record_whose_version_is_no_version_is_damaged(version):
+    conn = connect()
+    conn.executescript("""CREATE TABLE t(id INTEGER PRIMARY KEY, updated_at TEXT);
+                          SELECT trigger_install('touch', '{"table": "t"}');""")
+    conn.execute("UPDATE trigger_pack_installs SET version = ?", (version,))
+    assert doctor(conn) == [(
+        "pack", "touch (t)",
+        f'the install record of pack touch (t) is damaged: its version "{version}" is not a version (numbers '
+        f"separated by dots), so the pack's triggers and indexes {CANNOT}",
+        "correct its row of main.trigger_pack_installs: version holds the version installed (the version of "
+        "pack touch whose objects the schema has; 1.0.0 is the newest)")]
+    conn.execute("UPDATE trigger_pack_installs SET version = '1.0.0'")
+    assert doctor(conn) == []
+
+
+def test_a_table_rebuilt_without_rowid_is_named_so():
+    conn = connect()
+    conn.executescript("""CREATE TABLE t(id INTEGER PRIMARY KEY, updated_at TEXT);
+                          SELECT trigger_install('touch', '{"table": "t"}');
+                          CREATE TABLE t2(id INTEGER PRIMARY KEY, updated_at TEXT) WITHOUT ROWID;
+                          DROP TABLE t; ALTER TABLE t2 RENAME TO t;""")
+    assert doctor(conn)[0][2] == (
+        'pack touch needs column "rowid" (parameter key) in table "t", but "t" is a WITHOUT ROWID table, which has '
+        "no rowid; pass its PRIMARY KEY column as parameter key; the table was rebuilt WITHOUT ROWID since the pack "
+        "was installed")
+    run(conn, doctor(conn)[0][3], **{AS_NOW: """'{"table": "t", "key": "id"}'"""})
+    assert doctor(conn) == []
+
+
 def broken(path):
     """A database file whose task_state trigger was dropped."""
     conn = connect(path)
