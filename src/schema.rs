@@ -433,6 +433,24 @@ pub(crate) fn may_hold_null(conn: &Connection, table: &MainTable, column: &str) 
     Ok(true)
 }
 
+/// The columns of `wanted` that main's table `table` lacks (matched as
+/// SQLite matches names); none when there is no such table.
+pub(crate) fn lacking_columns(
+    conn: &Connection,
+    table: &str,
+    wanted: &[&'static str],
+) -> Result<Vec<&'static str>> {
+    if !table_exists(conn, table)? {
+        return Ok(Vec::new());
+    }
+    let have = columns(conn, table)?;
+    Ok(wanted
+        .iter()
+        .copied()
+        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
+        .collect())
+}
+
 /// Whether the main database has a table called `name`.
 pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     Ok(schema_entry(conn, Namespace::Relations, name)?.is_some_and(|(kind, _)| kind == "table"))

@@ -22,7 +22,7 @@ use super::{
     recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
-use crate::schema::{columns, table_exists};
+use crate::schema::table_exists;
 use crate::sql::{display_name, json_object, literal, quote_ident, quote_text};
 use crate::{Error, Result};
 
@@ -88,15 +88,10 @@ fn install_problems(conn: &Connection) -> Result<Vec<Problem>> {
 /// A row for each row of the templates table whose pack or version is not
 /// UTF-8 text: it registers no version of any pack, so no call sees it.
 fn damaged_template_keys(conn: &Connection) -> Result<Vec<Problem>> {
+    // Read only when the table has the registry's shape (template_problems
+    // names one of another).
     let table = registry::TEMPLATES_TABLE;
-    if !table_exists(conn, table)? {
-        return Ok(Vec::new());
-    }
-    let have = columns(conn, table)?;
-    if !["pack", "version"]
-        .iter()
-        .all(|c| have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
-    {
+    if !table_exists(conn, table)? || !registry::lacking_columns(conn)?.is_empty() {
         return Ok(Vec::new());
     }
     let reading = |e| Error::sqlite(format!("reading {table}"))(e);

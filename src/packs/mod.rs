@@ -436,14 +436,7 @@ const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
 /// The columns the installs table lacks, when it exists: a table of that
 /// name made by something else, or changed by hand.
 pub(crate) fn installs_lacking(conn: &Connection) -> Result<Vec<&'static str>> {
-    if !table_exists(conn, INSTALLS_TABLE)? {
-        return Ok(Vec::new());
-    }
-    let have = crate::schema::columns(conn, INSTALLS_TABLE)?;
-    Ok(RECORD_COLUMNS
-        .into_iter()
-        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
-        .collect())
+    crate::schema::lacking_columns(conn, INSTALLS_TABLE, &RECORD_COLUMNS)
 }
 
 pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {

@@ -173,14 +173,7 @@ const COLUMNS: [&str; 3] = ["pack", "version", "template"];
 /// registered pack for any reader (the doctor names it), and registering
 /// is refused.
 pub fn lacking_columns(conn: &Connection) -> Result<Vec<&'static str>> {
-    if !table_exists(conn, TEMPLATES_TABLE)? {
-        return Ok(Vec::new());
-    }
-    let have = crate::schema::columns(conn, TEMPLATES_TABLE)?;
-    Ok(COLUMNS
-        .into_iter()
-        .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
-        .collect())
+    crate::schema::lacking_columns(conn, TEMPLATES_TABLE, &COLUMNS)
 }
 
 /// Whether the templates table exists with the columns the registry reads.

@@ -661,23 +661,18 @@ def test_a_damaged_registered_template_fails_no_listing_and_the_doctor_names_it(
     assert [r[0] for r in rows] == NAMES
     assert rows[0] == ("album_count", "1.0.0", damaged, 0, 1, "1.0.0", 1)
     assert rows[NAMES.index("task_state")][2:] == (TASK_STATE_DOES, 1, 1, "1.0.0", 1)
-    assert doctor(conn) == [(
-        "pack", "album_count", damaged,
-        "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
-        "template again with trigger_pack_register")]
-    conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
-    conn.execute("SELECT trigger_pack_register(?)", (text,))
-    assert doctor(conn) == []
-    # Not installed, it is still named, with the same repair.
-    conn.execute("SELECT trigger_uninstall('album_count')")
-    conn.execute(f"UPDATE trigger_pack_templates {damage}")
-    assert doctor(conn) == [(
-        "pack", "album_count", damaged,
-        "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
-        "template again with trigger_pack_register")]
-    conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
-    conn.execute("SELECT trigger_pack_register(?)", (text,))
-    assert doctor(conn) == []
+    for installed in (True, False):
+        # Not installed, it is still named, with the same repair.
+        if not installed:
+            conn.execute("SELECT trigger_uninstall('album_count')")
+            conn.execute(f"UPDATE trigger_pack_templates {damage}")
+        assert doctor(conn) == [(
+            "pack", "album_count", damaged,
+            "delete the damaged row of trigger_pack_templates (pack album_count), then register that version's "
+            "template again with trigger_pack_register")]
+        conn.execute("DELETE FROM trigger_pack_templates WHERE pack = 'album_count'")
+        conn.execute("SELECT trigger_pack_register(?)", (text,))
+        assert doctor(conn) == []
     conn.execute("SELECT trigger_install('album_count')")
     assert all_work(conn)
 
