@@ -1042,12 +1042,11 @@ fn renamed_from(
         return Ok(None);
     }
     let mut changed: Vec<(String, String)> = Vec::new();
-    let mut kept: Vec<String> = Vec::new();
     for (w, g) in want.into_iter().zip(got) {
         match (w, g) {
             (Piece::Text(a), Piece::Text(b)) if a == b => {}
             (Piece::Word(a), Piece::Word(b)) if a == b => {}
-            (Piece::Name(a), Piece::Name(b)) if a == b => kept.push(a),
+            (Piece::Name(a), Piece::Name(b)) if a == b => {}
             // A name the pack quoted, or one it took bare from the schema
             // (a partial index's WHERE): a rename writes the new name in
             // its place.
@@ -1065,12 +1064,13 @@ fn renamed_from(
         return Ok(None);
     }
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    for (i, (_, new)) in changed.iter().enumerate() {
-        if changed[..i].iter().any(|(_, n)| same(n, new)) {
-            return Ok(None);
-        }
-        let renamed_away = changed.iter().any(|(o, _)| same(o, new));
-        if !renamed_away && kept.iter().any(|k| same(k, new)) {
+    for (i, (old, new)) in changed.iter().enumerate() {
+        // Two names became one only as the rowid's names become the new
+        // name of the INTEGER PRIMARY KEY with it.
+        if changed[..i]
+            .iter()
+            .any(|(o, n)| same(n, new) && !is_rowid_name(o) && !is_rowid_name(old))
+        {
             return Ok(None);
         }
     }
@@ -1107,6 +1107,19 @@ fn renamed_from(
             if listed || r.column_params.iter().any(|c| params.text(c) == old) {
                 let now = table_now(table);
                 if column_names(conn, &now)?.iter().any(|x| same(x, new)) {
+                    why = Some(Some(now));
+                    break;
+                }
+            }
+        }
+        // A column an expression parameter reads (a condition, who): one of
+        // the required tables has it under the new name and no longer under
+        // the old one. The replay in [`presences`] proves it or not.
+        if why.is_none() {
+            for r in &t.requires {
+                let now = table_now(params.text(&r.table_param));
+                let columns = column_names(conn, &now)?;
+                if columns.iter().any(|x| same(x, new)) && !columns.iter().any(|x| same(x, old)) {
                     why = Some(Some(now));
                     break;
                 }
@@ -1166,9 +1179,12 @@ fn presences<'t>(
         };
         let mut wrong = Vec::new();
         for c in &changes {
-            let two_to_one = changes
-                .iter()
-                .any(|x| same(&x.new, &c.new) && !same(&x.old, &c.old));
+            // The rowid's names become the new name of the INTEGER PRIMARY
+            // KEY with it: no two columns became one.
+            let two_to_one = !is_rowid_name(&c.old)
+                && changes.iter().any(|x| {
+                    same(&x.new, &c.new) && !same(&x.old, &c.old) && !is_rowid_name(&x.old)
+                });
             let renamed_away = changes.iter().any(|x| same(&x.new, &c.old));
             let gone = match &c.table {
                 None => !table_exists(conn, &c.old)?,
@@ -1179,7 +1195,7 @@ fn presences<'t>(
             }
         }
         if wrong.is_empty() {
-            return Ok(found);
+            break;
         }
         for (_, p) in found.iter_mut() {
             if let Presence::Renamed(entry, c) = p {
@@ -1189,6 +1205,212 @@ fn presences<'t>(
             }
         }
     }
+    // The renames agreed on, replayed by SQLite itself: every object of
+    // the pack that is there must come out as it is, those left as the pack
+    // wrote them too (a swap written by hand into some triggers, with no
+    // rename, leaves the others contradicting it).
+    let mut changes: Vec<NameChange> = Vec::new();
+    for (_, p) in &found {
+        if let Presence::Renamed(_, c) = p {
+            for x in c {
+                if !changes.contains(x) {
+                    changes.push(x.clone());
+                }
+            }
+        }
+    }
+    if changes.is_empty() {
+        return Ok(found);
+    }
+    let present: Vec<(usize, String, String)> = found
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (o, p))| {
+            if !matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index) {
+                return None;
+            }
+            let expected = t.stored_sql(o, params).ok()?;
+            match p {
+                Presence::Ours => Some((i, expected.clone(), expected)),
+                Presence::Renamed(entry, _) => Some((i, expected, entry.sql.clone()?)),
+                _ => None,
+            }
+        })
+        .collect();
+    let wrote: Vec<String> = present.iter().map(|(_, e, _)| e.clone()).collect();
+    let replayed = replay_renames(conn, &wrote, &changes)?;
+    let contradicted = match &replayed {
+        None => true,
+        Some(out) => present.iter().zip(out).any(|((i, _, actual), got)| {
+            matches!(found[*i].1, Presence::Ours) && !same_sql(actual, got)
+        }),
+    };
+    for (k, (i, _, actual)) in present.iter().enumerate() {
+        if let Presence::Renamed(entry, _) = &found[*i].1 {
+            let ok = !contradicted
+                && replayed
+                    .as_ref()
+                    .is_some_and(|out| same_sql(actual, &out[k]));
+            if !ok {
+                let entry = entry.clone();
+                found[*i].1 = Presence::Foreign(entry);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `name` is one of the rowid's names.
+fn is_rowid_name(name: &str) -> bool {
+    ["rowid", "oid", "_rowid_"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Whether two statements are the same but for how their names are
+/// quoted (a rename writes a new name bare or quoted as its ALTER TABLE
+/// statement did).
+fn same_sql(a: &str, b: &str) -> bool {
+    let (a, b) = (sql_pieces(a), sql_pieces(b));
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| match (x, y) {
+            (Piece::Text(x), Piece::Text(y)) => x == y,
+            (Piece::Name(x) | Piece::Word(x), Piece::Name(y) | Piece::Word(y)) => x == y,
+            _ => false,
+        })
+}
+
+/// The statements `wrote` (a pack's triggers and indexes as it created
+/// them) as SQLite rewrites them through `changes`: replayed in a
+/// connection of its own to an empty in-memory database, on a copy of the
+/// main database's tables they name with the renames undone, by SQLite's
+/// own `ALTER TABLE`. `None` when the replay cannot be made (a table that
+/// cannot be copied, a statement the copy refuses): no rename is then
+/// taken for proven.
+fn replay_renames(
+    conn: &Connection,
+    wrote: &[String],
+    changes: &[NameChange],
+) -> Result<Option<Vec<String>>> {
+    // The tables named, as they are now: by the statements, and by the
+    // renames (a renamed table's new name, a renamed column's table).
+    let mut names: Vec<String> = Vec::new();
+    for sql in wrote {
+        for p in sql_pieces(sql) {
+            if let Piece::Name(n) | Piece::Word(n) = p {
+                names.push(n);
+            }
+        }
+    }
+    for c in changes {
+        names.push(c.new.clone());
+        names.extend(c.table.clone());
+    }
+    let mut tables: Vec<(String, String)> = Vec::new();
+    for n in names {
+        if tables.iter().any(|(t, _)| t.eq_ignore_ascii_case(&n)) {
+            continue;
+        }
+        if let Some(entry) = schema_object(conn, crate::schema::Namespace::Relations, &n)? {
+            if entry.kind == "table" && !entry.name.starts_with("sqlite_") {
+                if let Some(sql) = entry.sql {
+                    tables.push((entry.name, sql));
+                }
+            }
+        }
+    }
+    // Ordinary tables first: a virtual table creates its own shadow tables.
+    tables.sort_by_key(|(_, sql)| sql.starts_with("CREATE VIRTUAL"));
+    let Ok(copy) = Connection::open_in_memory() else {
+        return Ok(None);
+    };
+    let q = |n: &str| quote_ident(n).unwrap_or_default();
+    let columns: Vec<&NameChange> = changes
+        .iter()
+        .filter(|c| c.table.is_some() && !is_rowid_name(&c.old))
+        .collect();
+    let renamed: Vec<&NameChange> = changes.iter().filter(|c| c.table.is_none()).collect();
+    let mut steps: Vec<String> = tables.iter().map(|(_, sql)| format!("{sql};")).collect();
+    // Undone: columns (their tables under today's names), then tables,
+    // each through a name of its own so that a swap or a chain unwinds.
+    for (i, c) in columns.iter().enumerate() {
+        let table = q(c.table.as_deref().unwrap_or_default());
+        steps.push(format!(
+            "ALTER TABLE {table} RENAME COLUMN {} TO \"_undo_{i}\";",
+            q(&c.new)
+        ));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        let table = q(c.table.as_deref().unwrap_or_default());
+        steps.push(format!(
+            "ALTER TABLE {table} RENAME COLUMN \"_undo_{i}\" TO {};",
+            q(&c.old)
+        ));
+    }
+    for (i, c) in renamed.iter().enumerate() {
+        steps.push(format!(
+            "ALTER TABLE {} RENAME TO \"_undo_t{i}\";",
+            q(&c.new)
+        ));
+    }
+    for (i, c) in renamed.iter().enumerate() {
+        steps.push(format!(
+            "ALTER TABLE \"_undo_t{i}\" RENAME TO {};",
+            q(&c.old)
+        ));
+    }
+    steps.extend(wrote.iter().map(|sql| format!("{sql};")));
+    // Replayed: tables, then columns under the tables' new names.
+    for (i, c) in renamed.iter().enumerate() {
+        steps.push(format!(
+            "ALTER TABLE {} RENAME TO \"_redo_t{i}\";",
+            q(&c.old)
+        ));
+    }
+    for (i, c) in renamed.iter().enumerate() {
+        steps.push(format!(
+            "ALTER TABLE \"_redo_t{i}\" RENAME TO {};",
+            q(&c.new)
+        ));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        let table = q(c.table.as_deref().unwrap_or_default());
+        steps.push(format!(
+            "ALTER TABLE {table} RENAME COLUMN {} TO \"_redo_{i}\";",
+            q(&c.old)
+        ));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        let table = q(c.table.as_deref().unwrap_or_default());
+        steps.push(format!(
+            "ALTER TABLE {table} RENAME COLUMN \"_redo_{i}\" TO {};",
+            q(&c.new)
+        ));
+    }
+    for step in &steps {
+        if copy.execute_batch(step).is_err() {
+            return Ok(None);
+        }
+    }
+    let mut out = Vec::with_capacity(wrote.len());
+    for sql in wrote {
+        // The object's name: the first quoted name of its statement.
+        let Some(name) = sql_pieces(sql).into_iter().find_map(|p| match p {
+            Piece::Name(n) => Some(n),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        match copy.query_row(
+            "SELECT sql FROM sqlite_master WHERE name = ?1 COLLATE NOCASE AND type IN ('trigger', 'index')",
+            [&name],
+            |r| r.get::<_, String>(0),
+        ) {
+            Ok(sql) => out.push(sql),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(out))
 }
 
 /// A piece of SQL text: a quoted name (unquoted), a bare word (keyword,

@@ -507,6 +507,77 @@ def test_a_trigger_edited_by_hand_after_a_rename_is_never_taken_for_the_packs(ed
     assert doctor(conn) == []
 
 
+RENAMES = {
+    # A column of the pack's own table keeps its name: history's records.
+    "history": ("CREATE TABLE book(id INTEGER PRIMARY KEY, title TEXT, pages INT)",
+                """SELECT trigger_install('history', '{"table": "book"}')""",
+                ["ALTER TABLE book RENAME COLUMN title TO headline"],
+                ("book_insert_history", 'INSERT INTO "_book_history" (_rowid, "id", "title"',
+                 'INSERT INTO "_book_history" (_rowid, "id", "headline"')),
+    # A rename of the parent's key, and the child's own "id" edited to match.
+    "counter_cache": ("CREATE TABLE author(id INTEGER PRIMARY KEY, books INT NOT NULL DEFAULT 0);"
+                      "CREATE TABLE book(id INTEGER PRIMARY KEY, author_id INT, isbn TEXT UNIQUE)",
+                      """SELECT trigger_install('counter_cache', '{"child_table": "book", "child_fk": "author_id", """
+                      """"parent_table": "author", "parent_column": "books"}')""",
+                      ["ALTER TABLE author RENAME COLUMN id TO aid"],
+                      ("book_books_update_replaced", '"isbn", "id"', '"isbn", "aid"')),
+    # The INTEGER PRIMARY KEY: SQLite writes its new name for "rowid" too.
+    "counts": ("CREATE TABLE book(id INTEGER PRIMARY KEY, isbn TEXT UNIQUE)",
+               """SELECT trigger_install('counts', '{"table": "book"}')""",
+               ["ALTER TABLE book RENAME COLUMN id TO bid"],
+               ("book_counts_replace", "old", "old")),
+    # A column only an expression parameter reads.
+    "counter_cache condition": (
+        "CREATE TABLE author(id INTEGER PRIMARY KEY, books INT NOT NULL DEFAULT 0);"
+        "CREATE TABLE book(id INTEGER PRIMARY KEY, author_id INT, hidden INT NOT NULL DEFAULT 0)",
+        """SELECT trigger_install('counter_cache', '{"child_table": "book", "child_fk": "author_id", """
+        """"parent_table": "author", "parent_column": "books", "condition": "hidden = 0"}')""",
+        ["ALTER TABLE book RENAME COLUMN hidden TO secret"],
+        ("book_books_insert", "(secret = 0)", "(secret = 1)")),
+    # A swap of two columns the pack names, through a name of its own.
+    "history swap": ("CREATE TABLE book(id INTEGER PRIMARY KEY, title TEXT, isbn TEXT UNIQUE)",
+                     """SELECT trigger_install('history', '{"table": "book"}')""",
+                     ["ALTER TABLE book RENAME COLUMN title TO tmp", "ALTER TABLE book RENAME COLUMN isbn TO title",
+                      "ALTER TABLE book RENAME COLUMN tmp TO isbn"],
+                     ("book_delete_history", 'old."title"', 'old."isbn"')),
+}
+
+
+@pytest.mark.parametrize("case", list(RENAMES))
+@pytest.mark.parametrize("edited", [False, True])
+def test_renames_are_followed_and_edits_never_taken_for_them(case, edited):
+    """After the renames alone, uninstall drops every object of the pack; with
+    one trigger edited as well (in a way the renames would not write), it
+    drops nothing, and the edited trigger stays."""
+    table, install, renames, (trigger, was, now) = RENAMES[case]
+    conn = connect()
+    conn.executescript(f"{table}; {install};")
+    objects = "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index') AND name NOT LIKE 'sqlite_%'"
+    before = {r[0] for r in conn.execute(objects)}
+    for rename in renames:
+        conn.execute(rename)
+    if edited:
+        sql = scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", trigger)
+        if was == now:  # an edit that looks like the rename: "rowid" written back by hand
+            changed = sql.replace('"bid"', '"rowid"', 1)
+        else:
+            assert was in sql, sql
+            changed = sql.replace(was, now, 1)
+        assert changed != sql
+        conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute(changed)
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT trigger_uninstall('{install.split(chr(39))[1]}')")
+        assert f'trigger "{trigger}" on ' in str(e.value) and "nothing was dropped" in str(e.value), str(e.value)
+        assert scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", trigger) == changed
+        return
+    rows = doctor(conn)
+    assert rows and all(" is not the " not in r[2] for r in rows), rows
+    done = scalar(conn, f"SELECT trigger_uninstall('{install.split(chr(39))[1]}')")
+    assert "changed by a column rename" in done, done
+    assert not ({r[0] for r in conn.execute(objects)} & before)
+
+
 def test_a_swap_of_two_column_names_is_repaired_in_one_go():
     conn = connect()
     conn.executescript("""
