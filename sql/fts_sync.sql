@@ -52,7 +52,7 @@ CREATE TRIGGER IF NOT EXISTS main."item_ad" AFTER DELETE ON "item"
 CREATE TRIGGER IF NOT EXISTS main."item_au" AFTER UPDATE ON "item"
   WHEN old.rowid IS new.rowid AND (old."title" IS NOT new."title" COLLATE BINARY)
   BEGIN
-    UPDATE "item_fts_replaced" SET ("title") = (new."title")
+    UPDATE "item_fts_replaced" SET "title" = new."title"
       WHERE replaced_rowid = old.rowid AND ("title") IS (old."title");
     INSERT INTO "item_fts" ("item_fts", rowid, "title") VALUES ('delete', old.rowid, old."title");
     INSERT INTO "item_fts" (rowid, "title") VALUES (new.rowid, new."title");

@@ -65,7 +65,7 @@ CREATE TRIGGER IF NOT EXISTS main."item_insert_history" AFTER INSERT ON "item"
 CREATE TRIGGER IF NOT EXISTS main."item_update_history" AFTER UPDATE ON "item"
   WHEN old."id" IS NOT new."id" COLLATE BINARY OR old."title" IS NOT new."title" COLLATE BINARY
   BEGIN
-    UPDATE "item_history_replaced" SET ("id", "title") = (new."id", new."title"),
+    UPDATE "item_history_replaced" SET "id" = new."id", "title" = new."title",
       replaced_version = replaced_version + 1
       WHERE replaced_rowid = old.rowid AND ("id", "title") IS (old."id", old."title");
     INSERT INTO "_item_history" (_rowid, "id", "title", _version, _updated, _mask, _op, _who)

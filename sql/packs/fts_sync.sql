@@ -72,7 +72,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{delete_trigger}} AFTER DELETE ON {{table}}
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
   WHEN old.rowid IS new.rowid AND ({{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}})
   BEGIN
-    UPDATE {{replaced_table}} SET ({{columns}}) = ({{#each columns}}new.{{.}}{{/each}})
+    UPDATE {{replaced_table}} SET {{#each columns}}{{.}} = new.{{.}}{{/each}}
       WHERE replaced_rowid = old.rowid AND ({{columns}}) IS ({{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{fts_table}} ({{fts_table}}, rowid, {{columns}}) VALUES ('delete', old.rowid, {{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{fts_table}} (rowid, {{columns}}) VALUES (new.rowid, {{#each columns}}new.{{.}}{{/each}});

@@ -88,7 +88,7 @@ CREATE TRIGGER IF NOT EXISTS main.{{insert_trigger}} AFTER INSERT ON {{table}}
 CREATE TRIGGER IF NOT EXISTS main.{{update_trigger}} AFTER UPDATE ON {{table}}
   WHEN {{#each columns sep=" OR "}}old.{{.}} IS NOT new.{{.}} COLLATE BINARY{{/each}}
   BEGIN
-    UPDATE {{replaced_table}} SET ({{columns}}) = ({{#each columns}}new.{{.}}{{/each}}),
+    UPDATE {{replaced_table}} SET {{#each columns}}{{.}} = new.{{.}}{{/each}},
       replaced_version = replaced_version + 1
       WHERE replaced_rowid = old.rowid AND ({{columns}}) IS ({{#each columns}}old.{{.}}{{/each}});
     INSERT INTO {{history_table}} (_rowid, {{columns}}, _version, _updated, _mask, _op, _who)
