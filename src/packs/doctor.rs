@@ -18,8 +18,9 @@ use rusqlite::Connection;
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
     call, check_requirements, check_rows_told_apart, compare_versions, install_key,
-    installs_lacking, key_label, lookup, object_label, object_on, presence, presences,
-    recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
+    installs_lacking, is_rowid_name, key_label, lookup, object_label, object_on, presence,
+    presences, recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored,
+    INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::table_exists;
@@ -352,7 +353,39 @@ fn schema_problems(
     // the record would follow the old ones.
     let constraints_changed = replace_rows.iter().any(|(_, fix)| *fix == reinstall_given);
     let repair = if renamed {
-        reinstall("'<params with the names as they are now>'")
+        // A table the pack keeps data in (history's) keeps the old column
+        // names, and the install under the new ones needs them renamed too.
+        let mut between = String::new();
+        for (_, at) in &objects {
+            let Presence::Renamed(_, changes) = at else {
+                continue;
+            };
+            for c in changes
+                .iter()
+                .filter(|c| c.table.is_some() && !is_rowid_name(&c.old))
+            {
+                for kept in t.objects.iter().filter(|k| k.kind == ObjectKind::Table) {
+                    let table = params.text(&kept.name_param);
+                    let step = format!(
+                        "ALTER TABLE main.{} RENAME COLUMN {} TO {}; ",
+                        quote_ident(table)?,
+                        quote_ident(&c.old)?,
+                        quote_ident(&c.new)?
+                    );
+                    let columns = crate::schema::columns(conn, table)?;
+                    let has = |n: &str| columns.iter().any(|x| x.name.eq_ignore_ascii_case(n));
+                    if has(&c.old) && !has(&c.new) && !between.contains(&step) {
+                        between.push_str(&step);
+                    }
+                }
+            }
+        }
+        // Renamed once the pack's triggers are gone (a rename rewrites them).
+        format!(
+            "SELECT {}; {between}SELECT trigger_install({q}, '<params with the names as they are \
+             now>')",
+            call("trigger_uninstall", key)
+        )
     } else if key_rule.is_some() {
         reinstall("'<params whose key tells the rows apart>'")
     } else if retyped.is_err() {

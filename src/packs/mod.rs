@@ -1016,10 +1016,10 @@ fn presence(conn: &Connection, t: &Template, o: &ObjectDef, params: &Params) -> 
 /// table whose column it is as the schema names that table now (`None`
 /// for a table's own name).
 #[derive(Clone, Debug, PartialEq)]
-struct NameChange {
-    old: String,
-    new: String,
-    table: Option<String>,
+pub(super) struct NameChange {
+    pub(super) old: String,
+    pub(super) new: String,
+    pub(super) table: Option<String>,
 }
 
 /// The names that explain `sql` as `expected` rewritten by renames: each
@@ -1261,7 +1261,7 @@ fn presences<'t>(
 }
 
 /// Whether `name` is one of the rowid's names.
-fn is_rowid_name(name: &str) -> bool {
+pub(super) fn is_rowid_name(name: &str) -> bool {
     ["rowid", "oid", "_rowid_"]
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
