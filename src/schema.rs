@@ -433,22 +433,37 @@ pub(crate) fn may_hold_null(conn: &Connection, table: &MainTable, column: &str) 
     Ok(true)
 }
 
-/// The columns of `wanted` that main's table `table` lacks (matched as
-/// SQLite matches names); none when there is no such table.
-pub(crate) fn lacking_columns(
+/// What keeps main's `name` from being the table a feature keeps its
+/// records in (`kept` says what it keeps there), when something of that
+/// name is there: another kind of object ("trigger_pack_installs, where
+/// packs record their installs, is a view, not a table"), or a table that
+/// lacks columns of `wanted` ("table ..., lacks column(s) version").
+pub(crate) fn shape_problem(
     conn: &Connection,
-    table: &str,
+    name: &str,
+    kept: &str,
     wanted: &[&'static str],
-) -> Result<Vec<&'static str>> {
-    if !table_exists(conn, table)? {
-        return Ok(Vec::new());
+) -> Result<Option<String>> {
+    let Some((kind, _)) = schema_entry(conn, Namespace::Relations, name)? else {
+        return Ok(None);
+    };
+    if kind != "table" {
+        return Ok(Some(format!(
+            "{name}, where {kept}, is a {kind}, not a table"
+        )));
     }
-    let have = columns(conn, table)?;
-    Ok(wanted
+    let have = columns(conn, name)?;
+    let lacking: Vec<&str> = wanted
         .iter()
         .copied()
         .filter(|c| !have.iter().any(|h| h.name.eq_ignore_ascii_case(c)))
-        .collect())
+        .collect();
+    Ok((!lacking.is_empty()).then(|| {
+        format!(
+            "table {name}, where {kept}, lacks column(s) {}",
+            lacking.join(", ")
+        )
+    }))
 }
 
 /// Whether the main database has a table called `name`.

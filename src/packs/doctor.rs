@@ -17,10 +17,9 @@ use rusqlite::Connection;
 
 use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
-    call, check_requirements, check_rows_told_apart, compare_versions, install_key,
-    installs_lacking, is_rowid_name, key_label, lookup, object_label, object_on, presence,
-    presences, recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored,
-    INSTALLS_TABLE,
+    call, check_requirements, check_rows_told_apart, compare_versions, install_key, installs_shape,
+    is_rowid_name, key_label, lookup, object_label, object_on, presence, presences,
+    recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::table_exists;
@@ -44,24 +43,19 @@ pub(crate) fn problems(conn: &Connection) -> Result<Vec<Problem>> {
 
 /// The problems of the install records, in the order of their keys.
 fn install_problems(conn: &Connection) -> Result<Vec<Problem>> {
-    if !table_exists(conn, INSTALLS_TABLE)? {
-        return Ok(Vec::new());
-    }
-    let lacking = installs_lacking(conn)?;
-    if !lacking.is_empty() {
+    if let Some(shape) = installs_shape(conn)? {
         return Ok(vec![Problem {
             kind: "pack",
             object: INSTALLS_TABLE.to_string(),
-            problem: format!(
-                "table {INSTALLS_TABLE}, where packs record their installs, lacks column(s) {}, \
-                 so no installed pack can be read, upgraded or uninstalled",
-                lacking.join(", ")
-            ),
+            problem: format!("{shape}, so no installed pack can be read, upgraded or uninstalled"),
             repair: format!(
                 "give {INSTALLS_TABLE} back its columns pack, version and params (the table \
                  trigger_pack_sql shows), or rename it if it is not the packs'"
             ),
         }]);
+    }
+    if !table_exists(conn, INSTALLS_TABLE)? {
+        return Ok(Vec::new());
     }
     let reading = |e| Error::sqlite(format!("reading {INSTALLS_TABLE}"))(e);
     let mut stmt = conn
@@ -92,7 +86,7 @@ fn damaged_template_keys(conn: &Connection) -> Result<Vec<Problem>> {
     // Read only when the table has the registry's shape (template_problems
     // names one of another).
     let table = registry::TEMPLATES_TABLE;
-    if !table_exists(conn, table)? || !registry::lacking_columns(conn)?.is_empty() {
+    if !table_exists(conn, table)? || registry::shape_problem(conn)?.is_some() {
         return Ok(Vec::new());
     }
     let reading = |e| Error::sqlite(format!("reading {table}"))(e);
@@ -138,17 +132,14 @@ fn damaged_template_keys(conn: &Connection) -> Result<Vec<Problem>> {
 /// UTF-8 text, a template that no longer parses, or one of another pack or
 /// version than its row's. A row named like a built-in pack is no pack.
 fn template_problems(conn: &Connection) -> Result<Vec<Problem>> {
-    let lacking = registry::lacking_columns(conn)?;
-    if !lacking.is_empty() {
+    if let Some(shape) = registry::shape_problem(conn)? {
         let table = registry::TEMPLATES_TABLE;
         return Ok(vec![Problem {
             kind: "pack",
             object: table.to_string(),
             problem: format!(
-                "table {table}, where registered packs are kept, lacks column(s) {}, so no \
-                 registered pack can be read, installed, upgraded or uninstalled, and none \
-                 can be registered",
-                lacking.join(", ")
+                "{shape}, so no registered pack can be read, installed, upgraded or \
+                 uninstalled, and none can be registered"
             ),
             repair: format!(
                 "give {table} back its columns pack, version and template (the table \

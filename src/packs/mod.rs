@@ -433,23 +433,26 @@ pub struct Installed {
 /// The columns of [`INSTALLS_TABLE`] that every reader of it needs.
 const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
 
-/// The columns the installs table lacks, when it exists: a table of that
-/// name made by something else, or changed by hand.
-pub(crate) fn installs_lacking(conn: &Connection) -> Result<Vec<&'static str>> {
-    crate::schema::lacking_columns(conn, INSTALLS_TABLE, &RECORD_COLUMNS)
+/// What keeps the installs table from being the packs', when something of
+/// its name is there: a table made by something else, or changed by hand,
+/// or a view.
+pub(crate) fn installs_shape(conn: &Connection) -> Result<Option<String>> {
+    crate::schema::shape_problem(
+        conn,
+        INSTALLS_TABLE,
+        "packs record their installs",
+        &RECORD_COLUMNS,
+    )
 }
 
 pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
+    if let Some(shape) = installs_shape(conn)? {
+        return Err(Error::invalid(format!(
+            "{shape}, so no install can be read; trigger_doctor gives the repair"
+        )));
+    }
     if !table_exists(conn, INSTALLS_TABLE)? {
         return Ok(None);
-    }
-    let lacking = installs_lacking(conn)?;
-    if !lacking.is_empty() {
-        return Err(Error::invalid(format!(
-            "table {INSTALLS_TABLE}, where packs record their installs, lacks column(s) {}, so \
-             no install can be read; trigger_doctor gives the repair",
-            lacking.join(", ")
-        )));
     }
     let record = conn
         .query_row(
@@ -461,6 +464,14 @@ pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
         .map_err(Error::sqlite(format!("reading {INSTALLS_TABLE}")))?;
     match record {
         None => Ok(None),
+        Some((Stored::Text(version), Stored::Text(_))) if version_key(&version).is_none() => {
+            Err(Error::invalid(format!(
+                "the install record of pack {} is damaged: its version {} is not a version \
+                 (numbers separated by dots); trigger_doctor gives the repair",
+                key_label(pack),
+                shorten(&version)
+            )))
+        }
         Some((Stored::Text(version), Stored::Text(params))) => {
             Ok(Some(Installed { version, params }))
         }
@@ -585,7 +596,7 @@ pub fn install_keys(conn: &Connection, name: &str) -> Result<Vec<String>> {
 fn stored_keys(conn: &Connection, name: &str) -> Result<Vec<Stored>> {
     // A table of another shape holds no install a listing can read (the
     // doctor names it).
-    if !table_exists(conn, INSTALLS_TABLE)? || !installs_lacking(conn)?.is_empty() {
+    if !table_exists(conn, INSTALLS_TABLE)? || installs_shape(conn)?.is_some() {
         return Ok(Vec::new());
     }
     let mut stmt = conn
@@ -1834,13 +1845,10 @@ pub fn register_pack(conn: &Connection, source: &str) -> Result<String> {
 }
 
 fn register_locked(conn: &Connection, source: &str) -> Result<String> {
-    let lacking = registry::lacking_columns(conn)?;
-    if !lacking.is_empty() {
+    if let Some(shape) = registry::shape_problem(conn)? {
         return Err(Error::invalid(format!(
-            "table {}, where registered packs are kept, lacks column(s) {}, so nothing can be \
-             registered; rename it if it is not the packs' (trigger_doctor names it)",
-            registry::TEMPLATES_TABLE,
-            lacking.join(", ")
+            "{shape}, so nothing can be registered; rename it if it is not the packs' \
+             (trigger_doctor names it)"
         )));
     }
     let source = registry::read_source(source)?;

@@ -168,17 +168,17 @@ pub fn names(conn: &Connection) -> Result<Vec<String>> {
 /// The columns of [`TEMPLATES_TABLE`] the registry reads.
 const COLUMNS: [&str; 3] = ["pack", "version", "template"];
 
-/// The columns the templates table lacks, when it exists: a table of that
-/// name made by something else, or changed by hand. Such a table holds no
-/// registered pack for any reader (the doctor names it), and registering
-/// is refused.
-pub fn lacking_columns(conn: &Connection) -> Result<Vec<&'static str>> {
-    crate::schema::lacking_columns(conn, TEMPLATES_TABLE, &COLUMNS)
+/// What keeps the templates table from being the registry's, when
+/// something of its name is there: a table made by something else, or
+/// changed by hand, or a view. It then holds no registered pack for any
+/// reader (the doctor names it), and registering is refused.
+pub fn shape_problem(conn: &Connection) -> Result<Option<String>> {
+    crate::schema::shape_problem(conn, TEMPLATES_TABLE, "registered packs are kept", &COLUMNS)
 }
 
 /// Whether the templates table exists with the columns the registry reads.
 fn readable(conn: &Connection) -> Result<bool> {
-    Ok(table_exists(conn, TEMPLATES_TABLE)? && lacking_columns(conn)?.is_empty())
+    Ok(table_exists(conn, TEMPLATES_TABLE)? && shape_problem(conn)?.is_none())
 }
 
 /// The first column of a query of the templates table; nothing when the

@@ -878,6 +878,36 @@ def test_pack_tables_of_another_shape_fail_no_listing_and_the_doctor_names_them(
     assert [r[0] for r in listing(conn)] == NAMES[1:]
 
 
+def test_pack_tables_replaced_by_views_are_named_and_refused():
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE t(id INTEGER PRIMARY KEY, title TEXT, updated_at TEXT);
+        SELECT trigger_install('touch', '{"table": "t"}');
+        ALTER TABLE trigger_pack_installs RENAME TO kept;
+        CREATE VIEW trigger_pack_installs AS SELECT * FROM kept;
+        CREATE VIEW trigger_pack_templates AS SELECT 'x' AS pack, '1.0.0' AS version, '' AS template;
+    """)
+    assert [r[0] for r in listing(conn)] == NAMES[1:]
+    assert [r[2] for r in doctor(conn)] == [
+        "trigger_pack_installs, where packs record their installs, is a view, not a table, so no installed pack "
+        "can be read, upgraded or uninstalled",
+        "trigger_pack_templates, where registered packs are kept, is a view, not a table, so no registered pack "
+        "can be read, installed, upgraded or uninstalled, and none can be registered"]
+    for call, why in ((f"trigger_install('touch', '{{\"table\": \"t\"}}')",
+                       "trigger_pack_installs, where packs record their installs, is a view, not a table, so no "
+                       "install can be read; trigger_doctor gives the repair"),
+                      ("trigger_pack_register('" + open(ALBUM_COUNT).read().replace("'", "''") + "')",
+                       "argument 1 (template): trigger_pack_templates, where registered packs are kept, is a view, "
+                       "not a table, so nothing can be registered; rename it if it is not the packs' "
+                       "(trigger_doctor names it)")):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT {call}")
+        assert str(e.value) == f"{call.split('(')[0]}(): {why}"
+    conn.executescript("DROP VIEW trigger_pack_installs; DROP VIEW trigger_pack_templates; "
+                       "ALTER TABLE kept RENAME TO trigger_pack_installs;")
+    assert doctor(conn) == []
+
+
 @pytest.mark.parametrize("version", ["", "1.x", "v1"])
 def test_an_install_record_whose_version_is_no_version_is_damaged(version):
     conn = connect()
@@ -890,6 +920,13 @@ def test_an_install_record_whose_version_is_no_version_is_damaged(version):
         f"separated by dots), so the pack's triggers and indexes {CANNOT}",
         "correct its row of main.trigger_pack_installs: version holds the version installed (the version of "
         "pack touch whose objects the schema has; 1.0.0 is the newest)")]
+    for call in ("trigger_install('touch', '{\"table\": \"t\"}')", "trigger_upgrade('touch')",
+                 "trigger_uninstall('touch', 't')"):
+        with pytest.raises(sqlite3.OperationalError) as e:
+            conn.execute(f"SELECT {call}")
+        assert str(e.value) == (
+            f'{call.split("(")[0]}(): the install record of pack touch (t) is damaged: its version "{version}" is '
+            "not a version (numbers separated by dots); trigger_doctor gives the repair")
     conn.execute("UPDATE trigger_pack_installs SET version = '1.0.0'")
     assert doctor(conn) == []
 
