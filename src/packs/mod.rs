@@ -833,10 +833,16 @@ fn install_locked(conn: &Connection, p: &Pack, resolved: &Params) -> Result<Stri
 const REFUSED_VALUES: [(&str, &[&str]); 1] = [("tokenize", &["tokenizer", "tokenize directive"])];
 
 /// The parameter SQLite's refusal of a pack's SQL is about: a text
-/// parameter whose value alone it refuses (see [`REFUSED_VALUES`]), or the
-/// one expression or text parameter whose value names what the message
-/// says is missing ("no such column: x").
-fn blamed<'t>(t: &'t Template, params: &Params, message: &str) -> Option<&'t str> {
+/// parameter whose value alone it refuses (see [`REFUSED_VALUES`]), the
+/// one expression parameter whose value names what the message says is
+/// missing ("no such column: old.x"), or, for a syntax error, the one
+/// expression that SQLite cannot read on its own.
+fn blamed<'t>(
+    conn: &Connection,
+    t: &'t Template,
+    params: &Params,
+    message: &str,
+) -> Option<&'t str> {
     let given = |p: &&'t template::ParamDef| {
         matches!(p.kind, ParamKind::Text | ParamKind::Expr) && !params.text(&p.name).is_empty()
     };
@@ -847,6 +853,23 @@ fn blamed<'t>(t: &'t Template, params: &Params, message: &str) -> Option<&'t str
     }) {
         return Some(&p.name);
     }
+    let one = |mut found: Vec<&'t template::ParamDef>| match found.len() {
+        1 => found.pop().map(|p| p.name.as_str()),
+        _ => None,
+    };
+    if message.contains("syntax error") {
+        return one(t
+            .params
+            .iter()
+            .filter(given)
+            .filter(|p| {
+                p.kind == ParamKind::Expr
+                    && conn
+                        .prepare(&format!("SELECT ({})", params.text(&p.name)))
+                        .is_err_and(|e| e.to_string().contains("syntax error"))
+            })
+            .collect());
+    }
     let missing = ["no such column: ", "no such table: ", "no such function: "]
         .iter()
         .find_map(|says| message.split_once(says).map(|(_, rest)| rest))?;
@@ -855,25 +878,27 @@ fn blamed<'t>(t: &'t Template, params: &Params, message: &str) -> Option<&'t str
         .strip_prefix("main.")
         .unwrap_or(missing)
         .to_ascii_lowercase();
+    // A name as the message gives it: bare, or qualified (old.x).
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii();
-    let mut naming = t.params.iter().filter(given).filter(|p| {
-        p.kind == ParamKind::Expr
-            && params
-                .text(&p.name)
-                .to_ascii_lowercase()
-                .split(|c: char| !word(c))
-                .any(|w| !w.is_empty() && w == missing)
-    });
-    match (naming.next(), naming.next()) {
-        (Some(p), None) => Some(&p.name),
-        _ => None,
-    }
+    let names = |value: &str| -> bool {
+        let value = value.to_ascii_lowercase();
+        value.split(|c: char| !word(c)).any(|w| w == missing)
+            || value
+                .split(|c: char| !word(c) && c != '.')
+                .any(|w| w == missing)
+    };
+    one(t
+        .params
+        .iter()
+        .filter(given)
+        .filter(|p| p.kind == ParamKind::Expr && names(params.text(&p.name)))
+        .collect())
 }
 
 /// The error of install SQL that SQLite refused, naming the parameter it
 /// is about when that can be told (see [`blamed`]).
-fn install_refused(t: &Template, params: &Params, e: rusqlite::Error) -> Error {
-    let context = match blamed(t, params, &e.to_string()) {
+fn install_refused(conn: &Connection, t: &Template, params: &Params, e: rusqlite::Error) -> Error {
+    let context = match blamed(conn, t, params, &e.to_string()) {
         Some(p) => format!("installing pack {}: parameter {p} was refused", t.name),
         None => format!("installing pack {}", t.name),
     };
@@ -897,7 +922,7 @@ fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
         }
     }
     conn.execute_batch(&sql)
-        .map_err(|e| install_refused(t, params, e))?;
+        .map_err(|e| install_refused(conn, t, params, e))?;
     // SQLite checks a trigger's body only when a write that fires it is
     // compiled: compile them now, so that a body that names a column the
     // table lacks (a list or expression parameter's, say) fails the install
@@ -914,7 +939,7 @@ fn run_install_sql(conn: &Connection, p: &Pack, params: &Params) -> Result<()> {
         )
         .map_err(|e| match e {
             Error::Sqlite { context, source } => {
-                let context = match blamed(t, params, &source.to_string()) {
+                let context = match blamed(conn, t, params, &source.to_string()) {
                     Some(p) => format!("{context} (parameter {p})"),
                     None => context,
                 };
