@@ -19,7 +19,8 @@ use super::template::{ObjectDef, ObjectKind, Params, Template};
 use super::{
     call, check_requirements, check_rows_told_apart, compare_versions, install_key, installs_shape,
     is_rowid_name, key_label, lookup, object_label, object_on, presence, presences,
-    recorded_params, registry, split_key, typed, Installed, Pack, Presence, Stored, INSTALLS_TABLE,
+    recorded_params, registry, rewritten_by, split_key, typed, Installed, Pack, Presence, Stored,
+    INSTALLS_TABLE,
 };
 use crate::problem::Problem;
 use crate::schema::table_exists;
@@ -591,7 +592,7 @@ fn object_problem(
             ),
             repair.to_string(),
         ),
-        Presence::Renamed(moved, _) => (
+        Presence::Renamed(moved, changes) => (
             format!(
                 "{} was {}: it still works, but no longer as the install records it, so the \
                  pack can be neither repaired nor upgraded in place",
@@ -600,7 +601,7 @@ fn object_problem(
                     .table
                     .eq_ignore_ascii_case(params.text(&o.table_param))
                 {
-                    "changed by a column rename".to_string()
+                    rewritten_by(changes).to_string()
                 } else {
                     format!("moved to {} by a rename", display_name(&moved.table))
                 }

@@ -1296,6 +1296,16 @@ fn presences<'t>(
     Ok(found)
 }
 
+/// How the renames `changes` rewrote an object that stayed on its table:
+/// one of another table (a parent's) renamed, or its columns.
+pub(super) fn rewritten_by(changes: &[NameChange]) -> &'static str {
+    if changes.iter().any(|c| c.table.is_none()) {
+        "changed by a table rename"
+    } else {
+        "changed by a column rename"
+    }
+}
+
 /// Whether `name` is one of the rowid's names.
 pub(super) fn is_rowid_name(name: &str) -> bool {
     ["rowid", "oid", "_rowid_"]
@@ -1592,7 +1602,9 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     for (o, at) in presences(conn, &t, &params)? {
         match at {
             Presence::Ours => ours.push((o, None)),
-            Presence::Renamed(moved, _) => ours.push((o, Some(moved.table))),
+            Presence::Renamed(moved, changes) => {
+                ours.push((o, Some((moved.table, rewritten_by(&changes)))))
+            }
             Presence::Absent => {}
             Presence::Foreign(found) => {
                 return Err(not_the_packs(
@@ -1622,14 +1634,14 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
         }
         drop_object(conn, o, &params)?;
         dropped.push(match moved {
-            Some(table) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
+            Some((table, _)) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
                 format!(
                     "{} (moved to {} by a rename)",
                     object_label(o, &params),
                     display_name(&table)
                 )
             }
-            Some(_) => format!("{} (changed by a column rename)", object_label(o, &params)),
+            Some((_, how)) => format!("{} ({how})", object_label(o, &params)),
             None => object_label(o, &params),
         });
     }

@@ -593,6 +593,21 @@ def test_renames_are_followed_and_edits_never_taken_for_them(case, edited):
     assert not ({r[0] for r in conn.execute(objects)} & before)
 
 
+def test_a_parent_table_renamed_is_named_as_a_table_rename():
+    conn = connect()
+    conn.executescript("""
+        CREATE TABLE author(id INTEGER PRIMARY KEY, books INT NOT NULL DEFAULT 0);
+        CREATE TABLE book(id INTEGER PRIMARY KEY, author_id INT);
+        SELECT trigger_install('counter_cache', '{"child_table": "book", "child_fk": "author_id",
+                                                  "parent_table": "author", "parent_column": "books"}');
+        ALTER TABLE author RENAME TO writer;
+    """)
+    rows = [r[2] for r in doctor(conn) if " was changed by " in r[2]]
+    assert rows and all("was changed by a table rename" in r for r in rows), rows
+    done = scalar(conn, "SELECT trigger_uninstall('counter_cache')")
+    assert "trigger book_books_insert (changed by a table rename)" in done, done
+
+
 def test_a_swap_of_two_column_names_is_repaired_in_one_go():
     conn = connect()
     conn.executescript("""
