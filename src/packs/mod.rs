@@ -1377,62 +1377,36 @@ fn replay_renames(
         .collect();
     let renamed: Vec<&NameChange> = changes.iter().filter(|c| c.table.is_none()).collect();
     let mut steps: Vec<String> = tables.iter().map(|(_, sql)| format!("{sql};")).collect();
-    // Undone: columns (their tables under today's names), then tables,
-    // each through a name of its own so that a swap or a chain unwinds.
-    for (i, c) in columns.iter().enumerate() {
-        let table = q(c.table.as_deref().unwrap_or_default());
-        steps.push(format!(
-            "ALTER TABLE {table} RENAME COLUMN {} TO \"_undo_{i}\";",
-            q(&c.new)
-        ));
-    }
-    for (i, c) in columns.iter().enumerate() {
-        let table = q(c.table.as_deref().unwrap_or_default());
-        steps.push(format!(
-            "ALTER TABLE {table} RENAME COLUMN \"_undo_{i}\" TO {};",
-            q(&c.old)
-        ));
-    }
-    for (i, c) in renamed.iter().enumerate() {
-        steps.push(format!(
-            "ALTER TABLE {} RENAME TO \"_undo_t{i}\";",
-            q(&c.new)
-        ));
-    }
-    for (i, c) in renamed.iter().enumerate() {
-        steps.push(format!(
-            "ALTER TABLE \"_undo_t{i}\" RENAME TO {};",
-            q(&c.old)
-        ));
-    }
+    // One rename of `c`, from one name to another.
+    let rename = |c: &NameChange, from: &str, to: &str| match &c.table {
+        Some(table) => format!("ALTER TABLE {} RENAME COLUMN {from} TO {to};", q(table)),
+        None => format!("ALTER TABLE {from} RENAME TO {to};"),
+    };
+    // Each of `changes` from one of its names to the other, through a name
+    // of its own, so that a swap or a chain unwinds.
+    let through = |steps: &mut Vec<String>, changes: &[&NameChange], undo: bool| {
+        let tag = if undo { "undo" } else { "redo" };
+        let ends = |c: &NameChange| {
+            if undo {
+                (q(&c.new), q(&c.old))
+            } else {
+                (q(&c.old), q(&c.new))
+            }
+        };
+        for (i, c) in changes.iter().enumerate() {
+            steps.push(rename(c, &ends(c).0, &format!("\"_{tag}_{i}\"")));
+        }
+        for (i, c) in changes.iter().enumerate() {
+            steps.push(rename(c, &format!("\"_{tag}_{i}\""), &ends(c).1));
+        }
+    };
+    // Undone: columns (their tables under today's names), then tables.
+    through(&mut steps, &columns, true);
+    through(&mut steps, &renamed, true);
     steps.extend(wrote.iter().map(|sql| format!("{sql};")));
     // Replayed: tables, then columns under the tables' new names.
-    for (i, c) in renamed.iter().enumerate() {
-        steps.push(format!(
-            "ALTER TABLE {} RENAME TO \"_redo_t{i}\";",
-            q(&c.old)
-        ));
-    }
-    for (i, c) in renamed.iter().enumerate() {
-        steps.push(format!(
-            "ALTER TABLE \"_redo_t{i}\" RENAME TO {};",
-            q(&c.new)
-        ));
-    }
-    for (i, c) in columns.iter().enumerate() {
-        let table = q(c.table.as_deref().unwrap_or_default());
-        steps.push(format!(
-            "ALTER TABLE {table} RENAME COLUMN {} TO \"_redo_{i}\";",
-            q(&c.old)
-        ));
-    }
-    for (i, c) in columns.iter().enumerate() {
-        let table = q(c.table.as_deref().unwrap_or_default());
-        steps.push(format!(
-            "ALTER TABLE {table} RENAME COLUMN \"_redo_{i}\" TO {};",
-            q(&c.new)
-        ));
-    }
+    through(&mut steps, &renamed, false);
+    through(&mut steps, &columns, false);
     for step in &steps {
         if copy.execute_batch(step).is_err() {
             return Ok(None);
