@@ -311,6 +311,25 @@ fn schema_problems(
         None => invalid(retyped(conn, t, params))?,
     };
     let objects = presences(conn, t, params)?;
+    // Each trigger or index of the pack's names that is not the SQL the
+    // pack created (rewritten by a rename, or edited) is dropped by the
+    // repair first, all in one go, by name: uninstall drops only the pack's
+    // own SQL, and a repair that dropped one would stop at the next.
+    let mut drops = Vec::new();
+    for (o, at) in &objects {
+        if let Presence::Renamed(found, _) | Presence::Foreign(found) = at {
+            if found.kind == o.kind.name()
+                && matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index)
+            {
+                drops.push(format!(
+                    "DROP {} main.{}; ",
+                    o.kind.name().to_uppercase(),
+                    quote_ident(params.text(&o.name_param))?
+                ));
+            }
+        }
+    }
+    let drops = drops.concat();
     // One way out for the whole pack: installed anew, under the names the
     // schema has now when a rename (or drop) took a name it needs, with its
     // values typed anew when a column's type changed; else recreated with
@@ -391,6 +410,7 @@ fn schema_problems(
     } else {
         format!("SELECT trigger_install({q}, {})", quote_text(&given)?)
     };
+    let repair = format!("{drops}{repair}");
     if let Some(why) = missing_requirement {
         // A rowid table rebuilt WITHOUT ROWID loses no name but the rowid.
         let since = if why.contains("WITHOUT ROWID") {
@@ -415,34 +435,14 @@ fn schema_problems(
         )),
         Ok(changed) => rows.extend(changed.into_iter().map(|why| (why, repair.clone()))),
     }
-    // Each trigger or index of the pack's names that is not the pack's is
-    // dropped before the repair, all in one go: a repair that dropped only
-    // its own would stop at the next.
-    let mut drops = Vec::new();
-    for (o, at) in &objects {
-        if let Presence::Foreign(found) = at {
-            if found.kind == o.kind.name()
-                && matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index)
-            {
-                drops.push(format!(
-                    "DROP {} main.{}",
-                    o.kind.name().to_uppercase(),
-                    quote_ident(params.text(&o.name_param))?
-                ));
-            }
-        }
-    }
     for (o, at) in objects {
-        rows.extend(object_problem(
-            o,
-            &at,
-            params,
-            &key_label(key),
-            &repair,
-            &drops,
-        )?);
+        rows.extend(object_problem(o, &at, params, &key_label(key), &repair)?);
     }
-    rows.extend(replace_rows);
+    rows.extend(
+        replace_rows
+            .into_iter()
+            .map(|(what, fix)| (what, format!("{drops}{fix}"))),
+    );
     Ok(rows)
 }
 
@@ -568,7 +568,6 @@ fn object_problem(
     params: &Params,
     pack: &str,
     repair: &str,
-    drops: &[String],
 ) -> Result<Option<(String, String)>> {
     let table_kind = !matches!(o.kind, ObjectKind::Trigger | ObjectKind::Index);
     Ok(Some(match at {
@@ -612,8 +611,9 @@ fn object_problem(
             let (kind, name) = (o.kind.label(), params.text(&o.name_param));
             // A trigger or an index of the pack's name is dropped for it; a
             // table may hold data, so what to do with it is the user's call.
+            // A trigger or an index the repair drops first.
             let fix = if found.kind == o.kind.name() && !table_kind {
-                format!("{}; {repair}", drops.join("; "))
+                repair.to_string()
             } else {
                 format!(
                     "rename or drop {} {} yourself (it is not the pack's), then {repair}",

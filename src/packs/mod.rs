@@ -1481,9 +1481,9 @@ fn column_names(conn: &Connection, table: &str) -> Result<Vec<String>> {
 fn stale_install(t: &Template, version: &str, why: &str) -> Error {
     Error::invalid(format!(
         "pack {} {version} is installed, but {why}: a table or column its parameters name \
-         was renamed or dropped since; call trigger_uninstall('{}') (it also drops the \
-         pack's objects a rename moved), then trigger_install('{}', params_json) naming \
-         the tables and columns as they are now",
+         was renamed or dropped since; drop the pack's objects a rename changed and call \
+         trigger_uninstall('{}') (trigger_doctor gives the statements), then \
+         trigger_install('{}', params_json) naming the tables and columns as they are now",
         t.name, t.name, t.name
     ))
 }
@@ -1575,11 +1575,26 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
     let mut ours = Vec::new();
     for (o, at) in presences(conn, &t, &params)? {
         match at {
-            Presence::Ours => ours.push((o, None)),
-            Presence::Renamed(moved, changes) => {
-                ours.push((o, Some((moved.table, rewritten_by(&changes)))))
-            }
+            Presence::Ours => ours.push(o),
             Presence::Absent => {}
+            // An object a rename rewrote is no longer the SQL the pack
+            // created: what the schema holds cannot tell a rename from an
+            // edit that looks like one (a column the install never named,
+            // a table made since), so uninstall drops only the pack's own
+            // SQL, and the doctor names the DROP statements for the rest.
+            Presence::Renamed(found, changes) => {
+                return Err(Error::invalid(format!(
+                    "{} {} on {} was {} since the pack was installed (or edited to look so), so \
+                     nothing was dropped: uninstall drops only the SQL the pack created; drop it \
+                     yourself (trigger_doctor gives the statements), then call \
+                     trigger_uninstall('{}') again",
+                    found.kind,
+                    shorten(params.text(&o.name_param)),
+                    shorten(&found.table),
+                    rewritten_by(&changes),
+                    t.name
+                )))
+            }
             Presence::Foreign(found) => {
                 return Err(not_the_packs(
                     &t,
@@ -1598,7 +1613,7 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
             .map_err(Error::sqlite(format!("uninstalling pack {}", t.name)))?;
     }
     let mut dropped = Vec::new();
-    for (o, moved) in ours {
+    for o in ours {
         if o.kind == ObjectKind::Table {
             dropped.push(format!(
                 "kept {} (it holds data: drop it yourself when done)",
@@ -1607,17 +1622,7 @@ fn uninstall_locked(conn: &Connection, p: &Pack, key: &str) -> Result<String> {
             continue;
         }
         drop_object(conn, o, &params)?;
-        dropped.push(match moved {
-            Some((table, _)) if !table.eq_ignore_ascii_case(params.text(&o.table_param)) => {
-                format!(
-                    "{} (moved to {} by a rename)",
-                    object_label(o, &params),
-                    display_name(&table)
-                )
-            }
-            Some((_, how)) => format!("{} ({how})", object_label(o, &params)),
-            None => object_label(o, &params),
-        });
+        dropped.push(object_label(o, &params));
     }
     conn.execute(
         &format!("DELETE FROM main.{INSTALLS_TABLE} WHERE pack = ?1"),

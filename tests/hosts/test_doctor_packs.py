@@ -142,7 +142,9 @@ def test_a_trigger_replaced_by_other_sql_is_dropped_then_installed(conn):
 
 def test_a_renamed_table_is_reinstalled_with_the_names_as_they_are_now(conn):
     conn.execute("ALTER TABLE obs RENAME TO observation")
-    repair = reinstall("task_state", AS_NOW)
+    # Uninstall drops only the SQL the pack created: the repair drops the
+    # trigger the rename rewrote first, by name.
+    repair = 'DROP TRIGGER main."update_task_state"; ' + reinstall("task_state", AS_NOW)
     rows = doctor(conn)
     assert rows == [
         ("pack", "task_state",
@@ -160,7 +162,7 @@ def test_a_renamed_table_is_reinstalled_with_the_names_as_they_are_now(conn):
 
 def test_a_renamed_column_is_reinstalled_with_the_names_as_they_are_now(conn):
     conn.execute("ALTER TABLE user RENAME COLUMN albums TO album_total")
-    repair = reinstall("album_count", AS_NOW)
+    repair = 'DROP TRIGGER main."album_count"; ' + reinstall("album_count", AS_NOW)
     rows = doctor(conn)
     assert rows == [
         ("pack", "album_count",
@@ -252,7 +254,8 @@ def test_a_pack_installed_once_per_table_is_checked_and_repaired_per_install():
     assert doctor(conn) == []
     conn.execute("DROP TRIGGER post_touch")
     conn.execute("ALTER TABLE comment RENAME TO remark")
-    repair = "SELECT trigger_uninstall('touch', 'comment'); SELECT trigger_install('touch', " + AS_NOW + ")"
+    repair = ('DROP TRIGGER main."comment_touch"; '
+              "SELECT trigger_uninstall('touch', 'comment'); SELECT trigger_install('touch', " + AS_NOW + ")")
     rows = doctor(conn)
     assert rows == [
         ("pack", "touch (comment)",
@@ -452,32 +455,33 @@ def test_a_listed_column_renamed_is_followed_like_a_single_one(pack, params, tri
     conn.execute("ALTER TABLE post RENAME COLUMN body TO text")
     label = "protect (post_protect_update)" if pack == "protect" else f"{pack} (post)"
     instance = "post_protect_update" if pack == "protect" else "post"
-    # The history table keeps its columns' names: the repair renames it
-    # there too, once the pack's triggers are gone.
+    # Uninstall drops only the SQL the pack created: it stops at a trigger
+    # the rename rewrote, and drops nothing.
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_uninstall(?, ?)", (pack, instance))
+    assert "was changed by a column rename since the pack was installed (or edited to look so), so nothing " \
+           "was dropped" in str(e.value), str(e.value)
+    rewritten = [r[2].split()[1] for r in doctor(conn) if " was changed by a column rename: " in r[2]]
+    assert trigger in rewritten
+    # The repair drops them by name, uninstalls and installs under the new
+    # names; the history table keeps its columns' names, and the repair
+    # renames them there too, once the pack's triggers are gone.
     between = 'ALTER TABLE main."_post_history" RENAME COLUMN "body" TO "text"; ' if pack == "history" else ""
-    repair = (f"SELECT trigger_uninstall('{pack}', '{instance}'); {between}"
+    repair = ("".join(f'DROP TRIGGER main."{n}"; ' for n in rewritten)
+              + f"SELECT trigger_uninstall('{pack}', '{instance}'); {between}"
               f"SELECT trigger_install('{pack}', {AS_NOW})")
     rows = [r for r in doctor(conn) if r[2].startswith(f"trigger {trigger} ")]
     assert rows == [(
         "pack", label,
         f"trigger {trigger} was changed by a column rename: it still works, but no longer as the install records "
         "it, so the pack can be neither repaired nor upgraded in place", repair)]
+    params = {k: ["text" if c == "body" else c for c in v] if isinstance(v, list) else v for k, v in params.items()}
+    run(conn, repair, **{AS_NOW: "'" + json.dumps(params) + "'"})
+    assert doctor(conn) == []
     if pack == "history":
-        # The repair as given, which renames the history table's column.
-        run(conn, repair, **{AS_NOW: """'{"table": "post"}'"""})
-        assert doctor(conn) == []
         conn.execute("INSERT INTO post (title, text) VALUES ('t', 'w')")
         conn.execute("UPDATE post SET text = 'x'")
         assert scalar(conn, "SELECT text FROM _post_history ORDER BY _version DESC LIMIT 1") == "x"
-        return
-    done = scalar(conn, "SELECT trigger_uninstall(?, ?)", pack, instance)
-    assert f"trigger {trigger} (changed by a column rename)" in done, done
-    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 0
-    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'post\\_%' ESCAPE '\\' "
-                  "AND name NOT IN ('post_body', 'post_title') AND type <> 'table'") == 0
-    params = {k: ["text" if c == "body" else c for c in v] if isinstance(v, list) else v for k, v in params.items()}
-    conn.execute("SELECT trigger_install(?, ?)", (pack, json.dumps(params)))
-    assert doctor(conn) == []
 
 
 @pytest.mark.parametrize("edit", [
@@ -561,16 +565,18 @@ RENAMES = {
 @pytest.mark.parametrize("case", list(RENAMES))
 @pytest.mark.parametrize("edited", [False, True])
 def test_renames_are_followed_and_edits_never_taken_for_them(case, edited):
-    """After the renames alone, uninstall drops every object of the pack; with
-    one trigger edited as well (in a way the renames would not write), it
-    drops nothing, and the edited trigger stays."""
+    """After the renames alone, the doctor says which objects they
+    rewrote, and its repair, run as given, reinstalls the pack; with one
+    trigger edited as well (in a way the renames would not write), that
+    trigger is named as not the pack's. Uninstall drops neither: only the
+    SQL the pack created."""
     table, install, renames, (trigger, was, now) = RENAMES[case]
+    pack = install.split(chr(39))[1]
     conn = connect()
     conn.executescript(f"{table}; {install};")
-    objects = "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index') AND name NOT LIKE 'sqlite_%'"
-    before = {r[0] for r in conn.execute(objects)}
     for rename in renames:
         conn.execute(rename)
+    changed = None
     if edited:
         sql = scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", trigger)
         if was == now:  # an edit that looks like the rename: "rowid" written back by hand
@@ -581,16 +587,20 @@ def test_renames_are_followed_and_edits_never_taken_for_them(case, edited):
         assert changed != sql
         conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute(changed)
-        with pytest.raises(sqlite3.OperationalError) as e:
-            conn.execute(f"SELECT trigger_uninstall('{install.split(chr(39))[1]}')")
-        assert f'trigger "{trigger}" on ' in str(e.value) and "nothing was dropped" in str(e.value), str(e.value)
-        assert scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", trigger) == changed
-        return
     rows = doctor(conn)
-    assert rows and all(" is not the " not in r[2] for r in rows), rows
-    done = scalar(conn, f"SELECT trigger_uninstall('{install.split(chr(39))[1]}')")
-    assert "changed by a column rename" in done, done
-    assert not ({r[0] for r in conn.execute(objects)} & before)
+    mine = [r[2] for r in rows if r[2].startswith(f"trigger {trigger} ")]
+    if edited:
+        assert mine and " is not the trigger " in mine[0], mine
+    else:
+        assert rows and all(" is not the " not in r[2] for r in rows), rows
+        assert mine and " was changed by " in mine[0], mine
+    schema_before = schema(conn)
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute(f"SELECT trigger_uninstall('{pack}')")
+    assert "nothing was dropped" in str(e.value), str(e.value)
+    assert schema(conn) == schema_before
+    if edited:
+        assert scalar(conn, "SELECT sql FROM sqlite_master WHERE name = ?", trigger) == changed
 
 
 def test_a_parent_table_renamed_is_named_as_a_table_rename():
@@ -604,8 +614,9 @@ def test_a_parent_table_renamed_is_named_as_a_table_rename():
     """)
     rows = [r[2] for r in doctor(conn) if " was changed by " in r[2]]
     assert rows and all("was changed by a table rename" in r for r in rows), rows
-    done = scalar(conn, "SELECT trigger_uninstall('counter_cache')")
-    assert "trigger book_books_insert (changed by a table rename)" in done, done
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT trigger_uninstall('counter_cache')")
+    assert "was changed by a table rename since the pack was installed" in str(e.value), str(e.value)
 
 
 def test_a_swap_of_two_column_names_is_repaired_in_one_go():
@@ -623,12 +634,10 @@ def test_a_swap_of_two_column_names_is_repaired_in_one_go():
     # the one repair drops them all and installs for the table as it is.
     rows = doctor(conn)
     assert rows[-1][2].startswith("the PRIMARY KEY or UNIQUE constraints of table t changed")
-    reinstall = rows[-1][3]
-    assert reinstall.startswith("SELECT trigger_uninstall('counts', 't'); SELECT trigger_install('counts', ")
-    foreign = {r[3] for r in rows[:-1]}
-    assert len(rows) == 4 and len(foreign) == 1, rows
-    assert foreign.pop() == "; ".join(
-        f'DROP TRIGGER main."t_counts_{n}"' for n in ("replace", "update_replace", "update_replaced")) + "; " + reinstall
+    assert len(rows) == 4 and len({r[3] for r in rows}) == 1, rows
+    assert rows[0][3].startswith("".join(
+        f'DROP TRIGGER main."t_counts_{n}"; ' for n in ("replace", "update_replace", "update_replaced"))
+        + "SELECT trigger_uninstall('counts', 't'); SELECT trigger_install('counts', "), rows[0][3]
     run(conn, rows[0][3])
     assert doctor(conn) == []
     conn.execute("INSERT OR REPLACE INTO t(body, email) VALUES ('a', 'z')")
