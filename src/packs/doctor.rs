@@ -340,12 +340,14 @@ fn schema_problems(
             .any(|(_, at)| matches!(at, Presence::Renamed(..)));
     let given = as_given(t, found)?;
     let q = quote_text(name)?;
-    let reinstall = |params: &str| {
+    // Uninstall, then `between`, then install with `params`.
+    let reinstall_after = |between: &str, params: &str| {
         format!(
-            "SELECT {}; SELECT trigger_install({q}, {params})",
+            "SELECT {}; {between}SELECT trigger_install({q}, {params})",
             call("trigger_uninstall", key)
         )
     };
+    let reinstall = |params: &str| reinstall_after("", params);
     // The key the pack finds rows by no longer tells them apart: a unique
     // index dropped, a NOT NULL lost in a rebuild, a rowid table rebuilt
     // without one. Only an install with another key (or the index back)
@@ -365,38 +367,35 @@ fn schema_problems(
     let constraints_changed = replace_rows.iter().any(|(_, fix)| *fix == reinstall_given);
     let repair = if renamed {
         // A table the pack keeps data in (history's) keeps the old column
-        // names, and the install under the new ones needs them renamed too.
+        // names, and the install under the new ones needs them renamed too,
+        // once the pack's triggers are gone (a rename rewrites them).
+        let changes: Vec<_> = objects
+            .iter()
+            .filter_map(|(_, at)| match at {
+                Presence::Renamed(_, changes) => Some(changes),
+                _ => None,
+            })
+            .flatten()
+            .filter(|c| c.table.is_some() && !is_rowid_name(&c.old))
+            .collect();
         let mut between = String::new();
-        for (_, at) in &objects {
-            let Presence::Renamed(_, changes) = at else {
-                continue;
-            };
-            for c in changes
-                .iter()
-                .filter(|c| c.table.is_some() && !is_rowid_name(&c.old))
-            {
-                for kept in t.objects.iter().filter(|k| k.kind == ObjectKind::Table) {
-                    let table = params.text(&kept.name_param);
-                    let step = format!(
-                        "ALTER TABLE main.{} RENAME COLUMN {} TO {}; ",
-                        quote_ident(table)?,
-                        quote_ident(&c.old)?,
-                        quote_ident(&c.new)?
-                    );
-                    let columns = crate::schema::columns(conn, table)?;
-                    let has = |n: &str| columns.iter().any(|x| x.name.eq_ignore_ascii_case(n));
-                    if has(&c.old) && !has(&c.new) && !between.contains(&step) {
-                        between.push_str(&step);
-                    }
+        for kept in t.objects.iter().filter(|k| k.kind == ObjectKind::Table) {
+            let table = params.text(&kept.name_param);
+            let columns = crate::schema::columns(conn, table)?;
+            let has = |n: &str| columns.iter().any(|x| x.name.eq_ignore_ascii_case(n));
+            for c in &changes {
+                let step = format!(
+                    "ALTER TABLE main.{} RENAME COLUMN {} TO {}; ",
+                    quote_ident(table)?,
+                    quote_ident(&c.old)?,
+                    quote_ident(&c.new)?
+                );
+                if has(&c.old) && !has(&c.new) && !between.contains(&step) {
+                    between.push_str(&step);
                 }
             }
         }
-        // Renamed once the pack's triggers are gone (a rename rewrites them).
-        format!(
-            "SELECT {}; {between}SELECT trigger_install({q}, '<params with the names as they are \
-             now>')",
-            call("trigger_uninstall", key)
-        )
+        reinstall_after(&between, "'<params with the names as they are now>'")
     } else if key_rule.is_some() {
         reinstall("'<params whose key tells the rows apart>'")
     } else if retyped.is_err() {

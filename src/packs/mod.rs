@@ -429,7 +429,6 @@ pub struct Installed {
     pub params: String,
 }
 
-/// The install record of `pack` in the main database, if any.
 /// The columns of [`INSTALLS_TABLE`] that every reader of it needs.
 const RECORD_COLUMNS: [&str; 3] = ["pack", "version", "params"];
 
@@ -445,6 +444,7 @@ pub(crate) fn installs_shape(conn: &Connection) -> Result<Option<String>> {
     )
 }
 
+/// The install record of `pack` in the main database, if any.
 pub fn installed(conn: &Connection, pack: &str) -> Result<Option<Installed>> {
     if let Some(shape) = installs_shape(conn)? {
         return Err(Error::invalid(format!(
@@ -1061,11 +1061,13 @@ pub(super) struct NameChange {
 /// The names that explain `sql` as `expected` rewritten by renames: each
 /// quoted name (or bare word) that differs, from the value of a table
 /// parameter, or of a column one of its column or list parameters names,
-/// to a table or column that is there now; `None` when the two differ in
-/// anything else, when one old name became two new ones or two old names
-/// one new, or when a new name is one the object still uses as it is (no
-/// rename can make a name that was already there). Whether each old name
-/// is gone is judged with the pack's other objects, by [`presences`].
+/// to a table or column that is there now (for a column only an
+/// expression parameter reads, any required table that has the new name
+/// and not the old); `None` when the two differ in anything else, or when
+/// one old name became two new ones or two old names one new (but the
+/// rowid's names, which follow the INTEGER PRIMARY KEY). Whether the
+/// renames happened is judged with the pack's other objects, by
+/// [`presences`].
 fn renamed_from(
     conn: &Connection,
     t: &Template,
@@ -1177,9 +1179,10 @@ fn renamed_from(
 /// names a rename changed counts as renamed only when the pack's other
 /// renamed objects agree on each change (a hand edit of one trigger
 /// disagrees with the rename the others show, or stands alone against a
-/// tie), no two old names became one, and each old name is gone from its
-/// table or is itself the new name of another change (a swap, a chain).
-/// Anything else is not the pack's.
+/// tie), no two old names became one, each old name is gone from its
+/// table or is itself the new name of another change (a swap, a chain),
+/// and replaying the renames (see [`replay_renames`]) writes the object
+/// exactly as the schema has it. Anything else is not the pack's.
 fn presences<'t>(
     conn: &Connection,
     t: &'t Template,
